@@ -1,0 +1,97 @@
+"""The exported assignment file, ``agentopt.assignment/v1``, shared by every adapter.
+
+```json
+{"format": "agentopt.assignment/v1", "framework": "langgraph",
+ "slots": {"plan": {"model": "openai/gpt-4o-mini", "kwargs": {"temperature": 0}}}}
+```
+Secrets (api keys, tokens, passwords) are never written: kwargs whose name looks secret are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError, SlotError
+
+FORMAT = "agentopt.assignment/v1"
+_SECRET = re.compile(r"(api_?key|secret|token|password|authorization|credential)", re.I)
+
+__all__ = ["FORMAT", "make_config", "load_config", "check_slot_names", "strip_secrets"]
+
+
+def strip_secrets(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Drop secret-looking and non-JSON kwargs."""
+    out: dict[str, Any] = {}
+    for key, value in (kwargs or {}).items():
+        if _SECRET.search(key):
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[key] = value
+    return out
+
+
+def make_config(
+    framework: str,
+    assignment: Mapping[str, Any],
+    kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the v1 document. ``assignment`` maps slot -> model string (or {"model", "kwargs"})."""
+    slots: dict[str, Any] = {}
+    for name, value in assignment.items():
+        if isinstance(value, Mapping):
+            model, kw = value.get("model"), value.get("kwargs", {})
+        else:
+            model, kw = value, (kwargs or {}).get(name, {})
+        if not isinstance(model, str) or not model:
+            raise ConfigError(
+                f"slot {name!r}: model must be a model string such as 'openai/gpt-4o-mini', got {model!r}"
+            )
+        slots[name] = {"model": model, "kwargs": strip_secrets(kw)}
+    doc: dict[str, Any] = {"format": FORMAT, "framework": framework, "slots": slots}
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a v1 document from a dict or a JSON file path."""
+    if isinstance(cfg_or_path, (str, os.PathLike)):
+        path = Path(cfg_or_path)
+        if not path.exists():
+            raise ConfigError(f"config file {str(path)!r} does not exist; export one with result.export(path)")
+        try:
+            cfg: Any = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    else:
+        cfg = cfg_or_path
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(f"config must be a JSON object with format {FORMAT!r}, got {type(cfg).__name__}")
+    if cfg.get("format") != FORMAT:
+        raise ConfigError(f"config format is {cfg.get('format')!r}; expected {FORMAT!r} (file written by result.export)")
+    slots = cfg.get("slots")
+    if not isinstance(slots, Mapping) or not slots:
+        raise ConfigError("config has no 'slots' object mapping slot name -> {'model': ..., 'kwargs': {...}}")
+    for name, spec in slots.items():
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str) or not spec["model"]:
+            raise ConfigError(f"config slot {name!r} needs a 'model' string, got {spec!r}")
+        if not isinstance(spec.get("kwargs", {}), Mapping):
+            raise ConfigError(f"config slot {name!r}: 'kwargs' must be an object, got {spec.get('kwargs')!r}")
+    return dict(cfg)
+
+
+def check_slot_names(given: Any, known: Any, *, what: str = "assignment") -> None:
+    """Raise SlotError when ``given`` names slots not in ``known``."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise SlotError(
+            f"{what} names unknown slot(s) {unknown}; the app's slots are {sorted(known)}"
+        )
