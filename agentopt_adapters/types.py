@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-__all__ = ["Slot", "CallUsage", "Usage"]
+__all__ = ["Slot", "CallUsage", "Usage", "FailedRun", "is_failed"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,25 @@ class Usage:
 
     def models_by_slot(self) -> dict[str | None, set[str]]:
         return {slot: {c.model for c in calls} for slot, calls in self.by_slot().items()}
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """The output of a run that produced no usable answer (e.g. the model's reply could not be parsed).
+
+    Runners return ``(FailedRun(...), usage)`` instead of raising, so the caller scores the
+    example as wrong while still counting the calls it paid for. ``kind`` is a short machine
+    tag (``"parse_error"``); ``error`` the human-readable message. It is falsy.
+    """
+
+    error: str
+    kind: str = "parse_error"
+    slot: str | None = None
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def is_failed(output: Any) -> bool:
+    """True when ``output`` is a FailedRun marker returned by a Runner."""
+    return isinstance(output, FailedRun)
