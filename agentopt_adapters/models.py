@@ -1,0 +1,103 @@
+"""The model factory: model string -> LangChain chat model or dspy.LM; and back (``model_name``).
+
+``"sim/<name>"`` runs in-process (litellm custom provider); any other litellm model string works
+with that provider's API key. Users may also pass their own chat model objects or factories.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from .errors import ModelError  # noqa: E402
+
+__all__ = ["chat_model", "dspy_lm", "model_name", "check_model_string"]
+
+
+def check_model_string(model: str, slot: str | None = None) -> str:
+    """Validate ``model`` with litellm (provider known; ``sim/`` name in the zoo); return it.
+
+    Raises ModelError carrying litellm's message and the slot name.
+    """
+    where = f"slot {slot!r}: " if slot else ""
+    if not isinstance(model, str) or not model.strip():
+        raise ModelError(f"{where}model must be a non-empty model string such as 'sim/small' "
+                         f"or 'openai/gpt-4o-mini', got {model!r}")
+    if model.startswith("sim/"):
+        from . import sim
+
+        try:
+            sim.get_spec(model)
+        except ModelError as exc:
+            raise ModelError(f"{where}{exc}") from None
+        sim.register()
+        return model
+    import litellm
+
+    litellm.suppress_debug_info = True
+    try:
+        litellm.get_llm_provider(model)
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()[0]
+        raise ModelError(
+            f"{where}model {model!r} is not usable: {msg} (write it as '<provider>/<model>', "
+            "e.g. 'openai/gpt-4o-mini', or 'sim/<name>' for a simulated model)"
+        ) from None
+    return model
+
+
+def chat_model(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
+    """A LangChain ``BaseChatModel`` for a model string, chat model object or zero-arg factory.
+
+    Strings become ``langchain_litellm.ChatLiteLLM`` (one class for every litellm provider, priced by
+    litellm); kwargs such as temperature / max_tokens / api_base are kept, others go to model_kwargs.
+    """
+    from langchain_core.language_models import BaseChatModel
+
+    if isinstance(model, BaseChatModel):
+        return model
+    if callable(model) and not isinstance(model, str):
+        built = model()
+        if not isinstance(built, BaseChatModel):
+            where = f"slot {slot!r}: " if slot else ""
+            raise ModelError(f"{where}model factory {model!r} returned {type(built).__name__}, "
+                             "expected a LangChain BaseChatModel")
+        return built
+    check_model_string(model, slot)
+    from langchain_litellm import ChatLiteLLM
+
+    fields = set(ChatLiteLLM.model_fields)
+    direct = {k: v for k, v in kwargs.items() if k in fields and k != "model_kwargs"}
+    extra = {**kwargs.get("model_kwargs", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
+    if model.startswith("sim/") or "api_base" in direct:
+        direct.setdefault("api_key", "sim-no-key-needed" if model.startswith("sim/") else "unused")
+    return ChatLiteLLM(model=model, model_kwargs=extra, **direct)
+
+
+def dspy_lm(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
+    """A ``dspy.LM`` for a model string (``cache=False`` unless given); dspy.LM objects pass through."""
+    import dspy
+
+    if isinstance(model, dspy.BaseLM):
+        return model
+    check_model_string(model, slot)
+    kwargs.setdefault("cache", False)
+    return dspy.LM(model, **kwargs)
+
+
+def model_name(obj: Any) -> str | None:
+    """Best-effort model string of a chat model / dspy.LM / runnable binding (None if unknown)."""
+    if obj is None:
+        return None
+    if isinstance(obj, str):
+        return obj
+    seen = 0
+    while hasattr(obj, "bound") and seen < 5:  # RunnableBinding(bind_tools / with_config)
+        obj, seen = obj.bound, seen + 1
+    for attr in ("model", "model_name", "model_id", "deployment_name", "repo_id"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
