@@ -1,0 +1,338 @@
+"""LangGraph adapter: slots of a compiled graph, per-call model routing, usage, export / apply.
+
+```python
+import agentopt_adapters as aa
+slots = aa.discover(graph)                       # static view
+slots = aa.discover(graph, probe_input=example)  # + dynamic probe (runs the graph once)
+with aa.bind(graph, {"plan": "sim/small", "solve": "sim/large"}) as run:
+    out, usage = run(example)                    # or: await run.acall(example); run.stream(example)
+cfg = aa.export_config(graph, {"plan": "sim/small"})
+tuned = aa.apply(graph, cfg)                     # a copy of the graph that uses those models
+```
+
+Slot names: the node name (``plan``); nodes of subgraphs / prebuilt agents get a dotted path
+(``research.agent``); a second distinct model held by one node is ``plan#2``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+import weakref
+from contextlib import contextmanager
+from typing import Any, AsyncIterator, Iterator, Mapping
+
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.runnables.config import RunnableConfig
+
+from .base import Adapter, Runner, register_adapter
+from .config import make_config
+from .errors import ConfigError, DiscoveryError, SlotError
+from .lg.compat import inherited_kwargs, model_name
+from .lg.discovery import Path, SlotTable
+from .lg.recording import SlotRecorder
+from .lg.routing import ModelSpec, Route, install, reset_route, set_route, warn_unroutable
+from .types import Slot, Usage
+
+FRAMEWORK = "langgraph"
+
+# Probe observations per graph object, so that bind/export/apply know slots found only by probing.
+_PROBES: "weakref.WeakKeyDictionary[Any, list[tuple[Path, Any, str | None]]]" = weakref.WeakKeyDictionary()
+
+
+def _is_graph(app: Any) -> bool:
+    try:
+        from langgraph.pregel import Pregel
+    except ImportError:  # pragma: no cover - langgraph not installed
+        return False
+    return isinstance(app, Pregel)
+
+
+def slot_table(graph: Any) -> SlotTable:
+    """Static slots of ``graph`` merged with what earlier probes of the same object saw."""
+    table = SlotTable.from_graph(graph)
+    try:
+        observed = _PROBES.get(graph)
+    except TypeError:
+        observed = None
+    if observed:
+        table.merge_probe(observed)
+    return table
+
+
+def _accepted_names(table: SlotTable) -> set[str]:
+    """Discovered slots plus model-less nodes (a model built at call time deep in helpers)."""
+    names = set(table.names())
+    for path in table.node_paths:
+        if path in table.by_path or path in table.tool_paths:
+            continue
+        if any(len(p) > len(path) and p[: len(path)] == path for p in table.node_paths):
+            continue  # a subgraph container: its inner nodes are the slots
+        names.add(".".join(path))
+    return names
+
+
+def _to_spec(name: str, value: Any) -> ModelSpec:
+    if isinstance(value, ModelSpec):
+        return value
+    if isinstance(value, str) and value:
+        return ModelSpec(value, {})
+    if isinstance(value, BaseChatModel):
+        return ModelSpec(value, {})
+    if isinstance(value, Mapping) and isinstance(value.get("model"), (str, BaseChatModel)):
+        kwargs = value.get("kwargs") or {}
+        if not isinstance(kwargs, Mapping):
+            raise ConfigError(f"slot {name!r}: 'kwargs' must be a dict, got {kwargs!r}")
+        return ModelSpec(value["model"], dict(kwargs))
+    raise ConfigError(
+        f"slot {name!r}: assign a model string such as 'sim/small' or 'openai/gpt-4o-mini', a chat model "
+        f"object, or {{'model': ..., 'kwargs': {{...}}}}; got {value!r}"
+    )
+
+
+def _route(graph: Any, assignment: Mapping[str, Any], *, what: str = "assignment") -> Route:
+    if not isinstance(assignment, Mapping):
+        raise SlotError(f"{what} must be a dict slot name -> model, got {type(assignment).__name__}")
+    table = slot_table(graph)
+    accepted = _accepted_names(table)
+    unknown = sorted(set(assignment) - accepted)
+    if unknown:
+        raise SlotError(
+            f"{what} names unknown slot(s) {unknown}; the graph's slots are {table.names()} "
+            "(see aa.discover(graph); pass probe_input=... to find models built inside nodes)"
+        )
+    specs = {name: _to_spec(name, value) for name, value in assignment.items()}
+    for name in specs:  # a model-less node named in the assignment becomes a dynamic slot
+        if name not in table.slots:
+            path = tuple(name.split("."))
+            table.merge_probe([(path, None, None)])
+    install()
+    warn_unroutable(table)
+    return Route(table, specs)
+
+
+def _with_handler(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
+    cfg: dict[str, Any] = dict(config or {})
+    callbacks = cfg.get("callbacks")
+    if callbacks is None:
+        cfg["callbacks"] = [handler]
+    elif isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+        cfg["callbacks"] = manager
+    else:
+        cfg["callbacks"] = [*callbacks, handler]
+    return cfg  # type: ignore[return-value]
+
+
+def _run_config(graph: Any, config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
+    cfg = _with_handler(config, handler)
+    if getattr(graph, "checkpointer", None) and not (cfg.get("configurable") or {}).get("thread_id"):
+        cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": f"agentopt-{uuid.uuid4().hex}"}
+    return cfg
+
+
+class RunStream:
+    """``run.stream(x, **kw)``: iterate the graph's stream; ``.usage`` afterwards."""
+
+    def __init__(self, graph: Any, example: Any, config: RunnableConfig, route: Route, recorder: SlotRecorder, kwargs: dict[str, Any]) -> None:
+        self._ctx = contextvars.copy_context()
+        self._ctx.run(set_route, route)  # the route lives in this private context only
+        self._iter = self._ctx.run(graph.stream, example, config, **kwargs)
+        self._recorder = recorder
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            try:
+                chunk = self._ctx.run(next, self._iter)
+            except StopIteration:
+                return
+            yield chunk
+
+    @property
+    def usage(self) -> Usage:
+        return self._recorder.usage()
+
+
+class AsyncRunStream:
+    """``run.astream(x, **kw)``: ``async for`` over the graph's astream; ``.usage`` afterwards.
+
+    The route travels with the run's callbacks (the recorder), so the consumer's context
+    is never touched between chunks.
+    """
+
+    def __init__(self, graph: Any, example: Any, config: RunnableConfig, recorder: SlotRecorder, kwargs: dict[str, Any]) -> None:
+        self._aiter = graph.astream(example, config, **kwargs)
+        self._recorder = recorder
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._aiter.__aiter__()
+
+    @property
+    def usage(self) -> Usage:
+        return self._recorder.usage()
+
+
+class LangGraphRunner(Runner):
+    """Runs a graph under one assignment: ``run(x)`` / ``await run.acall(x)`` -> (output, Usage)."""
+
+    def __init__(self, graph: Any, route: Route) -> None:
+        self.graph = graph
+        self.route = route
+        super().__init__(self._call_sync, self._call_async)
+
+    def _recorder(self) -> SlotRecorder:
+        return SlotRecorder(self.route.table, self.route)
+
+    def _call_sync(self, example: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
+        recorder = self._recorder()
+        token = set_route(self.route)
+        try:
+            out = self.graph.invoke(example, _run_config(self.graph, config, recorder))
+        finally:
+            reset_route(token)
+        return out, recorder.usage()
+
+    async def _call_async(self, example: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
+        recorder = self._recorder()
+        token = set_route(self.route)
+        try:
+            out = await self.graph.ainvoke(example, _run_config(self.graph, config, recorder))
+        finally:
+            reset_route(token)
+        return out, recorder.usage()
+
+    def __call__(self, example_input: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
+        return self._call_sync(example_input, config)
+
+    async def acall(self, example_input: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
+        return await self._call_async(example_input, config)
+
+    def stream(self, example_input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RunStream:
+        recorder = self._recorder()
+        return RunStream(self.graph, example_input, _run_config(self.graph, config, recorder), self.route, recorder, kwargs)
+
+    def astream(self, example_input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncRunStream:
+        recorder = self._recorder()
+        return AsyncRunStream(self.graph, example_input, _run_config(self.graph, config, recorder), recorder, kwargs)
+
+
+class _RouteCarrier(BaseCallbackHandler):
+    """No-op handler that carries a route through a run's callbacks (used by ``apply``)."""
+
+    raise_error = False
+    run_inline = True
+
+    def __init__(self, route: Route) -> None:
+        super().__init__()
+        self.agentopt_route = route
+
+
+def _tuned_graph(graph: Any, route: Route) -> Any:
+    base = type(graph)
+
+    def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+        ctx = contextvars.copy_context()
+        ctx.run(set_route, route)
+        it = ctx.run(base.stream, self, input, _with_handler(config, _RouteCarrier(route)), **kwargs)
+        while True:
+            try:
+                chunk = ctx.run(next, it)
+            except StopIteration:
+                return
+            yield chunk
+
+    def astream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
+        return base.astream(self, input, _with_handler(config, _RouteCarrier(route)), **kwargs)
+
+    tuned_cls = type(f"Tuned{base.__name__}", (base,), {
+        "stream": stream, "astream": astream, "__module__": base.__module__,
+        "agentopt_assignment": {n: s.label for n, s in route.assignment.items()},
+        "__doc__": f"{base.__name__} whose chat-model calls use an agentopt assignment.",
+    })
+    attrs = {k: v for k, v in graph.__dict__.items() if k != "__orig_class__"}
+    return tuned_cls(**attrs)
+
+
+@register_adapter
+class LangGraphAdapter(Adapter):
+    framework = FRAMEWORK
+
+    @classmethod
+    def handles(cls, app: Any) -> bool:
+        return _is_graph(app)
+
+    # -- discover -----------------------------------------------------------------------------
+    def discover(self, app: Any, probe_input: Any = None, probe_config: RunnableConfig | None = None, **options: Any) -> list[Slot]:
+        """Static slots; with ``probe_input`` also run the graph once and merge the calls it made."""
+        if options:
+            raise TypeError(f"discover() got unexpected option(s) {sorted(options)}; LangGraph takes probe_input=, probe_config=")
+        if probe_input is not None:
+            self.probe(app, probe_input, probe_config)
+        table = slot_table(app)
+        if not table.slots:
+            nodes = [".".join(p) for p in table.node_paths]
+            hint = ("the probe run made no chat-model call" if probe_input is not None else
+                    "if a node builds its model inside helper code, pass probe_input=<one example> to run it once")
+            raise DiscoveryError(
+                f"no chat model found in graph {getattr(app, 'name', type(app).__name__)!r} (nodes {nodes}); "
+                f"{hint}. Nodes must call a langchain BaseChatModel (e.g. ChatLiteLLM, ChatOpenAI, init_chat_model)"
+            )
+        return [Slot(name=s.name, framework=FRAMEWORK, default_model=s.model_name, where="; ".join(s.where))
+                for s in table.slots.values()]
+
+    def probe(self, app: Any, example: Any, config: RunnableConfig | None = None) -> list[tuple[Path, Any, str | None]]:
+        """Run ``app`` once on ``example`` with its own models; remember which node called which model."""
+        install()
+        route = Route(SlotTable.from_graph(app), {}, observe=True)
+        recorder = SlotRecorder(route.table, route)
+        token = set_route(route)
+        try:
+            app.invoke(example, _run_config(app, config, recorder))
+        finally:
+            reset_route(token)
+        observed = list(route.observed or [])
+        try:
+            _PROBES[app] = observed
+        except TypeError:  # unhashable / not weak-referenceable graph: the probe result is not kept
+            pass
+        return observed
+
+    # -- bind ---------------------------------------------------------------------------------
+    @contextmanager
+    def _bind(self, app: Any, route: Route) -> Iterator[LangGraphRunner]:
+        yield LangGraphRunner(app, route)
+
+    def bind(self, app: Any, assignment: Mapping[str, Any]):  # type: ignore[override]
+        route = _route(app, assignment)
+        return self._bind(app, route)
+
+    # -- export / apply -----------------------------------------------------------------------
+    def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:
+        route = _route(app, assignment)
+        slots: dict[str, Any] = {}
+        for name, spec in route.assignment.items():
+            slot = route.table.slots.get(name)
+            original = slot.models[0] if slot is not None and slot.models else None
+            if isinstance(spec.model, BaseChatModel):
+                model, kwargs = model_name(spec.model), inherited_kwargs(spec.model)
+            else:
+                model = spec.model
+                kwargs = {**(inherited_kwargs(original) if original is not None else dict(slot.kwargs) if slot else {}),
+                          **dict(spec.kwargs)}
+            if not model:
+                raise ConfigError(f"slot {name!r}: cannot tell the model string of {spec.model!r}; assign a model string")
+            slots[name] = {"model": model, "kwargs": kwargs}
+        return make_config(FRAMEWORK, slots)
+
+    def apply(self, app: Any, cfg: Mapping[str, Any]) -> Any:
+        if cfg.get("framework") not in (None, FRAMEWORK):
+            raise ConfigError(f"config was exported for framework {cfg.get('framework')!r}, not {FRAMEWORK!r}; "
+                              "apply it to the app it was exported from")
+        assignment = {name: {"model": spec["model"], "kwargs": dict(spec.get("kwargs") or {})}
+                      for name, spec in cfg["slots"].items()}
+        route = _route(app, assignment, what="config")
+        for name, spec in route.assignment.items():
+            route.build(spec, slot=name)  # fail now (unknown model / provider), not at the first call
+        return _tuned_graph(app, route)

@@ -1,0 +1,379 @@
+"""Static discovery: walk a compiled LangGraph graph and find the chat models each node uses.
+
+Slot naming (documented in the README):
+- a node that uses one model -> the node name (``plan``);
+- nodes inside a subgraph (a compiled graph used as a node, ``create_react_agent`` /
+  ``create_agent``, or a compiled graph that a node function invokes) -> dotted path
+  (``research.agent``);
+- a node that holds several distinct models -> ``plan``, ``plan#2``, ... in discovery order.
+
+The walk follows node functions through globals, closures, defaults, bound methods, callable
+class instances (attributes), ``functools.partial``, Runnable sequences / bindings / fallbacks,
+tools of a ``ToolNode``, and nested compiled graphs. Models built inside a node at call time
+cannot be seen statically; a node whose code references a chat-model class or factory becomes a
+*dynamic* slot (model unknown until probed), and the dynamic probe (``SlotTable.merge_probe``)
+fills in what actually ran.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.runnables import Runnable
+
+from .compat import inherited_kwargs, model_name
+
+Path = tuple[str, ...]
+
+_LIBRARY_PREFIXES = (
+    "langchain", "langgraph", "langsmith", "pydantic", "litellm", "openai", "anthropic", "httpx",
+    "typing", "functools", "asyncio", "builtins", "collections", "concurrent", "threading",
+    "dspy", "numpy", "agentopt_adapters.lg", "agentopt_adapters.models",
+)
+_BUILDER_NAMES = {"init_chat_model", "chat_model", "_init_chat_model_helper"}
+_MAX_DEPTH = 10
+_MAX_ITEMS = 64
+_RUNNABLE_ATTRS = (
+    "bound", "runnable", "fallbacks", "steps", "first", "middle", "last", "func", "afunc",
+    "mapper", "default", "alternatives", "steps__",
+)
+
+
+def _is_library(module: str | None) -> bool:
+    return bool(module) and module.startswith(_LIBRARY_PREFIXES)  # type: ignore[union-attr]
+
+
+def _is_pregel(obj: Any) -> bool:
+    try:
+        from langgraph.pregel import Pregel
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(obj, Pregel)
+
+
+def _is_configurable_model(obj: Any) -> bool:
+    return type(obj).__name__ == "_ConfigurableModel" and type(obj).__module__.startswith("langchain")
+
+
+def configurable_default(obj: Any) -> str | None:
+    """Default model string of an ``init_chat_model(..., configurable_fields=...)`` model."""
+    cfg = getattr(obj, "_default_config", None) or {}
+    model = cfg.get("model")
+    if not model:
+        return None
+    provider = cfg.get("model_provider")
+    if provider and provider != "litellm" and "/" not in model and ":" not in model:
+        return f"{provider}/{model}"
+    return str(model)
+
+
+@dataclass
+class SlotInfo:
+    """One slot: where it lives (node path) and which model objects it covers."""
+
+    name: str
+    path: Path
+    model_name: str | None
+    where: list[str] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)  # BaseChatModel instances found statically
+    dynamic: bool = False  # the model is built at call time (factory, configurable, probe)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # generation settings of the default
+
+    @property
+    def ids(self) -> set[int]:
+        return {id(m) for m in self.models}
+
+
+@dataclass
+class _Hit:
+    path: Path
+    kind: str  # "instance" | "configurable" | "builder"
+    obj: Any
+    trail: str
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.hits: list[_Hit] = []
+        self.node_paths: list[Path] = []
+        self.tool_paths: set[Path] = set()
+        self._graphs_seen: set[tuple[int, Path]] = set()
+
+    # -- graphs -------------------------------------------------------------------------------
+    def graph(self, graph: Any, prefix: Path) -> None:
+        key = (id(graph), prefix)
+        if key in self._graphs_seen:
+            return
+        self._graphs_seen.add(key)
+        for name, node in getattr(graph, "nodes", {}).items():
+            if name.startswith("__"):
+                continue
+            path = prefix + (name,)
+            self.node_paths.append(path)
+            bound = getattr(node, "bound", node)
+            if type(bound).__name__ == "ToolNode":
+                self.tool_paths.add(path)
+            seen: set[int] = set()
+            self.visit(bound, path, [], 0, seen)
+
+    # -- objects ------------------------------------------------------------------------------
+    def visit(self, obj: Any, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
+        if obj is None or depth > _MAX_DEPTH or isinstance(obj, (str, bytes, int, float, bool)):
+            return
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, BaseChatModel):
+            self.hits.append(_Hit(path, "instance", obj, " -> ".join(trail) or type(obj).__name__))
+            return
+        if _is_configurable_model(obj):
+            self.hits.append(_Hit(path, "configurable", obj, " -> ".join(trail + ["init_chat_model(configurable_fields=...)"])))
+            return
+        if _is_pregel(obj):
+            # a compiled graph invoked by this node (or used as the node): its nodes run under
+            # this node's checkpoint namespace, so they get dotted slot names.
+            self.graph(obj, path)
+            return
+        if isinstance(obj, type):
+            if issubclass(obj, BaseChatModel):
+                self.hits.append(_Hit(path, "builder", obj, " -> ".join(trail + [f"builds {obj.__name__}(...) at call time"])))
+            return
+        if isinstance(obj, functools.partial):
+            self.visit(obj.func, path, trail + ["partial"], depth + 1, seen)
+            for i, arg in enumerate(obj.args):
+                self.visit(arg, path, trail + [f"partial arg {i}"], depth + 1, seen)
+            for key, arg in obj.keywords.items():
+                self.visit(arg, path, trail + [f"partial kwarg '{key}'"], depth + 1, seen)
+            return
+        if isinstance(obj, types.MethodType):
+            self.visit(obj.__self__, path, trail + [f"{type(obj.__self__).__name__} instance"], depth + 1, seen)
+            self.visit(obj.__func__, path, trail, depth + 1, seen)
+            return
+        if isinstance(obj, (types.FunctionType,)):
+            self._function(obj, path, trail, depth, seen)
+            return
+        if isinstance(obj, (types.BuiltinFunctionType, types.ModuleType)):
+            return
+        if isinstance(obj, dict):
+            for key, value in list(obj.items())[:_MAX_ITEMS]:
+                self.visit(value, path, trail + [f"[{key!r}]"], depth + 1, seen)
+            return
+        if isinstance(obj, (list, tuple, set, frozenset)):
+            for i, value in enumerate(list(obj)[:_MAX_ITEMS]):
+                self.visit(value, path, trail + [f"[{i}]"], depth + 1, seen)
+            return
+        module = type(obj).__module__
+        if isinstance(obj, Runnable) or _is_library(module):
+            self._library_object(obj, path, trail, depth, seen)
+            return
+        # a user object (callable class instance, config holder, ...): its attributes
+        label = type(obj).__name__
+        try:
+            attrs = vars(obj)
+        except TypeError:
+            attrs = {}
+        for key, value in list(attrs.items())[:_MAX_ITEMS]:
+            self.visit(value, path, trail + [f"attribute '{key}' of {label}"], depth + 1, seen)
+        for key, value in vars(type(obj)).items():
+            if key.startswith("__") and key != "__call__":
+                continue
+            if isinstance(value, (BaseChatModel, Runnable)) or _is_configurable_model(value):
+                self.visit(value, path, trail + [f"class attribute '{key}' of {label}"], depth + 1, seen)
+        call = getattr(type(obj), "__call__", None)
+        if isinstance(call, types.FunctionType):
+            self.visit(call, path, trail + [f"{label}.__call__"], depth + 1, seen)
+
+    def _library_object(self, obj: Any, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
+        label = type(obj).__name__
+        if label == "ToolNode":
+            for name, tool in dict(getattr(obj, "tools_by_name", {}) or {}).items():
+                self.visit(tool, path, trail + [f"tool '{name}'"], depth + 1, seen)
+            return
+        if hasattr(obj, "coroutine") and hasattr(obj, "func") and hasattr(obj, "args_schema"):  # BaseTool
+            self.visit(getattr(obj, "func", None), path, trail + [f"tool {label}"], depth + 1, seen)
+            self.visit(getattr(obj, "coroutine", None), path, trail + [f"tool {label}"], depth + 1, seen)
+            return
+        for attr in _RUNNABLE_ATTRS:
+            try:
+                value = getattr(obj, attr, None) if attr in _safe_attrs(obj) else None
+            except Exception:  # noqa: BLE001 - properties of foreign objects may raise
+                value = None
+            if value is None:
+                continue
+            step = f"{label}.{attr}" if attr not in ("func", "afunc") else None
+            self.visit(value, path, trail + ([step] if step else []), depth + 1, seen)
+
+    def _function(self, fn: types.FunctionType, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
+        label = f"{fn.__qualname__}()"
+        code = fn.__code__
+        if fn.__closure__:
+            for name, cell in zip(code.co_freevars, fn.__closure__):
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    continue
+                self.visit(value, path, trail + [f"closure '{name}' of {label}"], depth + 1, seen)
+        for i, value in enumerate(fn.__defaults__ or ()):
+            self.visit(value, path, trail + [f"default arg {i} of {label}"], depth + 1, seen)
+        for key, value in (fn.__kwdefaults__ or {}).items():
+            self.visit(value, path, trail + [f"default '{key}' of {label}"], depth + 1, seen)
+        if _is_library(fn.__module__):
+            return
+        names = list(dict.fromkeys(_code_names(code)))
+        glb = fn.__globals__
+        for name in names:
+            if name not in glb:
+                continue
+            value = glb[name]
+            if isinstance(value, types.ModuleType):
+                # `cfg.llm` where cfg is a module: look up the attribute names the code uses
+                if _is_library(value.__name__):
+                    continue
+                for attr in names:
+                    sub = getattr(value, attr, None)
+                    if sub is not None and not isinstance(sub, types.ModuleType):
+                        self.visit(sub, path, trail + [f"global '{name}.{attr}' of {label}"], depth + 1, seen)
+                continue
+            if callable(value) and getattr(value, "__name__", None) in _BUILDER_NAMES and not isinstance(value, type):
+                self.hits.append(_Hit(path, "builder", value, " -> ".join(trail + [f"{label} calls {name}(...) at call time"])))
+                continue
+            self.visit(value, path, trail + [f"global '{name}' of {label}"], depth + 1, seen)
+
+
+def _safe_attrs(obj: Any) -> set[str]:
+    present = set(getattr(obj, "__dict__", {}) or {})
+    for klass in type(obj).__mro__:
+        present.update(vars(klass))
+    return present
+
+
+def _code_names(code: types.CodeType) -> Iterable[str]:
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_names(const)
+
+
+class SlotTable:
+    """All slots of one graph plus the lookup used per call by the router and the recorder."""
+
+    def __init__(self, slots: list[SlotInfo], node_paths: list[Path], tool_paths: set[Path]) -> None:
+        self.slots: dict[str, SlotInfo] = {s.name: s for s in slots}
+        self.node_paths = list(dict.fromkeys(node_paths))
+        self.tool_paths = set(tool_paths)
+        self._index()
+
+    def _index(self) -> None:
+        self.by_path: dict[Path, list[SlotInfo]] = {}
+        self.by_id: dict[int, list[SlotInfo]] = {}
+        for slot in self.slots.values():
+            self.by_path.setdefault(slot.path, []).append(slot)
+            for mid in slot.ids:
+                self.by_id.setdefault(mid, []).append(slot)
+
+    # -- building -----------------------------------------------------------------------------
+    @classmethod
+    def from_graph(cls, graph: Any) -> "SlotTable":
+        walker = _Walker()
+        walker.graph(graph, ())
+        slots: list[SlotInfo] = []
+        per_path: dict[Path, list[SlotInfo]] = {}
+        seen_configurable: set[tuple[Path, int]] = set()
+        for hit in walker.hits:
+            existing = per_path.setdefault(hit.path, [])
+            if hit.kind == "instance":
+                match = next((s for s in existing if id(hit.obj) in s.ids), None)
+                if match is not None:
+                    continue
+                info = SlotInfo("", hit.path, model_name(hit.obj), [f"static: {hit.trail}"], [hit.obj],
+                                kwargs=inherited_kwargs(hit.obj))
+            elif hit.kind == "configurable":
+                if (hit.path, id(hit.obj)) in seen_configurable:
+                    continue
+                seen_configurable.add((hit.path, id(hit.obj)))
+                info = SlotInfo("", hit.path, configurable_default(hit.obj), [f"static: {hit.trail}"], dynamic=True)
+            else:  # builder: one dynamic slot per node is enough until the probe says otherwise
+                if any(s.dynamic for s in existing):
+                    continue
+                info = SlotInfo("", hit.path, None, [f"static: {hit.trail}"], dynamic=True)
+            existing.append(info)
+            slots.append(info)
+        for path, infos in per_path.items():
+            base = ".".join(path)
+            for i, info in enumerate(infos):
+                info.name = base if i == 0 else f"{base}#{i + 1}"
+        return cls(slots, walker.node_paths, walker.tool_paths)
+
+    def merge_probe(self, observed: list[tuple[Path, Any, str | None]]) -> None:
+        """Merge the dynamic view: (node path, model object or None, model string) per call."""
+        for path, obj, name in observed:
+            if not path:
+                continue
+            slot = self.resolve(path, obj, name, strict=True)
+            if slot is not None:
+                if not any(w.startswith("probe") for w in slot.where):
+                    slot.where.append(f"probe: langgraph node path {'/'.join(path)} called {name}")
+                if slot.model_name is None:
+                    slot.model_name = name
+                continue
+            existing = self.by_path.get(path, [])
+            base = ".".join(path)
+            new_name = base if not existing else f"{base}#{len(existing) + 1}"
+            while new_name in self.slots:
+                new_name += "'"
+            info = SlotInfo(new_name, path, name,
+                            [f"probe: langgraph node path {'/'.join(path)} called {name} (model built at call time)"],
+                            dynamic=True, kwargs=inherited_kwargs(obj) if obj is not None else {})
+            self.slots[new_name] = info
+            self._index()
+
+    # -- lookup -------------------------------------------------------------------------------
+    def resolve(self, path: Path, obj: Any = None, name: str | None = None, *, strict: bool = False) -> SlotInfo | None:
+        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs."""
+        cands = self.by_path.get(path)
+        if not cands and path:
+            # namespace restarted (subgraph invoked with its own thread_id): match by suffix
+            tail = [p for p in self.by_path if len(p) > len(path) and p[-len(path):] == path]
+            if len(tail) == 1:
+                cands = self.by_path[tail[0]]
+        if not cands:
+            if obj is not None and not strict:
+                owners = self.by_id.get(id(obj), [])
+                if len(owners) == 1:  # call outside any node (e.g. user thread) by a 1-slot model
+                    return owners[0]
+            return None
+        if obj is not None:
+            for slot in cands:
+                if id(obj) in slot.ids:
+                    return slot
+        if name is None and obj is not None:
+            name = model_name(obj)
+        dynamic = [s for s in cands if s.dynamic]
+        if len(dynamic) == 1 and (not strict or dynamic[0].model_name in (None, name)):
+            return dynamic[0]
+        named = [s for s in (dynamic or cands) if s.model_name == name]
+        if len(named) == 1:
+            return named[0]
+        if len(cands) == 1 and not strict:
+            return cands[0]
+        if strict and len(cands) == 1 and cands[0].model_name == name:
+            return cands[0]
+        return None
+
+    def names(self) -> list[str]:
+        return list(self.slots)
+
+
+def path_from_metadata(metadata: dict[str, Any] | None) -> Path:
+    """Node path from LangGraph's run metadata (``research:<id>|agent:<id>`` -> research, agent)."""
+    if not metadata:
+        return ()
+    ns = metadata.get("langgraph_checkpoint_ns") or ""
+    if ns:
+        return tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part)
+    node = metadata.get("langgraph_node")
+    return (str(node),) if node else ()
