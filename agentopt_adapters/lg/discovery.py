@@ -119,6 +119,12 @@ class _Walker:
                 self.tool_paths.add(path)
             seen: set[int] = set()
             self.visit(bound, path, [], 0, seen)
+        # conditional-edge functions run as part of their source node
+        branches = getattr(getattr(graph, "builder", None), "branches", None) or {}
+        for source, specs in branches.items():
+            for bname, spec in dict(specs).items():
+                seen = set()
+                self.visit(getattr(spec, "path", None), prefix + (source,), [f"conditional edge '{bname}'"], 0, seen)
 
     # -- objects ------------------------------------------------------------------------------
     def visit(self, obj: Any, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
