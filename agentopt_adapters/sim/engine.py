@@ -298,8 +298,7 @@ class _Mind:
         ev_norm = f" {_norm(ev)} "
         values = self.values_in(ev)
         claimed = values[-1] if values else None
-        steps_like = bool(re.search(r"(?im)^\s*(?:[-*]\s*)?(?:step\s*\d+|\d+[.)])\s", ev)) or \
-            any(m.plan_header.lower() in ev.lower() for m in ZOO.values())
+        steps_like = bool(re.search(r"(?im)^\s*(?:[-*]\s*)?(?:step\s*\d+[:.)]?|\d+[.)])\s", ev))
         has_all = all(f" {_norm(str(st['value']))} " in ev_norm for st in gold[1:])
         if steps_like and has_all and claimed == gold[-1]["value"]:
             return "good", claimed, None
@@ -372,7 +371,7 @@ class _Mind:
     def plan(self) -> tuple[str, list[str], Any]:
         """(plan text, step lines, final value) for a planner; an over-capable model may just answer."""
         if self.spec.direct_answer_rate and self.rng.random() < self.spec.direct_answer_rate:
-            ok = self.rng.random() < _p_plan(self.s, int(self.d * 2))
+            ok = self.rng.random() < _p_plan(self.s, int(self.d * 3))
             value = self.gold_chain()[-1]["value"] if ok else self.wrong(self.gold_chain()[-1]["value"],
                                                                          self.answer_relation())
             text = f"No plan needed - this is straightforward. The answer is {value}."
