@@ -29,7 +29,7 @@ from langchain_core.runnables.config import RunnableConfig
 from .base import Adapter, Runner, register_adapter
 from .config import make_config
 from .errors import ConfigError, DiscoveryError, SlotError
-from .lg.compat import inherited_kwargs, model_name
+from .lg.compat import check_model, inherited_kwargs, model_name
 from .lg.discovery import Path, SlotTable
 from .lg.recording import SlotRecorder
 from .lg.routing import ModelSpec, Route, install, reset_route, set_route, warn_unroutable
@@ -103,6 +103,9 @@ def _route(graph: Any, assignment: Mapping[str, Any], *, what: str = "assignment
             "(see aa.discover(graph); pass probe_input=... to find models built inside nodes)"
         )
     specs = {name: _to_spec(name, value) for name, value in assignment.items()}
+    for name, spec in specs.items():
+        if isinstance(spec.model, str):
+            check_model(spec.model, name)
     for name in specs:  # a model-less node named in the assignment becomes a dynamic slot
         if name not in table.slots:
             path = tuple(name.split("."))

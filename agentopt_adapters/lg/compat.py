@@ -49,6 +49,15 @@ def chat_model(model: Any, slot: str | None = None, **kwargs: Any) -> BaseChatMo
     raise TypeError(f"cannot build a chat model from {model!r}")
 
 
+def check_model(model: str, slot: str | None = None) -> None:
+    """Fail early (ModelError naming the slot) for an unusable model string."""
+    try:
+        from ..models import check_model_string
+    except ImportError:
+        return
+    check_model_string(model, slot)
+
+
 def cost_usd(model: str | None, input_tokens: int, output_tokens: int) -> float | None:
     if not model:
         return None

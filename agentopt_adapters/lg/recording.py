@@ -54,9 +54,8 @@ class SlotRecorder(BaseCallbackHandler):
     def _start(self, serialized: dict[str, Any], run_id: UUID, metadata: dict[str, Any] | None, kwargs: dict[str, Any]) -> None:
         metadata = metadata or {}
         model = _invoked_model(serialized, kwargs.get("invocation_params"))
-        if metadata.get(ROUTED):
-            slot = metadata.get(SLOT)
-        else:
+        slot = metadata.get(SLOT) if metadata.get(ROUTED) else None
+        if slot is None:  # not seen by the router, or the router could not tell: use the node path
             info = self.table.resolve(path_from_metadata(metadata), None, model)
             slot = info.name if info is not None else None
         with self._lock:
