@@ -1,0 +1,128 @@
+"""Run strategies through the public ``search()`` on replayed benchmarks, many seeds, one table.
+
+For each benchmark and seed (= item order permutation), each strategy searches with ``evaluate``
+looking cells up and charging their recorded cost. Side by side, AgentOpt's published rule runs as
+the baseline, and every strategy's dollars are also shown relative to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..engine import search
+from ..strategies.base import Strategy
+from .agentopt_rule import AgentOptRule
+from .replay import Replay, find_data_dir, load_replay
+
+BASELINE = "agentopt_rule"
+DEFAULT_STRATEGIES = ["auto", "arm_elimination", "random", "brute_force"]
+
+
+@dataclass
+class RunRecord:
+    bench: str
+    strategy: str
+    seed: int
+    pick_true: float
+    best_true: float
+    spent: float
+    brute: float
+    evaluations: int
+    seconds: float
+
+
+def make_strategy(name: str) -> str | Strategy:
+    return AgentOptRule() if name == BASELINE else name
+
+
+def run_one(replay: Replay, strategy: str, seed: int, **options: Any) -> RunRecord:
+    items = list(range(replay.n_items))
+    t0 = time.perf_counter()
+    result = search(replay.space, replay.evaluate, items, strategy=make_strategy(strategy), seed=seed,
+                    max_concurrency=1, progress=False, **options)
+    dt = time.perf_counter() - t0
+    truth = replay.true_means
+    pick = result.best.index if result.best else int(np.argmin(truth))
+    return RunRecord(replay.name, strategy, seed, float(truth[pick]), float(truth.max()), result.spent_usd,
+                     replay.brute_force_usd, result.n_evaluations, dt)
+
+
+_REPLAYS: dict[str, Replay] = {}
+
+
+def _job(args: tuple[str, str, int, dict[str, Any]]) -> RunRecord:
+    path, strategy, seed, options = args
+    if path not in _REPLAYS:
+        _REPLAYS[path] = load_replay(path)
+    return run_one(_REPLAYS[path], strategy, seed, **options)
+
+
+def summarise(records: list[RunRecord], tol: float = 0.01) -> list[dict[str, Any]]:
+    rows = []
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.bench, r.strategy), []).append(r)
+    base_spent = {b: np.mean([r.spent for r in rs]) for (b, s), rs in groups.items() if s == BASELINE}
+    for (bench, strategy), rs in groups.items():
+        regret = np.array([r.best_true - r.pick_true for r in rs])
+        spent = float(np.mean([r.spent for r in rs]))
+        rows.append({
+            "bench": bench, "strategy": strategy, "seeds": len(rs),
+            "p_best": float(np.mean(regret <= 1e-12)), "p_1pp": float(np.mean(regret <= tol + 1e-12)),
+            "regret_pp": float(100 * regret.mean()), "pct_brute": float(100 * spent / rs[0].brute),
+            "evals": float(np.mean([r.evaluations for r in rs])),
+            "vs_agentopt": spent / base_spent[bench] if bench in base_spent else float("nan"),
+            "sec": float(np.mean([r.seconds for r in rs])),
+        })
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    head = f"{'benchmark':<10} {'strategy':<17} {'P(best)':>7} {'P(<=1pp)':>8} {'regret pp':>9} " \
+           f"{'% brute $':>9} {'evals':>8} {'$ vs AgentOpt':>13} {'s/run':>6}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['bench']:<10} {r['strategy']:<17} {r['p_best']:>7.2f} {r['p_1pp']:>8.2f} "
+                     f"{r['regret_pp']:>9.2f} {r['pct_brute']:>8.1f}% {r['evals']:>8.0f} {r['vs_agentopt']:>12.2f}x "
+                     f"{r['sec']:>6.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m agentopt_search.bench", description=__doc__)
+    p.add_argument("--data", help="folder with the benchmark CSVs (default: ../shared/bench-data)")
+    p.add_argument("--benchmarks", default="hotpotqa,mathqa,gpqa,bfcl")
+    p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
+    p.add_argument("--seeds", type=int, default=50)
+    p.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--epsilon", type=float, default=0.01)
+    args = p.parse_args(argv)
+    data = find_data_dir(args.data)
+    strategies = [s for s in args.strategies.split(",") if s]
+    if BASELINE not in strategies:
+        strategies.append(BASELINE)
+    options = {"confidence": args.confidence, "epsilon": args.epsilon}
+    jobs = []
+    for bench in args.benchmarks.split(","):
+        path = str(Path(data) / f"{bench}.csv")
+        for strategy in strategies:
+            seeds = range(1) if strategy == "brute_force" else range(args.seeds)  # deterministic
+            jobs += [(path, strategy, seed, options) for seed in seeds]
+    t0 = time.perf_counter()
+    if args.workers > 1:
+        with mp.Pool(args.workers) as pool:
+            records = pool.map(_job, jobs, chunksize=4)
+    else:
+        records = [_job(j) for j in jobs]
+    print(f"replay benchmark: {args.seeds} seeds, confidence {args.confidence}, epsilon {args.epsilon}, "
+          f"data {data}  ({time.perf_counter() - t0:.0f}s)")
+    print(format_table(summarise(records)))
+    return 0

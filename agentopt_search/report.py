@@ -1,0 +1,94 @@
+"""Rich rendering of a SearchResult and the live progress bar of a search."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from .results import CombinationStats, SearchResult
+    from .state import SearchState
+
+__all__ = ["print_summary", "SearchProgress"]
+
+
+def _usd(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"${v:,.4f}" if v < 1 else f"${v:,.2f}"
+
+
+def _row(s: "CombinationStats") -> list[str]:
+    ci = f"[{s.ci[0]:.3f}, {s.ci[1]:.3f}]" if s.n else ""
+    score = f"{s.mean_score:.3f}" if s.n else "-"
+    return [s.key, score, ci, _usd(s.mean_cost_usd), f"{s.mean_latency_s:.2f}s" if s.n else "-", str(s.n), s.status]
+
+
+def _table(title: str, rows: list["CombinationStats"]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col, just in (("combination", "left"), ("score", "right"), ("CI", "right"), ("cost/example", "right"),
+                      ("latency", "right"), ("n", "right"), ("status", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for s in rows:
+        t.add_row(*_row(s))
+    return t
+
+
+def print_summary(result: "SearchResult", console: Console | None = None, top: int = 10) -> None:
+    console = console or Console()
+    pct = 100 * result.confidence
+    console.print(_table(f"Leaderboard (top {top}, {pct:.0f}% intervals)", result.leaderboard[:top]))
+    console.print(_table("Pareto front (score max, cost min, latency min)", result.pareto()))
+    if result.best:
+        console.print(f"[bold]Best:[/bold] {result.best.key}  score {result.best.mean_score:.3f} "
+                      f"[{result.best.ci[0]:.3f}, {result.best.ci[1]:.3f}]  {_usd(result.best.mean_cost_usd)}/example")
+    else:
+        console.print("[bold red]No combination produced a usable result.[/bold red]")
+    bf = result.brute_force_usd
+    share = f" = {100 * result.spent_usd / bf:.0f}% of brute force (~{_usd(bf)})" if bf and not math.isnan(bf) else ""
+    console.print(f"Spent {_usd(result.spent_usd)} on {result.n_evaluations} evaluations{share}; "
+                  f"strategy {result.strategy}" + ("; [yellow]stopped on budget[/yellow]" if result.stopped_on_budget else ""))
+    failed = result.failed
+    if failed:
+        console.print(f"[red]{len(failed)} combination(s) failed on every example[/red], e.g. {failed[0].key}: {failed[0].first_error}")
+    errored = [s for s in result.leaderboard if s.n_errors and s.status != "failed"]
+    if errored:
+        n = sum(s.n_errors for s in errored)
+        console.print(f"[yellow]{n} evaluation(s) raised errors (scored 0)[/yellow], e.g. {errored[0].key}: {errored[0].first_error}")
+
+
+class SearchProgress:
+    """A rich progress bar: cells evaluated of brute force, combinations alive, dollars, leader."""
+
+    def __init__(self, state: "SearchState", enabled: bool = True) -> None:
+        self.state = state
+        self.enabled = enabled
+        self._progress: Progress | None = None
+
+    def __enter__(self) -> "SearchProgress":
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]search[/bold]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(), transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("search", total=self.state.space.size * self.state.n_items, info="")
+        return self
+
+    def update(self, leader: str | None = None) -> None:
+        if not self._progress:
+            return
+        s = self.state
+        info = f"alive {len(s.alive)}/{s.space.size}  spent {_usd(s.spent_usd)}"
+        if leader:
+            info += f"  leader {leader}"
+        self._progress.update(self._task, completed=s.n_evaluations, info=info)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress:
+            self.update()
+            self._progress.stop()

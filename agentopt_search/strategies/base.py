@@ -1,0 +1,82 @@
+"""The strategy interface. A strategy is asked for the next cells and marks eliminations.
+
+To add a strategy, write one file in this folder with a subclass that sets ``name``::
+
+    class MyStrategy(Strategy):
+        name = "my_strategy"
+
+        def propose(self, state):        # -> cells (combination, item position) to evaluate next
+            ...                          # return [] when done
+
+It is then available as ``search(..., strategy="my_strategy")``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..state import Cell, SearchState
+
+__all__ = ["Strategy", "registry", "get_strategy"]
+
+_REGISTRY: dict[str, type["Strategy"]] = {}
+
+
+class Strategy(ABC):
+    """Decides which (combination, item) cells to pay for next, and which combination wins."""
+
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            _REGISTRY[cls.name] = cls
+
+    def start(self, state: SearchState) -> None:
+        """Called once before the first ``propose`` (after resumed observations are loaded)."""
+
+    @abstractmethod
+    def propose(self, state: SearchState) -> list[Cell]:
+        """Cells to evaluate next; already observed cells are skipped for free. ``[]`` = done."""
+
+    def pick(self, state: SearchState) -> int | None:
+        """The winning combination: best mean among alive ones with the most evidence."""
+        n = state.n_observed()
+        candidates = [c for c in state.alive if n[c] > 0] or [c for c in range(state.space.size) if n[c] > 0]
+        if not candidates:
+            return None
+        top_n = max(n[c] for c in candidates)
+        best = [c for c in candidates if n[c] == top_n]
+        means = state.means(best)
+        costs = np.nan_to_num(state.cost_per_item(best), nan=0.0)
+        order = sorted(range(len(best)), key=lambda k: (-means[k], costs[k]))
+        return best[order[0]]
+
+    def describe(self) -> str:
+        return self.name
+
+
+def registry() -> dict[str, type[Strategy]]:
+    """Name -> class of every known strategy (loads the built-in ones)."""
+    from . import _load_all
+
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def get_strategy(strategy: "str | Strategy", **options: Any) -> Strategy:
+    """A strategy instance from a name (options passed to its constructor) or an instance."""
+    if isinstance(strategy, Strategy):
+        return strategy
+    known = registry()
+    if not isinstance(strategy, str) or strategy not in known:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(known)}")
+    cls = known[strategy]
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    accepted = {k: v for k, v in options.items() if k in params}
+    return cls(**accepted)
