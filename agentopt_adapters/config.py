@@ -19,6 +19,8 @@ from .errors import ConfigError, SlotError
 
 FORMAT = "agentopt.assignment/v1"
 _SECRET = re.compile(r"(api_?key|secret|token|password|authorization|credential)", re.I)
+# generation limits that merely contain "token" are settings, not secrets
+_NOT_SECRET = re.compile(r"^(max_(completion_|output_|new_)?tokens|num_predict)$", re.I)
 
 __all__ = ["FORMAT", "make_config", "load_config", "check_slot_names", "strip_secrets"]
 
@@ -27,7 +29,7 @@ def strip_secrets(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
     """Drop secret-looking and non-JSON kwargs."""
     out: dict[str, Any] = {}
     for key, value in (kwargs or {}).items():
-        if _SECRET.search(key):
+        if _SECRET.search(key) and not _NOT_SECRET.match(key):
             continue
         try:
             json.dumps(value)
