@@ -210,13 +210,16 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
         if fault == "429":
             log.add(RequestRecord(n, spec.name, 429, fault))
             return _error(429, "simulated rate limit; retry after a moment", "rate_limit_error", "rate_limit_exceeded",
-                          headers={"retry-after": "0"})
+                          headers={"retry-after": "1", "retry-after-ms": "20"})
         if fault == "500":
             log.add(RequestRecord(n, spec.name, 500, fault))
             return _error(500, "simulated internal server error", "server_error")
         if fault == "timeout":
             log.add(RequestRecord(n, spec.name, 504, fault))
-            await asyncio.sleep(opts.timeout_s)
+            try:
+                await asyncio.sleep(opts.timeout_s)
+            except asyncio.CancelledError:  # server shutting down: end quietly
+                pass
             return _error(504, "simulated timeout", "server_error", "timeout")
         kwargs = {k: body[k] for k in ("tools", "tool_choice", "response_format", "seed") if body.get(k) is not None}
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
