@@ -20,9 +20,10 @@ How it works (verified against DSPy 3.4.1, see docs/notes):
   innermost ``dspy.Predict`` in ``settings.caller_modules`` and times it, and a history sink that
   receives the call's history entry (DSPy writes each entry to every ``caller_modules`` owner),
   keyed by the callback call id -- so tokens and cost come from the entry of exactly that call.
-  Cost is DSPy's/litellm's when it has one, else ``pricing.cost_usd``. A call no slot explains
-  (a module inside a ReAct tool, a predictor in a nested list, ``lm(...)`` in ``forward``) is kept
-  as ``CallUsage(slot=None)`` and warned about once per runner.
+  Cost is DSPy's/litellm's when it has one, else ``pricing.cost_usd``. Latency is the call's wall
+  time (for ``sim/`` models the simulated latency they report, as their wall clock is scaled
+  down). A call no slot explains (a module inside a ReAct tool, a predictor in a nested list,
+  ``lm(...)`` in ``forward``) is kept as ``CallUsage(slot=None)`` and warned about once per runner.
 * **Failures.** When DSPy cannot parse the model's reply (``AdapterParseError``, after its
   JSONAdapter retry), the run returns ``(FailedRun(kind="parse_error", ...), usage)``: the example
   counts as failed, the calls it paid for are in ``usage``. Any other exception propagates
@@ -317,6 +318,16 @@ def _tokens(usage: Any) -> tuple[int, int]:
         return 0, 0
 
 
+def _simulated_latency(entry: Mapping[str, Any]) -> float | None:
+    """The latency a ``sim/`` model reports (its wall clock is scaled down), else None."""
+    responses = entry.get("response")
+    for resp in responses if isinstance(responses, (list, tuple)) else [responses]:
+        hidden = getattr(resp, "_hidden_params", None)
+        if isinstance(hidden, Mapping) and isinstance(hidden.get("sim_latency_s"), (int, float)):
+            return float(hidden["sim_latency_s"])
+    return None
+
+
 class _RunRecorder(BaseCallback):
     """Per-run: every LM call, attributed to its slot, with tokens, cost and latency."""
 
@@ -349,6 +360,9 @@ class _RunRecorder(BaseCallback):
         call, start = opened
         call.latency_s = end - start
         if entry is not None:
+            simulated = _simulated_latency(entry)
+            if simulated is not None:
+                call.latency_s = simulated
             call.input_tokens, call.output_tokens = _tokens(entry.get("usage"))
             cost = entry.get("cost")
             call.cost_usd = float(cost) if isinstance(cost, (int, float)) else None
