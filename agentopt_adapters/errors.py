@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AgentOptError", "DiscoveryError", "SlotError", "ConfigError", "ModelError"]
+__all__ = ["AgentOptError", "DiscoveryError", "SlotError", "ConfigError", "ModelError", "DatasetError", "MetricError"]
 
 
 class AgentOptError(ValueError):
@@ -23,3 +23,11 @@ class ConfigError(AgentOptError):
 
 class ModelError(AgentOptError):
     """A model string cannot be resolved (unknown simulated model, unknown provider, ...)."""
+
+
+class DatasetError(AgentOptError):
+    """The dataset is empty, not iterable, or has items that cannot be run."""
+
+
+class MetricError(AgentOptError):
+    """The metric raised or returned something that is not a number in [0, 1]."""
