@@ -254,3 +254,70 @@ def test_unknown_slot_and_bad_values_are_clear_errors():
         aa.bind(graph, {"plan": 42})
     with pytest.raises(aa.ModelError, match="plan"):
         aa.bind(graph, {"plan": "sim/does-not-exist"})
+
+
+# ---------------------------------------------------------------------------------- more graph shapes
+def _react(llm, tools, **compile_kwargs):
+    from langgraph.prebuilt import ToolNode, tools_condition
+
+    b = StateGraph(G.MsgState)
+    b.add_node("agent", G.Agent(llm, tools))
+    b.add_node("tools", ToolNode(tools))
+    b.add_edge(START, "agent")
+    b.add_conditional_edges("agent", tools_condition)
+    b.add_edge("tools", "agent")
+    return b.compile(**compile_kwargs)
+
+
+def test_create_agent_subgraph_node_routes():
+    from langchain.agents import create_agent
+
+    b = StateGraph(G.MsgState)
+    b.add_node("research", create_agent(chat_model("sim/mini"), G.TOOLS))
+    b.add_edge(START, "research")
+    b.add_edge("research", END)
+    graph = b.compile()
+    assert [s.name for s in aa.discover(graph)] == ["research.model"]
+    with aa.bind(graph, {"research.model": "sim/large"}) as run:
+        out, usage = run(G.MESSAGES)
+    assert usage.models_by_slot() == {"research.model": {"sim/large"}} and len(usage) >= 2
+    assert set(served(out["messages"])) == {"sim/large"}
+
+
+def test_subgraph_invoked_in_node_with_its_own_thread_id():
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    sub = _react(chat_model("sim/medium"), G.TOOLS, checkpointer=InMemorySaver())
+
+    def delegate(state: G.MsgState) -> dict:
+        res = sub.invoke({"messages": state["messages"]}, {"configurable": {"thread_id": "private"}})
+        return {"messages": res["messages"][-1:]}
+
+    b = StateGraph(G.MsgState)
+    b.add_node("delegate", delegate)
+    b.add_edge(START, "delegate")
+    b.add_edge("delegate", END)
+    graph = b.compile()
+    assert [s.name for s in aa.discover(graph)] == ["delegate.agent"]
+    with aa.bind(graph, {"delegate.agent": "sim/nano"}) as run:
+        _, usage = run(G.MESSAGES)
+    assert usage.models_by_slot() == {"delegate.agent": {"sim/nano"}}
+
+
+def test_model_called_inside_a_tool_is_the_tools_slot():
+    from langchain_core.tools import tool
+
+    helper = chat_model("sim/small")
+
+    @tool
+    def lookup(q: str) -> str:
+        """Look something up."""
+        return str(helper.invoke(q).content)
+
+    graph = _react(chat_model("sim/medium"), [lookup])
+    slots = {s.name: s for s in aa.discover(graph)}
+    assert list(slots) == ["agent", "tools"]  # the tool held by Agent for bind_tools is not agent#2
+    assert "tool 'lookup'" in slots["tools"].where
+    with aa.bind(graph, {"tools": "sim/xl"}) as run:
+        _, usage = run(G.MESSAGES)
+    assert [(c.slot, c.model) for c in usage] == [("agent", "sim/medium"), ("tools", "sim/xl"), ("agent", "sim/medium")]

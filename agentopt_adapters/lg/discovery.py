@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 
 from .compat import inherited_kwargs, model_name
 
@@ -195,14 +196,13 @@ class _Walker:
 
     def _library_object(self, obj: Any, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
         label = type(obj).__name__
-        if label == "ToolNode":
+        if label == "ToolNode":  # tools run (and call their models) inside the ToolNode
             for name, tool in dict(getattr(obj, "tools_by_name", {}) or {}).items():
-                self.visit(tool, path, trail + [f"tool '{name}'"], depth + 1, seen)
+                for attr in ("func", "coroutine"):
+                    self.visit(getattr(tool, attr, None), path, trail + [f"tool '{name}'"], depth + 1, seen)
             return
-        if hasattr(obj, "coroutine") and hasattr(obj, "func") and hasattr(obj, "args_schema"):  # BaseTool
-            self.visit(getattr(obj, "func", None), path, trail + [f"tool {label}"], depth + 1, seen)
-            self.visit(getattr(obj, "coroutine", None), path, trail + [f"tool {label}"], depth + 1, seen)
-            return
+        if isinstance(obj, BaseTool):
+            return  # a tool held by a model node (for bind_tools) runs in the ToolNode, not here
         for attr in _RUNNABLE_ATTRS:
             try:
                 value = getattr(obj, attr, None) if attr in _safe_attrs(obj) else None
