@@ -476,6 +476,13 @@ _FILLER = [
 ]
 
 
+_GENERIC_FILLER = [
+    "Let me know if you would like more detail.",
+    "I kept the answer short on purpose.",
+    "Other readings of the question are possible, but this is the most likely one.",
+]
+
+
 def _reasoning(spec: SimModelSpec, chain: list[dict[str, Any]], value: Any) -> str:
     lines = [f"{st['text'][0].upper()}{st['text'][1:]}." for st in chain[1:]] if len(chain) > 1 else []
     lines += _FILLER[: spec.verbosity]
@@ -573,7 +580,7 @@ def _answer_generic(spec: SimModelSpec, req: Request, rng: random.Random) -> tup
     else:
         topic = " ".join(prompt.split()[:12])
         base = f"Here is a short answer about \"{topic}\": it depends on the details, but the key point is clear."
-    text = " ".join([base, *_FILLER[1: 1 + spec.verbosity]])
+    text = " ".join([base, *_GENERIC_FILLER[: spec.verbosity]])
     if req.fields:
         values = {f: _field_value(f, t, computed if computed is not None else text, rng) for f, t in req.fields}
         if req.role == "react":

@@ -30,7 +30,7 @@ class Task:
         return len(self.items)
 
     def split(self, n_train: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """First ``n_train`` items and the rest (items are already shuffled with a fixed seed)."""
+        """First ``n_train`` items and the rest (item order is fixed and mixes difficulties)."""
         return self.items[:n_train], self.items[n_train:]
 
 
