@@ -77,6 +77,10 @@ def sim_server_cmd(
     uvicorn.Server(config).run(sockets=[sock])
 
 
+# optimize / show / dashboard live in their own module and register on `app` when imported
+from . import cli_optimize  # noqa: E402,F401
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point."""
     app(args=argv)
