@@ -252,7 +252,9 @@ def _lm_of(pred: dspy.Predict) -> Any:
 
 
 def _suggest(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
+    known = list(known)
+    related = [k for k in known if k.startswith(name) or name.startswith(k)]  # "final.predict" vs "final"
+    close = sorted(related, key=lambda k: -len(k))[:1] or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
