@@ -44,7 +44,7 @@ def apply(app: Any, cfg_or_path: Any) -> Any:
 
 
 def optimize(*args: Any, **kwargs: Any) -> Any:
-    """Search the best model combination for ``app``; see ``agentopt_adapters.optimize``."""
-    from .optimize import optimize as _optimize
+    """Search the best model combination for ``app``; see ``agentopt_adapters.optimizer.optimize``."""
+    from .optimizer import optimize as _optimize  # module not named optimize: it would shadow this function
 
     return _optimize(*args, **kwargs)

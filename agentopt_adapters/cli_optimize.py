@@ -120,13 +120,13 @@ def optimize_cmd(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the live progress bar."),
 ) -> None:
     """Search the cheapest model combination for APP on --data scored by --metric."""
-    from . import optimize as _optimize_mod
+    from .optimizer import optimize as _optimize
 
     try:
         app_obj = load_object(app_spec, "app")
         metric_fn = load_object(metric, "metric")
         dataset = load_data(data)
-        result = _optimize_mod.optimize(
+        result = _optimize(
             app_obj, dataset, metric_fn, parse_candidates(candidates),
             slots=[s.strip() for s in slots.split(",") if s.strip()] if slots else None,
             strategy=strategy, budget_usd=budget_usd, seed=seed, max_concurrency=max_concurrency,
@@ -238,7 +238,7 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Re-print the summary of a stored optimize run (leaderboard, Pareto front, baseline comparison)."""
-    from .optimize import baseline_sentence
+    from .optimizer import baseline_sentence
 
     try:
         result, meta = load_stored_run(storage_url(run), study)

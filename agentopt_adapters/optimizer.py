@@ -1,4 +1,4 @@
-"""``optimize``: discover an app's model slots and search the cheapest combination that keeps accuracy.
+"""``optimize`` (module ``optimizer``, so it does not shadow ``aa.optimize``): search the cheapest model combination that keeps accuracy.
 
 ```python
 result = aa.optimize(app, dataset, metric, candidates=["sim/nano", "sim/small", "sim/large"])
