@@ -1,0 +1,100 @@
+"""agentopt optimize / show / dashboard on a small app file and a jsonl dataset."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from agentopt_adapters.cli import app
+from agentopt_adapters.cli_optimize import dashboard_command, parse_candidates
+from agentopt_adapters.errors import AgentOptError
+from agentopt_adapters.tasks import load_task
+
+runner = CliRunner()
+
+APP = textwrap.dedent('''
+    from agentopt_adapters.callable_adapter import completion
+
+    def app(models, ex):
+        r = completion(models, "solve", messages=[{"role": "user", "content": ex["question"]}])
+        return r.choices[0].message.content
+
+    app.agentopt_slots = {"solve": "sim/medium"}
+
+    def metric(example, output):
+        from agentopt_adapters.tasks import load_task
+        return load_task("arithmetic").metric(example, output)
+''')
+
+
+@pytest.fixture()
+def files(tmp_path):
+    (tmp_path / "myapp.py").write_text(APP)
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(x) for x in load_task("arithmetic").items[:6]) + "\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("cmd", ["optimize", "show", "dashboard", "models", "sim-server"])
+def test_help(cmd):
+    res = runner.invoke(app, [cmd, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage" in res.output
+
+
+def test_optimize_then_show(files):
+    db = files / "run.db"
+    out = files / "agentopt.json"
+    res = runner.invoke(app, ["optimize", f"{files / 'myapp.py'}:app", "--data", str(files / "data.jsonl"),
+                              "--metric", f"{files / 'myapp.py'}:metric", "--candidates", "sim/nano,sim/small",
+                              "--storage", str(db), "--out", str(out), "--plot", str(files / "p.html"),
+                              "--no-progress", "--strategy", "brute_force"])
+    assert res.exit_code == 0, res.output
+    assert "Leaderboard" in res.output and "baseline" in res.output.lower()
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "agentopt.assignment/v1" and set(doc["slots"]) == {"solve"}
+    assert (files / "p.html").exists()
+    shown = runner.invoke(app, ["show", str(db)])
+    assert shown.exit_code == 0, shown.output
+    assert "solve=sim/nano" in shown.output and "solve=sim/medium" in shown.output
+    as_json = runner.invoke(app, ["show", str(db), "--json"])
+    d = json.loads(as_json.output)
+    assert d["baseline"]["assignment"] == {"solve": "sim/medium"} and d["baseline"]["n"] == 6
+    assert d["best"]["assignment"] == {"solve": doc["slots"]["solve"]["model"]}
+    assert {tuple(r["assignment"].items()) for r in d["leaderboard"]} == {
+        (("solve", "sim/nano"),), (("solve", "sim/small"),), (("solve", "sim/medium"),)}
+
+
+def test_optimize_bad_inputs(files):
+    base = ["optimize", f"{files / 'myapp.py'}:app", "--data", str(files / "data.jsonl"),
+            "--metric", f"{files / 'myapp.py'}:metric", "--no-progress"]
+    res = runner.invoke(app, base + ["--candidates", "sim/nano,sim/bogus"])
+    assert res.exit_code == 2 and "unknown simulated model 'sim/bogus'" in res.output
+    res = runner.invoke(app, base[:1] + [f"{files / 'myapp.py'}:nope"] + base[2:] + ["--candidates", "sim/nano"])
+    assert res.exit_code == 2 and "no attribute 'nope'" in res.output
+    (files / "empty.jsonl").write_text("")
+    res = runner.invoke(app, base[:3] + [str(files / "empty.jsonl")] + base[4:] + ["--candidates", "sim/nano"])
+    assert res.exit_code == 2 and "empty" in res.output
+
+
+def test_show_missing_db(tmp_path):
+    res = runner.invoke(app, ["show", str(tmp_path / "nope.db")])
+    assert res.exit_code == 2 and "no such run database" in res.output
+
+
+def test_dashboard_command(tmp_path):
+    cmd = dashboard_command("sqlite:///run.db", port=9999)
+    assert cmd[0].endswith("optuna-dashboard") and cmd[1:] == ["sqlite:///run.db", "--port", "9999", "--host", "127.0.0.1"]
+    (tmp_path / "run.db").write_bytes(b"")
+    res = runner.invoke(app, ["dashboard", str(tmp_path / "run.db"), "--dry-run", "--no-browser"])
+    assert res.exit_code == 0 and "optuna-dashboard sqlite:///" in res.output
+
+
+def test_parse_candidates():
+    assert parse_candidates(["a,b", "c"]) == ["a", "b", "c"]
+    assert parse_candidates(["plan=a,b", "solve=c"]) == {"plan": ["a", "b"], "solve": ["c"]}
+    with pytest.raises(AgentOptError):
+        parse_candidates(["a", "plan=b"])
