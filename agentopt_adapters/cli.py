@@ -77,6 +77,22 @@ def sim_server_cmd(
     uvicorn.Server(config).run(sockets=[sock])
 
 
+@app.command("demo")
+def demo_cmd(
+    dspy: bool = typer.Option(False, "--dspy", help="Optimize the bundled DSPy multi-hop program instead of the LangGraph agent."),
+    out: str = typer.Option(".", "--out", help="Directory for pareto.html, agentopt.json and summary.json."),
+    examples: int = typer.Option(60, "--examples", min=2, help="How many task examples to evaluate on."),
+    seed: int = typer.Option(0, "--seed", help="Search seed."),
+) -> None:
+    """Optimize a bundled agent on a bundled task with the simulated models (offline, about a minute)."""
+    from .demo.run import run_demo
+
+    try:
+        run_demo(dspy=dspy, out_dir=out, n_examples=examples, seed=seed)
+    except AgentOptError as exc:
+        _fail(exc)
+
+
 # optimize / show / dashboard live in their own module and register on `app` when imported
 from . import cli_optimize  # noqa: E402,F401
 
