@@ -269,3 +269,24 @@ def test_apply_errors(program):
         aa.apply(program, {"slots": cfg["slots"]})
     with pytest.raises(aa.SlotError, match="unknown DSPy slot"):
         aa.export_config(program, {"nope": "sim/small"})
+
+
+def test_calls_in_dspy_parallel_workers_are_attributed_even_without_history():
+    class Fan(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = dspy.Predict("question -> answer")
+            self.b = dspy.ChainOfThought("question -> answer")
+
+        def forward(self, questions):
+            par = dspy.Parallel(num_threads=4, disable_progress_bar=True)
+            outs = par([(self.a, {"question": q}) for q in questions] + [(self.b, {"question": q}) for q in questions])
+            return dspy.Prediction(answers=[o.answer for o in outs])
+
+    questions = [it["question"] for it in ex.TASK.items[:3]]
+    with dspy.context(disable_history=True):  # the user's setting; runs still see each call's entry
+        with aa.bind(Fan(), {"a": "sim/mini", "b.predict": "sim/large"}) as run:
+            out, usage = run({"questions": questions})
+    assert len(out.answers) == 6 and len(usage) == 6
+    assert usage.models_by_slot() == {"a": {"sim/mini"}, "b.predict": {"sim/large"}}
+    assert all(c.cost_usd > 0 and c.input_tokens > 0 for c in usage)
