@@ -517,11 +517,8 @@ class DSPyRunner(Runner):
         with dspy.context(**self._overrides(recorder)):
             try:
                 out: Any = self.program(**kwargs)
-            except AdapterParseError as exc:
-                out = self._failed(exc, recorder)
             except BaseException as exc:
-                _attach_usage(exc, self._finish(recorder))
-                raise
+                out = self._on_error(exc, recorder)
         return out, self._finish(recorder)
 
     async def _arun(self, example: Any) -> tuple[Any, Usage]:
@@ -532,12 +529,16 @@ class DSPyRunner(Runner):
         with dspy.context(**self._overrides(recorder)):
             try:
                 out: Any = await self.program.acall(**kwargs)
-            except AdapterParseError as exc:
-                out = self._failed(exc, recorder)
             except BaseException as exc:
-                _attach_usage(exc, self._finish(recorder))
-                raise
+                out = self._on_error(exc, recorder)
         return out, self._finish(recorder)
+
+    def _on_error(self, exc: BaseException, recorder: Any) -> Any:
+        """A parse failure becomes a FailedRun output; anything else re-raises with its usage."""
+        if isinstance(exc, AdapterParseError):
+            return self._failed(exc, recorder)
+        _attach_usage(exc, self._finish(recorder))
+        raise exc
 
 
 def _attach_usage(exc: BaseException, usage: Usage) -> None:
