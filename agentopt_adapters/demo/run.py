@@ -77,7 +77,7 @@ def run_demo(
     import agentopt_adapters as aa
 
     warnings.filterwarnings("ignore")
-    console = console or Console()
+    console = console or Console(width=max(120, Console().width))  # room for slot=model names
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     app, task, module, _ = load_demo(dspy)
