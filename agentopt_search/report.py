@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -62,22 +63,44 @@ def print_summary(result: "SearchResult", console: Console | None = None, top: i
 
 
 class SearchProgress:
-    """A rich progress bar: cells evaluated of brute force, combinations alive, dollars, leader."""
+    """A rich progress bar (cells evaluated of brute force, combinations alive, dollars) above a
+    live leaderboard of the top combinations so far."""
 
-    def __init__(self, state: "SearchState", enabled: bool = True) -> None:
+    def __init__(self, state: "SearchState", enabled: bool = True, top: int = 5) -> None:
         self.state = state
         self.enabled = enabled
+        self.top = top
         self._progress: Progress | None = None
+        self._live: Any = None
+        self._drawn = 0.0
 
     def __enter__(self) -> "SearchProgress":
         if self.enabled:
+            from rich.console import Group
+            from rich.live import Live
+
             self._progress = Progress(
                 TextColumn("[bold]search[/bold]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(), transient=False,
+                TimeElapsedColumn(),
             )
-            self._progress.start()
             self._task = self._progress.add_task("search", total=self.state.space.size * self.state.n_items, info="")
+            self._live = Live(Group(self._progress, self._leaderboard()), refresh_per_second=4, transient=False)
+            self._live.start()
         return self
+
+    def _leaderboard(self) -> Table:
+        s = self.state
+        n = s.n_observed()
+        means = s.means()
+        costs = s.cost_per_item()
+        tried = [c for c in s.alive if n[c] > 0]
+        tried.sort(key=lambda c: -means[c])
+        t = Table(title=f"live leaderboard (top {self.top} alive)", title_justify="left")
+        for col in ("combination", "score", "cost/example", "n"):
+            t.add_column(col, justify="left" if col == "combination" else "right")
+        for c in tried[: self.top]:
+            t.add_row(s.space.key(c), f"{means[c]:.3f}", _usd(float(costs[c])), str(int(n[c])))
+        return t
 
     def update(self, leader: str | None = None) -> None:
         if not self._progress:
@@ -87,8 +110,15 @@ class SearchProgress:
         if leader:
             info += f"  leader {leader}"
         self._progress.update(self._task, completed=s.n_evaluations, info=info)
+        now = time.monotonic()
+        if self._live is not None and now - self._drawn >= 0.25:  # the table is O(cells): throttle
+            from rich.console import Group
+
+            self._drawn = now
+            self._live.update(Group(self._progress, self._leaderboard()))
 
     def __exit__(self, *exc: Any) -> None:
         if self._progress:
+            self._drawn = 0.0
             self.update()
-            self._progress.stop()
+            self._live.stop()
