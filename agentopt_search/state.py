@@ -82,7 +82,7 @@ class SearchState:
             return np.nansum(rows, axis=1) / (~np.isnan(rows)).sum(axis=1)
 
     def cost_per_item(self, combos: list[int] | np.ndarray | None = None) -> np.ndarray:
-        """Mean observed cost per item; combinations never run get the mean of their slot-mates."""
+        """Mean observed cost per item (NaN for combinations never run or never priced)."""
         rows = self.costs if combos is None else self.costs[combos]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.nansum(rows, axis=1) / (~np.isnan(rows)).sum(axis=1)

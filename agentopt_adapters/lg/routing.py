@@ -140,44 +140,34 @@ _ORIG: dict[str, Any] = {}
 _INSTALL_LOCK = threading.Lock()
 
 
-def _invoke(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> Any:
+def _dispatch(method: str, self: BaseChatModel, input: Any, config: RunnableConfig | None,
+              stop: list[str] | None, kwargs: dict[str, Any]) -> Any:
+    """Call ``method`` on the model this call is routed to (the original when not bound).
+    The route is decided now, while the node's context is current; async methods return the
+    awaitable / async iterator for the caller."""
     plan = _plan(self, config, kwargs)
     if plan is None:
-        return _ORIG["invoke"](self, input, config, stop=stop, **kwargs)
+        return _ORIG[method](self, input, config, stop=stop, **kwargs)
     target, cfg, kw = plan
     if target is self:
-        return _ORIG["invoke"](self, input, cfg, stop=stop, **kw)
-    return target.invoke(input, cfg, stop=stop, **kw)
+        return _ORIG[method](self, input, cfg, stop=stop, **kw)
+    return getattr(target, method)(input, cfg, stop=stop, **kw)
+
+
+def _invoke(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> Any:
+    return _dispatch("invoke", self, input, config, stop, kwargs)
 
 
 async def _ainvoke(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> Any:
-    plan = _plan(self, config, kwargs)
-    if plan is None:
-        return await _ORIG["ainvoke"](self, input, config, stop=stop, **kwargs)
-    target, cfg, kw = plan
-    if target is self:
-        return await _ORIG["ainvoke"](self, input, cfg, stop=stop, **kw)
-    return await target.ainvoke(input, cfg, stop=stop, **kw)
+    return await _dispatch("ainvoke", self, input, config, stop, kwargs)
 
 
 def _stream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> Iterator[Any]:
-    plan = _plan(self, config, kwargs)  # decided now, while the node's context is current
-    if plan is None:
-        return _ORIG["stream"](self, input, config, stop=stop, **kwargs)
-    target, cfg, kw = plan
-    if target is self:
-        return _ORIG["stream"](self, input, cfg, stop=stop, **kw)
-    return target.stream(input, cfg, stop=stop, **kw)
+    return _dispatch("stream", self, input, config, stop, kwargs)
 
 
 def _astream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-    plan = _plan(self, config, kwargs)
-    if plan is None:
-        return _ORIG["astream"](self, input, config, stop=stop, **kwargs)
-    target, cfg, kw = plan
-    if target is self:
-        return _ORIG["astream"](self, input, cfg, stop=stop, **kw)
-    return target.astream(input, cfg, stop=stop, **kw)
+    return _dispatch("astream", self, input, config, stop, kwargs)
 
 
 def install() -> None:
