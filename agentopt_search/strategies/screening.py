@@ -10,7 +10,7 @@ directly hurts whatever solver follows). Screening uses that:
    from the whole screen; each combination's estimate shrinks its own mean towards that prediction
    (empirical Bayes: the less it was evaluated, the more it borrows from the combinations that share
    its models);
-3. the top ``1 / keep`` fraction by shrunken estimate survives and doubles its examples; repeat until
+3. the top ``1 / keep`` fraction (a quarter) by shrunken estimate survives and doubles its examples; repeat until
    at most ``finalists`` remain;
 4. the finalists are compared item by item with paired arm elimination (``arm_elimination``) on the
    remaining examples, with its stated confidence among them and the epsilon stop.
@@ -34,7 +34,7 @@ from .arm_elimination import ArmElimination
 class Screening(ArmElimination):
     name = "screening"
 
-    def __init__(self, first: int | None = None, keep: float = 3.0, finalists: int = 20,
+    def __init__(self, first: int | None = None, keep: float = 4.0, finalists: int = 16,
                  ridge: float = 1.0, growth: float = 1.5, compare_top: int = 8) -> None:
         super().__init__(first=None, growth=growth, compare_top=compare_top)
         self.screen_first = first
