@@ -218,11 +218,12 @@ class Tradeoff:
         noise = 1 + 0.1 * (_u("n", c, example) - 0.5)
         return Outcome(score=self.score(c, example), cost_usd=self.cost[c] * noise, latency_s=self.lat[c] * noise)
 
-    def true_front(self) -> set[int]:
+    def true_front(self, latency: bool = True) -> set[int]:
         mean = np.array([np.mean([self.score(c, i) for i in self.examples]) for c in range(self.space.size)])
+        lat = self.lat if latency else np.zeros(self.space.size)
         front = set()
         for c in range(self.space.size):
-            if not any(mean[d] >= mean[c] and self.cost[d] <= self.cost[c] and self.lat[d] <= self.lat[c]
+            if not any(mean[d] >= mean[c] and self.cost[d] <= self.cost[c] and lat[d] <= lat[c]
                        and d != c for d in range(self.space.size)):
                 front.add(c)
         return front
@@ -239,6 +240,15 @@ def test_pareto_finds_the_planted_front_and_leaves_dominated_ones_off():
     assert all(s.ci[0] <= s.mean_score <= s.ci[1] for s in result.pareto())
     assert result.best.index in front
     assert result.n_evaluations < prob.space.size * len(prob.examples)
+
+    two = Tradeoff()
+    res2 = search(two.space, two.evaluate, two.examples, strategy="pareto", objectives=("score", "cost"),
+                  progress=False, epsilon=0.0)
+    front2 = {s.index for s in res2.pareto() if not s.dominated}
+    assert two.true_front(latency=False) <= front2 and res2.n_evaluations < result.n_evaluations
+    assert all("score, cost (" in s.reason for s in res2.leaderboard if s.dominated)
+    with pytest.raises(ValueError, match="must include 'score'"):
+        search(two.space, two.evaluate, two.examples, strategy="pareto", objectives=("cost", "latency"), progress=False)
 
 
 def test_pareto_with_a_sampler_on_a_larger_space():

@@ -16,8 +16,11 @@
 means, each with its score interval; the combinations eliminated as dominated are left out.
 The pick is the best-scoring survivor (equal scores: the cheaper).
 
-Confidence: the three bounds of one (c, d) comparison are at ``alpha / (3 (k - 1) K)`` for ``k``
-explored combinations and ``K`` looks, so a combination on the true front (up to ``epsilon`` in
+``objectives=("score", "cost")`` leaves latency out (a front on three objectives is wide: many
+combinations are best at something, and settling close latencies takes many items).
+
+Confidence: the bounds of one (c, d) comparison (one per objective, ``J``) are at
+``alpha / (J (k - 1) K)`` for ``k`` explored combinations and ``K`` looks, so a combination on the true front (up to ``epsilon`` in
 score) is wrongly eliminated with probability at most ``alpha``.
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Sequence
 
 import numpy as np
 
@@ -33,6 +37,9 @@ from ..stats import look_schedule, pairwise_bounds
 from ._explore import Explorer, default_trials, explore_chunk
 from ._race import paired_pick
 from .base import Strategy
+
+
+OBJECTIVES = ("score", "cost", "latency")
 
 
 def chunk_objectives(state: SearchState, combo: int, chunk: int) -> list[float]:
@@ -47,8 +54,14 @@ def chunk_objectives(state: SearchState, combo: int, chunk: int) -> list[float]:
 class Pareto(Strategy):
     name = "pareto"
 
-    def __init__(self, n_trials: int | None = None, population_size: int | None = None, batch: int | None = None,
-                 chunk: int | None = None, first: int | None = None, growth: float = 1.5) -> None:
+    def __init__(self, objectives: Sequence[str] = OBJECTIVES, n_trials: int | None = None,
+                 population_size: int | None = None, batch: int | None = None, chunk: int | None = None,
+                 first: int | None = None, growth: float = 1.5) -> None:
+        objectives = (objectives,) if isinstance(objectives, str) else tuple(objectives)
+        if "score" not in objectives or not set(objectives) <= set(OBJECTIVES) or len(set(objectives)) < 2:
+            raise ValueError(f"pareto objectives must include 'score' and one or both of 'cost', 'latency'; "
+                             f"got {objectives!r}")
+        self.objectives = [o for o in OBJECTIVES if o in objectives]
         self.n_trials = n_trials
         self.population_size = population_size
         self.batch = batch
@@ -71,9 +84,15 @@ class Pareto(Strategy):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 sampler = optuna.samplers.NSGAIISampler(population_size=pop, seed=state.seed)
-        self.explorer = Explorer(state, sampler, ["maximize", "minimize", "minimize"], n_trials,
+        keep = [OBJECTIVES.index(o) for o in self.objectives]
+
+        def objectives(state: SearchState, combo: int, chunk: int) -> list[float]:
+            values = chunk_objectives(state, combo, chunk)
+            return [values[i] for i in keep]
+
+        self.explorer = Explorer(state, sampler, ["maximize"] + ["minimize"] * (len(keep) - 1), n_trials,
                                  self.batch or pop, explore_chunk(state.n_items, self.chunk, self.first, self.growth),
-                                 chunk_objectives)
+                                 objectives)
 
     def propose(self, state: SearchState) -> list[Cell]:
         assert self.explorer is not None
@@ -87,7 +106,7 @@ class Pareto(Strategy):
                 if c not in chosen:
                     state.eliminate(c, "not proposed by the NSGA-II sampler")
             k = max(2, self.candidates.size)
-            self.alpha_each = state.alpha / (3 * (k - 1) * len(self.schedule))
+            self.alpha_each = state.alpha / (len(self.objectives) * (k - 1) * len(self.schedule))
         while not self._done and self._look < len(self.schedule):
             target = self.schedule[self._look]
             pending = state.cells_upto(self._alive(state), target)
@@ -119,8 +138,8 @@ class Pareto(Strategy):
         no_worse = -s_lo <= state.epsilon          # d's score is not below c's by more than epsilon
         strictly = s_lo > 0
         better = s_lo > state.epsilon              # [c, d]: d better than c on some objective
-        for vals in (cost, lat):
-            if np.ptp(vals) == 0:                  # unmeasured (e.g. unpriced) or constant: not an objective
+        for name, vals in (("cost", cost), ("latency", lat)):
+            if name not in self.objectives or np.ptp(vals) == 0:                  # unmeasured (e.g. unpriced) or constant: not an objective
                 continue
             _, hi = self._pairwise(vals, float(np.abs(vals).max()))  # bounds of v_d - v_c (scaled)
             no_worse &= hi <= 0
@@ -130,8 +149,8 @@ class Pareto(Strategy):
         np.fill_diagonal(dom, False)
         for i in np.flatnonzero(dom.any(axis=1)):
             j = int(np.flatnonzero(dom[i])[0])
-            state.eliminate(int(alive[i]), f"dominated by {state.space.key(int(alive[j]))} on score, cost and "
-                                           f"latency (paired bounds after {n} items)", dominated=True)
+            state.eliminate(int(alive[i]), f"dominated by {state.space.key(int(alive[j]))} on "
+                                           f"{', '.join(self.objectives)} (paired bounds after {n} items)", dominated=True)
         keep = ~dom.any(axis=1)
         if keep.sum() <= 1:
             return True
