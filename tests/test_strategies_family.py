@@ -102,6 +102,18 @@ def test_finds_the_planted_best_and_pays_each_cell_once(strategy, seed):
     assert all(s.reason for s in result.leaderboard if s.status == "eliminated")
 
 
+@pytest.mark.parametrize("strategy", NEW)
+def test_budget_stops_every_strategy_with_a_pick(strategy):
+    prob = Additive(n_slots=2, n_models=4, seed=1)
+    budget = 0.02 * prob.space.size * len(prob.examples) * 0.004  # ~2% of brute force
+    kw = {"min_score": 0.6} if strategy == "threshold_se" else {}
+    result = run(prob, strategy, budget_usd=budget, **kw)
+    assert result.stop_reason == "budget" and result.best is not None
+    assert_paid_once(prob, result)
+    in_flight = 8 * max(prob.cost(c) for c in range(prob.space.size))  # max_concurrency calls at most
+    assert result.spent_usd <= budget + in_flight + 0.01  # (+ the LM proposal call)
+
+
 def test_epsilon_lucb_spends_on_the_contenders_and_stops_on_ties():
     prob = Additive(n_models=4, seed=3)
     result = run(prob, "epsilon_lucb")

@@ -154,8 +154,8 @@ class LMProposal(Strategy):
         import litellm
 
         try:
-            resp = litellm.completion(model=self.model, messages=[{"role": "user", "content": prompt}],
-                                      temperature=0, **self.completion_kwargs)
+            kwargs = {"temperature": 0, "drop_params": True, **self.completion_kwargs}
+            resp = litellm.completion(model=self.model, messages=[{"role": "user", "content": prompt}], **kwargs)
         except Exception as exc:  # a proposal strategy must not lose the run over one call
             warnings.warn(f"lm_proposal: the call to {self.model} failed ({type(exc).__name__}: {exc})",
                           RuntimeWarning, stacklevel=4)
