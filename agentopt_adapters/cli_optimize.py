@@ -109,7 +109,7 @@ def optimize_cmd(
     slots: Optional[str] = typer.Option(None, "--slots", help="Comma list of slots to search (default: all)."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna URL or .db path; makes the run resumable."),
     budget_usd: Optional[float] = typer.Option(None, "--budget-usd", help="Stop the search after this many USD."),
-    strategy: str = typer.Option("auto", "--strategy", help="auto, arm_elimination, brute_force, random."),
+    strategy: str = typer.Option("auto", "--strategy", help="auto, arm_elimination, epsilon_lucb, threshold_se (with --min-score), hill_climbing, bayesian, pareto, lm_proposal, brute_force, random."),
     seed: int = typer.Option(0, "--seed", help="Seed of the example order and strategy."),
     max_concurrency: int = typer.Option(8, "--max-concurrency", help="Examples evaluated at once."),
     max_cost_per_example: Optional[float] = typer.Option(None, "--max-cost-per-example", help="Constraint (USD)."),

@@ -516,7 +516,7 @@ def optimize(
             base_stats = base_res.leaderboard[0]
         budget = None if budget_usd is None else max(0.0, float(budget_usd) - (base_res.spent_usd if base_res else 0.0))
         res = search(space, evaluator, items, strategy=strategy, budget_usd=budget, storage=storage,
-                     study_name=study, **common)
+                     study_name=study, min_score=cons["min_score"], **common)
     except _Abort as abort:
         raise abort.error from None
     finally:

@@ -31,6 +31,7 @@ class CombinationStats:
     status: Status
     reason: str = ""
     first_error: str | None = None
+    dominated: bool = False  # eliminated because another combination is as good on every objective
 
     @property
     def key(self) -> str:
@@ -81,8 +82,11 @@ class SearchResult:
         return [s for s in self.leaderboard if s.status == "failed"]
 
     def pareto(self) -> list[CombinationStats]:
-        """Non-dominated tried combinations on score (max), cost (min), latency (min)."""
-        return pareto_front([s for s in self.leaderboard if s.n > 0 and s.status != "failed"])
+        """Non-dominated tried combinations on mean score (max), cost (min), latency (min), each
+        with its score interval ``ci``. Combinations a strategy eliminated as dominated with
+        confidence (``strategy="pareto"``) are left out even if their few noisy items look good;
+        only ``strategy="pareto"`` evaluates the front's members on common items until it is settled."""
+        return pareto_front([s for s in self.leaderboard if s.n > 0 and s.status != "failed" and not s.dominated])
 
     def get(self, assignment: dict[str, str]) -> CombinationStats:
         for s in self.leaderboard:
@@ -131,7 +135,7 @@ class SearchResult:
                 mean_cost_usd=float(cost_items[c]) if n and not math.isnan(cost_items[c]) else float("nan"),
                 mean_latency_s=float(lat.mean()) if lat.size else float("nan"),
                 n=n, n_errors=len(errs), status=status, reason=state.reasons.get(c, ""),
-                first_error=min(errs)[1] if errs else None,
+                first_error=min(errs)[1] if errs else None, dominated=c in state.dominated,
             ))
         rank = {"kept": 0, "eliminated": 1, "failed": 2, "not tried": 3}
         board = sorted(rows, key=lambda s: (rank[s.status], -(s.mean_score if s.n else -1), s.index))

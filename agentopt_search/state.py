@@ -39,6 +39,7 @@ class SearchState:
     spent_usd: float = 0.0
     n_evaluations: int = 0
     rng: np.random.Generator = field(init=False)
+    dominated: set[int] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         shape = (self.space.size, self.n_items)
@@ -92,10 +93,51 @@ class SearchState:
         row = self.scores[combo, : self.n_items if upto is None else upto]
         return np.flatnonzero(np.isnan(row)).tolist()
 
-    def eliminate(self, combo: int, reason: str) -> None:
+    def eliminate(self, combo: int, reason: str, dominated: bool = False) -> None:
+        """Stop evaluating ``combo``. ``dominated=True``: another combination is at least as good on
+        score, cost and latency (with confidence), so it is also left off ``SearchResult.pareto()``."""
         if self.status[combo] == "alive":
             self.status[combo] = "eliminated"
             self.reasons[combo] = reason
+            if dominated:
+                self.dominated.add(combo)
+
+    def cells_upto(self, combos: list[int] | np.ndarray, upto: int) -> list[Cell]:
+        """Unobserved cells of ``combos`` (in the given order) at item positions below ``upto``."""
+        combos = np.asarray(combos, dtype=int)
+        if combos.size == 0 or upto <= 0:
+            return []
+        rows, pos = np.nonzero(np.isnan(self.scores[combos, :upto]))
+        return list(zip(combos[rows].tolist(), pos.tolist()))
+
+    def estimated_cost_per_item(self) -> np.ndarray:
+        """Cost per item of every combination: observed where it was run; otherwise an additive
+        per-(slot, model) fit on the observed ones (cost is a sum over slots); NaN when some of its
+        models were never run."""
+        observed = self.cost_per_item()
+        seen = np.flatnonzero(~np.isnan(observed))
+        if seen.size == 0 or seen.size == self.space.size:
+            return observed
+        design = self._design()
+        covered = design[seen].any(axis=0)
+        coef, *_ = np.linalg.lstsq(design[seen], observed[seen], rcond=None)
+        known = design[:, ~covered].sum(axis=1) == 0
+        estimate = np.where(known, np.maximum(design @ coef, 0.0), np.nan)
+        return np.where(np.isnan(observed), estimate, observed)
+
+    def _design(self) -> np.ndarray:
+        """One-hot (combination x (slot, model)) matrix, built once."""
+        cached = getattr(self, "_design_cache", None)
+        if cached is None:
+            sizes = [len(c) for c in self.space.slots.values()]
+            idx = np.arange(self.space.size)
+            cols = []
+            for n in reversed(sizes):  # row-major coordinates, last slot fastest
+                idx, r = np.divmod(idx, n)
+                cols.append(np.eye(n, dtype=bool)[r])
+            cached = np.concatenate(list(reversed(cols)), axis=1).astype(float)
+            self._design_cache = cached
+        return cached
 
     def budget_left(self) -> float:
         return float("inf") if self.budget_usd is None else self.budget_usd - self.spent_usd

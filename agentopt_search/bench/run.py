@@ -20,6 +20,7 @@ from ..engine import search
 from ..strategies.base import Strategy
 from .agentopt_rule import AgentOptRule
 from .replay import Replay, find_data_dir, load_replay
+from .synthetic import synthetic_replay
 
 BASELINE = "agentopt_rule"
 DEFAULT_STRATEGIES = ["auto", "arm_elimination", "random", "brute_force"]
@@ -57,11 +58,21 @@ def run_one(replay: Replay, strategy: str, seed: int, **options: Any) -> RunReco
 _REPLAYS: dict[str, Replay] = {}
 
 
+SYNTH_PREFIX = "synth-"
+
+
+def get_replay(source: str) -> Replay:
+    """A recorded benchmark by CSV path, or ``synth-SxM`` (``synthetic.synthetic_replay(SxM, seed=0)``)."""
+    if source not in _REPLAYS:
+        name = Path(source).name
+        _REPLAYS[source] = (synthetic_replay(name[len(SYNTH_PREFIX):], seed=0) if name.startswith(SYNTH_PREFIX)
+                            else load_replay(source))
+    return _REPLAYS[source]
+
+
 def _job(args: tuple[str, str, int, dict[str, Any]]) -> RunRecord:
-    path, strategy, seed, options = args
-    if path not in _REPLAYS:
-        _REPLAYS[path] = load_replay(path)
-    return run_one(_REPLAYS[path], strategy, seed, **options)
+    source, strategy, seed, options = args
+    return run_one(get_replay(source), strategy, seed, **options)
 
 
 def summarise(records: list[RunRecord], tol: float = 0.01) -> list[dict[str, Any]]:
@@ -98,24 +109,35 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agentopt_search.bench", description=__doc__)
     p.add_argument("--data", help="folder with the benchmark CSVs (default: ../shared/bench-data)")
-    p.add_argument("--benchmarks", default="hotpotqa,mathqa,gpqa,bfcl")
+    p.add_argument("--benchmarks", default="hotpotqa,mathqa,gpqa,bfcl",
+                   help="recorded CSV names and/or synthetic spaces synth-3x8, synth-4x6 (slots x models)")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
     p.add_argument("--seeds", type=int, default=50)
     p.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--epsilon", type=float, default=0.01)
+    p.add_argument("--min-score", type=float, default=None,
+                   help="bar for threshold_se (default: the 90th percentile of the true means)")
     args = p.parse_args(argv)
-    data = find_data_dir(args.data)
+    benches = [b for b in args.benchmarks.split(",") if b]
+    data = find_data_dir(args.data) if any(not b.startswith(SYNTH_PREFIX) for b in benches) else None
     strategies = [s for s in args.strategies.split(",") if s]
     if BASELINE not in strategies:
         strategies.append(BASELINE)
     options = {"confidence": args.confidence, "epsilon": args.epsilon}
     jobs = []
-    for bench in args.benchmarks.split(","):
-        path = str(Path(data) / f"{bench}.csv")
+    for bench in benches:
+        synthetic = bench.startswith(SYNTH_PREFIX)
+        source = bench if synthetic else str(Path(data) / f"{bench}.csv")  # type: ignore[arg-type]
         for strategy in strategies:
+            if strategy == "brute_force" and synthetic:
+                continue  # its row is known without running: P(best) 1, 100% of brute force $
+            opts = dict(options)
+            if strategy == "threshold_se":
+                truth = get_replay(source).true_means
+                opts["min_score"] = args.min_score if args.min_score is not None else float(np.quantile(truth, 0.9))
             seeds = range(1) if strategy == "brute_force" else range(args.seeds)  # deterministic
-            jobs += [(path, strategy, seed, options) for seed in seeds]
+            jobs += [(source, strategy, seed, opts) for seed in seeds]
     t0 = time.perf_counter()
     if args.workers > 1:
         with mp.Pool(args.workers) as pool:
@@ -123,6 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         records = [_job(j) for j in jobs]
     print(f"replay benchmark: {args.seeds} seeds, confidence {args.confidence}, epsilon {args.epsilon}, "
-          f"data {data}  ({time.perf_counter() - t0:.0f}s)")
+          f"data {data or 'synthetic'}  ({time.perf_counter() - t0:.0f}s)")
     print(format_table(summarise(records)))
     return 0

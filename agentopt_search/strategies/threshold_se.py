@@ -1,0 +1,101 @@
+"""``threshold_se``: which combinations reach ``min_score``? Successive elimination against a bar.
+
+Every undecided combination runs on the same growing prefix of items (looks ``first``, x
+``growth``, ...). At each look a combination is classified *above* when the lower bound of its
+mean is at least ``min_score``, *below* (eliminated) when the upper bound is under it; the others
+go on to the next look. At the last look every item is seen and the bounds are exact, so every
+combination ends classified. Cells are proposed cheapest combination first (observed cost per
+item, an additive per-slot estimate for unseen ones), so a budget stop leaves the cheap end
+settled. The pick is the cheapest combination confidently above the bar.
+
+``classify_all=False`` stops as soon as the pick is settled: a combination is confidently above
+and every cheaper one confidently below (dearer ones are dropped, unclassified).
+
+Confidence: one-sample bounds (``stats.score_bounds``: regularised variance, finite-population
+correction, exact at N) at ``alpha / (m K)`` for ``m`` combinations and ``K`` looks. A combination
+is misclassified only if the one bound on the side of its true mean fails at some look, so every
+combination is classified correctly at once with probability ``confidence``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..state import Cell, SearchState
+from ..stats import look_schedule, score_bounds
+from .base import Strategy
+
+
+class ThresholdSE(Strategy):
+    name = "threshold_se"
+
+    def __init__(self, first: int | None = None, growth: float = 1.5, classify_all: bool = True) -> None:
+        self.first = first
+        self.growth = growth
+        self.classify_all = classify_all
+        self.above: dict[int, float] = {}  # combination -> lower bound when classified
+        self._look = 0
+        self._done = False
+
+    def start(self, state: SearchState) -> None:
+        if state.min_score is None:
+            raise ValueError("strategy 'threshold_se' needs min_score=...: the score every combination is "
+                             "classified against, e.g. search(..., strategy='threshold_se', min_score=0.8)")
+        if not 0 <= state.min_score <= 1:
+            raise ValueError(f"strategy 'threshold_se' needs min_score in [0, 1], got {state.min_score!r}")
+        self.schedule = look_schedule(state.n_items, self.first, self.growth)
+        m = max(1, state.space.size)
+        self.alpha_each = state.alpha / (m * len(self.schedule))
+
+    def _undecided(self, state: SearchState) -> list[int]:
+        return [c for c in state.alive if c not in self.above]
+
+    def propose(self, state: SearchState) -> list[Cell]:
+        while not self._done and self._look < len(self.schedule):
+            target = self.schedule[self._look]
+            undecided = self._undecided(state)
+            order = np.asarray(undecided, dtype=int)
+            if order.size:
+                cost = state.estimated_cost_per_item()[order]
+                order = order[np.lexsort((order, np.nan_to_num(cost, nan=np.inf)))]
+            pending = state.cells_upto(order, target)
+            if pending:
+                return pending
+            self._done = self.decide(state, undecided, target)
+            self._look += 1
+        return []
+
+    def decide(self, state: SearchState, undecided: list[int], n: int) -> bool:
+        """Classify at a look on the first ``n`` items; True when the search can stop."""
+        tau = float(state.min_score)  # type: ignore[arg-type]
+        if undecided:
+            combos = np.asarray(undecided, dtype=int)
+            mean, lower, upper, _ = score_bounds(state.scores[combos, :n], None, self.alpha_each, state.n_items)
+            last = n >= state.n_items
+            for c, m, lo, hi in zip(combos.tolist(), mean, lower, upper):
+                if lo >= tau or (last and m >= tau):
+                    self.above[c] = float(lo)
+                    state.reasons[c] = f"above min_score {tau:g} (lower bound {lo:.3f} after {n} items)"
+                elif hi < tau or last:
+                    state.eliminate(c, f"below min_score {tau:g} (upper bound {hi:.3f} after {n} items)")
+        if not self._undecided(state):
+            return True
+        if self.classify_all or not self.above:
+            return False
+        # Settled pick: the cheapest confidently-above combination; dearer undecided ones cannot beat it.
+        cost = np.nan_to_num(state.cost_per_item(), nan=np.inf)
+        best = min(self.above, key=lambda c: (cost[c], c))
+        for c in self._undecided(state):
+            if cost[c] > cost[best]:
+                state.eliminate(c, f"dearer than {state.space.key(best)}, which is above min_score {tau:g}")
+        return not self._undecided(state)
+
+    def pick(self, state: SearchState) -> int | None:
+        above = [c for c in self.above if state.status[c] == "alive"]
+        if above:
+            cost = np.nan_to_num(state.cost_per_item(above), nan=np.inf)
+            return above[int(np.lexsort((np.asarray(above), cost))[0])]
+        return super().pick(state)  # nothing confidently above: the best mean (check it against min_score)
+
+    def describe(self) -> str:
+        return f"{self.name} ({len(self.above)} above min_score)"
