@@ -3,6 +3,8 @@
 Rule (measured with ``python -m agentopt_search.bench``):
 
 - one combination -> ``brute_force`` (nothing to choose);
+- ``min_score`` given -> ``threshold_se``: the cheapest combination whose score is above it with
+  the stated confidence (the question "what is the cheapest that is good enough");
 - up to ``LARGE_SPACE`` combinations -> ``arm_elimination``: paired elimination with the stated
   confidence over every combination (on the 9x9 real benchmarks a slot-model screen drops the best
   too often: planner/solver interactions are strong there);
@@ -29,6 +31,8 @@ class Auto(Strategy):
     def choose(self, state: SearchState) -> str:
         if state.space.size == 1:
             return "brute_force"
+        if state.min_score is not None:
+            return "threshold_se"
         if state.space.size > LARGE_SPACE:
             return "screening"
         return "arm_elimination"
