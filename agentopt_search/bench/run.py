@@ -61,18 +61,23 @@ _REPLAYS: dict[str, Replay] = {}
 SYNTH_PREFIX = "synth-"
 
 
-def get_replay(source: str) -> Replay:
-    """A recorded benchmark by CSV path, or ``synth-SxM`` (``synthetic.synthetic_replay(SxM, seed=0)``)."""
-    if source not in _REPLAYS:
-        name = Path(source).name
-        _REPLAYS[source] = (synthetic_replay(name[len(SYNTH_PREFIX):], seed=0) if name.startswith(SYNTH_PREFIX)
-                            else load_replay(source))
-    return _REPLAYS[source]
+def get_replay(source: str, seed: int = 0) -> Replay:
+    """A recorded benchmark by CSV path, or ``synth-SxM``: a fresh synthetic space per ``seed``
+    (``synthetic.synthetic_replay(SxM, seed)``), so seeds measure many spaces, not one."""
+    name = Path(source).name
+    key = f"{source}#{seed}" if name.startswith(SYNTH_PREFIX) else source
+    if key not in _REPLAYS:
+        if name.startswith(SYNTH_PREFIX):
+            _REPLAYS.clear()  # one synthetic grid at a time per worker: they are large
+            _REPLAYS[key] = synthetic_replay(name[len(SYNTH_PREFIX):], seed=seed)
+        else:
+            _REPLAYS[key] = load_replay(source)
+    return _REPLAYS[key]
 
 
 def _job(args: tuple[str, str, int, dict[str, Any]]) -> RunRecord:
     source, strategy, seed, options = args
-    return run_one(get_replay(source), strategy, seed, **options)
+    return run_one(get_replay(source, seed), strategy, seed, **options)
 
 
 def summarise(records: list[RunRecord], tol: float = 0.01) -> list[dict[str, Any]]:
@@ -87,7 +92,7 @@ def summarise(records: list[RunRecord], tol: float = 0.01) -> list[dict[str, Any
         rows.append({
             "bench": bench, "strategy": strategy, "seeds": len(rs),
             "p_best": float(np.mean(regret <= 1e-12)), "p_1pp": float(np.mean(regret <= tol + 1e-12)),
-            "regret_pp": float(100 * regret.mean()), "pct_brute": float(100 * spent / rs[0].brute),
+            "regret_pp": float(100 * regret.mean()), "pct_brute": float(100 * np.mean([r.spent / r.brute for r in rs])),
             "evals": float(np.mean([r.evaluations for r in rs])),
             "vs_agentopt": spent / base_spent[bench] if bench in base_spent else float("nan"),
             "sec": float(np.mean([r.seconds for r in rs])),
@@ -138,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 opts["min_score"] = args.min_score if args.min_score is not None else float(np.quantile(truth, 0.9))
             seeds = range(1) if strategy == "brute_force" else range(args.seeds)  # deterministic
             jobs += [(source, strategy, seed, opts) for seed in seeds]
+    jobs.sort(key=lambda j: (j[0], j[2]))  # a worker reuses one synthetic grid across strategies
     t0 = time.perf_counter()
     if args.workers > 1:
         with mp.Pool(args.workers) as pool:
