@@ -111,6 +111,17 @@ class _Evaluator:
         self.cells: dict[tuple[str, int], _Cell] = {}
         self.replayed_usd = 0.0
         self.replayed_n = 0
+        self.paid_usd = 0.0  # dollars of the cells evaluated by this process (not replayed, not stored)
+        self.paid_n = 0
+
+    def preload(self, stored: Iterable[tuple[dict[str, str], int, Outcome]]) -> None:
+        """Cells already paid for (in storage): replayed when asked for, never evaluated again."""
+        for assignment, index, outcome in stored:
+            self.cells.setdefault((self.key(assignment), index), _Cell(outcome, None))
+
+    def spent(self) -> tuple[float, int]:
+        """(dollars, cells) over every distinct cell known: stored, baseline and searched ones once each."""
+        return sum(c.outcome.cost_usd or 0.0 for c in self.cells.values()), len(self.cells)
 
     @staticmethod
     def key(assignment: Mapping[str, str]) -> str:
@@ -148,6 +159,7 @@ class _Evaluator:
         except Exception as exc:
             outcome = Outcome.failed(f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - start)
             self.cells[ck] = _Cell(outcome, None)
+            self.paid_n += 1
             return outcome
         wall = time.perf_counter() - start
         model_time = sum(c.latency_s for c in usage.calls)
@@ -163,6 +175,8 @@ class _Evaluator:
                 raise _Abort(exc) from None
             outcome = Outcome(score, cost, latency)
         self.cells[ck] = _Cell(outcome, usage)
+        self.paid_n += 1
+        self.paid_usd += cost or 0.0
         return outcome
 
 
@@ -507,6 +521,11 @@ def optimize(
     evaluator = _Evaluator(adapter, app, metric, to_app)
     common = dict(seed=seed, max_concurrency=max_concurrency, confidence=confidence, epsilon=epsilon, progress=progress)
     study = study_name or "agentopt"
+    if storage:  # a resumed run: what either study stored is replayed by the other, never paid again
+        if base_assign is not None:
+            evaluator.preload(_stored(storage, SearchSpace({a: [m] for a, m in base_assign.items()}), items,
+                                      f"{study}-baseline"))
+        evaluator.preload(_stored(storage, space, items, study))
     base_stats: CombinationStats | None = None
     base_res: SearchResult | None = None
     try:
@@ -525,9 +544,8 @@ def optimize(
     kw = {f.name: getattr(res, f.name) for f in fields(SearchResult)}
     result = OptimizeResult(**kw, baseline=None, objective=objective, constraints=cons, slots=discovered,
                             framework=adapter.framework, _app=app, _adapter=adapter, _evaluator=evaluator, _to_app=to_app)
+    result.spent_usd, result.n_evaluations = evaluator.spent()
     if base_res is not None:
-        result.spent_usd = res.spent_usd + base_res.spent_usd - evaluator.replayed_usd
-        result.n_evaluations = res.n_evaluations + base_res.n_evaluations - evaluator.replayed_n
         if base_stats is not None and base_stats.n:
             # the baseline pass saw every example: its row in the leaderboard gets that evidence
             row = result._row(base_stats.assignment)
@@ -542,7 +560,8 @@ def optimize(
                 base_stats = full
     result.baseline = base_stats
     result.extra.update(baseline_spent_usd=base_res.spent_usd if base_res else 0.0,
-                        replayed_cells=evaluator.replayed_n)
+                        replayed_cells=evaluator.replayed_n, paid_this_run=evaluator.paid_n,
+                        spent_this_run_usd=evaluator.paid_usd)
 
     if objective != "score" or any(v is not None for v in cons.values()):
         pool = [s for s in result.leaderboard if s.n > 0 and s.status != "failed"]
@@ -557,6 +576,15 @@ def optimize(
     if storage:
         _save_meta(storage, study, result)
     return result
+
+
+def _stored(storage: str, space: SearchSpace, items: list[Item], study: str) -> list[tuple[dict[str, str], int, Outcome]]:
+    """The cells a study in ``storage`` holds (none when it does not exist yet)."""
+    from agentopt_search.storage import OptunaStore, dataset_fingerprint
+
+    store = OptunaStore(storage, space, len(items), dataset_fingerprint(items), study)
+    return [(space.assignment(c), ex, Outcome(score, cost, latency, error))
+            for c, ex, score, cost, latency, error in store.load() if 0 <= ex < len(items)]
 
 
 def _save_meta(storage: str, study: str, result: OptimizeResult) -> None:
