@@ -275,7 +275,21 @@ class OptimizeResult(SearchResult):
             console.print(f"Objective: {self.objective}; constraints: {cons}")
         if self.extra.get("no_feasible"):
             console.print("[bold red]No evaluated combination met the constraints.[/bold red]")
+        if self.stopped_on_budget:
+            console.print(self.budget_sentence())
         console.print(self.comparison())
+
+    def budget_sentence(self) -> str:
+        """Why the search stopped early and what the pick rests on (for a budget stop)."""
+        budget = self.extra.get("budget_usd")
+        cap = f" of {_usd(budget)}" if budget is not None else ""
+        head = (f"Stopped on the budget{cap}: spent {_usd(self.spent_usd)} "
+                "(calls already in flight when the cap was reached finish and are counted).")
+        b = self.best
+        if b is None:
+            return head + " No combination has a usable result yet."
+        return (f"{head} Best so far: {b.key}, score {b.mean_score:.3f} [{b.ci[0]:.3f}, {b.ci[1]:.3f}] "
+                f"on {b.n} of {self.n_items} examples.")
 
     def plot(self, path: str | Path = "pareto.html") -> Path:
         """Accuracy vs cost per example (CI error bars, marker size ~ latency), Pareto front, baseline, best."""
@@ -528,14 +542,19 @@ def optimize(
         evaluator.preload(_stored(storage, space, items, study))
     base_stats: CombinationStats | None = None
     base_res: SearchResult | None = None
+    prior: list[tuple[dict[str, str], int, Outcome]] = []
     try:
         if base_assign is not None:
             base_res = search(SearchSpace({a: [m] for a, m in base_assign.items()}), evaluator, items,
-                              strategy="brute_force", storage=storage, study_name=f"{study}-baseline", **common)
+                              strategy="brute_force", budget_usd=budget_usd, storage=storage,
+                              study_name=f"{study}-baseline", **common)
             base_stats = base_res.leaderboard[0]
-        budget = None if budget_usd is None else max(0.0, float(budget_usd) - (base_res.spent_usd if base_res else 0.0))
-        res = search(space, evaluator, items, strategy=strategy, budget_usd=budget, storage=storage,
-                     study_name=study, **common)
+            base_key = evaluator.key(base_assign)
+            prior = [(dict(base_assign), i, c.outcome) for (k, i), c in evaluator.cells.items() if k == base_key]
+        # the baseline's cells are known to the search from the start: never paid twice, and the budget
+        # covers both passes (the search's spend includes them)
+        res = search(space, evaluator, items, strategy=strategy, budget_usd=budget_usd, storage=storage,
+                     study_name=study, prior=prior, **common)
     except _Abort as abort:
         raise abort.error from None
     finally:
@@ -545,6 +564,8 @@ def optimize(
     result = OptimizeResult(**kw, baseline=None, objective=objective, constraints=cons, slots=discovered,
                             framework=adapter.framework, _app=app, _adapter=adapter, _evaluator=evaluator, _to_app=to_app)
     result.spent_usd, result.n_evaluations = evaluator.spent()
+    if base_res is not None and base_res.stopped_on_budget:
+        result.stop_reason = "budget"
     if base_res is not None:
         if base_stats is not None and base_stats.n:
             # the baseline pass saw every example: its row in the leaderboard gets that evidence
@@ -560,8 +581,8 @@ def optimize(
                 base_stats = full
     result.baseline = base_stats
     result.extra.update(baseline_spent_usd=base_res.spent_usd if base_res else 0.0,
-                        replayed_cells=evaluator.replayed_n, paid_this_run=evaluator.paid_n,
-                        spent_this_run_usd=evaluator.paid_usd)
+                        replayed_cells=evaluator.replayed_n, baseline_cells_reused=len(prior),
+                        paid_this_run=evaluator.paid_n, spent_this_run_usd=evaluator.paid_usd, budget_usd=budget_usd)
 
     if objective != "score" or any(v is not None for v in cons.values()):
         pool = [s for s in result.leaderboard if s.n > 0 and s.status != "failed"]
