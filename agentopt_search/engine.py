@@ -63,7 +63,7 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     ``confidence``/``epsilon``: the pick is within ``epsilon`` of the best with this probability.
     ``storage``: an Optuna storage URL (``sqlite:///run.db``) makes the run resumable.
     ``prior``: ``(assignment, example index, Outcome)`` cells already paid for elsewhere (e.g. an earlier
-    pass): known from the start like resumed cells, counted in the spend and the budget, not stored.
+    pass): known from the start like resumed cells, counted in the spend and the budget, and stored.
     """
     space = space if isinstance(space, SearchSpace) else SearchSpace(space)
     if not callable(evaluate):
@@ -90,9 +90,14 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     position = np.empty_like(order)
     position[order] = np.arange(len(examples))
     store = open_store(storage, space, examples, study_name)
+    stored = store.load()
+    have = {(c, ex) for c, ex, *_ in stored}
     known = [(space.index(dict(a)), int(ex), o.score, o.cost_usd, o.latency_s, o.error) for a, ex, o in prior]
+    for rec in known:
+        if rec[:2] not in have:  # the study holds every cell the search rests on
+            store.save(*rec)
     resumed = 0
-    for combo, ex, score, cost, latency, error in [*known, *store.load()]:
+    for combo, ex, score, cost, latency, error in [*known, *stored]:
         if 0 <= ex < len(examples) and not state.observed((combo, int(position[ex]))):
             state.record((combo, int(position[ex])), score, cost, latency, error)
             state.n_evaluations += 1
