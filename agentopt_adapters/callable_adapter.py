@@ -179,8 +179,10 @@ def _model_for(models: Mapping[str, str], slot: str) -> str:
 
 def _call_kwargs(model: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """(retry policy, litellm kwargs): litellm's and the SDK's own retries off, default timeout set."""
+    from .config import remember_secrets
     from .retry import retry_policy
 
+    remember_secrets(kwargs)
     policy = retry_policy(kwargs.pop("retries", None))
     kwargs.update(num_retries=0, max_retries=0)
     if not model.startswith("sim/") and policy.timeout_s is not None:

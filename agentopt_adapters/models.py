@@ -73,8 +73,10 @@ def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolic
                              "expected a LangChain BaseChatModel")
         return built
     check_model_string(model, slot)
+    from .config import remember_secrets
     from .retry_models import RetryingChatLiteLLM as cls
 
+    remember_secrets(kwargs)
     if retries is None and "max_retries" in kwargs:  # ChatLiteLLM's own knob: the same meaning here
         retries = max(0, int(kwargs.pop("max_retries")) - 1)
     policy = retry_policy(retries)
@@ -97,8 +99,10 @@ def dspy_lm(model: Any, *, slot: str | None = None, retries: int | RetryPolicy |
     if isinstance(model, dspy.BaseLM):
         return model
     check_model_string(model, slot)
+    from .config import remember_secrets
     from .retry_models import RETRY_ATTR, RetryingLM
 
+    remember_secrets(kwargs)
     if retries is None and "num_retries" in kwargs:  # DSPy's own knob: the same meaning here
         retries = kwargs.pop("num_retries")
     policy = retry_policy(retries)

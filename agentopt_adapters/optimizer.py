@@ -26,6 +26,7 @@ from agentopt_search import CombinationStats, Outcome, SearchResult, SearchSpace
 from agentopt_search.results import pareto_front
 
 from .base import Adapter, adapter_for
+from .config import redact
 from .errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
 from .models import check_model_string
 from .types import Slot, Usage, is_failed
@@ -157,7 +158,8 @@ class _Evaluator:
         except AgentOptError as exc:  # binding / slot / model errors are the user's input: stop
             raise _Abort(exc) from None
         except Exception as exc:
-            outcome = Outcome.failed(f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - start)
+            # error messages are stored and printed: never with a key a provider echoed back
+            outcome = Outcome.failed(redact(f"{type(exc).__name__}: {exc}"), latency_s=time.perf_counter() - start)
             self.cells[ck] = _Cell(outcome, None)
             self.paid_n += 1
             return outcome
@@ -166,7 +168,7 @@ class _Evaluator:
         latency = model_time if model_time > 0 else wall
         cost = usage.cost_usd
         if is_failed(out):
-            outcome = Outcome.failed(f"{out.kind}: {out.error}", cost_usd=cost or 0.0, latency_s=latency)
+            outcome = Outcome.failed(redact(f"{out.kind}: {out.error}"), cost_usd=cost or 0.0, latency_s=latency)
             outcome = Outcome(0.0, cost, latency, outcome.error)
         else:
             try:
