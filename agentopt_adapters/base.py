@@ -90,7 +90,8 @@ def _load_builtin() -> None:
 def adapter_for(app: Any) -> Adapter:
     """The adapter that handles ``app``; a clear error when none does."""
     _load_builtin()
-    for cls in _ADAPTERS:
+    # the plain-callable adapter is the catch-all: asked last, whatever order the modules were imported in
+    for cls in sorted(_ADAPTERS, key=lambda c: c.framework == "callable"):
         if cls.handles(app):
             return cls()
     raise AgentOptError(

@@ -12,7 +12,8 @@ What the callable returns decides what is known about cost:
 * ``output`` alone -> the calls made through ``completion`` / ``acompletion`` below during the run;
   if there were none, the cost is unknown (one call with ``cost_usd=None``, never a silent 0).
 
-``completion(models, slot, messages=...)`` is a thin litellm wrapper that calls ``models[slot]`` and
+``completion(models, slot, messages=...)`` is a thin litellm wrapper that calls ``models[slot]``,
+retries transient failures (``retries=``, default from ``AGENTOPT_RETRIES``; see ``retry.py``) and
 records tokens, cost and latency for that slot in the current run.
 """
 
@@ -176,13 +177,27 @@ def _model_for(models: Mapping[str, str], slot: str) -> str:
     return check_model_string(models[slot], slot)
 
 
+def _call_kwargs(model: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """(retry policy, litellm kwargs): litellm's and the SDK's own retries off, default timeout set."""
+    from .config import remember_secrets
+    from .retry import retry_policy
+
+    remember_secrets(kwargs)
+    policy = retry_policy(kwargs.pop("retries", None))
+    kwargs.update(num_retries=0, max_retries=0)
+    if not model.startswith("sim/") and policy.timeout_s is not None:
+        kwargs.setdefault("timeout", policy.timeout_s)
+    return policy, kwargs
+
+
 def completion(models: Mapping[str, str], slot: str, **kwargs: Any) -> Any:
-    """``litellm.completion(model=models[slot], **kwargs)``, recording the call for ``slot``."""
+    """``litellm.completion(model=models[slot], **kwargs)`` with retries, recording the call for ``slot``."""
     import litellm
 
     model = _model_for(models, slot)
+    policy, kwargs = _call_kwargs(model, kwargs)
     start = time.perf_counter()
-    resp = litellm.completion(model=model, **kwargs)
+    resp = policy.call(litellm.completion, model=model, **kwargs)
     _record(slot, model, resp, time.perf_counter() - start)
     return resp
 
@@ -192,7 +207,8 @@ async def acompletion(models: Mapping[str, str], slot: str, **kwargs: Any) -> An
     import litellm
 
     model = _model_for(models, slot)
+    policy, kwargs = _call_kwargs(model, kwargs)
     start = time.perf_counter()
-    resp = await litellm.acompletion(model=model, **kwargs)
+    resp = await policy.acall(litellm.acompletion, model=model, **kwargs)
     _record(slot, model, resp, time.perf_counter() - start)
     return resp

@@ -103,4 +103,8 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m agentopt_adapters.cli`: run the package module's app, on which cli_optimize registered
+    # optimize / show / dashboard (this file also runs as a separate `__main__` module)
+    from agentopt_adapters.cli import main as _main
+
+    _main()

@@ -2,6 +2,10 @@
 
 ``"sim/<name>"`` runs in-process (litellm custom provider); any other litellm model string works
 with that provider's API key. Users may also pass their own chat model objects or factories.
+
+Models built from strings retry transient failures (429, 5xx, timeouts, malformed replies) with
+exponential backoff through one tenacity policy (``retry.py``): ``retries=`` per model, or the
+``AGENTOPT_RETRIES`` / ``AGENTOPT_RETRY_BACKOFF`` / ``AGENTOPT_TIMEOUT`` environment variables.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from typing import Any, Callable
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from .errors import ModelError  # noqa: E402
+from .retry import RetryPolicy, retry_policy  # noqa: E402
 
-__all__ = ["chat_model", "dspy_lm", "model_name", "check_model_string"]
+__all__ = ["chat_model", "dspy_lm", "model_name", "check_model_string", "RetryPolicy", "retry_policy"]
 
 
 def check_model_string(model: str, slot: str | None = None) -> str:
@@ -48,11 +53,13 @@ def check_model_string(model: str, slot: str | None = None) -> str:
     return model
 
 
-def chat_model(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
+def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolicy | None = None,
+               **kwargs: Any) -> Any:
     """A LangChain ``BaseChatModel`` for a model string, chat model object or zero-arg factory.
 
-    Strings become ``langchain_litellm.ChatLiteLLM`` (one class for every litellm provider, priced by
-    litellm); kwargs such as temperature / max_tokens / api_base are kept, others go to model_kwargs.
+    Strings become a ``langchain_litellm.ChatLiteLLM`` (one class for every litellm provider, priced by
+    litellm) that retries transient failures per ``retries`` (see ``retry.py``); kwargs such as
+    temperature / max_tokens / api_base are kept, others go to model_kwargs.
     """
     from langchain_core.language_models import BaseChatModel
 
@@ -66,25 +73,46 @@ def chat_model(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
                              "expected a LangChain BaseChatModel")
         return built
     check_model_string(model, slot)
-    from langchain_litellm import ChatLiteLLM
+    from .config import remember_secrets
+    from .retry_models import RetryingChatLiteLLM as cls
 
-    fields = set(ChatLiteLLM.model_fields)
+    remember_secrets(kwargs)
+    if retries is None and "max_retries" in kwargs:  # ChatLiteLLM's own knob: the same meaning here
+        retries = max(0, int(kwargs.pop("max_retries")) - 1)
+    policy = retry_policy(retries)
+    fields = set(cls.model_fields)
     direct = {k: v for k, v in kwargs.items() if k in fields and k != "model_kwargs"}
     extra = {**kwargs.get("model_kwargs", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
     if model.startswith("sim/") or "api_base" in direct:
         direct.setdefault("api_key", "sim-no-key-needed" if model.startswith("sim/") else "unused")
-    return ChatLiteLLM(model=model, model_kwargs=extra, **direct)
+    if not model.startswith("sim/") and policy.timeout_s is not None:
+        direct.setdefault("request_timeout", policy.timeout_s)
+    extra.setdefault("max_retries", 0)  # the provider SDK's own retries off: the policy retries
+    return cls(model=model, model_kwargs=extra, agentopt_retries=retries, **direct)
 
 
-def dspy_lm(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
-    """A ``dspy.LM`` for a model string (``cache=False`` unless given); dspy.LM objects pass through."""
+def dspy_lm(model: Any, *, slot: str | None = None, retries: int | RetryPolicy | None = None, **kwargs: Any) -> Any:
+    """A ``dspy.LM`` for a model string (``cache=False`` unless given) retrying transient failures
+    per ``retries`` (see ``retry.py``); dspy.LM objects pass through."""
     import dspy
 
     if isinstance(model, dspy.BaseLM):
         return model
     check_model_string(model, slot)
+    from .config import remember_secrets
+    from .retry_models import RETRY_ATTR, RetryingLM
+
+    remember_secrets(kwargs)
+    if retries is None and "num_retries" in kwargs:  # DSPy's own knob: the same meaning here
+        retries = kwargs.pop("num_retries")
+    policy = retry_policy(retries)
     kwargs.setdefault("cache", False)
-    return dspy.LM(model, **kwargs)
+    if not model.startswith("sim/") and policy.timeout_s is not None:
+        kwargs.setdefault("timeout", policy.timeout_s)
+    kwargs["num_retries"] = 0  # DSPy's own loop off: the policy retries
+    lm = RetryingLM(model, **kwargs)
+    setattr(lm, RETRY_ATTR, retries)
+    return lm
 
 
 def model_name(obj: Any) -> str | None:

@@ -26,6 +26,7 @@ from agentopt_search import CombinationStats, Outcome, SearchResult, SearchSpace
 from agentopt_search.results import pareto_front
 
 from .base import Adapter, adapter_for
+from .config import redact
 from .errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
 from .models import check_model_string
 from .types import Slot, Usage, is_failed
@@ -111,6 +112,17 @@ class _Evaluator:
         self.cells: dict[tuple[str, int], _Cell] = {}
         self.replayed_usd = 0.0
         self.replayed_n = 0
+        self.paid_usd = 0.0  # dollars of the cells evaluated by this process (not replayed, not stored)
+        self.paid_n = 0
+
+    def preload(self, stored: Iterable[tuple[dict[str, str], int, Outcome]]) -> None:
+        """Cells already paid for (in storage): replayed when asked for, never evaluated again."""
+        for assignment, index, outcome in stored:
+            self.cells.setdefault((self.key(assignment), index), _Cell(outcome, None))
+
+    def spent(self) -> tuple[float, int]:
+        """(dollars, cells) over every distinct cell known: stored, baseline and searched ones once each."""
+        return sum(c.outcome.cost_usd or 0.0 for c in self.cells.values()), len(self.cells)
 
     @staticmethod
     def key(assignment: Mapping[str, str]) -> str:
@@ -146,15 +158,17 @@ class _Evaluator:
         except AgentOptError as exc:  # binding / slot / model errors are the user's input: stop
             raise _Abort(exc) from None
         except Exception as exc:
-            outcome = Outcome.failed(f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - start)
+            # error messages are stored and printed: never with a key a provider echoed back
+            outcome = Outcome.failed(redact(f"{type(exc).__name__}: {exc}"), latency_s=time.perf_counter() - start)
             self.cells[ck] = _Cell(outcome, None)
+            self.paid_n += 1
             return outcome
         wall = time.perf_counter() - start
         model_time = sum(c.latency_s for c in usage.calls)
         latency = model_time if model_time > 0 else wall
         cost = usage.cost_usd
         if is_failed(out):
-            outcome = Outcome.failed(f"{out.kind}: {out.error}", cost_usd=cost or 0.0, latency_s=latency)
+            outcome = Outcome.failed(redact(f"{out.kind}: {out.error}"), cost_usd=cost or 0.0, latency_s=latency)
             outcome = Outcome(0.0, cost, latency, outcome.error)
         else:
             try:
@@ -163,6 +177,8 @@ class _Evaluator:
                 raise _Abort(exc) from None
             outcome = Outcome(score, cost, latency)
         self.cells[ck] = _Cell(outcome, usage)
+        self.paid_n += 1
+        self.paid_usd += cost or 0.0
         return outcome
 
 
@@ -261,7 +277,21 @@ class OptimizeResult(SearchResult):
             console.print(f"Objective: {self.objective}; constraints: {cons}")
         if self.extra.get("no_feasible"):
             console.print("[bold red]No evaluated combination met the constraints.[/bold red]")
+        if self.stopped_on_budget:
+            console.print(self.budget_sentence())
         console.print(self.comparison())
+
+    def budget_sentence(self) -> str:
+        """Why the search stopped early and what the pick rests on (for a budget stop)."""
+        budget = self.extra.get("budget_usd")
+        cap = f" of {_usd(budget)}" if budget is not None else ""
+        head = (f"Stopped on the budget{cap}: spent {_usd(self.spent_usd)} "
+                "(calls already in flight when the cap was reached finish and are counted).")
+        b = self.best
+        if b is None:
+            return head + " No combination has a usable result yet."
+        return (f"{head} Best so far: {b.key}, score {b.mean_score:.3f} [{b.ci[0]:.3f}, {b.ci[1]:.3f}] "
+                f"on {b.n} of {self.n_items} examples.")
 
     def plot(self, path: str | Path = "pareto.html") -> Path:
         """Accuracy vs cost per example (CI error bars, marker size ~ latency), Pareto front, baseline, best."""
@@ -507,16 +537,26 @@ def optimize(
     evaluator = _Evaluator(adapter, app, metric, to_app)
     common = dict(seed=seed, max_concurrency=max_concurrency, confidence=confidence, epsilon=epsilon, progress=progress)
     study = study_name or "agentopt"
+    if storage:  # a resumed run: what either study stored is replayed by the other, never paid again
+        if base_assign is not None:
+            evaluator.preload(_stored(storage, SearchSpace({a: [m] for a, m in base_assign.items()}), items,
+                                      f"{study}-baseline"))
+        evaluator.preload(_stored(storage, space, items, study))
     base_stats: CombinationStats | None = None
     base_res: SearchResult | None = None
+    prior: list[tuple[dict[str, str], int, Outcome]] = []
     try:
         if base_assign is not None:
             base_res = search(SearchSpace({a: [m] for a, m in base_assign.items()}), evaluator, items,
-                              strategy="brute_force", storage=storage, study_name=f"{study}-baseline", **common)
+                              strategy="brute_force", budget_usd=budget_usd, storage=storage,
+                              study_name=f"{study}-baseline", **common)
             base_stats = base_res.leaderboard[0]
-        budget = None if budget_usd is None else max(0.0, float(budget_usd) - (base_res.spent_usd if base_res else 0.0))
-        res = search(space, evaluator, items, strategy=strategy, budget_usd=budget, storage=storage,
-                     study_name=study, min_score=cons["min_score"], **common)
+            base_key = evaluator.key(base_assign)
+            prior = [(dict(base_assign), i, c.outcome) for (k, i), c in evaluator.cells.items() if k == base_key]
+        # the baseline's cells are known to the search from the start: never paid twice, and the budget
+        # covers both passes (the search's spend includes them)
+        res = search(space, evaluator, items, strategy=strategy, budget_usd=budget_usd, storage=storage,
+                     study_name=study, prior=prior, min_score=cons["min_score"], **common)
     except _Abort as abort:
         raise abort.error from None
     finally:
@@ -525,9 +565,10 @@ def optimize(
     kw = {f.name: getattr(res, f.name) for f in fields(SearchResult)}
     result = OptimizeResult(**kw, baseline=None, objective=objective, constraints=cons, slots=discovered,
                             framework=adapter.framework, _app=app, _adapter=adapter, _evaluator=evaluator, _to_app=to_app)
+    result.spent_usd, result.n_evaluations = evaluator.spent()
+    if base_res is not None and base_res.stopped_on_budget:
+        result.stop_reason = "budget"
     if base_res is not None:
-        result.spent_usd = res.spent_usd + base_res.spent_usd - evaluator.replayed_usd
-        result.n_evaluations = res.n_evaluations + base_res.n_evaluations - evaluator.replayed_n
         if base_stats is not None and base_stats.n:
             # the baseline pass saw every example: its row in the leaderboard gets that evidence
             row = result._row(base_stats.assignment)
@@ -542,7 +583,8 @@ def optimize(
                 base_stats = full
     result.baseline = base_stats
     result.extra.update(baseline_spent_usd=base_res.spent_usd if base_res else 0.0,
-                        replayed_cells=evaluator.replayed_n)
+                        replayed_cells=evaluator.replayed_n, baseline_cells_reused=len(prior),
+                        paid_this_run=evaluator.paid_n, spent_this_run_usd=evaluator.paid_usd, budget_usd=budget_usd)
 
     if objective != "score" or any(v is not None for v in cons.values()):
         pool = [s for s in result.leaderboard if s.n > 0 and s.status != "failed"]
@@ -557,6 +599,15 @@ def optimize(
     if storage:
         _save_meta(storage, study, result)
     return result
+
+
+def _stored(storage: str, space: SearchSpace, items: list[Item], study: str) -> list[tuple[dict[str, str], int, Outcome]]:
+    """The cells a study in ``storage`` holds (none when it does not exist yet)."""
+    from agentopt_search.storage import OptunaStore, dataset_fingerprint
+
+    store = OptunaStore(storage, space, len(items), dataset_fingerprint(items), study)
+    return [(space.assignment(c), ex, Outcome(score, cost, latency, error))
+            for c, ex, score, cost, latency, error in store.load() if 0 <= ex < len(items)]
 
 
 def _save_meta(storage: str, study: str, result: OptimizeResult) -> None:

@@ -55,12 +55,15 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
                   max_concurrency: int = 8, storage: str | None = None, *, confidence: float = 0.95,
                   epsilon: float = 0.01, min_score: float | None = None, progress: bool = True,
                   study_name: str | None = None, on_record: Callable[[SearchState], None] | None = None,
+                  prior: Iterable[tuple[Mapping[str, str], int, Outcome]] = (),
                   **strategy_options: Any) -> SearchResult:
     """Search the combination that maximises the mean score over ``examples``.
 
     ``evaluate(assignment, example)`` returns an ``Outcome`` (or a bare score) and may be async.
     ``confidence``/``epsilon``: the pick is within ``epsilon`` of the best with this probability.
     ``storage``: an Optuna storage URL (``sqlite:///run.db``) makes the run resumable.
+    ``prior``: ``(assignment, example index, Outcome)`` cells already paid for elsewhere (e.g. an earlier
+    pass): known from the start like resumed cells, counted in the spend and the budget, and stored.
     """
     space = space if isinstance(space, SearchSpace) else SearchSpace(space)
     if not callable(evaluate):
@@ -87,8 +90,14 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     position = np.empty_like(order)
     position[order] = np.arange(len(examples))
     store = open_store(storage, space, examples, study_name)
+    stored = store.load()
+    have = {(c, ex) for c, ex, *_ in stored}
+    known = [(space.index(dict(a)), int(ex), o.score, o.cost_usd, o.latency_s, o.error) for a, ex, o in prior]
+    for rec in known:
+        if rec[:2] not in have:  # the study holds every cell the search rests on
+            store.save(*rec)
     resumed = 0
-    for combo, ex, score, cost, latency, error in store.load():
+    for combo, ex, score, cost, latency, error in [*known, *stored]:
         if 0 <= ex < len(examples) and not state.observed((combo, int(position[ex]))):
             state.record((combo, int(position[ex])), score, cost, latency, error)
             state.n_evaluations += 1

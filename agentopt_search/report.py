@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,6 +22,11 @@ def _usd(v: float) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
     return f"${v:,.4f}" if v < 1 else f"${v:,.2f}"
+
+
+def _short(text: str | None, n: int = 300) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _row(s: "CombinationStats") -> list[str]:
@@ -55,11 +61,14 @@ def print_summary(result: "SearchResult", console: Console | None = None, top: i
                   f"strategy {result.strategy}" + ("; [yellow]stopped on budget[/yellow]" if result.stopped_on_budget else ""))
     failed = result.failed
     if failed:
-        console.print(f"[red]{len(failed)} combination(s) failed on every example[/red], e.g. {failed[0].key}: {failed[0].first_error}")
+        console.print(f"[red]{len(failed)} combination(s) failed on every example:[/red]")
+        for s in failed[:top]:
+            console.print(f"  {escape(s.key)}: {escape(_short(s.first_error))}")
     errored = [s for s in result.leaderboard if s.n_errors and s.status != "failed"]
     if errored:
         n = sum(s.n_errors for s in errored)
-        console.print(f"[yellow]{n} evaluation(s) raised errors (scored 0)[/yellow], e.g. {errored[0].key}: {errored[0].first_error}")
+        console.print(f"[yellow]{n} evaluation(s) raised errors (scored 0)[/yellow], e.g. "
+                      f"{escape(errored[0].key)}: {escape(_short(errored[0].first_error))}")
 
 
 class SearchProgress:

@@ -53,9 +53,9 @@ def test_callable_end_to_end_with_baseline(result, capsys):
     assert len(result.leaderboard) == 9  # {nano, small, large}^2
     assert all(s.n == len(DATA) for s in result.leaderboard)
     assert result.best is not None and result.best.mean_score == max(s.mean_score for s in result.leaderboard)
-    # the baseline's cells were replayed, not paid twice
-    assert result.extra["replayed_cells"] == len(DATA)
-    assert result.n_evaluations == 9 * len(DATA)
+    # the baseline's cells were reused by the search, not paid twice
+    assert result.extra["baseline_cells_reused"] == len(DATA)
+    assert result.n_evaluations == result.extra["paid_this_run"] == 9 * len(DATA)
     assert math.isclose(result.spent_usd, sum(s.mean_cost_usd * s.n for s in result.leaderboard), rel_tol=1e-6)
     result.print_summary()
     out = capsys.readouterr().out

@@ -66,6 +66,7 @@ class RequestRecord:
     output_tokens: int = 0
     sim_latency_s: float = 0.0
     t: float = field(default_factory=time.time)
+    key: str | None = None  # sha256 of the request body: retries of one request share it
 
 
 class RequestLog:
@@ -206,16 +207,17 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             log.add(RequestRecord(n, spec.name, 400))
             return _error(400, "'messages' must be a non-empty list", "invalid_request_error")
-        fault = _fault_for(opts, hashlib.sha256(raw).hexdigest(), log.occurrence(hashlib.sha256(raw).hexdigest()))
+        key = hashlib.sha256(raw).hexdigest()
+        fault = _fault_for(opts, key, log.occurrence(key))
         if fault == "429":
-            log.add(RequestRecord(n, spec.name, 429, fault))
+            log.add(RequestRecord(n, spec.name, 429, fault, key=key))
             return _error(429, "simulated rate limit; retry after a moment", "rate_limit_error", "rate_limit_exceeded",
                           headers={"retry-after": "1", "retry-after-ms": "20"})
         if fault == "500":
-            log.add(RequestRecord(n, spec.name, 500, fault))
+            log.add(RequestRecord(n, spec.name, 500, fault, key=key))
             return _error(500, "simulated internal server error", "server_error")
         if fault == "timeout":
-            log.add(RequestRecord(n, spec.name, 504, fault))
+            log.add(RequestRecord(n, spec.name, 504, fault, key=key))
             try:
                 await asyncio.sleep(opts.timeout_s)
             except asyncio.CancelledError:  # server shutting down: end quietly
@@ -229,7 +231,7 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
             log.add(RequestRecord(n, spec.name, 400))
             return _error(400, str(exc), "invalid_request_error", "context_length_exceeded")
         await asyncio.sleep(res.latency_s * opts.time_scale)
-        log.add(RequestRecord(n, spec.name, 200, fault, res.input_tokens, res.output_tokens, res.latency_s))
+        log.add(RequestRecord(n, spec.name, 200, fault, res.input_tokens, res.output_tokens, res.latency_s, key=key))
         if fault == "malformed":
             return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"role": "assis',
                                      media_type="application/json")
