@@ -34,7 +34,7 @@ from .arm_elimination import ArmElimination
 class Screening(ArmElimination):
     name = "screening"
 
-    def __init__(self, first: int | None = None, keep: float = 4.0, finalists: int = 16,
+    def __init__(self, first: int | None = None, keep: float = 3.0, finalists: int | None = None,
                  ridge: float = 1.0, growth: float = 1.5, compare_top: int = 8) -> None:
         super().__init__(first=None, growth=growth, compare_top=compare_top)
         self.screen_first = first
@@ -46,6 +46,8 @@ class Screening(ArmElimination):
 
     # -- screening -------------------------------------------------------------------------
     def start(self, state: SearchState) -> None:
+        if self.finalists is None:
+            self.finalists = max(16, math.ceil(2 * math.sqrt(state.space.size) / 3))
         self._screen_n = min(state.n_items, self.screen_first or max(4, math.ceil(state.n_items / 50)))
         self._design = _design_matrix(state)
 
