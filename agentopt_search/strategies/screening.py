@@ -10,8 +10,8 @@ directly hurts whatever solver follows). Screening uses that:
    from the whole screen; each combination's estimate shrinks its own mean towards that prediction
    (empirical Bayes: the less it was evaluated, the more it borrows from the combinations that share
    its models);
-3. the top ``1 / keep`` fraction (a quarter) by shrunken estimate survives and doubles its examples; repeat until
-   at most ``finalists`` remain;
+3. the top ``1 / keep`` fraction (a third) by shrunken estimate survives and doubles its examples; repeat until
+   at most ``finalists`` remain (default ``max(16, 2/3 sqrt(size))``);
 4. the finalists are compared item by item with paired arm elimination (``arm_elimination``) on the
    remaining examples, with its stated confidence among them and the epsilon stop.
 
