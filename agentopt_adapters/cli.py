@@ -103,4 +103,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m agentopt_adapters.cli`: run the imported module, on whose `app` cli_optimize registered
+    from agentopt_adapters.cli import main as _main
+
+    _main()

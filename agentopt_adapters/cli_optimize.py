@@ -96,8 +96,10 @@ def parse_candidates(values: list[str]) -> list[str] | dict[str, list[str]]:
 
 
 def storage_url(path_or_url: str) -> str:
-    """``run.db`` -> ``sqlite:///run.db``; URLs pass through."""
-    return path_or_url if "://" in path_or_url else f"sqlite:///{path_or_url}"
+    """``run.db`` -> ``sqlite:///run.db``; URLs pass through (``postgresql://`` gets an installed driver)."""
+    from agentopt_search.storage import resolve_url
+
+    return resolve_url(path_or_url) if "://" in path_or_url else f"sqlite:///{path_or_url}"
 
 
 @app.command("optimize")
@@ -108,6 +110,8 @@ def optimize_cmd(
     candidates: list[str] = typer.Option(..., "--candidates", help="'a,b,c' for every slot, or repeat 'slot=a,b'."),
     slots: Optional[str] = typer.Option(None, "--slots", help="Comma list of slots to search (default: all)."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna URL or .db path; makes the run resumable."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name in --storage (default: agentopt); "
+                                        "workers started with the same --storage and --study share the work."),
     budget_usd: Optional[float] = typer.Option(None, "--budget-usd", help="Stop the search after this many USD."),
     strategy: str = typer.Option("auto", "--strategy", help="auto, arm_elimination, brute_force, random."),
     seed: int = typer.Option(0, "--seed", help="Seed of the example order and strategy."),
@@ -131,7 +135,7 @@ def optimize_cmd(
             slots=[s.strip() for s in slots.split(",") if s.strip()] if slots else None,
             strategy=strategy, budget_usd=budget_usd, seed=seed, max_concurrency=max_concurrency,
             max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s, min_score=min_score,
-            storage=storage_url(storage) if storage else None, progress=progress,
+            storage=storage_url(storage) if storage else None, study_name=study, progress=progress,
         )
     except AgentOptError as exc:
         _fail(exc)
@@ -148,7 +152,8 @@ def optimize_cmd(
     if plot:
         typer.echo(f"wrote {result.plot(plot)}")
     if storage:
-        typer.echo(f"stored in {storage_url(storage)}; re-print with: agentopt show {storage}")
+        again = f" --study {study}" if study else ""
+        typer.echo(f"stored in {storage_url(storage)}; re-print with: agentopt show {storage}{again}")
 
 
 def load_stored_run(url: str, study_name: str | None = None) -> tuple[Any, dict[str, Any]]:

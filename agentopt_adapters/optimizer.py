@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from agentopt_search import CombinationStats, Outcome, SearchResult, SearchSpace, search
 from agentopt_search.results import pareto_front
+from agentopt_search.storage import resolve_url
 
 from .base import Adapter, adapter_for
 from .errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
@@ -132,6 +133,12 @@ class _Evaluator:
                 self.contexts.pop().__exit__(None, None, None)
             except Exception:
                 pass
+
+    def seed(self, assignment: Mapping[str, str], outcomes: Mapping[int, Outcome]) -> None:
+        """Known outcomes of ``assignment`` by example index (stored by any worker); no usage recorded."""
+        key = self.key(assignment)
+        for index, outcome in outcomes.items():
+            self.cells.setdefault((key, index), _Cell(outcome, None))
 
     async def __call__(self, assignment: dict[str, str], item: Item) -> Outcome:
         ck = (self.key(assignment), item.index)
@@ -436,6 +443,7 @@ def optimize(
     """
     adapter = adapter_for(app)
     items = normalize_dataset(dataset)
+    storage = resolve_url(storage) if isinstance(storage, str) else storage
     if not callable(metric):
         raise MetricError(f"metric must be a function metric(example, output) -> float in [0, 1], got {metric!r}")
     if candidates is None or isinstance(candidates, str) and "," not in candidates:
@@ -514,6 +522,8 @@ def optimize(
             base_res = search(SearchSpace({a: [m] for a, m in base_assign.items()}), evaluator, items,
                               strategy="brute_force", storage=storage, study_name=f"{study}-baseline", **common)
             base_stats = base_res.leaderboard[0]
+            if storage:  # cells other workers paid in the baseline pass: replay them, never pay again
+                evaluator.seed(base_assign, _stored_outcomes(storage, f"{study}-baseline"))
         budget = None if budget_usd is None else max(0.0, float(budget_usd) - (base_res.spent_usd if base_res else 0.0))
         res = search(space, evaluator, items, strategy=strategy, budget_usd=budget, storage=storage,
                      study_name=study, **common)
@@ -557,6 +567,17 @@ def optimize(
     if storage:
         _save_meta(storage, study, result)
     return result
+
+
+def _stored_outcomes(storage: str, study: str) -> dict[int, Outcome]:
+    """Example index -> stored outcome of a one-combination study (the baseline pass)."""
+    import optuna
+
+    out: dict[int, Outcome] = {}
+    for t in optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False):
+        for k, (score, cost, latency, error) in ((k, v) for k, v in t.user_attrs.items() if k.startswith("cell:")):
+            out.setdefault(int(k[5:]), Outcome(float(score), cost, float(latency), error))
+    return out
 
 
 def _save_meta(storage: str, study: str, result: OptimizeResult) -> None:

@@ -87,21 +87,19 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     position = np.empty_like(order)
     position[order] = np.arange(len(examples))
     store = open_store(storage, space, examples, study_name)
-    resumed = 0
-    for combo, ex, score, cost, latency, error in store.load():
-        if 0 <= ex < len(examples) and not state.observed((combo, int(position[ex]))):
-            state.record((combo, int(position[ex])), score, cost, latency, error)
-            state.n_evaluations += 1
-            resumed += 1
+    resumed = _merge(state, store.load(), position)
 
     runner = _CellRunner(evaluate, space, examples, order, state, store, max_concurrency, on_record)
     strat.start(state)
     stop_reason = "done"
+    merged = 0  # cells other workers stored while this one ran
     try:
         with SearchProgress(state, enabled=progress) as bar:
             runner.bar = bar
             idle = 0
             while True:
+                if store.shared:  # decide on every worker's evidence
+                    merged += _merge(state, store.load(), position)
                 cells = strat.propose(state)
                 if not cells:
                     break
@@ -115,23 +113,66 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
                 if state.budget_left() <= 0:
                     stop_reason = "budget"
                     break
-                await runner.run(new)
+                if isinstance(store, OptunaStore):
+                    merged += await _run_claimed(runner, store, new, order, position, 4 * max_concurrency)
+                else:
+                    await runner.run(new)
                 if runner.budget_hit:
                     stop_reason = "budget"
                     break
+            if store.shared:
+                merged += _merge(state, store.load(), position)
     finally:
         runner.close()
         store.finish({c: float(m) for c, m in enumerate(state.means()) if not np.isnan(m)})
 
     result = SearchResult.from_state(state, strat.pick(state), strat.describe(), stop_reason,
                                      storage=getattr(store, "url", None))
-    result.extra.update(resumed=resumed, paid_this_run=state.n_evaluations - resumed,
-                        item_order=order.tolist())
+    result.extra.update(resumed=resumed, from_other_workers=merged,
+                        paid_this_run=state.n_evaluations - resumed - merged, item_order=order.tolist())
     tried = [s for s in result.leaderboard if s.n > 0]
     if tried and all(s.status == "failed" for s in tried):
         msgs = sorted({s.first_error or "" for s in tried})
         raise SearchError(f"every combination failed on every example; errors: {msgs[:10]}")
     return result
+
+
+def _merge(state: SearchState, records: Iterable[tuple], position: np.ndarray) -> int:
+    """Record stored cells the state does not have yet; returns how many."""
+    n = 0
+    for combo, ex, score, cost, latency, error in records:
+        if 0 <= ex < len(position) and not state.observed((combo, int(position[ex]))):
+            state.record((combo, int(position[ex])), score, cost, latency, error)
+            state.n_evaluations += 1
+            n += 1
+    return n
+
+
+_POLL_S = 0.25  # how often a worker waiting for cells other workers hold looks again
+
+
+async def _run_claimed(runner: "_CellRunner", store: OptunaStore, cells: list[Cell], order: np.ndarray,
+                       position: np.ndarray, chunk: int) -> int:
+    """Evaluate ``cells`` with other workers on the same study: claim ``chunk`` free cells at a time,
+    merge what others stored, wait for cells others hold; returns the number of cells merged."""
+    state, merged = runner.state, 0
+    pending = cells
+    while pending:
+        if state.budget_left() <= 0:
+            runner.budget_hit = True
+            break
+        stored, mine = store.claim([(c, int(order[p])) for c, p in pending], chunk)
+        merged += _merge(state, stored, position)
+        pending = [c for c in pending if not state.observed(c)]
+        todo = [(c, int(position[ex])) for c, ex in mine if not state.observed((c, int(position[ex])))]
+        if todo:
+            await runner.run(todo)
+            if runner.budget_hit:
+                break
+            pending = [c for c in pending if not state.observed(c)]
+        elif pending:  # every remaining cell is being evaluated by another worker
+            await asyncio.sleep(_POLL_S)
+    return merged
 
 
 class _CellRunner:
