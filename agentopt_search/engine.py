@@ -114,7 +114,7 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
                     stop_reason = "budget"
                     break
                 if isinstance(store, OptunaStore):
-                    merged += await _run_claimed(runner, store, new, order, position, 4 * max_concurrency)
+                    merged += await _run_claimed(runner, store, new, order, position, max(32, 4 * max_concurrency))
                 else:
                     await runner.run(new)
                 if runner.budget_hit:

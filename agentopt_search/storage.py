@@ -98,38 +98,41 @@ class OptunaStore:
         self._optuna = optuna
         self.heartbeat_s = _env_seconds("AGENTOPT_HEARTBEAT_S", 5)
         self.grace_s = max(self.heartbeat_s + 1, _env_seconds("AGENTOPT_GRACE_S", 4 * self.heartbeat_s))
+        meta = {"space": {k: list(v) for k, v in space.slots.items()}, "n_examples": n_examples,
+                "fingerprint": fingerprint}
         try:
-            with warnings.catch_warnings():  # heartbeat is marked experimental
-                warnings.simplefilter("ignore")
-                self.storage = optuna.storages.RDBStorage(resolve_url(url), heartbeat_interval=self.heartbeat_s,
-                                                          grace_period=self.grace_s, **_stale_callback(optuna))
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(resolve_url(url))  # for the workers' lock only
+            with _DbLock(engine, "agentopt:init"):  # workers starting together on a fresh database
+                with warnings.catch_warnings():  # heartbeat is marked experimental
+                    warnings.simplefilter("ignore")
+                    self.storage = optuna.storages.RDBStorage(
+                        resolve_url(url), heartbeat_interval=self.heartbeat_s, grace_period=self.grace_s,
+                        **_stale_callback(optuna))
+                self.study = optuna.create_study(storage=self.storage, study_name=self.study_name,
+                                                 direction="maximize", load_if_exists=True)
+                old = self.study.user_attrs.get("agentopt")
+                if old is None:
+                    self.study.set_user_attr("agentopt", meta)
         except Exception as exc:  # bad URL, missing driver, server down
             raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {exc}. "
                              "Use e.g. 'sqlite:///run.db' or 'postgresql://user:pass@host/db'") from None
-        self.study = optuna.create_study(storage=self.storage, study_name=self.study_name,
-                                         direction="maximize", load_if_exists=True)
+        for key, what in (("space", "slots/candidates"), ("n_examples", "number of examples"),
+                          ("fingerprint", "dataset")):
+            if old is not None and old.get(key) != meta[key]:
+                raise ValueError(
+                    f"study {self.study_name!r} in {url} was run with a different {what}; "
+                    "resume with the same inputs or pass another study name"
+                )
         self.distributions = {
             slot: optuna.distributions.CategoricalDistribution(list(cands)) for slot, cands in space.slots.items()
         }
-        meta = {"space": {k: list(v) for k, v in space.slots.items()}, "n_examples": n_examples,
-                "fingerprint": fingerprint}
-        attrs = self.study.user_attrs
-        if "agentopt" in attrs:
-            old = attrs["agentopt"]
-            for key, what in (("space", "slots/candidates"), ("n_examples", "number of examples"),
-                              ("fingerprint", "dataset")):
-                if old.get(key) != meta[key]:
-                    raise ValueError(
-                        f"study {self.study_name!r} in {url} was run with a different {what}; "
-                        "resume with the same inputs or pass another study name"
-                    )
-        else:
-            self.study.set_user_attr("agentopt", meta)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._open: dict[int, int] = {}  # combo -> trial id open (RUNNING) in this process
         self._claimed: dict[int, set[int]] = {}  # combo -> examples claimed on that trial
         self._guard = threading.Lock()  # _open between the loop and the heartbeat thread
-        self._lock = _StudyLock(self.storage, self.study_name)
+        self._lock = _DbLock(engine, f"agentopt:{self.study_name}")
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, name="agentopt-heartbeat", daemon=True)
         self._beat.start()
@@ -250,6 +253,8 @@ class OptunaStore:
                 pass  # failed as stale by another worker; its cells are kept all the same
         self._beat.join(timeout=5)
         self._fail_stale()  # tidy up after dead workers even when no claim needed their cells
+        self._lock.engine.dispose()
+        self.storage.engine.dispose()  # no pooled connections left open on the server
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
@@ -275,25 +280,25 @@ def _stale_callback(optuna: Any) -> dict[str, Any]:
     return {key: on_stale}
 
 
-class _StudyLock:
-    """A mutex over all workers of one study, released by the database / OS if a worker dies.
+class _DbLock:
+    """A named mutex over all workers of a database, released by the database / OS if a worker dies.
 
     PostgreSQL: a transaction-scoped advisory lock; MySQL: GET_LOCK; SQLite: ``flock`` on
     ``<database>.agentopt-lock``; anything else: this process only.
     """
 
-    def __init__(self, storage: Any, study_name: str) -> None:
-        self.engine = storage.engine
+    def __init__(self, engine: Any, name: str) -> None:
+        self.engine = engine
         self.dialect = self.engine.dialect.name
-        self.key = int.from_bytes(hashlib.sha256(f"agentopt:{study_name}".encode()).digest()[:8], "big", signed=True)
-        self.name = f"agentopt:{study_name}"[:64]
+        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.name = name[:64]
         self._local = threading.Lock()
         self._conn: Any = None
         self._file: Any = None
         db = self.engine.url.database if self.dialect == "sqlite" else None
         self.path = f"{db}.agentopt-lock" if db and db != ":memory:" else None
 
-    def __enter__(self) -> "_StudyLock":
+    def __enter__(self) -> "_DbLock":
         import sqlalchemy
 
         self._local.acquire()
