@@ -73,7 +73,10 @@ def chat_model(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
     extra = {**kwargs.get("model_kwargs", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
     if model.startswith("sim/") or "api_base" in direct:
         direct.setdefault("api_key", "sim-no-key-needed" if model.startswith("sim/") else "unused")
-    return ChatLiteLLM(model=model, model_kwargs=extra, **direct)
+    try:
+        return ChatLiteLLM(model=model, model_kwargs=extra, **direct)
+    except (TypeError, ValueError) as exc:  # pydantic validation of kwargs (temperature="hot", ...)
+        raise ModelError(_bad_kwargs(model, slot, kwargs, exc)) from None
 
 
 def dspy_lm(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
@@ -84,7 +87,17 @@ def dspy_lm(model: Any, *, slot: str | None = None, **kwargs: Any) -> Any:
         return model
     check_model_string(model, slot)
     kwargs.setdefault("cache", False)
-    return dspy.LM(model, **kwargs)
+    try:
+        return dspy.LM(model, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(_bad_kwargs(model, slot, kwargs, exc)) from None
+
+
+def _bad_kwargs(model: str, slot: str | None, kwargs: dict[str, Any], exc: Exception) -> str:
+    where = f"slot {slot!r}: " if slot else ""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return (f"{where}cannot build model {model!r} with kwargs {kwargs}: {type(exc).__name__}: {first}; "
+            "fix or drop the offending kwargs")
 
 
 def model_name(obj: Any) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import numbers
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -76,7 +77,7 @@ def _score(metric: Callable[[Any, Any], Any], item: Item, output: Any) -> float:
                           f"({_short(item.example)}); fix the metric (app errors are recorded, metric errors stop the run)") from exc
     if isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, (int, float)) or math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
+    if not isinstance(value, numbers.Real) or math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
         raise MetricError(f"metric returned {value!r} on example #{item.index} ({_short(item.example)}); "
                           "it must return a float in [0, 1]")
     return float(value)
@@ -369,8 +370,10 @@ def _resolve_slots(discovered: list[Slot], slots: Any, candidates: Any) -> tuple
         chosen = {str(alias): str(name) for name, alias in slots.items()}
     elif isinstance(slots, str):
         chosen = {slots: slots}
-    else:
+    elif isinstance(slots, Iterable):
         chosen = {str(s): str(s) for s in slots}
+    else:
+        raise SlotError(f"slots must be a list of slot names or {{app slot: name}}, got {slots!r}")
     unknown = sorted({v for v in chosen.values()} - set(by_name))
     if unknown:
         raise SlotError(f"slots= names unknown slot(s) {unknown}; the app's slots are {sorted(by_name)}")
@@ -379,7 +382,12 @@ def _resolve_slots(discovered: list[Slot], slots: Any, candidates: Any) -> tuple
     return chosen, by_name
 
 
-def _check_models(models: Iterable[str], slot: str) -> list[str]:
+def _check_models(models: Any, slot: str) -> list[str]:
+    if isinstance(models, str):
+        models = [models]
+    if isinstance(models, Mapping) or not isinstance(models, Iterable):
+        raise ModelError(f"slot {slot!r}: candidates must be a list of model strings such as "
+                         f"['sim/nano', 'sim/small'], got {models!r}")
     out: list[str] = []
     for m in models:
         check_model_string(m, slot)
@@ -388,10 +396,14 @@ def _check_models(models: Iterable[str], slot: str) -> list[str]:
     return out
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
+
+
 def _constraint(v: Any, name: str) -> float | None:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v < 0:
+    if not _is_number(v) or v < 0:
         raise AgentOptError(f"{name} must be a non-negative number or None, got {v!r}")
     return float(v)
 
@@ -403,7 +415,11 @@ def _objective_fn(objective: Any) -> Callable[[CombinationStats], float]:
         bad = sorted(set(objective) - set(_OBJECTIVE_KEYS))
         if bad or not objective:
             raise AgentOptError(f"objective weights may use keys {list(_OBJECTIVE_KEYS)}, got {sorted(objective)}")
-        w = {k: float(objective.get(k, 0.0)) for k in _OBJECTIVE_KEYS}
+        w = {k: objective.get(k, 0.0) for k in _OBJECTIVE_KEYS}
+        bad_w = {k: v for k, v in w.items() if not _is_number(v) or math.isinf(v)}
+        if bad_w:
+            raise AgentOptError(f"objective weights must be finite numbers, got {bad_w}")
+        w = {k: float(v) for k, v in w.items()}
         return lambda s: (w["score"] * s.mean_score + w["cost"] * (_num(s.mean_cost_usd) or 0.0)
                           + w["latency"] * (_num(s.mean_latency_s) or 0.0))
     raise AgentOptError(f"objective must be 'score' or a dict of weights like "
@@ -453,6 +469,9 @@ def optimize(
             raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
     if isinstance(candidates, str):
         candidates = [c.strip() for c in candidates.split(",") if c.strip()]
+    if not isinstance(candidates, (Mapping, Iterable)):
+        raise ModelError(f"candidates must be a list of model strings or {{slot: [models]}}, got {candidates!r}")
+    _constraint(budget_usd, "budget_usd")
     objective_fn = _objective_fn(objective)
     cons = {"max_cost_per_example": _constraint(max_cost_per_example, "max_cost_per_example"),
             "max_latency_s": _constraint(max_latency_s, "max_latency_s"),
@@ -482,9 +501,7 @@ def optimize(
                 cands = [default]
         else:
             cands = candidates
-        if isinstance(cands, str):
-            cands = [cands]
-        cands = _check_models(list(cands), alias)
+        cands = _check_models(cands, alias)
         if not cands:
             raise ModelError(f"slot {alias!r} has no candidate models")
         space_slots[alias] = cands

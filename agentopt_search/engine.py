@@ -13,6 +13,7 @@ import contextvars
 import functools
 import inspect
 import math
+import numbers
 import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence, Union
 
@@ -31,8 +32,9 @@ __all__ = ["search", "asearch", "SearchError", "Evaluate"]
 Evaluate = Callable[[dict[str, str], Any], Union[Outcome, float, Awaitable[Union[Outcome, float]]]]
 
 
-class SearchError(RuntimeError):
-    """Every combination failed; the message collects the errors."""
+class SearchError(RuntimeError, ValueError):
+    """Every combination failed; the message collects the errors. Also a ValueError: in practice the
+    evaluate function / app cannot run on these inputs (wrong signature, unknown model, missing key)."""
 
 
 def search(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate, examples: Iterable[Any],
@@ -65,20 +67,27 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     space = space if isinstance(space, SearchSpace) else SearchSpace(space)
     if not callable(evaluate):
         raise ValueError("evaluate must be a function evaluate(assignment, example) -> Outcome")
+    if isinstance(examples, (str, bytes, Mapping)):
+        raise ValueError(f"examples must be a list of examples, got {type(examples).__name__}")
     try:
         examples = list(examples)
     except TypeError:
         raise ValueError(f"examples must be an iterable of examples, got {type(examples).__name__}") from None
     if not examples:
         raise ValueError("examples is empty; give at least one example to evaluate on")
-    if not isinstance(max_concurrency, int) or max_concurrency < 1:
+    if not _is_int(max_concurrency) or max_concurrency < 1:
         raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
-    if budget_usd is not None and (not isinstance(budget_usd, (int, float)) or math.isnan(budget_usd) or budget_usd < 0):
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if budget_usd is not None and (isinstance(budget_usd, bool) or not isinstance(budget_usd, numbers.Real)
+                                   or math.isnan(budget_usd) or budget_usd < 0):
         raise ValueError(f"budget_usd must be a non-negative number of dollars or None, got {budget_usd!r}")
-    if not 0 < confidence < 1:
+    if not _is_real(confidence) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    if not 0 <= epsilon < 1:
+    if not _is_real(epsilon) or not 0 <= epsilon < 1:
         raise ValueError(f"epsilon must be in [0, 1), got {epsilon!r}")
+    if min_score is not None and (not _is_real(min_score) or not 0 <= min_score <= 1):
+        raise ValueError(f"min_score must be a number in [0, 1] or None, got {min_score!r}")
     strat = get_strategy(strategy, **strategy_options)
 
     state = SearchState(space, len(examples), confidence=confidence, epsilon=epsilon, budget_usd=budget_usd,
@@ -173,6 +182,15 @@ async def _run_claimed(runner: "_CellRunner", store: OptunaStore, cells: list[Ce
         elif pending:  # every remaining cell is being evaluated by another worker
             await asyncio.sleep(_POLL_S)
     return merged
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 class _CellRunner:
@@ -271,7 +289,7 @@ class _BadOutcome(ValueError):
 def _as_outcome(raw: Any, combo_key: str, ex_index: int) -> Outcome:
     if isinstance(raw, Outcome):
         return raw
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+    if isinstance(raw, numbers.Real) and not isinstance(raw, bool):  # numpy floats too
         return Outcome(score=float(raw))
     raise _BadOutcome(
         f"evaluate returned {type(raw).__name__} for combination {combo_key} on example #{ex_index}; "

@@ -116,8 +116,11 @@ class OptunaStore:
                 if old is None:
                     self.study.set_user_attr("agentopt", meta)
         except Exception as exc:  # bad URL, missing driver, server down
-            raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {exc}. "
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {first}. "
                              "Use e.g. 'sqlite:///run.db' or 'postgresql://user:pass@host/db'") from None
+        if old is not None and not isinstance(old, dict):
+            raise ValueError(f"study {self.study_name!r} in {url} was not written by agentopt; pass another study name")
         for key, what in (("space", "slots/candidates"), ("n_examples", "number of examples"),
                           ("fingerprint", "dataset")):
             if old is not None and old.get(key) != meta[key]:
@@ -150,8 +153,12 @@ class OptunaStore:
                 continue
             for key, value in t.user_attrs.items():
                 if key.startswith("cell:"):
-                    s, c, l, e = value
-                    out.append((combo, int(key[5:]), float(s), c, float(l), e))
+                    try:
+                        s, c, l, e = value
+                        out.append((combo, int(key[5:]), float(s), None if c is None else float(c), float(l),
+                                    None if e is None else str(e)))
+                    except (TypeError, ValueError):  # not a cell this module wrote: never trust it
+                        log.warning("ignoring malformed %s=%r in trial %s", key, value, t.number)
         return out
 
     def load(self) -> list[CellRecord]:
