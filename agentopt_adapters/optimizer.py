@@ -492,8 +492,9 @@ def optimize(
     space_slots: dict[str, list[str]] = {}
     for alias, name in alias_to_app.items():
         if isinstance(candidates, Mapping):
-            cands = candidates.get(alias, candidates.get(name))
-            if cands is None:
+            given_key = alias if alias in candidates else name if name in candidates else None
+            cands = candidates[given_key] if given_key is not None else None
+            if given_key is None:
                 default = by_name[name].default_model
                 if default is None:
                     raise SlotError(f"candidates has no entry for slot {alias!r} and its current model is unknown; "
