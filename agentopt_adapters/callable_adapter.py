@@ -150,6 +150,10 @@ class CallableAdapter(Adapter):
         models = {name: spec["model"] for name, spec in cfg["slots"].items()}
         if getattr(app, "agentopt_slots", None) is not None:
             check_slot_names(models, _declared(app), what="config")
+        from .models import check_model_string
+
+        for name, model in models.items():  # fail now (unknown model / provider), not at the first call
+            check_model_string(model, name)
         return CallableApp(app, models)
 
 

@@ -19,7 +19,9 @@ __all__ = ["app", "main"]
 
 
 def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    """Print ``error: <message>`` (one line) and exit with code 2."""
+    msg = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
 
 

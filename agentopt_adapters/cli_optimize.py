@@ -39,12 +39,18 @@ def load_object(spec: str, what: str = "app") -> Any:
         sys.modules[mod_name] = module
         if str(path.parent) not in sys.path:
             sys.path.insert(0, str(path.parent))  # so the file can import its neighbours
-        spec_.loader.exec_module(module)
+        try:
+            spec_.loader.exec_module(module)
+        except Exception as exc:  # the user's file fails at import: name it, no traceback
+            sys.modules.pop(mod_name, None)
+            raise AgentOptError(f"importing {what} file {target!r} failed: {_where(exc, path)}") from None
     else:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
             raise AgentOptError(f"cannot import module {target!r} for {what}: {exc}") from None
+        except Exception as exc:
+            raise AgentOptError(f"importing module {target!r} for {what} failed: {_where(exc)}") from None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -53,12 +59,32 @@ def load_object(spec: str, what: str = "app") -> Any:
     return obj
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+def _where(exc: BaseException, path: Path | None = None) -> str:
+    """``SyntaxError: invalid syntax (app.py line 3)``: the error and the user's line that raised it."""
+    import traceback
+
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    if line is None and path is not None:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+        line = frames[-1].lineno if frames else None
+    msg = getattr(exc, "msg", None) if isinstance(exc, SyntaxError) else str(exc)
+    at = f" ({path.name} line {line})" if path is not None and line else ""
+    return f"{type(exc).__name__}: {msg}{at}"
+
+
 def load_data(path: str) -> list[Any]:
     """A ``.jsonl`` file (one JSON value per line) or a ``.json`` list."""
     p = Path(path)
     if not p.exists():
         raise DatasetError(f"data file {path!r} does not exist")
-    text = p.read_text()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read data file {path!r}: {exc}; give a UTF-8 .jsonl or .json file") from None
     if p.suffix == ".json":
         try:
             data = json.loads(text)
@@ -96,8 +122,10 @@ def parse_candidates(values: list[str]) -> list[str] | dict[str, list[str]]:
 
 
 def storage_url(path_or_url: str) -> str:
-    """``run.db`` -> ``sqlite:///run.db``; URLs pass through."""
-    return path_or_url if "://" in path_or_url else f"sqlite:///{path_or_url}"
+    """``run.db`` -> ``sqlite:///run.db``; URLs pass through (``postgresql://`` gets an installed driver)."""
+    from agentopt_search.storage import resolve_url
+
+    return resolve_url(path_or_url) if "://" in path_or_url else f"sqlite:///{path_or_url}"
 
 
 @app.command("optimize")
@@ -108,6 +136,8 @@ def optimize_cmd(
     candidates: list[str] = typer.Option(..., "--candidates", help="'a,b,c' for every slot, or repeat 'slot=a,b'."),
     slots: Optional[str] = typer.Option(None, "--slots", help="Comma list of slots to search (default: all)."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna URL or .db path; makes the run resumable."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name in --storage (default: agentopt); "
+                                        "workers started with the same --storage and --study share the work."),
     budget_usd: Optional[float] = typer.Option(None, "--budget-usd", help="Stop the search after this many USD."),
     strategy: str = typer.Option("auto", "--strategy", help="auto, arm_elimination, epsilon_lucb, threshold_se (with --min-score), hill_climbing, bayesian, pareto, lm_proposal, brute_force, random."),
     seed: int = typer.Option(0, "--seed", help="Seed of the example order and strategy."),
@@ -123,6 +153,9 @@ def optimize_cmd(
     from .optimizer import optimize as _optimize
 
     try:
+        for opt, target in (("--out", out), ("--plot", plot)):
+            if target and not Path(target).resolve().parent.is_dir():
+                raise AgentOptError(f"{opt} {target!r}: directory {str(Path(target).parent)!r} does not exist")
         app_obj = load_object(app_spec, "app")
         metric_fn = load_object(metric, "metric")
         dataset = load_data(data)
@@ -131,7 +164,7 @@ def optimize_cmd(
             slots=[s.strip() for s in slots.split(",") if s.strip()] if slots else None,
             strategy=strategy, budget_usd=budget_usd, seed=seed, max_concurrency=max_concurrency,
             max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s, min_score=min_score,
-            storage=storage_url(storage) if storage else None, progress=progress,
+            storage=storage_url(storage) if storage else None, study_name=study, progress=progress,
         )
     except AgentOptError as exc:
         _fail(exc)
@@ -140,19 +173,35 @@ def optimize_cmd(
         _fail(exc)
         return
     result.print_summary()
-    if result.best is not None:
-        path = result.export(out)
-        typer.echo(f"wrote {path} ({result.best.key}); use it with agentopt_adapters.apply(app, {str(path)!r})")
-    else:
-        typer.secho("no combination to export", fg=typer.colors.YELLOW)
-    if plot:
-        typer.echo(f"wrote {result.plot(plot)}")
+    try:
+        if result.best is not None:
+            path = result.export(out)
+            typer.echo(f"wrote {path} ({result.best.key}); use it with agentopt_adapters.apply(app, {str(path)!r})")
+        else:
+            typer.secho("no combination to export", fg=typer.colors.YELLOW)
+        if plot:
+            typer.echo(f"wrote {result.plot(plot)}")
+    except OSError as exc:
+        kept = f"; the results are kept in {storage_url(storage)} (agentopt show)" if storage else ""
+        _fail(AgentOptError(f"cannot write {exc.filename or out}: {exc.strerror or exc}{kept}"))
+        return
     if storage:
-        typer.echo(f"stored in {storage_url(storage)}; re-print with: agentopt show {storage}")
+        again = f" --study {study}" if study else ""
+        typer.echo(f"stored in {storage_url(storage)}; re-print with: agentopt show {storage}{again}")
 
 
 def load_stored_run(url: str, study_name: str | None = None) -> tuple[Any, dict[str, Any]]:
     """Rebuild a SearchResult (and the optimize metadata) from an Optuna storage written by optimize."""
+    try:
+        return _load_stored_run(url, study_name)
+    except AgentOptError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise AgentOptError(f"{url}: the study is not a readable agentopt run ({type(exc).__name__}: {exc}); "
+                            "agentopt show reads studies written by agentopt optimize") from None
+
+
+def _load_stored_run(url: str, study_name: str | None) -> tuple[Any, dict[str, Any]]:
     import optuna
 
     from agentopt_search import CombinationStats, SearchResult
@@ -164,7 +213,7 @@ def load_stored_run(url: str, study_name: str | None = None) -> tuple[Any, dict[
     try:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage=url)]
     except Exception as exc:
-        raise AgentOptError(f"cannot read storage {url!r}: {type(exc).__name__}: {exc}") from None
+        raise AgentOptError(f"cannot read storage {url!r}: {type(exc).__name__}: {_first_line(exc)}") from None
     mains = [n for n in names if not n.endswith("-baseline")]
     if study_name is None:
         if not mains:
@@ -175,7 +224,10 @@ def load_stored_run(url: str, study_name: str | None = None) -> tuple[Any, dict[
 
     def stats(name: str) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
         st = optuna.load_study(study_name=name, storage=url)
-        meta = st.user_attrs.get("agentopt", {})
+        meta = st.user_attrs.get("agentopt")
+        if not isinstance(meta, dict):
+            raise AgentOptError(f"study {name!r} in {url} was not written by agentopt optimize (no 'agentopt' record); "
+                                "pass the study name of an agentopt run with --study")
         conf = float(st.user_attrs.get("agentopt_optimize", {}).get("confidence", 0.95))
         cells: dict[str, dict[int, list[Any]]] = {}
         assign: dict[str, dict[str, str]] = {}

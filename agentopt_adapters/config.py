@@ -129,6 +129,9 @@ def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict
             cfg: Any = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {str(path)!r}: {exc}; give the JSON file written by "
+                              "result.export(path)") from None
     else:
         cfg = cfg_or_path
     if not isinstance(cfg, Mapping):
@@ -139,6 +142,8 @@ def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict
     if not isinstance(slots, Mapping) or not slots:
         raise ConfigError("config has no 'slots' object mapping slot name -> {'model': ..., 'kwargs': {...}}")
     for name, spec in slots.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"config slot names must be non-empty strings, got {name!r}")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str) or not spec["model"]:
             raise ConfigError(f"config slot {name!r} needs a 'model' string, got {spec!r}")
         if not isinstance(spec.get("kwargs", {}), Mapping):

@@ -88,7 +88,10 @@ def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolic
     if not model.startswith("sim/") and policy.timeout_s is not None:
         direct.setdefault("request_timeout", policy.timeout_s)
     extra.setdefault("max_retries", 0)  # the provider SDK's own retries off: the policy retries
-    return cls(model=model, model_kwargs=extra, agentopt_retries=retries, **direct)
+    try:
+        return cls(model=model, model_kwargs=extra, agentopt_retries=retries, **direct)
+    except (TypeError, ValueError) as exc:  # pydantic validation of kwargs (temperature="hot", ...)
+        raise ModelError(_bad_kwargs(model, slot, kwargs, exc)) from None
 
 
 def dspy_lm(model: Any, *, slot: str | None = None, retries: int | RetryPolicy | None = None, **kwargs: Any) -> Any:
@@ -110,9 +113,19 @@ def dspy_lm(model: Any, *, slot: str | None = None, retries: int | RetryPolicy |
     if not model.startswith("sim/") and policy.timeout_s is not None:
         kwargs.setdefault("timeout", policy.timeout_s)
     kwargs["num_retries"] = 0  # DSPy's own loop off: the policy retries
-    lm = RetryingLM(model, **kwargs)
+    try:
+        lm = RetryingLM(model, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(_bad_kwargs(model, slot, kwargs, exc)) from None
     setattr(lm, RETRY_ATTR, retries)
     return lm
+
+
+def _bad_kwargs(model: str, slot: str | None, kwargs: dict[str, Any], exc: Exception) -> str:
+    where = f"slot {slot!r}: " if slot else ""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return (f"{where}cannot build model {model!r} with kwargs {sorted(kwargs)}: {type(exc).__name__}: {first}; "
+            "fix or drop the offending kwargs")
 
 
 def model_name(obj: Any) -> str | None:

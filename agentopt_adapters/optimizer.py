@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import numbers
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -24,6 +25,7 @@ from typing import Any, Callable
 
 from agentopt_search import CombinationStats, Outcome, SearchResult, SearchSpace, search
 from agentopt_search.results import pareto_front
+from agentopt_search.storage import resolve_url
 
 from .base import Adapter, adapter_for
 from .config import redact
@@ -76,7 +78,7 @@ def _score(metric: Callable[[Any, Any], Any], item: Item, output: Any) -> float:
                           f"({_short(item.example)}); fix the metric (app errors are recorded, metric errors stop the run)") from exc
     if isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, (int, float)) or math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
+    if not isinstance(value, numbers.Real) or math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
         raise MetricError(f"metric returned {value!r} on example #{item.index} ({_short(item.example)}); "
                           "it must return a float in [0, 1]")
     return float(value)
@@ -144,6 +146,12 @@ class _Evaluator:
                 self.contexts.pop().__exit__(None, None, None)
             except Exception:
                 pass
+
+    def seed(self, assignment: Mapping[str, str], outcomes: Mapping[int, Outcome]) -> None:
+        """Known outcomes of ``assignment`` by example index (stored by any worker); no usage recorded."""
+        key = self.key(assignment)
+        for index, outcome in outcomes.items():
+            self.cells.setdefault((key, index), _Cell(outcome, None))
 
     async def __call__(self, assignment: dict[str, str], item: Item) -> Outcome:
         ck = (self.key(assignment), item.index)
@@ -392,8 +400,10 @@ def _resolve_slots(discovered: list[Slot], slots: Any, candidates: Any) -> tuple
         chosen = {str(alias): str(name) for name, alias in slots.items()}
     elif isinstance(slots, str):
         chosen = {slots: slots}
-    else:
+    elif isinstance(slots, Iterable):
         chosen = {str(s): str(s) for s in slots}
+    else:
+        raise SlotError(f"slots must be a list of slot names or {{app slot: name}}, got {slots!r}")
     unknown = sorted({v for v in chosen.values()} - set(by_name))
     if unknown:
         raise SlotError(f"slots= names unknown slot(s) {unknown}; the app's slots are {sorted(by_name)}")
@@ -402,7 +412,12 @@ def _resolve_slots(discovered: list[Slot], slots: Any, candidates: Any) -> tuple
     return chosen, by_name
 
 
-def _check_models(models: Iterable[str], slot: str) -> list[str]:
+def _check_models(models: Any, slot: str) -> list[str]:
+    if isinstance(models, str):
+        models = [models]
+    if isinstance(models, Mapping) or not isinstance(models, Iterable):
+        raise ModelError(f"slot {slot!r}: candidates must be a list of model strings such as "
+                         f"['sim/nano', 'sim/small'], got {models!r}")
     out: list[str] = []
     for m in models:
         check_model_string(m, slot)
@@ -411,10 +426,14 @@ def _check_models(models: Iterable[str], slot: str) -> list[str]:
     return out
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
+
+
 def _constraint(v: Any, name: str) -> float | None:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v < 0:
+    if not _is_number(v) or v < 0:
         raise AgentOptError(f"{name} must be a non-negative number or None, got {v!r}")
     return float(v)
 
@@ -426,7 +445,11 @@ def _objective_fn(objective: Any) -> Callable[[CombinationStats], float]:
         bad = sorted(set(objective) - set(_OBJECTIVE_KEYS))
         if bad or not objective:
             raise AgentOptError(f"objective weights may use keys {list(_OBJECTIVE_KEYS)}, got {sorted(objective)}")
-        w = {k: float(objective.get(k, 0.0)) for k in _OBJECTIVE_KEYS}
+        w = {k: objective.get(k, 0.0) for k in _OBJECTIVE_KEYS}
+        bad_w = {k: v for k, v in w.items() if not _is_number(v) or math.isinf(v)}
+        if bad_w:
+            raise AgentOptError(f"objective weights must be finite numbers, got {bad_w}")
+        w = {k: float(v) for k, v in w.items()}
         return lambda s: (w["score"] * s.mean_score + w["cost"] * (_num(s.mean_cost_usd) or 0.0)
                           + w["latency"] * (_num(s.mean_latency_s) or 0.0))
     raise AgentOptError(f"objective must be 'score' or a dict of weights like "
@@ -466,6 +489,7 @@ def optimize(
     """
     adapter = adapter_for(app)
     items = normalize_dataset(dataset)
+    storage = resolve_url(storage) if isinstance(storage, str) else storage
     if not callable(metric):
         raise MetricError(f"metric must be a function metric(example, output) -> float in [0, 1], got {metric!r}")
     if candidates is None or isinstance(candidates, str) and "," not in candidates:
@@ -475,6 +499,9 @@ def optimize(
             raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
     if isinstance(candidates, str):
         candidates = [c.strip() for c in candidates.split(",") if c.strip()]
+    if not isinstance(candidates, (Mapping, Iterable)):
+        raise ModelError(f"candidates must be a list of model strings or {{slot: [models]}}, got {candidates!r}")
+    _constraint(budget_usd, "budget_usd")
     objective_fn = _objective_fn(objective)
     cons = {"max_cost_per_example": _constraint(max_cost_per_example, "max_cost_per_example"),
             "max_latency_s": _constraint(max_latency_s, "max_latency_s"),
@@ -495,8 +522,9 @@ def optimize(
     space_slots: dict[str, list[str]] = {}
     for alias, name in alias_to_app.items():
         if isinstance(candidates, Mapping):
-            cands = candidates.get(alias, candidates.get(name))
-            if cands is None:
+            given_key = alias if alias in candidates else name if name in candidates else None
+            cands = candidates[given_key] if given_key is not None else None
+            if given_key is None:
                 default = by_name[name].default_model
                 if default is None:
                     raise SlotError(f"candidates has no entry for slot {alias!r} and its current model is unknown; "
@@ -504,9 +532,7 @@ def optimize(
                 cands = [default]
         else:
             cands = candidates
-        if isinstance(cands, str):
-            cands = [cands]
-        cands = _check_models(list(cands), alias)
+        cands = _check_models(cands, alias)
         if not cands:
             raise ModelError(f"slot {alias!r} has no candidate models")
         space_slots[alias] = cands

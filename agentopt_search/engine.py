@@ -13,6 +13,7 @@ import contextvars
 import functools
 import inspect
 import math
+import numbers
 import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence, Union
 
@@ -31,8 +32,9 @@ __all__ = ["search", "asearch", "SearchError", "Evaluate"]
 Evaluate = Callable[[dict[str, str], Any], Union[Outcome, float, Awaitable[Union[Outcome, float]]]]
 
 
-class SearchError(RuntimeError):
-    """Every combination failed; the message collects the errors."""
+class SearchError(RuntimeError, ValueError):
+    """Every combination failed; the message collects the errors. Also a ValueError: in practice the
+    evaluate function / app cannot run on these inputs (wrong signature, unknown model, missing key)."""
 
 
 def search(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate, examples: Iterable[Any],
@@ -68,20 +70,27 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     space = space if isinstance(space, SearchSpace) else SearchSpace(space)
     if not callable(evaluate):
         raise ValueError("evaluate must be a function evaluate(assignment, example) -> Outcome")
+    if isinstance(examples, (str, bytes, Mapping)):
+        raise ValueError(f"examples must be a list of examples, got {type(examples).__name__}")
     try:
         examples = list(examples)
     except TypeError:
         raise ValueError(f"examples must be an iterable of examples, got {type(examples).__name__}") from None
     if not examples:
         raise ValueError("examples is empty; give at least one example to evaluate on")
-    if not isinstance(max_concurrency, int) or max_concurrency < 1:
+    if not _is_int(max_concurrency) or max_concurrency < 1:
         raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
-    if budget_usd is not None and (not isinstance(budget_usd, (int, float)) or math.isnan(budget_usd) or budget_usd < 0):
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if budget_usd is not None and (isinstance(budget_usd, bool) or not isinstance(budget_usd, numbers.Real)
+                                   or math.isnan(budget_usd) or budget_usd < 0):
         raise ValueError(f"budget_usd must be a non-negative number of dollars or None, got {budget_usd!r}")
-    if not 0 < confidence < 1:
+    if not _is_real(confidence) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    if not 0 <= epsilon < 1:
+    if not _is_real(epsilon) or not 0 <= epsilon < 1:
         raise ValueError(f"epsilon must be in [0, 1), got {epsilon!r}")
+    if min_score is not None and (not _is_real(min_score) or not 0 <= min_score <= 1):
+        raise ValueError(f"min_score must be a number in [0, 1] or None, got {min_score!r}")
     strat = get_strategy(strategy, **strategy_options)
 
     state = SearchState(space, len(examples), confidence=confidence, epsilon=epsilon, budget_usd=budget_usd,
@@ -96,21 +105,19 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     for rec in known:
         if rec[:2] not in have:  # the study holds every cell the search rests on
             store.save(*rec)
-    resumed = 0
-    for combo, ex, score, cost, latency, error in [*known, *stored]:
-        if 0 <= ex < len(examples) and not state.observed((combo, int(position[ex]))):
-            state.record((combo, int(position[ex])), score, cost, latency, error)
-            state.n_evaluations += 1
-            resumed += 1
+    resumed = _merge(state, [*known, *stored], position)
 
     runner = _CellRunner(evaluate, space, examples, order, state, store, max_concurrency, on_record)
     strat.start(state)
     stop_reason = "done"
+    merged = 0  # cells other workers stored while this one ran
     try:
         with SearchProgress(state, enabled=progress) as bar:
             runner.bar = bar
             idle = 0
             while True:
+                if store.shared:  # decide on every worker's evidence
+                    merged += _merge(state, store.load(), position)
                 cells = strat.propose(state)
                 if not cells:
                     break
@@ -124,23 +131,75 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
                 if state.budget_left() <= 0:
                     stop_reason = "budget"
                     break
-                await runner.run(new)
+                if isinstance(store, OptunaStore):
+                    merged += await _run_claimed(runner, store, new, order, position, max(32, 4 * max_concurrency))
+                else:
+                    await runner.run(new)
                 if runner.budget_hit:
                     stop_reason = "budget"
                     break
+            if store.shared:
+                merged += _merge(state, store.load(), position)
     finally:
         runner.close()
         store.finish({c: float(m) for c, m in enumerate(state.means()) if not np.isnan(m)})
 
     result = SearchResult.from_state(state, strat.pick(state), strat.describe(), stop_reason,
                                      storage=getattr(store, "url", None))
-    result.extra.update(resumed=resumed, paid_this_run=state.n_evaluations - resumed,
-                        item_order=order.tolist())
+    result.extra.update(resumed=resumed, from_other_workers=merged,
+                        paid_this_run=state.n_evaluations - resumed - merged, item_order=order.tolist())
     tried = [s for s in result.leaderboard if s.n > 0]
     if tried and all(s.status == "failed" for s in tried):
         msgs = sorted({s.first_error or "" for s in tried})
         raise SearchError(f"every combination failed on every example; errors: {msgs[:10]}")
     return result
+
+
+def _merge(state: SearchState, records: Iterable[tuple], position: np.ndarray) -> int:
+    """Record stored cells the state does not have yet; returns how many."""
+    n = 0
+    for combo, ex, score, cost, latency, error in records:
+        if 0 <= ex < len(position) and not state.observed((combo, int(position[ex]))):
+            state.record((combo, int(position[ex])), score, cost, latency, error)
+            state.n_evaluations += 1
+            n += 1
+    return n
+
+
+_POLL_S = 0.25  # how often a worker waiting for cells other workers hold looks again
+
+
+async def _run_claimed(runner: "_CellRunner", store: OptunaStore, cells: list[Cell], order: np.ndarray,
+                       position: np.ndarray, chunk: int) -> int:
+    """Evaluate ``cells`` with other workers on the same study: claim ``chunk`` free cells at a time,
+    merge what others stored, wait for cells others hold; returns the number of cells merged."""
+    state, merged = runner.state, 0
+    pending = cells
+    while pending:
+        if state.budget_left() <= 0:
+            runner.budget_hit = True
+            break
+        stored, mine = store.claim([(c, int(order[p])) for c, p in pending], chunk)
+        merged += _merge(state, stored, position)
+        pending = [c for c in pending if not state.observed(c)]
+        todo = [(c, int(position[ex])) for c, ex in mine if not state.observed((c, int(position[ex])))]
+        if todo:
+            await runner.run(todo)
+            if runner.budget_hit:
+                break
+            pending = [c for c in pending if not state.observed(c)]
+        elif pending:  # every remaining cell is being evaluated by another worker
+            await asyncio.sleep(_POLL_S)
+    return merged
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 class _CellRunner:
@@ -239,7 +298,7 @@ class _BadOutcome(ValueError):
 def _as_outcome(raw: Any, combo_key: str, ex_index: int) -> Outcome:
     if isinstance(raw, Outcome):
         return raw
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+    if isinstance(raw, numbers.Real) and not isinstance(raw, bool):  # numpy floats too
         return Outcome(score=float(raw))
     raise _BadOutcome(
         f"evaluate returned {type(raw).__name__} for combination {combo_key} on example #{ex_index}; "

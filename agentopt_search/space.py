@@ -24,6 +24,9 @@ class SearchSpace:
                 raise ValueError(f"slot {slot!r}: candidates must be a list of model names, got {candidates!r}")
             if not candidates:
                 raise ValueError(f"slot {slot!r} has no candidate models; give at least one")
+            bad = [c for c in candidates if not isinstance(c, str) or not c]
+            if bad:
+                raise ValueError(f"slot {slot!r}: candidates must be non-empty model name strings, got {bad[0]!r}")
             dupes = sorted({c for c in candidates if list(candidates).count(c) > 1})
             if dupes:
                 raise ValueError(f"slot {slot!r} lists duplicate candidates {dupes}; list each model once")

@@ -3,7 +3,9 @@
 ``POST /v1/chat/completions`` and ``GET /v1/models`` work with the openai SDK, litellm
 (``openai/sim/<name>`` + ``api_base``) and LangChain. Optional deterministic fault injection
 (429, 500, timeout, malformed) for reliability tests. ``GET /sim/stats`` and the in-process
-``SimServer.log`` give the server's own request count and per-model usage.
+``SimServer.log`` give the server's own request count and per-model usage; ``GET /sim/requests``
+lists every request (model, status, tokens, and the first ``[tag:...]`` marker found in its
+messages, so a caller can tell which of its runs sent it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import errno
 import hashlib
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -67,6 +70,7 @@ class RequestRecord:
     sim_latency_s: float = 0.0
     t: float = field(default_factory=time.time)
     key: str | None = None  # sha256 of the request body: retries of one request share it
+    tag: str | None = None
 
 
 class RequestLog:
@@ -113,6 +117,10 @@ class RequestLog:
                 u["output_tokens"] += r.output_tokens
         return out
 
+    def snapshot(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self.records)
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             by_status: dict[str, int] = {}
@@ -120,6 +128,22 @@ class RequestLog:
                 by_status[str(r.status)] = by_status.get(str(r.status), 0) + 1
             n = len(self.records)
         return {"requests": n, "by_status": by_status, "usage_by_model": self.usage_by_model()}
+
+
+_TAG = re.compile(r"\[tag:([^\]\s]{1,200})\]")
+
+
+def _tag(messages: Any) -> str | None:
+    """The first ``[tag:...]`` marker in the messages' text (None if there is none)."""
+    for m in messages if isinstance(messages, list) else []:
+        content = m.get("content") if isinstance(m, dict) else None
+        parts = content if isinstance(content, list) else [content]
+        for part in parts:
+            text = part.get("text") if isinstance(part, dict) else part
+            found = _TAG.search(text) if isinstance(text, str) else None
+            if found:
+                return found.group(1)
+    return None
 
 
 def _error(status: int, message: str, kind: str, code: str | None = None, headers: dict[str, str] | None = None):
@@ -184,6 +208,10 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
     async def stats() -> dict[str, Any]:
         return log.stats()
 
+    @app.get("/sim/requests")
+    async def requests() -> list[dict[str, Any]]:
+        return [asdict(r) for r in log.snapshot()]
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -199,25 +227,26 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
             log.add(RequestRecord(n, None, 400))
             return _error(400, "request body must be a JSON object", "invalid_request_error")
         model = body.get("model")
+        tag = _tag(body.get("messages"))
         try:
             spec = get_spec(str(model))
         except ModelError as exc:
-            log.add(RequestRecord(n, str(model), 404))
+            log.add(RequestRecord(n, str(model), 404, tag=tag))
             return _error(404, str(exc), "invalid_request_error", "model_not_found")
         if not isinstance(body.get("messages"), list) or not body["messages"]:
-            log.add(RequestRecord(n, spec.name, 400))
+            log.add(RequestRecord(n, spec.name, 400, tag=tag))
             return _error(400, "'messages' must be a non-empty list", "invalid_request_error")
         key = hashlib.sha256(raw).hexdigest()
         fault = _fault_for(opts, key, log.occurrence(key))
         if fault == "429":
-            log.add(RequestRecord(n, spec.name, 429, fault, key=key))
+            log.add(RequestRecord(n, spec.name, 429, fault, key=key, tag=tag))
             return _error(429, "simulated rate limit; retry after a moment", "rate_limit_error", "rate_limit_exceeded",
                           headers={"retry-after": "1", "retry-after-ms": "20"})
         if fault == "500":
-            log.add(RequestRecord(n, spec.name, 500, fault, key=key))
+            log.add(RequestRecord(n, spec.name, 500, fault, key=key, tag=tag))
             return _error(500, "simulated internal server error", "server_error")
         if fault == "timeout":
-            log.add(RequestRecord(n, spec.name, 504, fault, key=key))
+            log.add(RequestRecord(n, spec.name, 504, fault, key=key, tag=tag))
             try:
                 await asyncio.sleep(opts.timeout_s)
             except asyncio.CancelledError:  # server shutting down: end quietly
@@ -228,10 +257,10 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
         try:
             res = simulate(spec.name, body["messages"], max_tokens=max_tokens, **kwargs)
         except ModelError as exc:
-            log.add(RequestRecord(n, spec.name, 400))
+            log.add(RequestRecord(n, spec.name, 400, tag=tag))
             return _error(400, str(exc), "invalid_request_error", "context_length_exceeded")
         await asyncio.sleep(res.latency_s * opts.time_scale)
-        log.add(RequestRecord(n, spec.name, 200, fault, res.input_tokens, res.output_tokens, res.latency_s, key=key))
+        log.add(RequestRecord(n, spec.name, 200, fault, res.input_tokens, res.output_tokens, res.latency_s, key=key, tag=tag))
         if fault == "malformed":
             return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"role": "assis',
                                      media_type="application/json")
@@ -251,7 +280,9 @@ def bind_socket(host: str = "127.0.0.1", port: int = 8765) -> socket.socket:
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise AgentOptError(f"the simulator serves loopback only; use --host 127.0.0.1 (got {host!r})")
     family = socket.AF_INET6 if host == "::1" else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections; without it every
+    # keep-alive response waits ~40 ms (Nagle holds the body until the client's delayed ACK)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -52,7 +52,7 @@ class ArmElimination(Strategy):
             return True
         x = state.scores[alive, :n]
         means = x.mean(axis=1)
-        order = np.lexsort((np.nan_to_num(state.cost_per_item(alive)), -means))
+        order = np.lexsort((_prefix_cost(state, alive, n), -means))
         for j in order[: self.compare_top]:
             if state.status[alive[j]] != "alive":
                 continue
@@ -67,7 +67,7 @@ class ArmElimination(Strategy):
             return True
         x = state.scores[alive, :n]
         means = x.mean(axis=1)
-        leader = int(np.lexsort((np.nan_to_num(state.cost_per_item(alive)), -means))[0])
+        leader = int(np.lexsort((_prefix_cost(state, alive, n), -means))[0])
         _, _, upper, _ = paired_bounds(x - x[leader], None, self.alpha_each, state.n_items)
         upper[leader] = -np.inf
         return bool(np.all(upper <= state.epsilon))
@@ -85,3 +85,11 @@ class ArmElimination(Strategy):
         means = x.mean(axis=1)
         order = np.lexsort((np.nan_to_num(state.cost_per_item(alive)), -means))
         return alive[int(order[0])]
+
+
+def _prefix_cost(state: SearchState, combos: np.ndarray, n: int) -> np.ndarray:
+    """Mean cost on the first ``n`` items (the look's evidence only, so workers sharing a study that
+    already hold later cells decide exactly as one worker would); 0 where unpriced."""
+    c = state.costs[combos, :n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(np.nansum(c, axis=1) / (~np.isnan(c)).sum(axis=1))

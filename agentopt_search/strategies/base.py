@@ -77,6 +77,10 @@ def get_strategy(strategy: "str | Strategy", **options: Any) -> Strategy:
     cls = known[strategy]
     import inspect
 
-    params = inspect.signature(cls.__init__).parameters
-    accepted = {k: v for k, v in options.items() if k in params}
-    return cls(**accepted)
+    params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise ValueError(f"strategy {strategy!r} has no option(s) {unknown}; its options are {params or 'none'}"
+                         + ("; to set options pick the strategy explicitly, e.g. strategy='arm_elimination'"
+                            if strategy == "auto" else ""))
+    return cls(**options)

@@ -1,0 +1,60 @@
+"""Start a throw-away PostgreSQL server for a test (initdb into a temp dir, pg_ctl on a free port)."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+def _bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [p for p in [shutil.which("initdb")] if p]
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yield the URL of a fresh PostgreSQL server; skip the test if the binaries are absent."""
+    bindir = _bin_dir()
+    if bindir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found; apt-get install postgresql")
+    pytest.importorskip("psycopg2", reason="psycopg2-binary is needed to talk to PostgreSQL")
+    prefix: list[str] = []
+    root = tempfile.mkdtemp(prefix="agentopt-pg-")
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, sock, logf = f"{root}/data", f"{root}/sock", f"{root}/server.log"
+    port = _free_port()
+    try:
+        subprocess.run(prefix + ["mkdir", "-p", sock], check=True)
+        subprocess.run(prefix + [str(bindir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                                 "--no-sync"], check=True, capture_output=True)
+        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w", "-t", "60", "start"],
+                       check=True, capture_output=True)
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
