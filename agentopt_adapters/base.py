@@ -42,6 +42,7 @@ class Adapter(ABC):
     """One framework. Subclasses set ``framework`` and are registered with ``register_adapter``."""
 
     framework: ClassVar[str]
+    fallback: ClassVar[bool] = False  # asked only after every specific adapter (e.g. plain callables)
 
     @classmethod
     @abstractmethod
@@ -90,8 +91,7 @@ def _load_builtin() -> None:
 def adapter_for(app: Any) -> Adapter:
     """The adapter that handles ``app``; a clear error when none does."""
     _load_builtin()
-    # the plain-callable adapter is the catch-all: asked last, whatever order the modules were imported in
-    for cls in sorted(_ADAPTERS, key=lambda c: c.framework == "callable"):
+    for cls in sorted(_ADAPTERS, key=lambda c: c.fallback):  # whatever order they were imported in
         if cls.handles(app):
             return cls()
     raise AgentOptError(

@@ -93,6 +93,7 @@ class CallableAdapter(Adapter):
     """Any callable that is not a LangGraph graph or a DSPy program."""
 
     framework = "callable"
+    fallback = True  # a dspy.Module is callable too: the DSPy / LangGraph adapters come first
 
     @classmethod
     def handles(cls, app: Any) -> bool:

@@ -166,21 +166,22 @@ def _merge(state: SearchState, records: Iterable[tuple], position: np.ndarray) -
     return n
 
 
-_POLL_S = 0.25  # how often a worker waiting for cells other workers hold looks again
+_POLL_S = (0.25, 2.0)  # a worker waiting for cells other workers hold looks again after 0.25 s, 0.5 s, ... 2 s
 
 
 async def _run_claimed(runner: "_CellRunner", store: OptunaStore, cells: list[Cell], order: np.ndarray,
                        position: np.ndarray, chunk: int) -> int:
     """Evaluate ``cells`` with other workers on the same study: claim ``chunk`` free cells at a time,
     merge what others stored, wait for cells others hold; returns the number of cells merged."""
-    state, merged = runner.state, 0
+    state, merged, wait = runner.state, 0, _POLL_S[0]
     pending = cells
     while pending:
         if state.budget_left() <= 0:
             runner.budget_hit = True
             break
         stored, mine = store.claim([(c, int(order[p])) for c, p in pending], chunk)
-        merged += _merge(state, stored, position)
+        new = _merge(state, stored, position)
+        merged += new
         pending = [c for c in pending if not state.observed(c)]
         todo = [(c, int(position[ex])) for c, ex in mine if not state.observed((c, int(position[ex])))]
         if todo:
@@ -189,7 +190,9 @@ async def _run_claimed(runner: "_CellRunner", store: OptunaStore, cells: list[Ce
                 break
             pending = [c for c in pending if not state.observed(c)]
         elif pending:  # every remaining cell is being evaluated by another worker
-            await asyncio.sleep(_POLL_S)
+            wait = _POLL_S[0] if new else wait  # others made progress: look again soon
+            await asyncio.sleep(wait)
+            wait = min(2 * wait, _POLL_S[1])
     return merged
 
 

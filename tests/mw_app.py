@@ -3,7 +3,9 @@
 Env: ``MW_LOG`` (append one JSON line per finished evaluation: pid, models, example id),
 ``MW_GATE`` (a directory: the first call writes ``ready-<pid>`` and waits for ``go``, so two
 workers are known to hold claims at the same time), ``MW_HANG_AFTER`` (after this many
-evaluations every call blocks: a stuck worker holding claims, to be killed by the test).
+evaluations -- counted from when the file ``MW_HANG_WHEN`` appears, if that is set -- every call
+blocks: a stuck worker holding claims, to be killed by the test; it touches ``<MW_LOG>.hung-<pid>``).
+Deciding to hang and logging happen under one lock, so once a worker hangs its log is final.
 """
 
 from __future__ import annotations
@@ -32,25 +34,33 @@ def _gate() -> None:
     _gate_passed.set()
 
 
-def _log(models: dict[str, str], example: dict) -> None:
-    global _done
-    line = json.dumps({"pid": os.getpid(), "planner": models["planner"], "solver": models["solver"],
-                       "id": example["id"]}) + "\n"
-    with _lock:
-        _done += 1
-        with open(os.environ["MW_LOG"], "a") as f:  # O_APPEND: whole lines, from any process
-            f.write(line)
+_since: list[int] = []  # evaluations done when MW_HANG_WHEN appeared
 
 
-def _hang() -> None:
-    limit = os.environ.get("MW_HANG_AFTER")
-    if limit is not None and _done >= int(limit):
-        threading.Event().wait()  # stuck for good: only SIGKILL ends this worker
+def _must_hang() -> bool:
+    """Call with _lock held."""
+    limit, when = os.environ.get("MW_HANG_AFTER"), os.environ.get("MW_HANG_WHEN")
+    if limit is None:
+        return False
+    if when is not None and not _since:
+        if not Path(when).exists():
+            return False
+        _since.append(_done)
+    return _done - (_since[0] if _since else 0) >= int(limit)
+
+
+def _block() -> None:
+    Path(f"{os.environ['MW_LOG']}.hung-{os.getpid()}").touch()
+    threading.Event().wait()  # stuck for good: only SIGKILL ends this worker
 
 
 def app(models: dict[str, str], example: dict) -> str:
+    global _done
     _gate()
-    _hang()
+    with _lock:
+        hang = _must_hang()
+    if hang:
+        _block()
     plan = completion(models, "planner", messages=[
         {"role": "system", "content": "You are a planner. Break the problem down into numbered steps."},
         {"role": "user", "content": example["question"]},
@@ -59,8 +69,15 @@ def app(models: dict[str, str], example: dict) -> str:
         {"role": "system", "content": "Solve the problem by following the plan. End with 'Answer: <number>'."},
         {"role": "user", "content": f"Problem: {example['question']}\n\nPlan:\n{plan}"},
     ]).choices[0].message.content
-    _hang()
-    _log(models, example)
+    with _lock:  # decide and log atomically
+        hang = _must_hang()
+        if not hang:
+            _done += 1
+            with open(os.environ["MW_LOG"], "a") as f:  # O_APPEND: whole lines, from any process
+                f.write(json.dumps({"pid": os.getpid(), "planner": models["planner"], "solver": models["solver"],
+                                    "id": example["id"]}) + "\n")
+    if hang:
+        _block()
     return reply
 
 

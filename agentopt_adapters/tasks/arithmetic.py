@@ -6,6 +6,7 @@ import ast
 import operator
 import random
 import re
+import threading
 from typing import Any
 
 from . import Task, _register, answer_text, final_answer_span
@@ -170,6 +171,11 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.UAdd: operator.pos, ast.Mod: operator.mod, ast.Pow: operator.pow}
 
 
+# CPython 3.11's ast.parse keeps a per-interpreter recursion counter that concurrent threads corrupt
+# ("SystemError: AST constructor recursion depth mismatch"): one parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression (numbers, + - * / // % ** and parentheses)."""
 
@@ -185,7 +191,9 @@ def calculator(expression: str) -> str:
         raise ValueError(f"unsupported expression element {ast.dump(node)[:40]}")
 
     try:
-        value = ev(ast.parse(expression.replace("^", "**").replace("×", "*"), mode="eval"))
+        with _PARSE_LOCK:
+            tree = ast.parse(expression.replace("^", "**").replace("×", "*"), mode="eval")
+        value = ev(tree)
     except (SyntaxError, ValueError, ZeroDivisionError) as exc:
         return f"error: {exc}"
     if isinstance(value, float) and value.is_integer():
