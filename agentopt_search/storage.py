@@ -175,7 +175,13 @@ class OptunaStore:
             trials = self._trials()
             cells = self._cells(trials)
             stored = {(c, e) for c, e, *_ in cells}
-            mine_ids = set(self._open.values())
+            running = {t._trial_id for t in trials if t.state == self._optuna.trial.TrialState.RUNNING}
+            with self._guard:
+                for combo, tid in list(self._open.items()):
+                    if tid not in running:  # failed as stale by another worker (our beat was late): claims void
+                        del self._open[combo]
+                        self._claimed.pop(combo, None)
+                mine_ids = set(self._open.values())
             taken: set[Claim] = set()
             for t in trials:
                 if t.state == self._optuna.trial.TrialState.RUNNING and t._trial_id not in mine_ids \

@@ -15,10 +15,11 @@ from search_helpers import Planted
 
 SLOTS = {"a": ["a1", "a2", "a3"], "b": ["b1", "b2"]}
 BEST = {"a": "a3", "b": "b1"}
+N_ITEMS = 60
 
 if __name__ == "__main__":
     url, study, log, strategy = sys.argv[1:5]
-    prob = Planted(SLOTS, BEST, n_items=100)
+    prob = Planted(SLOTS, BEST, n_items=N_ITEMS)
     lock = threading.Lock()
 
     def evaluate(assignment, example):

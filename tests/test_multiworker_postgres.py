@@ -160,8 +160,7 @@ def test_two_workers_share_one_study_without_duplicates(pg_url, data, tmp_path, 
     assert json.loads(shown.stdout)["best"]["assignment"] == best
 
 
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-@pytest.mark.parametrize("strategy", ["brute_force", "auto"])
+@pytest.mark.parametrize("backend,strategy", [("postgresql", "brute_force"), ("postgresql", "auto"), ("sqlite", "auto")])
 def test_three_racing_search_workers(backend, strategy, pg_url, tmp_path):
     """agentopt_search alone, fast cells, three workers racing for claims: no cell twice, none missing."""
     url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'run.db'}"
@@ -177,10 +176,10 @@ def test_three_racing_search_workers(backend, strategy, pg_url, tmp_path):
     assert dupes == {}
 
     from agentopt_search import search
-    from mw_search_worker import BEST, SLOTS
+    from mw_search_worker import BEST, N_ITEMS, SLOTS
     from search_helpers import Planted
 
-    ref = Planted(SLOTS, BEST, n_items=100)
+    ref = Planted(SLOTS, BEST, n_items=N_ITEMS)
     single = search(ref.space, ref.evaluate, ref.examples, strategy=strategy, max_concurrency=4, progress=False)
     assert set(per_cell) == set(ref.calls), "the workers evaluated other cells than one worker would"
     assert all(r["best"] == single.best.assignment for r in results)
