@@ -31,9 +31,14 @@ class ArmElimination(Strategy):
         self._done = False
 
     def start(self, state: SearchState) -> None:
-        self.schedule = look_schedule(state.n_items, self.first, self.growth)
-        m = max(2, state.space.size)
+        self.plan(state, self.first, state.space.size)
+
+    def plan(self, state: SearchState, first: int | None, n_combinations: int) -> None:
+        """Looks from ``first`` items on, and the level of each bound for ``n_combinations`` competitors."""
+        self.schedule = look_schedule(state.n_items, first, self.growth)
+        m = max(2, n_combinations)
         self.alpha_each = state.alpha / (2 * (m - 1) * len(self.schedule))
+        self._look = 0
 
     def propose(self, state: SearchState) -> list[Cell]:
         while not self._done and self._look < len(self.schedule):

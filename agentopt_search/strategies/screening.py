@@ -66,9 +66,8 @@ class Screening(ArmElimination):
 
     def estimates(self, state: SearchState) -> np.ndarray:
         """Shrunken score estimate of every combination from everything observed so far."""
-        seen = ~np.isnan(state.scores)
-        n = seen.sum(axis=1).astype(float)
-        means = np.where(n > 0, np.nansum(state.scores, axis=1) / np.maximum(n, 1), np.nan)
+        n = state.n_observed().astype(float)
+        means = state.means()
         rows = np.flatnonzero(n > 0)
         X = self._design
         w = n[rows]
@@ -79,8 +78,10 @@ class Screening(ArmElimination):
         coef = np.linalg.solve(Xr.T @ Xr + reg, Xr.T @ yr)
         pred = X @ coef
         # Per-observation variance (binary or fractional) and the spread of true effects around the model.
-        p = np.clip(np.nanmean(state.scores), 0.02, 0.98)
-        cell_var = float(np.nanvar(state.scores)) if np.isfinite(np.nanvar(state.scores)) else p * (1 - p)
+        cell_var = float(np.nanvar(state.scores))
+        if not np.isfinite(cell_var):
+            p = np.clip(np.nanmean(state.scores), 0.02, 0.98)
+            cell_var = p * (1 - p)
         resid = means[rows] - pred[rows]
         tau2 = max(float(np.average(resid**2, weights=w)) - cell_var * len(rows) / w.sum(), 1e-4)
         shrink = tau2 / (tau2 + cell_var / np.maximum(n, 1))
@@ -100,17 +101,8 @@ class Screening(ArmElimination):
 
     def _begin_confirm(self, state: SearchState, n: int) -> None:
         """Hand the finalists to paired arm elimination, starting from the items they share."""
-        from ..stats import look_schedule
-
         self._confirming = True
-        rest = [k for k in look_schedule(state.n_items, max(n, 2), self.growth) if k >= n]
-        self.schedule = rest
-        m = max(2, len(state.alive))
-        self.alpha_each = state.alpha / (2 * (m - 1) * len(self.schedule))
-        self._look = 0
-
-    def describe(self) -> str:
-        return "screening"
+        self.plan(state, max(n, 2), len(state.alive))
 
 
 def _design_matrix(state: SearchState) -> np.ndarray:
