@@ -147,12 +147,6 @@ class _Evaluator:
             except Exception:
                 pass
 
-    def seed(self, assignment: Mapping[str, str], outcomes: Mapping[int, Outcome]) -> None:
-        """Known outcomes of ``assignment`` by example index (stored by any worker); no usage recorded."""
-        key = self.key(assignment)
-        for index, outcome in outcomes.items():
-            self.cells.setdefault((key, index), _Cell(outcome, None))
-
     async def __call__(self, assignment: dict[str, str], item: Item) -> Outcome:
         ck = (self.key(assignment), item.index)
         cached = self.cells.get(ck)
@@ -563,20 +557,21 @@ def optimize(
     evaluator = _Evaluator(adapter, app, metric, to_app)
     common = dict(seed=seed, max_concurrency=max_concurrency, confidence=confidence, epsilon=epsilon, progress=progress)
     study = study_name or "agentopt"
+    base_space = None if base_assign is None else SearchSpace({a: [m] for a, m in base_assign.items()})
     if storage:  # a resumed run: what either study stored is replayed by the other, never paid again
-        if base_assign is not None:
-            evaluator.preload(_stored(storage, SearchSpace({a: [m] for a, m in base_assign.items()}), items,
-                                      f"{study}-baseline"))
+        if base_space is not None:
+            evaluator.preload(_stored(storage, base_space, items, f"{study}-baseline"))
         evaluator.preload(_stored(storage, space, items, study))
     base_stats: CombinationStats | None = None
     base_res: SearchResult | None = None
     prior: list[tuple[dict[str, str], int, Outcome]] = []
     try:
-        if base_assign is not None:
-            base_res = search(SearchSpace({a: [m] for a, m in base_assign.items()}), evaluator, items,
-                              strategy="brute_force", budget_usd=budget_usd, storage=storage,
-                              study_name=f"{study}-baseline", **common)
+        if base_assign is not None and base_space is not None:
+            base_res = search(base_space, evaluator, items, strategy="brute_force", budget_usd=budget_usd,
+                              storage=storage, study_name=f"{study}-baseline", **common)
             base_stats = base_res.leaderboard[0]
+            if storage:  # baseline cells other workers paid meanwhile: replayed by the search, never paid again
+                evaluator.preload(_stored(storage, base_space, items, f"{study}-baseline"))
             base_key = evaluator.key(base_assign)
             prior = [(dict(base_assign), i, c.outcome) for (k, i), c in evaluator.cells.items() if k == base_key]
         # the baseline's cells are known to the search from the start: never paid twice, and the budget
