@@ -87,7 +87,7 @@ def demo_cmd(
     seed: int = typer.Option(0, "--seed", help="Search seed."),
 ) -> None:
     """Optimize a bundled agent on a bundled task with the simulated models (offline, about a minute)."""
-    from .demo.run import run_demo
+    from .sim.demo.run import run_demo
 
     try:
         run_demo(dspy=dspy, out_dir=out, n_examples=examples, seed=seed)

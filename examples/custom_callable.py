@@ -14,7 +14,7 @@ from pathlib import Path
 
 import agentopt_adapters as aa
 from agentopt_adapters.callable_adapter import completion
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 warnings.filterwarnings("ignore")
 

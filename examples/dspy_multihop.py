@@ -24,7 +24,7 @@ import dspy
 
 import agentopt_adapters as aa
 from agentopt_adapters.models import dspy_lm
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 TASK = load_task("multihop")
 

@@ -20,7 +20,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 
 import agentopt_adapters as aa
 from agentopt_adapters.models import chat_model
-from agentopt_adapters.tasks import arithmetic, load_task
+from agentopt_adapters.sim.tasks import arithmetic, load_task
 
 warnings.filterwarnings("ignore")
 

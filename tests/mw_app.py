@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from agentopt_adapters.callable_adapter import completion
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 _lock = threading.Lock()
 _done = 0

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from agentopt_adapters.cli import app
 from agentopt_adapters.cli_optimize import dashboard_command, parse_candidates
 from agentopt_adapters.errors import AgentOptError
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 runner = CliRunner()
 
@@ -25,7 +25,7 @@ APP = textwrap.dedent('''
     app.agentopt_slots = {"solve": "sim/medium"}
 
     def metric(example, output):
-        from agentopt_adapters.tasks import load_task
+        from agentopt_adapters.sim.tasks import load_task
         return load_task("arithmetic").metric(example, output)
 ''')
 

@@ -49,8 +49,8 @@ def _check(stdout: str, out: Path, app_name: str) -> dict:
 def test_demo_langgraph(tmp_path: Path) -> None:
     stdout, out = _demo(tmp_path, "--examples", "40")
     summary = _check(stdout, out, "graph")
-    from agentopt_adapters.demo.langgraph_app import graph
-    from agentopt_adapters.tasks import load_task
+    from agentopt_adapters.sim.demo.langgraph_app import graph
+    from agentopt_adapters.sim.tasks import load_task
 
     tuned = aa.apply(graph, out / "agentopt.json")
     with aa.bind(tuned, {}) as run:  # the tuned graph routes every call to the exported models
@@ -64,8 +64,8 @@ def test_demo_langgraph(tmp_path: Path) -> None:
 def test_demo_dspy(tmp_path: Path) -> None:
     stdout, out = _demo(tmp_path, "--dspy", "--examples", "40")
     _check(stdout, out, "program")
-    from agentopt_adapters.demo.dspy_app import program
-    from agentopt_adapters.tasks import load_task
+    from agentopt_adapters.sim.demo.dspy_app import program
+    from agentopt_adapters.sim.tasks import load_task
 
     tuned = aa.apply(program, out / "agentopt.json")
     cfg = json.loads((out / "agentopt.json").read_text())
@@ -87,7 +87,7 @@ def test_pareto_html_opens_in_headless_chromium(tmp_path: Path) -> None:
     chrome = _chromium()
     if chrome is None:
         pytest.skip("Chromium is not installed (.ci/run installs it)")
-    from agentopt_adapters.demo.run import run_demo
+    from agentopt_adapters.sim.demo.run import run_demo
 
     run_demo(out_dir=tmp_path, n_examples=12, progress=False)
     shot = tmp_path / "shot.png"

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import mw_app
 from agentopt_adapters import optimize
 from agentopt_adapters.cli import app as cli_app
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 from agentopt_search.storage import resolve_url
 from pg_server import postgres_server
 

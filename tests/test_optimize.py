@@ -10,7 +10,7 @@ import pytest
 import agentopt_adapters as aa
 from agentopt_adapters.callable_adapter import CallableApp, completion
 from agentopt_adapters.errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 TASK = load_task("arithmetic")
 DATA = TASK.items[:12]

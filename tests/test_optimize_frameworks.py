@@ -8,7 +8,7 @@ import json
 import pytest
 
 import agentopt_adapters as aa
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 
 def _adapter(name: str) -> None:

@@ -26,7 +26,7 @@ from agentopt_adapters.callable_adapter import acompletion
 from agentopt_adapters.optimizer import _usd
 from agentopt_adapters.pricing import cost_usd
 from agentopt_adapters.sim.server import serve_in_thread
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 from agentopt_search import Outcome, search
 from search_helpers import Planted
 

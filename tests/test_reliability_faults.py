@@ -24,7 +24,7 @@ from agentopt_adapters.errors import ModelError
 from agentopt_adapters.models import chat_model, dspy_lm
 from agentopt_adapters.retry import RetryPolicy, is_transient, retry_policy
 from agentopt_adapters.sim.server import FAULTS, SimServer, serve_in_thread
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 TASK = load_task("arithmetic")
 DATA = TASK.items[:12]

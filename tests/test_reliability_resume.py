@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from agentopt_adapters.cli import app as cli_app
 from agentopt_adapters.sim.server import SimServer, serve_in_thread
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 APP = textwrap.dedent('''
     import os
@@ -34,7 +34,7 @@ APP = textwrap.dedent('''
     app.agentopt_slots = {"solve": "openai/sim/large"}
 
     def metric(example, output):
-        from agentopt_adapters.tasks import load_task
+        from agentopt_adapters.sim.tasks import load_task
         return load_task("arithmetic").metric(example, output)
 ''')
 CALLS_PER_CELL = 1  # the app makes one model call per example

@@ -24,7 +24,7 @@ import agentopt_adapters as aa
 from agentopt_adapters.config import make_config, redact, strip_secrets
 from agentopt_adapters.models import chat_model, dspy_lm
 from agentopt_adapters.sim.server import SimServer, serve_in_thread
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 KEY = "sk-test-PLANTED-0123456789"
 TASK = load_task("arithmetic")
@@ -44,7 +44,7 @@ APP = textwrap.dedent('''
     app.agentopt_slots = {"solve": "openai/sim/large"}
 
     def metric(example, output):
-        from agentopt_adapters.tasks import load_task
+        from agentopt_adapters.sim.tasks import load_task
         return load_task("arithmetic").metric(example, output)
 ''')
 

@@ -11,7 +11,7 @@ import pytest
 from agentopt_adapters.errors import AgentOptError, ModelError
 from agentopt_adapters.sim import ZOO, simulate
 from agentopt_adapters.sim.engine import SimContextWindowError
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 PLAN_SYS = "You are a planner. Write a short step-by-step plan for the problem; do not solve it."
 SOLVE_SYS = "You are a solver. Follow the plan to solve the problem and end with 'Answer: <answer>'."

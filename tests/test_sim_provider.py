@@ -14,8 +14,8 @@ import pytest
 
 from agentopt_adapters import sim
 from agentopt_adapters.models import chat_model, dspy_lm
-from agentopt_adapters.tasks import load_task
-from agentopt_adapters.tasks.arithmetic import calculator
+from agentopt_adapters.sim.tasks import load_task
+from agentopt_adapters.sim.tasks.arithmetic import calculator
 
 sim.register()
 ITEM = load_task("arithmetic").items[11]

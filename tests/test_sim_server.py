@@ -21,7 +21,7 @@ from agentopt_adapters.errors import AgentOptError
 from agentopt_adapters.models import chat_model
 from agentopt_adapters.sim import ZOO, simulate
 from agentopt_adapters.sim.server import SimServer, serve_in_thread
-from agentopt_adapters.tasks import load_task
+from agentopt_adapters.sim.tasks import load_task
 
 ITEM = load_task("arithmetic").items[2]
 

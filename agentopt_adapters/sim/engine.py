@@ -103,7 +103,7 @@ def _norm(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _index() -> dict[str, tuple[str, dict[str, Any]]]:
-    from ..tasks import load_task
+    from .tasks import load_task
 
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for name in ("arithmetic", "multihop"):
@@ -124,7 +124,7 @@ def find_item(text: str) -> tuple[str, dict[str, Any]] | None:
 
 
 def _task_module(task: str) -> Any:
-    from ..tasks import arithmetic, multihop
+    from .tasks import arithmetic, multihop
 
     return arithmetic if task == "arithmetic" else multihop
 
@@ -556,7 +556,7 @@ def _answer_item(spec: SimModelSpec, req: Request, rng: random.Random) -> tuple[
 
 
 def _answer_generic(spec: SimModelSpec, req: Request, rng: random.Random) -> tuple[str | None, list[dict[str, Any]], str]:
-    from ..tasks.arithmetic import calculator
+    from .tasks.arithmetic import calculator
 
     prompt = req.last_user.strip() or req.evidence.strip()
     expr = re.search(r"(?<![\w.])[-(]*\d[\d\s.+\-*/()]*[+\-*/]\s*[(\d][\d\s.+\-*/()]*", prompt)

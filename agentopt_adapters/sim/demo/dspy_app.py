@@ -6,7 +6,7 @@ demo beats). To use real providers change only the model string, e.g. ``dspy_lm(
 (or ``dspy.LM("anthropic/claude-sonnet-4-5")``).
 
 ```python
-from agentopt_adapters.demo.dspy_app import program
+from agentopt_adapters.sim.demo.dspy_app import program
 program(question="...").answer
 ```
 """

@@ -7,7 +7,7 @@ __all__ = ["run_demo"]
 
 
 def run_demo(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
-    """See :func:`agentopt_adapters.demo.run.run_demo`."""
+    """See :func:`agentopt_adapters.sim.demo.run.run_demo`."""
     from .run import run_demo as _run_demo
 
     return _run_demo(*args, **kwargs)

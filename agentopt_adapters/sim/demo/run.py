@@ -1,7 +1,7 @@
 """``agentopt demo``: optimize a bundled app on a bundled task with the simulated model zoo.
 
 ```python
-from agentopt_adapters.demo.run import run_demo
+from agentopt_adapters.sim.demo.run import run_demo
 summary = run_demo(dspy=False, out_dir="demo-out")   # prints the summary, writes pareto.html + agentopt.json
 ```
 Everything runs offline, in-process (litellm provider ``sim/<name>``).

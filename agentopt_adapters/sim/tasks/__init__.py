@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
-from ..errors import AgentOptError
+from ...errors import AgentOptError
 
 __all__ = ["Task", "load_task", "TASKS", "answer_text", "normalize"]
 

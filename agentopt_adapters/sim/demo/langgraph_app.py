@@ -5,7 +5,7 @@ demo beats). To run on real providers change only the two model strings, e.g.
 ``chat_model("openai/gpt-4o")`` (or use your own ``ChatOpenAI(...)`` / ``ChatAnthropic(...)`` objects).
 
 ```python
-from agentopt_adapters.demo.langgraph_app import graph
+from agentopt_adapters.sim.demo.langgraph_app import graph
 graph.invoke({"question": "Ava has 12 apples. ..."})["final_answer"]
 ```
 """
@@ -21,7 +21,7 @@ from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
 
 from agentopt_adapters.models import chat_model
-from agentopt_adapters.tasks.arithmetic import calculator as _calculator
+from agentopt_adapters.sim.tasks.arithmetic import calculator as _calculator
 
 __all__ = ["graph", "build_graph", "PLANNER", "SOLVER", "TASK", "to_input"]
 
