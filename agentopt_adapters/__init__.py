@@ -3,24 +3,25 @@ run it with other models per slot, record usage, and search for the best combina
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices at import
-
 from contextlib import AbstractContextManager
 from typing import Any, Mapping
 
-from .base import Adapter, Runner, adapter_for, register_adapter
-from .config import load_config
+from . import providers
+from .assignment_file import load_config
 from .errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
-from .types import CallUsage, Slot, Usage
+from .models.pricing import set_prices
+from .protocol import Adapter, Runner, adapter_for, register_adapter
+from .settings import Settings, settings
+from .usage import CallUsage, Slot, Usage
 
 __all__ = [
-    "discover", "bind", "export_config", "apply", "optimize",
+    "discover", "bind", "export_config", "apply", "optimize", "set_prices", "settings", "Settings",
     "Adapter", "Runner", "register_adapter", "adapter_for",
     "Slot", "CallUsage", "Usage",
     "AgentOptError", "ConfigError", "DiscoveryError", "ModelError", "SlotError",
 ]
+
+providers.install()  # model-provider plugins (e.g. sim/<name>) usable as soon as litellm loads
 
 
 def discover(app: Any, **options: Any) -> list[Slot]:
@@ -44,7 +45,7 @@ def apply(app: Any, cfg_or_path: Any) -> Any:
 
 
 def optimize(*args: Any, **kwargs: Any) -> Any:
-    """Search the best model combination for ``app``; see ``agentopt_adapters.optimizer.optimize``."""
-    from .optimizer import optimize as _optimize  # module not named optimize: it would shadow this function
+    """Search the best model combination for ``app``; see ``agentopt_adapters.optimization.optimize``."""
+    from .optimization import optimize as _optimize
 
     return _optimize(*args, **kwargs)

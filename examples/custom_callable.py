@@ -2,7 +2,7 @@
 
 Runs offline on the simulated model zoo:  python examples/custom_callable.py
 Your function takes ``(models, example)`` -- ``models`` maps each slot to the model string to use --
-and makes its calls through ``agentopt_adapters.callable_adapter.completion`` (a thin litellm
+and makes its calls through ``agentopt_adapters.callable.completion`` (a thin litellm
 wrapper that records tokens, cost and latency per slot). Any framework, or none, works this way.
 """
 
@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 import agentopt_adapters as aa
-from agentopt_adapters.callable_adapter import completion
+from agentopt_adapters.callable import completion
 from agentopt_adapters.sim.tasks import load_task
 
 warnings.filterwarnings("ignore")

@@ -15,7 +15,7 @@ import os
 import threading
 from pathlib import Path
 
-from agentopt_adapters.callable_adapter import completion
+from agentopt_adapters.callable import completion
 from agentopt_adapters.sim.tasks import load_task
 
 _lock = threading.Lock()

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = """
-from agentopt_adapters.callable_adapter import completion  # registers the plain-callable adapter first
+from agentopt_adapters.callable import completion  # registers the plain-callable adapter first
 import dspy
 import agentopt_adapters as aa
 

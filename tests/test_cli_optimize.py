@@ -9,14 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from agentopt_adapters.cli import app
-from agentopt_adapters.cli_optimize import dashboard_command, parse_candidates
+from agentopt_adapters.cli.loading import parse_candidates
+from agentopt_adapters.cli.run_commands import dashboard_command
 from agentopt_adapters.errors import AgentOptError
 from agentopt_adapters.sim.tasks import load_task
 
 runner = CliRunner()
 
 APP = textwrap.dedent('''
-    from agentopt_adapters.callable_adapter import completion
+    from agentopt_adapters.callable import completion
 
     def app(models, ex):
         r = completion(models, "solve", messages=[{"role": "user", "content": ex["question"]}])
@@ -72,7 +73,7 @@ def test_optimize_bad_inputs(files):
     base = ["optimize", f"{files / 'myapp.py'}:app", "--data", str(files / "data.jsonl"),
             "--metric", f"{files / 'myapp.py'}:metric", "--no-progress"]
     res = runner.invoke(app, base + ["--candidates", "sim/nano,sim/bogus"])
-    assert res.exit_code == 2 and "unknown simulated model 'sim/bogus'" in res.output
+    assert res.exit_code == 2 and "unknown model 'sim/bogus'" in res.output
     res = runner.invoke(app, base[:1] + [f"{files / 'myapp.py'}:nope"] + base[2:] + ["--candidates", "sim/nano"])
     assert res.exit_code == 2 and "no attribute 'nope'" in res.output
     (files / "empty.jsonl").write_text("")

@@ -26,7 +26,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
 import agentopt_adapters as aa
-from agentopt_adapters.callable_adapter import acompletion, completion
+from agentopt_adapters.callable import acompletion, completion
 from agentopt_adapters.models import chat_model
 
 pytestmark = pytest.mark.slow

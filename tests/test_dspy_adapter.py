@@ -11,7 +11,7 @@ import pytest
 from dspy_programs import SLOTS, DirectLM, Hidden, Typed, load_example
 
 import agentopt_adapters as aa
-from agentopt_adapters.dspy_adapter import (
+from agentopt_adapters.dspy import (
     DSPyAdapter,
     UnattributedCallWarning,
     UnseenPredictorWarning,
@@ -19,8 +19,8 @@ from agentopt_adapters.dspy_adapter import (
     unseen_predictors,
 )
 from agentopt_adapters.models import dspy_lm
-from agentopt_adapters.pricing import cost_usd
-from agentopt_adapters.types import FailedRun, is_failed
+from agentopt_adapters.models.pricing import cost_usd
+from agentopt_adapters.usage import FailedRun, is_failed
 
 ex = load_example()
 ITEM = ex.TASK.items[0]
@@ -124,7 +124,7 @@ def test_bind_errors_name_the_problem(program):
         aa.bind(program, {"final.predict": "sim/small"})
     with pytest.raises(aa.SlotError, match="has no model"):
         aa.bind(program, {"final": "sim/small"})  # others have no LM and none is configured
-    with pytest.raises(aa.ModelError, match="unknown simulated model"):
+    with pytest.raises(aa.ModelError, match="unknown model 'sim/"):
         aa.bind(program, {**ASSIGN, "final": "sim/huge"})
     with pytest.raises(aa.ModelError, match="expected a model string"):
         aa.bind(program, {**ASSIGN, "final": 42})

@@ -50,7 +50,7 @@ def test_thousand_concurrent_calls_zero_cross_talk(concurrent_results):
         assignment = ASSIGNMENTS[label]
         assert [c.slot for c in usage][:1] == ["planner.plan.predict"] and usage.calls[-1].slot == "final"
         cross_talk += sum(1 for c in usage if c.slot is None or c.model != assignment[c.slot])
-        assert not aa.types.is_failed(out)
+        assert not aa.usage.is_failed(out)
     assert cross_talk == 0
     # every call any bound LM made was recorded by exactly one run: nothing lost, nothing doubled
     made = sum(len(lm.history) for runner in runners.values() for lm in runner.lms.values())

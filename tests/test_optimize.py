@@ -8,7 +8,7 @@ import math
 import pytest
 
 import agentopt_adapters as aa
-from agentopt_adapters.callable_adapter import CallableApp, completion
+from agentopt_adapters.callable import CallableApp, completion
 from agentopt_adapters.errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
 from agentopt_adapters.sim.tasks import load_task
 
@@ -64,7 +64,7 @@ def test_callable_end_to_end_with_baseline(result, capsys):
 
 
 def test_comparison_is_honest(result):
-    from agentopt_adapters.optimizer import baseline_sentence
+    from agentopt_adapters.optimization import baseline_sentence
 
     b, base = result.best, result.baseline
     s = baseline_sentence(b, base)
@@ -147,7 +147,7 @@ def test_slot_restriction_keeps_other_slot_at_default():
 
 
 def test_pairs_and_failed_runs_and_app_errors():
-    from agentopt_adapters.types import CallUsage, FailedRun, Usage
+    from agentopt_adapters.usage import CallUsage, FailedRun, Usage
 
     def app(models, x):
         if x == 3:
@@ -183,7 +183,7 @@ def test_bad_dataset(data, msg):
 
 def test_unknown_model_lists_available():
     CALLS["n"] = 0
-    with pytest.raises(ModelError, match=r"sim/bogus.*available: sim/nano"):
+    with pytest.raises(ModelError, match=r"unknown model 'sim/bogus'; provider 'sim' serves \[.*'sim/nano'"):
         opt(candidates=["sim/nano", "sim/bogus"])
     with pytest.raises(ModelError, match="plan"):
         opt(candidates={"plan": ["sim/nope"], "solve": ["sim/nano"]})

@@ -19,7 +19,7 @@ def _adapter(name: str) -> None:
 
 
 def test_optimize_langgraph(tmp_path):
-    _adapter("langgraph_adapter")
+    _adapter("langgraph")
     import lg_graphs
 
     graph = lg_graphs.planner_solver()
@@ -41,7 +41,7 @@ def test_optimize_langgraph(tmp_path):
 
 
 def test_optimize_dspy(tmp_path):
-    _adapter("dspy_adapter")
+    _adapter("dspy")
     from dspy_programs import load_example
 
     ex = load_example()
@@ -60,7 +60,7 @@ def test_optimize_dspy(tmp_path):
 
 
 def test_dspy_unassigned_slot_is_a_clear_error():
-    _adapter("dspy_adapter")
+    _adapter("dspy")
     from dspy_programs import load_example
 
     ex = load_example()

@@ -11,7 +11,7 @@ import warnings
 import litellm
 import pytest
 
-from agentopt_adapters import pricing
+from agentopt_adapters.models import pricing
 from agentopt_adapters.errors import ModelError
 from agentopt_adapters.sim import ZOO
 
@@ -36,7 +36,7 @@ def test_unpriced_model_warns_once_and_returns_none() -> None:
         assert pricing.cost_usd("acme/unpriced-llm", 10, 10) is None
         assert pricing.cost_usd("acme/unpriced-llm", 20, 20) is None
     msgs = [w for w in caught if issubclass(w.category, pricing.UnpricedModelWarning)]
-    assert len(msgs) == 1 and "prices={'acme/unpriced-llm'" in str(msgs[0].message)
+    assert len(msgs) == 1 and "aa.set_prices({'acme/unpriced-llm'" in str(msgs[0].message)
 
 
 def test_overrides_are_registered_with_litellm() -> None:

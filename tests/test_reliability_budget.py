@@ -22,9 +22,9 @@ import pytest
 from rich.console import Console
 
 import agentopt_adapters as aa
-from agentopt_adapters.callable_adapter import acompletion
-from agentopt_adapters.optimizer import _usd
-from agentopt_adapters.pricing import cost_usd
+from agentopt_adapters.callable import acompletion
+from agentopt_adapters.optimization import _usd
+from agentopt_adapters.models.pricing import cost_usd
 from agentopt_adapters.sim.server import serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
 from agentopt_search import Outcome, search

@@ -19,10 +19,11 @@ import pytest
 from rich.console import Console
 
 import agentopt_adapters as aa
-from agentopt_adapters.callable_adapter import acompletion, completion
+from agentopt_adapters.callable import acompletion, completion
 from agentopt_adapters.errors import ModelError
 from agentopt_adapters.models import chat_model, dspy_lm
-from agentopt_adapters.retry import RetryPolicy, is_transient, retry_policy
+from agentopt_adapters.settings import settings
+from agentopt_adapters.models.retry import RetryPolicy, is_transient, retry_policy
 from agentopt_adapters.sim.server import FAULTS, SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
 
@@ -32,12 +33,17 @@ CANDIDATES = ["openai/sim/nano", "openai/sim/small", "openai/sim/medium"]
 
 
 @pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Short backoff and client timeout for tests: configuration, not sleeps."""
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Short backoff and client timeout for tests: configuration, not sleeps (settings are read once:
+    reloaded after the environment changes, and again after the test)."""
     monkeypatch.setenv("AGENTOPT_RETRIES", "6")
     monkeypatch.setenv("AGENTOPT_RETRY_BACKOFF", "0.01")
     monkeypatch.setenv("AGENTOPT_RETRY_MAX_BACKOFF", "0.05")
     monkeypatch.setenv("AGENTOPT_TIMEOUT", "0.5")
+    settings.reload()
+    yield
+    monkeypatch.undo()
+    settings.reload()
 
 
 @pytest.fixture()
@@ -104,13 +110,15 @@ def test_policy_defaults_env_and_override(monkeypatch: pytest.MonkeyPatch) -> No
     assert retry_policy(custom) is custom
     for var in ("AGENTOPT_RETRIES", "AGENTOPT_RETRY_BACKOFF", "AGENTOPT_RETRY_MAX_BACKOFF", "AGENTOPT_TIMEOUT"):
         monkeypatch.delenv(var)
+    settings.reload()
     assert retry_policy() == RetryPolicy(retries=3, backoff_s=0.5, max_backoff_s=20.0, timeout_s=60.0)
     with pytest.raises(ModelError, match="retries must be a non-negative integer"):
         retry_policy(-1)
     monkeypatch.setenv("AGENTOPT_RETRIES", "many")
     with pytest.raises(ModelError, match="AGENTOPT_RETRIES='many' is not a valid int"):
-        retry_policy()
+        settings.reload()
     monkeypatch.delenv("AGENTOPT_RETRIES")
+    settings.reload()
     # the wait honours a provider's Retry-After hint, capped by max_backoff_s
     import tenacity
 

@@ -24,7 +24,7 @@ from agentopt_adapters.sim.tasks import load_task
 
 APP = textwrap.dedent('''
     import os
-    from agentopt_adapters.callable_adapter import completion
+    from agentopt_adapters.callable import completion
 
     def app(models, ex):
         r = completion(models, "solve", messages=[{"role": "user", "content": ex["question"]}],

@@ -21,7 +21,8 @@ from langgraph.graph import END, START, StateGraph
 from rich.console import Console
 
 import agentopt_adapters as aa
-from agentopt_adapters.config import make_config, redact, strip_secrets
+from agentopt_adapters.assignment_file import make_config
+from agentopt_adapters.redaction import redact, strip_secrets
 from agentopt_adapters.models import chat_model, dspy_lm
 from agentopt_adapters.sim.server import SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
@@ -31,7 +32,7 @@ TASK = load_task("arithmetic")
 
 APP = textwrap.dedent('''
     import os
-    from agentopt_adapters.callable_adapter import completion
+    from agentopt_adapters.callable import completion
 
     def app(models, ex):
         if models["solve"] == "openai/sim/mini":  # a provider error that echoes the key it was sent
@@ -168,7 +169,7 @@ def test_langgraph_and_dspy_runs_write_and_print_no_key(tmp_path: Path, server: 
         doc = aa.export_config(app, {s.name: {"model": "openai/sim/small", "kwargs": {"api_key": KEY, "temperature": 0}}
                                      for s in aa.discover(app)})
         (tmp_path / f"{name}-kwargs.json").write_text(json.dumps(doc))
-    from agentopt_adapters.dspy_adapter import export_config as dspy_export
+    from agentopt_adapters.dspy import export_config as dspy_export
 
     state_doc = dspy_export(program, {"answer": "openai/sim/small"}, include_state=True)
     (tmp_path / "dspy-state.json").write_text(json.dumps(state_doc))

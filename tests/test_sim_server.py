@@ -15,7 +15,7 @@ import openai
 import pytest
 from typer.testing import CliRunner
 
-from agentopt_adapters import pricing
+from agentopt_adapters.models import pricing
 from agentopt_adapters.cli import app
 from agentopt_adapters.errors import AgentOptError
 from agentopt_adapters.models import chat_model

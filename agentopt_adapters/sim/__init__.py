@@ -20,6 +20,8 @@ _DONE = False
 def register() -> None:
     """Register the litellm custom provider ``sim`` and the zoo's prices (idempotent)."""
     global _DONE
+    import litellm  # noqa: F401  (first: importing it runs the provider-plugin hook, which calls us)
+
     with _LOCK:
         if _DONE:
             return

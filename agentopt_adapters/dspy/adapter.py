@@ -38,20 +38,20 @@ import difflib
 import inspect
 import json
 import threading
-import time
 import warnings
 from contextlib import AbstractContextManager
 from typing import Any, Mapping
 
 import dspy
-import dspy.utils.callback_context as _callback_context
-from dspy.utils.callback import BaseCallback
 from dspy.utils.exceptions import AdapterParseError
 
-from .base import Adapter, Runner, register_adapter
-from .config import check_slot_names, make_config, strip_secrets
-from .errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
-from .types import CallUsage, FailedRun, Slot, Usage
+from ..assignment_file import check_slot_names, make_config
+from ..errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
+from ..models import dspy_lm as _factory_lm
+from ..protocol import Adapter, Runner, register_adapter
+from ..redaction import strip_secrets
+from ..usage import FailedRun, Slot, Usage
+from .recording import RunRecorder, model_label, signature_text
 
 __all__ = [
     "DSPyAdapter",
@@ -74,59 +74,14 @@ class UnattributedCallWarning(UserWarning):
     """An LM call at run time that no slot explains (recorded with ``slot=None``)."""
 
 
-# --------------------------------------------------------------------------- model factory glue
-
-
-def _factory_lm(model: Any, **kwargs: Any) -> dspy.BaseLM:
-    """An LM from the shared model factory (``models.dspy_lm``); plain ``dspy.LM`` if it is absent."""
-    try:
-        from .models import dspy_lm
-    except ImportError:  # factory not available: minimal private fallback
-        if isinstance(model, dspy.BaseLM):
-            return model.copy(**kwargs)
-        kwargs.setdefault("cache", False)
-        return dspy.LM(model, **kwargs)
-    return dspy_lm(model, **kwargs)
-
-
-def _ensure_provider(model: str) -> None:
-    """Register the in-process ``sim/`` litellm provider when a ``sim/...`` model is used."""
-    if model.startswith("sim/"):
-        try:
-            from .sim import register
-        except ImportError:
-            return
-        register()
-
-
-def _price(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    try:
-        from .pricing import cost_usd
-    except ImportError:
-        return None
-    return cost_usd(model, input_tokens, output_tokens)
-
-
-def _model_name(lm: Any) -> str:
-    model = getattr(lm, "model", None)
-    if isinstance(model, str) and model:
-        return model
-    try:
-        from .models import model_name
-
-        name = model_name(lm)
-        if name:
-            return name
-    except ImportError:
-        pass
-    return type(lm).__name__
+# --------------------------------------------------------------------------- models
 
 
 def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.BaseLM | None]:
     """(model string, kwargs, LM object or None) for one assignment value."""
     if isinstance(value, dspy.BaseLM):
         kwargs = {k: v for k, v in (getattr(value, "kwargs", {}) or {}).items() if v is not None}
-        return _model_name(value), kwargs, value
+        return model_label(value), kwargs, value
     if isinstance(value, str) and value:
         return value, {}, None
     if isinstance(value, Mapping) and isinstance(value.get("model"), str) and value["model"]:
@@ -144,7 +99,6 @@ def _uncached_lm(slot: str, value: Any) -> dspy.BaseLM:
     """A new LM instance for one slot with DSPy's response cache off."""
     model, kwargs, lm = _normalize_spec(slot, value)
     if lm is not None:
-        _ensure_provider(model)
         return lm.copy(cache=False)
     kwargs.pop("cache", None)
     return _factory_lm(model, cache=False, **kwargs)
@@ -167,14 +121,6 @@ def _predictors(program: dspy.Module) -> dict[str, dspy.Predict]:
             "dspy.Predict / ChainOfThought / ReAct modules as attributes in __init__ (self.step = ...)"
         )
     return preds
-
-
-def _signature_text(pred: dspy.Predict) -> str:
-    sig = getattr(pred, "signature", None)
-    try:
-        return str(sig.signature)  # "question -> answer"
-    except Exception:  # noqa: BLE001 - a description only
-        return type(sig).__name__
 
 
 def _modules_in_callable(func: Any) -> list[dspy.Module]:
@@ -287,125 +233,6 @@ def _copy_program(program: dspy.Module, lm_copy: Any) -> dspy.Module:
         return new
 
 
-# --------------------------------------------------------------------------- recording
-
-
-class _HistorySink:
-    """Placed first in ``settings.caller_modules``: DSPy appends every call's history entry here."""
-
-    def __init__(self, recorder: "_RunRecorder") -> None:
-        self.history = self
-        self._recorder = recorder
-
-    def __len__(self) -> int:  # record_history trims owners at max_history_size; never trim us
-        return 0
-
-    def pop(self, index: int = -1) -> None:
-        return None
-
-    def append(self, entry: Any) -> None:
-        call_id = _callback_context.ACTIVE_CALL_ID.get()
-        if call_id is not None and isinstance(entry, dict):
-            self._recorder._entry(call_id, entry)
-
-
-def _tokens(usage: Any) -> tuple[int, int]:
-    if not isinstance(usage, Mapping):
-        return 0, 0
-    inp = usage.get("prompt_tokens", usage.get("input_tokens")) or 0
-    out = usage.get("completion_tokens", usage.get("output_tokens")) or 0
-    try:
-        return int(inp), int(out)
-    except (TypeError, ValueError):
-        return 0, 0
-
-
-def _simulated_latency(entry: Mapping[str, Any]) -> float | None:
-    """The latency a ``sim/`` model reports (its wall clock is scaled down), else None."""
-    responses = entry.get("response")
-    for resp in responses if isinstance(responses, (list, tuple)) else [responses]:
-        hidden = getattr(resp, "_hidden_params", None)
-        if isinstance(hidden, Mapping) and isinstance(hidden.get("sim_latency_s"), (int, float)):
-            return float(hidden["sim_latency_s"])
-    return None
-
-
-class _RunRecorder(BaseCallback):
-    """Per-run: every LM call, attributed to its slot, with tokens, cost and latency."""
-
-    def __init__(self, slot_by_pred: Mapping[int, str]) -> None:
-        self._slot_by_pred = slot_by_pred
-        self._lock = threading.Lock()
-        self._calls: list[CallUsage] = []
-        self._open: dict[str, tuple[CallUsage, float]] = {}
-        self._entries: dict[str, dict[str, Any]] = {}
-        self.unexplained: list[tuple[str, str]] = []  # (description, model)
-        self.sink = _HistorySink(self)
-
-    # DSPy callback hooks ---------------------------------------------------------------
-    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        slot, chain = self._attribute()
-        call = CallUsage(slot=slot, model=_model_name(instance))
-        with self._lock:
-            self._calls.append(call)
-            self._open[call_id] = (call, time.perf_counter())
-            if slot is None:
-                self.unexplained.append((chain, call.model))
-
-    def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
-        end = time.perf_counter()
-        with self._lock:
-            opened = self._open.pop(call_id, None)
-            entry = self._entries.pop(call_id, None)
-        if opened is None:
-            return
-        call, start = opened
-        call.latency_s = end - start
-        if entry is not None:
-            simulated = _simulated_latency(entry)
-            if simulated is not None:
-                call.latency_s = simulated
-            call.input_tokens, call.output_tokens = _tokens(entry.get("usage"))
-            cost = entry.get("cost")
-            call.cost_usd = float(cost) if isinstance(cost, (int, float)) else None
-            if call.cost_usd is None:
-                call.cost_usd = _price(call.model, call.input_tokens, call.output_tokens)
-        elif exception is not None:
-            call.cost_usd = 0.0  # the call failed before a response: nothing reported as billed
-        if exception is not None:
-            call.error = f"{type(exception).__name__}: {exception}"[:500]
-
-    def _entry(self, call_id: str, entry: dict[str, Any]) -> None:
-        with self._lock:
-            if call_id in self._open:
-                self._entries[call_id] = entry
-
-    # helpers --------------------------------------------------------------------------
-    def _attribute(self) -> tuple[str | None, str]:
-        mods = [m for m in (dspy.settings.caller_modules or []) if m is not self.sink]
-        for mod in reversed(mods):
-            if isinstance(mod, dspy.Predict):
-                slot = self._slot_by_pred.get(id(mod))
-                if slot is not None:
-                    return slot, ""
-                break
-        chain = " > ".join(type(m).__name__ for m in mods) or "(no module)"
-        last = next((m for m in reversed(mods) if isinstance(m, dspy.Predict)), None)
-        if last is not None:
-            chain += f" [Predict '{_signature_text(last)}' is not a slot]"
-        else:
-            chain += " [LM called directly, not through a dspy.Predict]"
-        return None, chain
-
-    def usage(self) -> Usage:
-        with self._lock:
-            return Usage(calls=list(self._calls))
-
-    def last_slot(self) -> str | None:
-        with self._lock:
-            return self._calls[-1].slot if self._calls else None
-
-
 # --------------------------------------------------------------------------- runner
 
 
@@ -476,7 +303,7 @@ class DSPyRunner(Runner):
         self._warned: set[str] = set()
         self._warn_lock = threading.Lock()
 
-    def _overrides(self, recorder: _RunRecorder) -> dict[str, Any]:
+    def _overrides(self, recorder: RunRecorder) -> dict[str, Any]:
         settings = dspy.settings
         over: dict[str, Any] = {
             "callbacks": [*(settings.callbacks or []), recorder],
@@ -490,7 +317,7 @@ class DSPyRunner(Runner):
             over["lm"] = lm.copy(cache=False)  # unassigned slots: configured LM, but never cached
         return over
 
-    def _finish(self, recorder: _RunRecorder) -> Usage:
+    def _finish(self, recorder: RunRecorder) -> Usage:
         usage = recorder.usage()
         for chain, model in recorder.unexplained:
             key = f"{chain}|{model}"
@@ -506,14 +333,14 @@ class DSPyRunner(Runner):
             )
         return usage
 
-    def _failed(self, exc: AdapterParseError, recorder: _RunRecorder) -> FailedRun:
+    def _failed(self, exc: AdapterParseError, recorder: RunRecorder) -> FailedRun:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return FailedRun(error=f"{type(exc).__name__}: {first}"[:500], kind="parse_error",
                          slot=recorder.last_slot())
 
     def _run(self, example: Any) -> tuple[Any, Usage]:
         kwargs = _input_kwargs(self.program, example)
-        recorder = _RunRecorder(self._slot_by_pred)
+        recorder = RunRecorder(self._slot_by_pred)
         with dspy.context(**self._overrides(recorder)):
             try:
                 out: Any = self.program(**kwargs)
@@ -525,7 +352,7 @@ class DSPyRunner(Runner):
         if not callable(getattr(type(self.program), "aforward", None)):
             return await asyncio.to_thread(self._run, example)  # module without aforward: sync in a thread
         kwargs = _input_kwargs(self.program, example)
-        recorder = _RunRecorder(self._slot_by_pred)
+        recorder = RunRecorder(self._slot_by_pred)
         with dspy.context(**self._overrides(recorder)):
             try:
                 out: Any = await self.program.acall(**kwargs)
@@ -591,8 +418,8 @@ class DSPyAdapter(Adapter):
             slots.append(Slot(
                 name=name,
                 framework=FRAMEWORK,
-                default_model=_model_name(lm) if lm is not None else None,
-                where=f"named_predictors(): {type(pred).__name__} '{_signature_text(pred)}' ({own})",
+                default_model=model_label(lm) if lm is not None else None,
+                where=f"named_predictors(): {type(pred).__name__} '{signature_text(pred)}' ({own})",
             ))
         return slots
 
@@ -652,8 +479,6 @@ class DSPyAdapter(Adapter):
         if state is not None:
             if not isinstance(state, Mapping):
                 raise ConfigError(f"config {STATE_KEY!r} must be the program.save() state object")
-            for spec in cfg["slots"].values():
-                _ensure_provider(spec["model"])
             try:
                 new.load_state(dict(state))
             except (KeyError, ValueError, TypeError) as exc:

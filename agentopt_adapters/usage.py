@@ -1,11 +1,18 @@
-"""Plain data shared by every adapter: slots, per-call usage, a run's usage."""
+"""What a run used: slots, one record per model call, a run's usage.
+
+``call_record`` is the one place a call record is built, for every adapter: tokens are priced
+here (``models.pricing``: litellm's cost map plus ``set_prices`` overrides, so every framework
+prices the same call the same way) and ``latency_s`` always means the seconds the app waited for
+the model: the latency the provider reports for the call when it reports one (simulated models
+do), else the wall clock around the call.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-__all__ = ["Slot", "CallUsage", "Usage", "FailedRun", "is_failed"]
+__all__ = ["Slot", "CallUsage", "Usage", "FailedRun", "is_failed", "call_record", "reported_latency"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +46,50 @@ class CallUsage:
         return asdict(self)
 
 
+def call_record(slot: str | None, model: str, *, input_tokens: int = 0, output_tokens: int = 0,
+                latency_s: float = 0.0, reported_cost_usd: float | None = None,
+                error: str | None = None, finished: bool = True) -> CallUsage:
+    """One model call, priced from its tokens (the provider's own figure only where we have no price).
+
+    A call that failed before any response costs 0; one that did not finish (still running when the
+    run ended) has an unknown cost (None)."""
+    from .models.pricing import cost_usd
+
+    if not finished:
+        cost = None
+    elif error is not None and input_tokens == output_tokens == 0:
+        cost = 0.0
+    else:
+        cost = cost_usd(model, input_tokens, output_tokens)
+        cost = reported_cost_usd if cost is None else cost
+    return CallUsage(slot=slot, model=model, input_tokens=int(input_tokens), output_tokens=int(output_tokens),
+                     cost_usd=cost, latency_s=float(latency_s), error=error)
+
+
+def reported_latency(*sources: Any) -> float | None:
+    """The call latency a provider reported (``sim_latency_s`` in litellm's hidden params or in the
+    message's response metadata), from the first source that has one; None when none did."""
+    for src in sources:
+        for where in (getattr(src, "_hidden_params", None), getattr(src, "response_metadata", None), src):
+            value = where.get("sim_latency_s") if isinstance(where, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+    return None
+
+
 @dataclass
 class Usage:
     """Every model call of one run, in call order."""
 
     calls: list[CallUsage] = field(default_factory=list)
 
-    def __iter__(self):
+    @classmethod
+    def reported(cls, cost_usd: float | None, latency_s: float) -> "Usage":
+        """One unattributed record of what an app reported itself (cost None: unknown, never a silent 0)."""
+        model = "(reported by app)" if cost_usd is not None or latency_s else "(unknown)"
+        return cls([CallUsage(slot=None, model=model, cost_usd=cost_usd, latency_s=latency_s)])
+
+    def __iter__(self) -> Iterator[CallUsage]:
         return iter(self.calls)
 
     def __len__(self) -> int:

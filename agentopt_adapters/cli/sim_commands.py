@@ -1,28 +1,13 @@
-"""The ``agentopt`` command line. One function per command; add new commands below."""
+"""``agentopt models`` / ``sim-server`` / ``demo``: the simulated zoo from the command line."""
 
 from __future__ import annotations
 
 import json
-import os
-from typing import Optional
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import typer
 
-import typer  # noqa: E402
-
-from .errors import AgentOptError  # noqa: E402
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="agentopt: find the cheapest model combination for your LangGraph graph or DSPy program.")
-
-__all__ = ["app", "main"]
-
-
-def _fail(exc: Exception) -> None:
-    """Print ``error: <message>`` (one line) and exit with code 2."""
-    msg = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
-    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+from ..errors import AgentOptError
+from .app import app, fail
 
 
 @app.command("models")
@@ -30,7 +15,7 @@ def models_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the simulated models with price (USD per million tokens), latency and context window."""
-    from .sim import ZOO
+    from ..sim import ZOO
 
     if as_json:
         typer.echo(json.dumps([spec.to_dict() for spec in ZOO.values()], indent=2))
@@ -61,7 +46,7 @@ def sim_server_cmd(
     timeout_s: float = typer.Option(30.0, "--timeout-s", help="How long a 'timeout' fault hangs (seconds)."),
 ) -> None:
     """Serve the simulated models as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
-    from .sim.server import ServerOptions, bind_socket, create_app
+    from ..sim.server import ServerOptions, bind_socket, create_app
 
     try:
         opts = ServerOptions(time_scale=time_scale, fail_rate=fail_rate,
@@ -69,7 +54,7 @@ def sim_server_cmd(
                              seed=seed, timeout_s=timeout_s)
         sock = bind_socket(host, port)
     except AgentOptError as exc:
-        _fail(exc)
+        fail(exc)
         return
     import uvicorn
 
@@ -87,26 +72,9 @@ def demo_cmd(
     seed: int = typer.Option(0, "--seed", help="Search seed."),
 ) -> None:
     """Optimize a bundled agent on a bundled task with the simulated models (offline, about a minute)."""
-    from .sim.demo.run import run_demo
+    from ..sim.demo.run import run_demo
 
     try:
         run_demo(dspy=dspy, out_dir=out, n_examples=examples, seed=seed)
     except AgentOptError as exc:
-        _fail(exc)
-
-
-# optimize / show / dashboard live in their own module and register on `app` when imported
-from . import cli_optimize  # noqa: E402,F401
-
-
-def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point."""
-    app(args=argv)
-
-
-if __name__ == "__main__":
-    # `python -m agentopt_adapters.cli`: run the package module's app, on which cli_optimize registered
-    # optimize / show / dashboard (this file also runs as a separate `__main__` module)
-    from agentopt_adapters.cli import main as _main
-
-    _main()
+        fail(exc)

@@ -10,8 +10,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from ..types import CallUsage, Usage
-from .compat import cost_usd
+from ..usage import CallUsage, Usage, call_record, reported_latency
 from .discovery import SlotTable, path_from_metadata
 from .routing import ROUTED, SLOT, Route
 
@@ -78,11 +77,11 @@ class SlotRecorder(BaseCallbackHandler):
         if pending is None:
             return
         seq, slot, model, t0 = pending
-        latency = time.perf_counter() - t0
+        wall = time.perf_counter() - t0
         in_tok, out_tok, served = _tokens(response)
-        model = model or served or "unknown"
-        call = CallUsage(slot=slot, model=model, input_tokens=in_tok, output_tokens=out_tok,
-                         cost_usd=cost_usd(model, in_tok, out_tok), latency_s=latency)
+        reported = reported_latency(*_messages(response))
+        call = call_record(slot, model or served or "unknown", input_tokens=in_tok, output_tokens=out_tok,
+                           latency_s=wall if reported is None else reported)
         with self._lock:
             self._done.append((seq, call))
 
@@ -92,8 +91,8 @@ class SlotRecorder(BaseCallbackHandler):
         if pending is None:
             return
         seq, slot, model, t0 = pending
-        call = CallUsage(slot=slot, model=model or "unknown", cost_usd=0.0, latency_s=time.perf_counter() - t0,
-                         error=f"{type(error).__name__}: {error}")
+        call = call_record(slot, model or "unknown", latency_s=time.perf_counter() - t0,
+                           error=f"{type(error).__name__}: {error}")
         with self._lock:
             self._done.append((seq, call))
 
@@ -104,9 +103,13 @@ class SlotRecorder(BaseCallbackHandler):
             pending = list(self._pending.values())
         calls = [c for _, c in sorted(done, key=lambda item: item[0])]
         for seq, slot, model, t0 in sorted(pending, key=lambda item: item[0]):
-            calls.append(CallUsage(slot=slot, model=model or "unknown", cost_usd=None,
-                                   latency_s=time.perf_counter() - t0, error="call did not finish"))
+            calls.append(call_record(slot, model or "unknown", latency_s=time.perf_counter() - t0,
+                                     error="call did not finish", finished=False))
         return Usage(calls=calls)
+
+
+def _messages(response: LLMResult) -> list[Any]:
+    return [getattr(gen, "message", None) for gens in response.generations or [] for gen in gens]
 
 
 def _tokens(response: LLMResult) -> tuple[int, int, str | None]:

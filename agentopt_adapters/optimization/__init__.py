@@ -27,11 +27,11 @@ from agentopt_search import CombinationStats, Outcome, SearchResult, SearchSpace
 from agentopt_search.results import pareto_front
 from agentopt_search.storage import resolve_url
 
-from .base import Adapter, adapter_for
-from .config import redact
-from .errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
-from .models import check_model_string
-from .types import Slot, Usage, is_failed
+from ..errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
+from ..models import check_model_string
+from ..protocol import Adapter, adapter_for
+from ..redaction import redact
+from ..usage import Slot, Usage, is_failed
 
 __all__ = ["optimize", "OptimizeResult", "normalize_dataset", "Item"]
 

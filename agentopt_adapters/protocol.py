@@ -1,7 +1,9 @@
-"""The adapter interface: one small object per framework, found by ``handles(app)``.
+"""The adapter protocol: one small object per framework, found by ``handles(app)``.
 
 An adapter turns a user's app into slots (``discover``), runs it with one model per slot
 (``bind`` -> a Runner), and writes / applies the winning assignment (``export_config`` / ``apply``).
+``adapter_for`` imports only the framework adapter the app's own classes come from (a LangGraph user
+never loads DSPy), then asks the plain-callable adapter last.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from contextlib import AbstractContextManager
 from typing import Any, Awaitable, Callable, ClassVar, Mapping
 
 from .errors import AgentOptError
-from .types import Slot, Usage
+from .usage import Slot, Usage
 
-__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for"]
+__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_roots"]
 
 
 class Runner:
@@ -76,21 +78,26 @@ def register_adapter(cls: type[Adapter]) -> type[Adapter]:
     return cls
 
 
-def _load_builtin() -> None:
-    # Imported lazily so `import agentopt_adapters` stays light; each module registers itself.
+#: Built-in adapters by the top-level package an app's classes come from.
+_BUILTIN = {"langgraph": "agentopt_adapters.langgraph", "dspy": "agentopt_adapters.dspy"}
+
+
+def framework_roots(app: Any) -> set[str]:
+    """Top-level packages of the classes ``app`` is an instance of (``{"dspy", "myapp", ...}``)."""
+    return {(getattr(c, "__module__", None) or "").partition(".")[0] for c in type(app).__mro__}
+
+
+def _load_builtin(app: Any) -> None:
     import importlib
 
-    for mod in ("langgraph_adapter", "dspy_adapter", "callable_adapter"):
-        try:
-            importlib.import_module(f"agentopt_adapters.{mod}")
-        except ModuleNotFoundError as exc:  # adapter module not written yet / framework missing
-            if exc.name and not exc.name.startswith("agentopt_adapters"):
-                raise
+    for root in sorted(framework_roots(app) & _BUILTIN.keys()):
+        importlib.import_module(_BUILTIN[root])
+    importlib.import_module("agentopt_adapters.callable")
 
 
 def adapter_for(app: Any) -> Adapter:
     """The adapter that handles ``app``; a clear error when none does."""
-    _load_builtin()
+    _load_builtin(app)
     for cls in sorted(_ADAPTERS, key=lambda c: c.fallback):  # whatever order they were imported in
         if cls.handles(app):
             return cls()

@@ -4,27 +4,21 @@ Transient: rate limits (429), server errors (5xx), timeouts, dropped connections
 (unparseable) responses. Anything else (bad request, unknown model, auth) fails at once.
 Backoff is exponential with jitter, at least the provider's ``Retry-After`` hint (capped).
 
-Defaults, overridable per model (``retries=`` on ``chat_model`` / ``dspy_lm`` / ``completion``)
-or for a whole run by environment:
-
-==============================  =======  ============================================
-``AGENTOPT_RETRIES``            3        retries after the first attempt (0 = none)
-``AGENTOPT_RETRY_BACKOFF``      0.5      first wait in seconds (doubles each retry)
-``AGENTOPT_RETRY_MAX_BACKOFF``  20       longest wait in seconds
-``AGENTOPT_TIMEOUT``            60       per-request timeout in seconds (network models)
-==============================  =======  ============================================
+Defaults come from ``settings`` (``AGENTOPT_RETRIES``, ``AGENTOPT_RETRY_BACKOFF``,
+``AGENTOPT_RETRY_MAX_BACKOFF``, ``AGENTOPT_TIMEOUT``), overridable per model with ``retries=`` on
+``chat_model`` / ``dspy_lm`` / ``completion`` (a count or a ``RetryPolicy``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, TypeVar
 
 import tenacity
 
-from .errors import ModelError
+from ..errors import ModelError
+from ..settings import settings
 
 __all__ = ["RetryPolicy", "retry_policy", "is_transient"]
 
@@ -82,30 +76,13 @@ class RetryPolicy:
         return await tenacity.AsyncRetrying(**self._kwargs())(fn, *args, **kwargs)
 
 
-def _env_number(name: str, kind: type, default: Any) -> Any:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    if name == _ENV["timeout_s"] and raw.strip().lower() in ("none", "off", "0"):
-        return None  # no client-side timeout
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ModelError(f"environment variable {name}={raw!r} is not a valid {kind.__name__}; "
-                         f"e.g. {name}={default}") from None
-
-
 def retry_policy(retries: "int | RetryPolicy | None" = None) -> RetryPolicy:
-    """The policy for one model: ``retries`` (a count or a policy) over the environment defaults."""
+    """The policy for one model: ``retries`` (a count or a policy) over the ``settings`` defaults."""
     if isinstance(retries, RetryPolicy):
         return retries
-    d = RetryPolicy()
-    policy = RetryPolicy(
-        retries=_env_number(_ENV["retries"], int, d.retries),
-        backoff_s=_env_number(_ENV["backoff_s"], float, d.backoff_s),
-        max_backoff_s=_env_number(_ENV["max_backoff_s"], float, d.max_backoff_s),
-        timeout_s=_env_number(_ENV["timeout_s"], float, d.timeout_s),
-    )
+    s = settings()
+    policy = RetryPolicy(retries=s.retries, backoff_s=s.retry_backoff_s, max_backoff_s=s.retry_max_backoff_s,
+                         timeout_s=s.timeout_s)
     return policy if retries is None else replace(policy, retries=retries)
 
 

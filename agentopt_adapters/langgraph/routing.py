@@ -23,8 +23,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables.config import RunnableConfig, ensure_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from .compat import chat_model, inherited_kwargs, model_name
-from .discovery import Path, SlotInfo, SlotTable, path_from_metadata
+from ..models import chat_model, model_name
+from .discovery import Path, SlotInfo, SlotTable, inherited_kwargs, path_from_metadata
 
 ROUTED = "agentopt_routed"
 SLOT = "agentopt_slot"

@@ -26,14 +26,14 @@ from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables.config import RunnableConfig
 
-from .base import Adapter, Runner, register_adapter
-from .config import make_config
-from .errors import ConfigError, DiscoveryError, SlotError
-from .lg.compat import check_model, inherited_kwargs, model_name
-from .lg.discovery import Path, SlotTable
-from .lg.recording import SlotRecorder
-from .lg.routing import ModelSpec, Route, install, reset_route, set_route, warn_unroutable
-from .types import Slot, Usage
+from ..assignment_file import make_config
+from ..errors import ConfigError, DiscoveryError, SlotError
+from ..models import check_model_string, model_name
+from ..protocol import Adapter, Runner, register_adapter
+from ..usage import Slot, Usage
+from .discovery import Path, SlotTable, inherited_kwargs
+from .recording import SlotRecorder
+from .routing import ModelSpec, Route, install, reset_route, set_route, warn_unroutable
 
 FRAMEWORK = "langgraph"
 
@@ -105,7 +105,7 @@ def _route(graph: Any, assignment: Mapping[str, Any], *, what: str = "assignment
     specs = {name: _to_spec(name, value) for name, value in assignment.items()}
     for name, spec in specs.items():
         if isinstance(spec.model, str):
-            check_model(spec.model, name)
+            check_model_string(spec.model, name)
     for name in specs:  # a model-less node named in the assignment becomes a dynamic slot
         if name not in table.slots:
             path = tuple(name.split("."))

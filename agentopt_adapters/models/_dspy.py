@@ -1,7 +1,4 @@
-"""The model classes the factory builds from strings: ChatLiteLLM / dspy.LM retrying per ``retry.py``.
-
-Kept apart from ``models.py`` so importing the factory does not import LangChain or DSPy.
-"""
+"""The dspy.LM the factory builds from strings: retrying per ``retry.py`` inside one callback span."""
 
 from __future__ import annotations
 
@@ -9,28 +6,14 @@ from typing import Any
 
 import dspy
 from dspy.utils.callback import with_callbacks
-from langchain_litellm import ChatLiteLLM
-from pydantic import Field
 
 from .retry import retry_policy
 
-__all__ = ["RetryingChatLiteLLM", "RetryingLM", "RETRY_ATTR"]
+__all__ = ["RetryingLM", "RETRY_ATTR"]
 
 RETRY_ATTR = "agentopt_retries"
 _PLAIN_CALL = dspy.LM.__call__.__wrapped__  # BaseLM.__call__ without DSPy's callback wrapper
 _PLAIN_ACALL = dspy.LM.acall.__wrapped__
-
-
-class RetryingChatLiteLLM(ChatLiteLLM):
-    """ChatLiteLLM whose completion calls retry transient failures with the agentopt policy."""
-
-    agentopt_retries: Any = Field(default=None, exclude=True, repr=False)
-
-    def completion_with_retry(self, run_manager: Any = None, **kwargs: Any) -> Any:
-        return retry_policy(self.agentopt_retries).call(self.client.completion, **kwargs)
-
-    async def acompletion_with_retry(self, run_manager: Any = None, **kwargs: Any) -> Any:
-        return await retry_policy(self.agentopt_retries).acall(self.client.acompletion, **kwargs)
 
 
 class RetryingLM(dspy.LM):

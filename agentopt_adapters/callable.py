@@ -26,10 +26,12 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
-from .base import Adapter, Runner, register_adapter
-from .config import check_slot_names, make_config
+from .assignment_file import check_slot_names, make_config
 from .errors import DiscoveryError, SlotError
-from .types import CallUsage, Slot, Usage
+from .models import check_model_string, retry_policy
+from .protocol import Adapter, Runner, framework_roots, register_adapter
+from .redaction import remember_secrets
+from .usage import Slot, Usage, call_record, reported_latency
 
 __all__ = ["CallableAdapter", "CallableApp", "completion", "acompletion"]
 
@@ -65,12 +67,10 @@ def _usage_from(ret: Any, recorded: Usage) -> tuple[Any, Usage]:
             return out, extra
         if isinstance(extra, Mapping) and "cost_usd" in extra:
             cost = extra.get("cost_usd")
-            return out, Usage([CallUsage(slot=None, model="(reported by app)",
-                                         cost_usd=None if cost is None else float(cost),
-                                         latency_s=float(extra.get("latency_s") or 0.0))])
+            return out, Usage.reported(None if cost is None else float(cost), float(extra.get("latency_s") or 0.0))
     if recorded.calls:
         return ret, recorded
-    return ret, Usage([CallUsage(slot=None, model="(unknown)", cost_usd=None)])
+    return ret, Usage.reported(None, 0.0)
 
 
 class CallableApp:
@@ -99,8 +99,7 @@ class CallableAdapter(Adapter):
     def handles(cls, app: Any) -> bool:
         if not callable(app) or inspect.isclass(app) or isinstance(app, CallableApp):
             return False
-        mod = type(app).__module__ or ""
-        return not mod.startswith(("langgraph", "dspy", "langchain"))
+        return not framework_roots(app) & {"langgraph", "dspy", "langchain", "langchain_core"}
 
     def discover(self, app: Any, slots: Any = None, **options: Any) -> list[Slot]:
         """The declared slots (``slots=`` or ``app.agentopt_slots``)."""
@@ -151,46 +150,34 @@ class CallableAdapter(Adapter):
         models = {name: spec["model"] for name, spec in cfg["slots"].items()}
         if getattr(app, "agentopt_slots", None) is not None:
             check_slot_names(models, _declared(app), what="config")
-        from .models import check_model_string
-
         for name, model in models.items():  # fail now (unknown model / provider), not at the first call
             check_model_string(model, name)
         return CallableApp(app, models)
 
 
 def _record(slot: str, model: str, resp: Any, latency: float) -> None:
-    from .pricing import cost_usd
-
     rec = _USAGE.get()
     if rec is None:
         return
     u = getattr(resp, "usage", None)
-    tin = int(getattr(u, "prompt_tokens", 0) or 0)
-    tout = int(getattr(u, "completion_tokens", 0) or 0)
-    hidden = getattr(resp, "_hidden_params", None) or {}
-    sim_latency = hidden.get("sim_latency_s") if isinstance(hidden, Mapping) else None
-    rec.add(CallUsage(slot=slot, model=model, input_tokens=tin, output_tokens=tout,
-                      cost_usd=cost_usd(model, tin, tout),
-                      latency_s=float(sim_latency) if isinstance(sim_latency, (int, float)) else latency))
+    reported = reported_latency(resp)
+    rec.add(call_record(slot, model, input_tokens=int(getattr(u, "prompt_tokens", 0) or 0),
+                        output_tokens=int(getattr(u, "completion_tokens", 0) or 0),
+                        latency_s=latency if reported is None else reported))
 
 
 def _model_for(models: Mapping[str, str], slot: str) -> str:
     if slot not in models:
         raise SlotError(f"slot {slot!r} is not in the assignment {sorted(models)}")
-    from .models import check_model_string
-
     return check_model_string(models[slot], slot)
 
 
 def _call_kwargs(model: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """(retry policy, litellm kwargs): litellm's and the SDK's own retries off, default timeout set."""
-    from .config import remember_secrets
-    from .retry import retry_policy
-
     remember_secrets(kwargs)
     policy = retry_policy(kwargs.pop("retries", None))
     kwargs.update(num_retries=0, max_retries=0)
-    if not model.startswith("sim/") and policy.timeout_s is not None:
+    if policy.timeout_s is not None:
         kwargs.setdefault("timeout", policy.timeout_s)
     return policy, kwargs
 

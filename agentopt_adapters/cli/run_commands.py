@@ -1,9 +1,7 @@
-"""``agentopt optimize`` / ``show`` / ``dashboard``: registered on the shared typer app in ``cli.py``."""
+"""``agentopt optimize`` / ``show`` / ``dashboard``: search, re-print and inspect a stored run."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import math
 import shutil
@@ -14,118 +12,11 @@ from typing import Any, Optional
 
 import typer
 
-from .cli import _fail, app
-from .errors import AgentOptError, DatasetError
+from ..errors import AgentOptError
+from .app import app, fail
+from .loading import first_line, load_data, load_object, parse_candidates, storage_url
 
-__all__ = ["load_object", "load_data", "parse_candidates", "storage_url", "load_stored_run", "dashboard_command"]
-
-
-def load_object(spec: str, what: str = "app") -> Any:
-    """``path/to/file.py:name`` or ``package.module:name`` -> the object (dotted attributes allowed)."""
-    if ":" not in spec:
-        raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', got {spec!r}")
-    target, _, attr = spec.rpartition(":")
-    if not target or not attr:
-        raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', got {spec!r}")
-    if target.endswith(".py") or "/" in target or "\\" in target:
-        path = Path(target).resolve()
-        if not path.exists():
-            raise AgentOptError(f"{what} file {target!r} does not exist")
-        mod_name = f"agentopt_user_{path.stem}_{abs(hash(str(path))) % 10**8}"
-        spec_ = importlib.util.spec_from_file_location(mod_name, path)
-        if spec_ is None or spec_.loader is None:
-            raise AgentOptError(f"cannot import {what} file {target!r}")
-        module = importlib.util.module_from_spec(spec_)
-        sys.modules[mod_name] = module
-        if str(path.parent) not in sys.path:
-            sys.path.insert(0, str(path.parent))  # so the file can import its neighbours
-        try:
-            spec_.loader.exec_module(module)
-        except Exception as exc:  # the user's file fails at import: name it, no traceback
-            sys.modules.pop(mod_name, None)
-            raise AgentOptError(f"importing {what} file {target!r} failed: {_where(exc, path)}") from None
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as exc:
-            raise AgentOptError(f"cannot import module {target!r} for {what}: {exc}") from None
-        except Exception as exc:
-            raise AgentOptError(f"importing module {target!r} for {what} failed: {_where(exc)}") from None
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise AgentOptError(f"{what}: {target!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return obj
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0]
-
-
-def _where(exc: BaseException, path: Path | None = None) -> str:
-    """``SyntaxError: invalid syntax (app.py line 3)``: the error and the user's line that raised it."""
-    import traceback
-
-    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
-    if line is None and path is not None:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-        line = frames[-1].lineno if frames else None
-    msg = getattr(exc, "msg", None) if isinstance(exc, SyntaxError) else str(exc)
-    at = f" ({path.name} line {line})" if path is not None and line else ""
-    return f"{type(exc).__name__}: {msg}{at}"
-
-
-def load_data(path: str) -> list[Any]:
-    """A ``.jsonl`` file (one JSON value per line) or a ``.json`` list."""
-    p = Path(path)
-    if not p.exists():
-        raise DatasetError(f"data file {path!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot read data file {path!r}: {exc}; give a UTF-8 .jsonl or .json file") from None
-    if p.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(data, list):
-            raise DatasetError(f"{path}: expected a JSON list of examples, got {type(data).__name__}")
-        return data
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path} line {n}: not valid JSON ({exc.msg})") from None
-    return out
-
-
-def parse_candidates(values: list[str]) -> list[str] | dict[str, list[str]]:
-    """``["a,b,c"]`` -> one list for every slot; ``["plan=a,b", "solve=c"]`` -> per slot."""
-    shared: list[str] = []
-    per_slot: dict[str, list[str]] = {}
-    for v in values:
-        if "=" in v:
-            slot, _, models = v.partition("=")
-            per_slot.setdefault(slot.strip(), []).extend(m.strip() for m in models.split(",") if m.strip())
-        else:
-            shared.extend(m.strip() for m in v.split(",") if m.strip())
-    if per_slot and shared:
-        raise AgentOptError("give --candidates either as one list 'a,b,c' or per slot 'slot=a,b', not both")
-    if not per_slot and not shared:
-        raise AgentOptError("--candidates is empty; e.g. --candidates sim/nano,sim/small,sim/large")
-    return per_slot or shared
-
-
-def storage_url(path_or_url: str) -> str:
-    """``run.db`` -> ``sqlite:///run.db``; URLs pass through (``postgresql://`` gets an installed driver)."""
-    from agentopt_search.storage import resolve_url
-
-    return resolve_url(path_or_url) if "://" in path_or_url else f"sqlite:///{path_or_url}"
+__all__ = ["load_stored_run", "dashboard_command"]
 
 
 @app.command("optimize")
@@ -150,7 +41,7 @@ def optimize_cmd(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the live progress bar."),
 ) -> None:
     """Search the cheapest model combination for APP on --data scored by --metric."""
-    from .optimizer import optimize as _optimize
+    from ..optimization import optimize as _optimize
 
     try:
         for opt, target in (("--out", out), ("--plot", plot)):
@@ -167,10 +58,10 @@ def optimize_cmd(
             storage=storage_url(storage) if storage else None, study_name=study, progress=progress,
         )
     except AgentOptError as exc:
-        _fail(exc)
+        fail(exc)
         return
     except ValueError as exc:  # search-level input errors (storage URL, budget, ...)
-        _fail(exc)
+        fail(exc)
         return
     result.print_summary()
     try:
@@ -183,7 +74,7 @@ def optimize_cmd(
             typer.echo(f"wrote {result.plot(plot)}")
     except OSError as exc:
         kept = f"; the results are kept in {storage_url(storage)} (agentopt show)" if storage else ""
-        _fail(AgentOptError(f"cannot write {exc.filename or out}: {exc.strerror or exc}{kept}"))
+        fail(AgentOptError(f"cannot write {exc.filename or out}: {exc.strerror or exc}{kept}"))
         return
     if storage:
         again = f" --study {study}" if study else ""
@@ -213,7 +104,7 @@ def _load_stored_run(url: str, study_name: str | None) -> tuple[Any, dict[str, A
     try:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage=url)]
     except Exception as exc:
-        raise AgentOptError(f"cannot read storage {url!r}: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise AgentOptError(f"cannot read storage {url!r}: {type(exc).__name__}: {first_line(exc)}") from None
     mains = [n for n in names if not n.endswith("-baseline")]
     if study_name is None:
         if not mains:
@@ -290,12 +181,12 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Re-print the summary of a stored optimize run (leaderboard, Pareto front, baseline comparison)."""
-    from .optimizer import baseline_sentence
+    from ..optimization import baseline_sentence
 
     try:
         result, meta = load_stored_run(storage_url(run), study)
     except AgentOptError as exc:
-        _fail(exc)
+        fail(exc)
         return
     base = result.extra.get("baseline")
     sentence = baseline_sentence(result.best, base, result.epsilon)
@@ -336,7 +227,7 @@ def dashboard_cmd(
             raise AgentOptError(f"no such run database {url[len('sqlite:///'):]!r}")
         cmd = dashboard_command(url, port, host)
     except AgentOptError as exc:
-        _fail(exc)
+        fail(exc)
         return
     typer.echo(" ".join(cmd))
     if dry_run:

@@ -1,7 +1,7 @@
 """The model factory: model string -> LangChain chat model or dspy.LM; and back (``model_name``).
 
-``"sim/<name>"`` runs in-process (litellm custom provider); any other litellm model string works
-with that provider's API key. Users may also pass their own chat model objects or factories.
+Any litellm model string works with that provider's API key (``"sim/<name>"``: the simulated zoo,
+a litellm provider plugin). Users may also pass their own chat model objects or factories.
 
 Models built from strings retry transient failures (429, 5xx, timeouts, malformed replies) with
 exponential backoff through one tenacity policy (``retry.py``): ``retries=`` per model, or the
@@ -10,19 +10,17 @@ exponential backoff through one tenacity policy (``retry.py``): ``retries=`` per
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable
+from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-from .errors import ModelError  # noqa: E402
-from .retry import RetryPolicy, retry_policy  # noqa: E402
+from ..errors import ModelError
+from ..redaction import remember_secrets
+from .retry import RetryPolicy, retry_policy
 
 __all__ = ["chat_model", "dspy_lm", "model_name", "check_model_string", "RetryPolicy", "retry_policy"]
 
 
 def check_model_string(model: str, slot: str | None = None) -> str:
-    """Validate ``model`` with litellm (provider known; ``sim/`` name in the zoo); return it.
+    """Validate ``model`` with litellm (provider known; for a provider plugin, a model it serves); return it.
 
     Raises ModelError carrying litellm's message and the slot name.
     """
@@ -30,27 +28,37 @@ def check_model_string(model: str, slot: str | None = None) -> str:
     if not isinstance(model, str) or not model.strip():
         raise ModelError(f"{where}model must be a non-empty model string such as 'sim/small' "
                          f"or 'openai/gpt-4o-mini', got {model!r}")
-    if model.startswith("sim/"):
-        from . import sim
-
-        try:
-            sim.get_spec(model)
-        except ModelError as exc:
-            raise ModelError(f"{where}{exc}") from None
-        sim.register()
-        return model
     import litellm
 
     litellm.suppress_debug_info = True
     try:
-        litellm.get_llm_provider(model)
+        provider = litellm.get_llm_provider(model)[1]
     except Exception as exc:
         msg = str(exc).strip().splitlines()[0]
         raise ModelError(
             f"{where}model {model!r} is not usable: {msg} (write it as '<provider>/<model>', "
             "e.g. 'openai/gpt-4o-mini', or 'sim/<name>' for a simulated model)"
         ) from None
+    if _is_plugin(provider) and model not in litellm.model_cost:
+        known = sorted(k for k in litellm.model_cost if k.startswith(f"{provider}/"))
+        raise ModelError(f"{where}unknown model {model!r}; provider {provider!r} serves {known}")
     return model
+
+
+def _is_plugin(provider: str) -> bool:
+    """True for an in-process litellm provider plugin (e.g. the simulated zoo): no network, no key."""
+    import litellm
+
+    return provider in {p.get("provider") for p in litellm.custom_provider_map or []}
+
+
+def _in_process(model: str) -> bool:
+    import litellm
+
+    try:
+        return _is_plugin(litellm.get_llm_provider(model)[1])
+    except Exception:  # noqa: BLE001 - validated earlier; unknown here means a network provider
+        return False
 
 
 def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolicy | None = None,
@@ -73,8 +81,7 @@ def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolic
                              "expected a LangChain BaseChatModel")
         return built
     check_model_string(model, slot)
-    from .config import remember_secrets
-    from .retry_models import RetryingChatLiteLLM as cls
+    from ._langchain import RetryingChatLiteLLM as cls
 
     remember_secrets(kwargs)
     if retries is None and "max_retries" in kwargs:  # ChatLiteLLM's own knob: the same meaning here
@@ -83,9 +90,10 @@ def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolic
     fields = set(cls.model_fields)
     direct = {k: v for k, v in kwargs.items() if k in fields and k != "model_kwargs"}
     extra = {**kwargs.get("model_kwargs", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
-    if model.startswith("sim/") or "api_base" in direct:
-        direct.setdefault("api_key", "sim-no-key-needed" if model.startswith("sim/") else "unused")
-    if not model.startswith("sim/") and policy.timeout_s is not None:
+    local = _in_process(model)
+    if local or "api_base" in direct:
+        direct.setdefault("api_key", "unused")
+    if not local and policy.timeout_s is not None:
         direct.setdefault("request_timeout", policy.timeout_s)
     extra.setdefault("max_retries", 0)  # the provider SDK's own retries off: the policy retries
     try:
@@ -102,15 +110,14 @@ def dspy_lm(model: Any, *, slot: str | None = None, retries: int | RetryPolicy |
     if isinstance(model, dspy.BaseLM):
         return model
     check_model_string(model, slot)
-    from .config import remember_secrets
-    from .retry_models import RETRY_ATTR, RetryingLM
+    from ._dspy import RETRY_ATTR, RetryingLM
 
     remember_secrets(kwargs)
     if retries is None and "num_retries" in kwargs:  # DSPy's own knob: the same meaning here
         retries = kwargs.pop("num_retries")
     policy = retry_policy(retries)
     kwargs.setdefault("cache", False)
-    if not model.startswith("sim/") and policy.timeout_s is not None:
+    if not _in_process(model) and policy.timeout_s is not None:
         kwargs.setdefault("timeout", policy.timeout_s)
     kwargs["num_retries"] = 0  # DSPy's own loop off: the policy retries
     try:

@@ -26,15 +26,17 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
-from .compat import inherited_kwargs, model_name
+from ..models import model_name
 
 Path = tuple[str, ...]
 
 _LIBRARY_PREFIXES = (
     "langchain", "langgraph", "langsmith", "pydantic", "litellm", "openai", "anthropic", "httpx",
     "typing", "functools", "asyncio", "builtins", "collections", "concurrent", "threading",
-    "dspy", "numpy", "agentopt_adapters.lg", "agentopt_adapters.models",
+    "dspy", "numpy", "agentopt_adapters.langgraph", "agentopt_adapters.models",
 )
+# Constructor settings that a replacement model inherits from the model it replaces.
+INHERITED_FIELDS = ("temperature", "max_tokens", "top_p")
 _BUILDER_NAMES = {"init_chat_model", "chat_model", "_init_chat_model_helper"}
 _MAX_DEPTH = 10
 _MAX_ITEMS = 64
@@ -383,3 +385,18 @@ def path_from_metadata(metadata: dict[str, Any] | None) -> Path:
         return tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part)
     node = metadata.get("langgraph_node")
     return (str(node),) if node else ()
+
+
+def inherited_kwargs(model: Any) -> dict[str, Any]:
+    """Generation settings (temperature, max_tokens, top_p) set on ``model``'s constructor."""
+    out: dict[str, Any] = {}
+    fields_set = getattr(model, "model_fields_set", None)
+    for name in INHERITED_FIELDS:
+        value = getattr(model, name, None)
+        if value is None:
+            continue
+        if fields_set is not None and name not in fields_set:
+            continue
+        if isinstance(value, (int, float, str, bool)):
+            out[name] = value
+    return out

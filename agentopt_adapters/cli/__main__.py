@@ -1,0 +1,5 @@
+"""``python -m agentopt_adapters.cli``."""
+
+from . import main
+
+main()
