@@ -164,6 +164,8 @@ def check_messages(messages: Any) -> None:
                               "empty array instead.", param="messages", code="empty_array")
     call_ids: set[str] = set()
     for i, m in enumerate(messages):
+        if not isinstance(m, dict) and not hasattr(m, "role"):
+            raise _bad_type(f"messages[{i}]", "an object", m)
         role = m.get("role") if isinstance(m, dict) else getattr(m, "role", None)
         if role not in _ROLES:
             raise SimRequestError(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
@@ -171,11 +173,14 @@ def check_messages(messages: Any) -> None:
                                   code="invalid_value")
         msg = m if isinstance(m, dict) else {}
         for tc in msg.get("tool_calls") or []:
-            if isinstance(tc, dict) and tc.get("id"):
-                call_ids.add(str(tc["id"]))
+            tc_id = tc.get("id") if isinstance(tc, dict) else getattr(tc, "id", None)
+            if tc_id:
+                call_ids.add(str(tc_id))
         if role == "tool" and isinstance(m, dict) and str(msg.get("tool_call_id")) not in call_ids:
             raise SimRequestError("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
                                   "message with 'tool_calls'.", param=f"messages.[{i}].role", code=None)
+        if isinstance(m, dict) and not isinstance(m.get("content"), (str, list, type(None))):
+            raise _bad_type(f"messages[{i}].content", "one of a string or array of objects", m.get("content"))
 
 
 def check_stream_options(stream: Any, stream_options: Any) -> bool:

@@ -430,8 +430,8 @@ def simulate(
     """Answer ``messages`` as simulated ``model`` would (``n`` independent choices); deterministic in
     (model, messages, tool names, seed). Bad requests raise ``SimRequestError`` (status, param)."""
     spec = get_spec(model)
+    check_messages(messages)
     msgs = [as_message(m) for m in messages]
-    check_messages(msgs)
     params = parse_params(tools=tools, tool_choice=tool_choice, response_format=response_format, seed=seed,
                           max_tokens=max_tokens, n=n, parallel_tool_calls=parallel_tool_calls)
     n_in = prompt_tokens(msgs, params.raw_tools)
