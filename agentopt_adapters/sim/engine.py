@@ -277,12 +277,12 @@ def _generic_values(req: Request, text: str, computed: str | None, prompt: str) 
     values: dict[str, Any] = {}
     answer_fields = _answer_fields(req.fields)
     for f in req.fields:
-        if f.name in answer_fields and f.name.lower() not in _PLACE_ARGS:
+        if f.name in PLAN_F and (req.role == "planner" or f.kind == "array"):
+            values[f.name] = _generic_steps(prompt) if f.kind == "array" else "\n".join(_generic_steps(prompt))
+        elif f.name in answer_fields and f.name.lower() not in _PLACE_ARGS:
             values[f.name] = answer
         elif f.name in REASON_F:
             values[f.name] = text
-        elif f.name in PLAN_F:
-            values[f.name] = _generic_steps(prompt) if f.kind == "array" else "\n".join(_generic_steps(prompt))
         elif f.name.lower() in _PLACE_ARGS and f.kind == "string":
             values[f.name] = _place(prompt)
         elif f.name.lower() in _QUERY_ARGS and f.kind == "string":

@@ -49,6 +49,7 @@ class ServerOptions:
     seed: int = 0
     timeout_s: float = 30.0
     fault_schedule: str | dict[int, str] | None = None
+    plan: FaultPlan = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         bad = [f for f in self.faults if f not in FAULTS]
@@ -300,9 +301,16 @@ def bind_socket(host: str = "127.0.0.1", port: int = 8765) -> socket.socket:
 class SimServer:
     """A running server (in a background thread): ``.url`` (ends in /v1), ``.log``, ``.stop()``."""
 
-    def __init__(self, server: Any, thread: threading.Thread, host: str, port: int, log: RequestLog) -> None:
+    def __init__(self, server: Any, thread: threading.Thread, host: str, port: int, log: RequestLog,
+                 opts: ServerOptions | None = None) -> None:
         self._server, self._thread = server, thread
         self.host, self.port, self.log = host, port, log
+        self.opts = opts or ServerOptions()
+
+    @property
+    def plan(self) -> FaultPlan:
+        """The server's fault plan (``plan.expected(n)``: scheduled faults among n requests)."""
+        return self.opts.plan
 
     @property
     def base_url(self) -> str:
@@ -349,7 +357,7 @@ def serve_in_thread(port: int = 0, host: str = "127.0.0.1", **options: Any) -> S
         time.sleep(0.01)
     if not server.started:
         raise AgentOptError(f"simulated model server did not start on {host}:{real_port}")
-    return SimServer(server, thread, host, real_port, log)
+    return SimServer(server, thread, host, real_port, log, opts)
 
 
 def run_server(port: int = 8765, host: str = "127.0.0.1", **options: Any) -> None:
@@ -363,4 +371,4 @@ def run_server(port: int = 8765, host: str = "127.0.0.1", **options: Any) -> Non
 
 
 def options_dict(opts: ServerOptions) -> dict[str, Any]:
-    return asdict(opts)
+    return {k: v for k, v in asdict(opts).items() if k != "plan"}
