@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Sequence
 from .contract import check_messages, parse_params
 from .errors import SimContextWindowError, SimRequestError
 from .mind import Mind
-from .render import malform, meaning_of, render_fields, shape_object, tool_call
+from .render import malform, meaning_of, prompt_of, render_fields, shape_object, tool_call
 from .request import (ANSWER_F, PLAN_F, REASON_F, Field, Request, as_message, fields_of, find_item,
                       message_text, read_request, role_for)
 from .zoo import SimModelSpec, get_spec
@@ -279,8 +279,8 @@ def _generic_values(req: Request, text: str, computed: str | None, prompt: str) 
     for f in req.fields:
         if f.name in PLAN_F and (req.role == "planner" or f.kind == "array"):
             values[f.name] = _generic_steps(prompt) if f.kind == "array" else "\n".join(_generic_steps(prompt))
-        elif f.name in answer_fields and f.name.lower() not in _PLACE_ARGS:
-            values[f.name] = answer
+        elif f.name in answer_fields and f.name.lower() not in _PLACE_ARGS and f.kind not in ("object", "array"):
+            values[f.name] = answer  # a structured answer field is left to the schema's filler
         elif f.name in REASON_F:
             values[f.name] = text
         elif f.name.lower() in _PLACE_ARGS and f.kind == "string":
@@ -305,7 +305,7 @@ def _generic_steps(prompt: str) -> list[str]:
 def _answer_generic(spec: SimModelSpec, req: Request, rng: random.Random, aux: random.Random) -> _Reply:
     from .tasks.arithmetic import calculator
 
-    prompt = req.last_user.strip() or req.evidence.strip()
+    prompt = prompt_of(req)
     expr = _expression(prompt)
     computed = calculator(expr) if expr else None
     if computed is not None and computed.startswith("error"):

@@ -12,16 +12,23 @@ from typing import Any, Callable
 from .request import ANSWER_F, PLAN_F, REASON_F, Request
 from .schema import MISSING, Shaper, is_valid
 
-__all__ = ["render_fields", "shape_object", "tool_call", "malform", "topic_of", "meaning_of"]
+__all__ = ["render_fields", "shape_object", "tool_call", "malform", "topic_of", "prompt_of", "meaning_of"]
+
+
+def prompt_of(req: Request) -> str:
+    """The user's request as text (DSPy field markers and format instructions removed)."""
+    text = req.last_user.strip() or req.evidence.strip()
+    if req.dspy:
+        text = re.split(r"\n\s*Respond with (?:the corresponding output fields|a JSON object)", text)[0]
+        text = re.sub(r"\[\[ ## \w+ ## \]\]\s*", "", text)
+    return text.strip()
 
 
 def topic_of(req: Request) -> str:
     """A few words of what the request is about (for plausible filler)."""
     if req.item is not None:
         return req.item["question"]
-    text = re.sub(r"\[\[ ## \w+ ## \]\]", " ", req.last_user)
-    text = re.split(r"\n\s*\n|Respond with", text.strip())[0]
-    return " ".join(text.split()[:8])
+    return " ".join(prompt_of(req).split()[:8])
 
 
 def meaning_of(answer: Any = MISSING, reasoning: Any = MISSING, steps: Any = MISSING) -> Callable[[str], Any]:
@@ -44,7 +51,8 @@ def shape_object(req: Request, values: dict[str, Any], rng: random.Random,
                  meaning: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """The reply object: ``values`` (by top-level field) fitted to the request's schema, the rest filled."""
     schema = req.out_schema or {"type": "object"}
-    shaper = Shaper(schema, rng, meaning=meaning, topic=topic_of(req), null_rate=0.0 if req.dspy else 0.1)
+    shaper = Shaper(schema, rng, meaning=meaning, topic=topic_of(req), context=req.evidence,
+                    null_rate=0.0 if req.dspy else 0.1)
     ordered = {f.name: values[f.name] for f in req.fields if f.name in values}
     obj = shaper.shape(ordered, schema)
     if not isinstance(obj, dict) or not is_valid(obj, schema):

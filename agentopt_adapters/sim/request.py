@@ -203,17 +203,22 @@ def _with_own_defs(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> d
     return rename(schema)
 
 
+def _described(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {**schema, "description": description} if description and "description" not in schema else schema
+
+
 def dspy_fields(system: str) -> dict[str, Any] | None:
     """The combined object schema of a DSPy signature's output fields (None if it is not DSPy)."""
     m = re.search(r"Your output fields are:\n(.*?)(?:\nAll interactions|\Z)", system, re.S)
     if not m:
         return None
-    typed = re.findall(r"^\d+\. `(\w+)` \((.+?)\):", m.group(1), re.M)
+    typed = re.findall(r"^\d+\. `(\w+)` \((.+?)\):(.*)$", m.group(1), re.M)
     if not typed:
         return None
     notes = _dspy_notes(system)
     defs: dict[str, Any] = {}
-    props = {f: _with_own_defs(f, _note_schema(t.strip(), notes.get(f)), defs) for f, t in typed}
+    props = {f: _described(_with_own_defs(f, _note_schema(t.strip(), notes.get(f)), defs), d.strip())
+             for f, t, d in typed}
     root: dict[str, Any] = {"type": "object", "properties": props, "required": list(props)}
     if defs:
         root["$defs"] = defs

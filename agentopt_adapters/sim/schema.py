@@ -188,6 +188,9 @@ def json_type(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str
 # --------------------------------------------------------------------------- producing values
 
 _NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra", "Barbara Liskov"]
+_PERSON_KEYS = ("author", "person", "people", "scientist", "owner", "assignee", "member", "employee", "speaker",
+                "first_name", "last_name", "full_name", "username", "user_name", "contact", "participant")
+_TITLES = ["{T}", "Overview of {T}", "Key ideas: {T}", "{T} in practice", "Open questions on {T}"]
 _CITIES = ["Lisbon", "Nairobi", "Osaka", "Toronto", "Lima", "Oslo"]
 _SENTENCES = ["A short note on {t}.", "The key point about {t}.", "{T}, in brief.", "What matters most for {t}.",
               "A practical take on {t}."]
@@ -209,16 +212,18 @@ class Shaper:
     """Produces schema-valid values for one root schema.
 
     ``meaning(name)`` returns what the model means to put into a property of that name (or MISSING);
-    ``topic`` is a few words of the prompt for plausible filler; ``null_rate`` is how often an
-    optional (nullable) value is null; ``optional_rate`` how often a non-required property is sent.
+    ``topic`` is a few words of the prompt for plausible filler; ``context`` is the conversation (an
+    enum option or a listed choice it mentions is preferred, as a model would); ``null_rate`` is how
+    often an optional (nullable) value is null; ``optional_rate`` how often a non-required property is sent.
     """
 
     def __init__(self, root: dict[str, Any], rng: random.Random, *, meaning: Callable[[str], Any] | None = None,
-                 topic: str = "the question", null_rate: float = 0.1, optional_rate: float = 0.8,
-                 max_depth: int = 5) -> None:
+                 topic: str = "the question", context: str = "", null_rate: float = 0.1,
+                 optional_rate: float = 0.8, max_depth: int = 5) -> None:
         self.doc, self.rng = _Doc(root), rng
         self.meaning = meaning or (lambda name: MISSING)
         self.topic = " ".join(topic.split()[:8]).rstrip("?.!") or "the question"
+        self.context = f" {_norm(context)} "
         self.null_rate, self.optional_rate, self.max_depth = null_rate, optional_rate, max_depth
 
     # ---- entry points ------------------------------------------------------------------------
@@ -227,8 +232,9 @@ class Shaper:
         fitted = self.fit(value, schema, name, depth)
         return fitted if fitted is not MISSING else self.make(schema, name, depth)
 
-    def make(self, schema: Any, name: str = "", depth: int = 0) -> Any:
-        """A fresh valid value (what the model means for ``name``, when it means something)."""
+    def make(self, schema: Any, name: str = "", depth: int = 0, label: str = "") -> Any:
+        """A fresh valid value (what the model means for ``name``, when it means something);
+        ``label`` names the value for plausible filler when it has no name (an array item)."""
         s = self.doc.resolve(schema)
         if name:
             meant = self.meaning(name)
@@ -239,12 +245,12 @@ class Shaper:
         if "const" in s:
             return s["const"]
         if isinstance(s.get("enum"), list) and s["enum"]:
-            return self.rng.choice(s["enum"])
+            return self._choose(s["enum"])
         branches = s.get("anyOf") or s.get("oneOf")
         if isinstance(branches, list) and branches:
-            return self.make(self._pick_branch(branches, depth), name, depth)
+            return self.make(self._pick_branch(branches, depth), name, depth, label)
         kind = self._pick_type(_types(s), depth)
-        return getattr(self, f"_make_{kind}", self._make_string)(s, name, depth)
+        return getattr(self, f"_make_{kind}", self._make_string)(s, name or label, depth)
 
     def fit(self, value: Any, schema: Any, name: str = "", depth: int = 0) -> Any:
         """``value`` shaped into ``schema`` (coerced, clipped, completed), or MISSING if it cannot be."""
@@ -331,11 +337,21 @@ class Shaper:
         elif fmt in _FORMATS:
             text = _FORMATS[fmt]
         else:
-            text = self._text_for(name)
+            text = self._text_for(name, str(s.get("description") or ""))
         return _clip_string(text, s)
 
-    def _text_for(self, name: str) -> str:
+    def _choose(self, options: list[Any]) -> Any:
+        """One of ``options``: those the conversation mentions first, else any."""
+        mentioned = [o for o in options if _norm(o) and f" {_norm(o)} " in self.context]
+        return self.rng.choice(mentioned or options)
+
+    def _text_for(self, name: str, description: str = "") -> str:
         n, t = name.lower(), self.topic
+        listed = re.search(r"\b(\w+(?:\s*\|\s*\w+)+)\b", description)  # e.g. "home|gym|hotel or null"
+        if listed:
+            return self._choose([o.strip() for o in listed.group(1).split("|") if o.strip() not in ("null", "none")])
+        if re.search(r"^\s*(?:true|false)\b|\btrue or false\b|\byes or no\b|^\s*whether\b", description, re.I):
+            return "true" if self.rng.random() < 0.7 else "false"
         if "email" in n:
             return "alex@example.com"
         if n.endswith("url") or "link" in n or n in ("uri", "website", "homepage", "source"):
@@ -344,8 +360,11 @@ class Shaper:
             return "2024-05-17"
         if n == "id" or n.endswith("_id"):
             return f"{n}-{self.rng.randint(100, 999)}"
-        if "name" in n or n in ("author", "person", "owner", "assignee"):
+        if any(k in n for k in _PERSON_KEYS) or ("name" in n and re.search(r"person|people|author|user|who",
+                                                                          description, re.I)):
             return self.rng.choice(_NAMES)
+        if "name" in n:
+            return self.rng.choice(_TITLES).format(T=t[:1].upper() + t[1:])
         if n in ("city", "location", "place", "country"):
             return self.rng.choice(_CITIES)
         if n in _QUERY_NAMES:
@@ -370,10 +389,10 @@ class Shaper:
         return out
 
     def _fresh_item(self, sub: Any, taken: list[Any], unique: bool, name: str, depth: int) -> Any:
-        value = self.make(sub, "", depth + 1)
+        value = self.make(sub, "", depth + 1, label=name)
         tries = 0
         while unique and _key(value) in {_key(v) for v in taken} and tries < 20:
-            value, tries = self.make(sub, "", depth + 1), tries + 1
+            value, tries = self.make(sub, "", depth + 1, label=name), tries + 1
         return value
 
     def _make_object(self, s: dict[str, Any], name: str, depth: int) -> dict[str, Any]:
