@@ -252,6 +252,21 @@ def test_n_choices_are_independent_reproducible_samples(server: SimServer) -> No
     assert len(by_seed) >= 2  # a distinct seed per request is another way to draw samples
 
 
+def test_streamed_n_choices_match_the_completion(server: SimServer) -> None:
+    msgs = [{"role": "user", "content": ARITH.items[9]["question"]}]
+    whole = simulate("sim/mini", msgs, n=3)
+    local = litellm.stream_chunk_builder(list(litellm.completion(
+        model="sim/mini", messages=msgs, n=3, stream=True, stream_options={"include_usage": True})))
+    assert [c.message.content for c in local.choices] == [c.content for c in whole.choices]
+    assert (local.usage.prompt_tokens, local.usage.completion_tokens) == (whole.input_tokens, whole.output_tokens)
+    client = openai.OpenAI(base_url=server.url, api_key="unused")
+    texts = ["", "", ""]
+    for chunk in client.chat.completions.create(model="sim/mini", messages=msgs, n=3, stream=True):
+        for ch in chunk.choices:
+            texts[ch.index] += ch.delta.content or ""
+    assert texts == [c.content for c in whole.choices]
+
+
 def test_stream_usage_chunk_and_content_match_the_completion(server: SimServer) -> None:
     client = openai.OpenAI(base_url=server.url, api_key="unused")
     msgs = [{"role": "user", "content": HOP.items[0]["question"]}]

@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import litellm
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
-from litellm.types.utils import GenericStreamingChunk, ModelResponse
+from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from .contract import request_params
 from .engine import SimResult, simulate
@@ -59,19 +59,17 @@ def to_model_response(res: SimResult, model_response: ModelResponse | None = Non
     return resp
 
 
-def _generic_chunks(res: SimResult) -> Iterator[GenericStreamingChunk]:
-    """The stream of choice 0 (litellm's custom-provider streaming carries one choice), usage last."""
-    deltas = [c["choices"][0] for c in chunks(res, 0, "", False) if c["choices"] and c["choices"][0]["index"] == 0]
-    for k, ch in enumerate(deltas):
-        last = k == len(deltas) - 1
-        tool = (ch["delta"].get("tool_calls") or [None])[0]
-        if tool is not None:
-            tool = {"id": tool.get("id"), "type": "function", "index": tool["index"],
-                    "function": {"name": tool.get("function", {}).get("name"),
-                                 "arguments": tool.get("function", {}).get("arguments", "")}}
-        yield {"text": ch["delta"].get("content") or "", "tool_use": tool, "is_finished": last,
-               "finish_reason": ch["finish_reason"] or "", "index": 0,
-               "usage": usage_of(res) if last else None}
+def _stream(res: SimResult) -> Iterator[ModelResponseStream]:
+    """The stream as litellm takes it from a custom provider: every choice's deltas, the last one
+    carrying the finish reason and the usage (litellm drops chunks without content after a finish)."""
+    deltas = [c for c in chunks(res, 0, "", False) if c["choices"]]
+    body = [c for c in deltas if not c["choices"][0]["finish_reason"]]
+    finish = [c["choices"][0]["finish_reason"] for c in deltas if c["choices"][0]["finish_reason"]][-1]
+    for c in body[:-1]:
+        yield ModelResponseStream(**c)
+    last = body[-1]
+    yield ModelResponseStream(**{**last, "choices": [{**last["choices"][0], "finish_reason": finish}],
+                                 "usage": usage_of(res)})
 
 
 class SimLLM(CustomLLM):
@@ -93,17 +91,17 @@ class SimLLM(CustomLLM):
 
     def streaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                   model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                  logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> Iterator[GenericStreamingChunk]:
+                  logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> Iterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         time.sleep(res.latency_s * time_scale())
-        yield from _generic_chunks(res)
+        yield from _stream(res)
 
     async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                          model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                         logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[GenericStreamingChunk]:
+                         logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         await asyncio.sleep(res.latency_s * time_scale())
-        for chunk in _generic_chunks(res):
+        for chunk in _stream(res):
             yield chunk
 
 

@@ -205,6 +205,37 @@ async def _fault_reply(rec: RequestRecord, opts: ServerOptions, log: RequestLog)
     return _error(504, "simulated timeout", "server_error", "timeout")
 
 
+async def _chat(request: Request, opts: ServerOptions, log: RequestLog) -> Any:
+    """``POST /v1/chat/completions``: the completion (or stream), a 4xx for a bad request, or a fault."""
+    rec = RequestRecord(log.next_n(), None, 400)
+    raw = await request.body()
+    try:
+        body = _body(raw)
+        rec.model, rec.tag = str(body.get("model")), _tag(body.get("messages"))
+        res, include_usage = _complete(body)
+    except SimRequestError as exc:
+        rec.status = exc.status
+        log.add(rec)
+        return JSONResponse(exc.body(), status_code=exc.status)
+    rec.model, rec.key = res.model, hashlib.sha256(raw).hexdigest()
+    rec.fault = opts.plan.fault_for(rec.n, rec.key, log.occurrence(rec.key))
+    if rec.fault in ("429", "500", "timeout"):
+        return await _fault_reply(rec, opts, log)
+    await asyncio.sleep(res.latency_s * opts.time_scale)
+    rec.status, rec.input_tokens, rec.output_tokens, rec.sim_latency_s = \
+        200, res.input_tokens, res.output_tokens, res.latency_s
+    log.add(rec)
+    if rec.fault == "malformed":
+        return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"role": "assis',
+                                 media_type="application/json")
+    created, rid = int(time.time()), f"chatcmpl-sim{rec.n:08d}"
+    headers = {"x-sim-latency-s": f"{res.latency_s:.4f}"}
+    if body.get("stream"):
+        return StreamingResponse(_sse(res, created, rid, include_usage), media_type="text/event-stream",
+                                 headers=headers)
+    return JSONResponse(completion_json(res, created, rid), headers=headers)
+
+
 def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None) -> Any:
     """The FastAPI app (``app.state.log`` is the request log)."""
     opts = opts or ServerOptions()
@@ -243,33 +274,7 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
-        rec = RequestRecord(log.next_n(), None, 400)
-        raw = await request.body()
-        try:
-            body = _body(raw)
-            rec.model, rec.tag = str(body.get("model")), _tag(body.get("messages"))
-            res, include_usage = _complete(body)
-        except SimRequestError as exc:
-            rec.status = exc.status
-            log.add(rec)
-            return JSONResponse(exc.body(), status_code=exc.status)
-        rec.model, rec.key = res.model, hashlib.sha256(raw).hexdigest()
-        rec.fault = opts.plan.fault_for(rec.n, rec.key, log.occurrence(rec.key))
-        if rec.fault in ("429", "500", "timeout"):
-            return await _fault_reply(rec, opts, log)
-        await asyncio.sleep(res.latency_s * opts.time_scale)
-        rec.status, rec.input_tokens, rec.output_tokens, rec.sim_latency_s = \
-            200, res.input_tokens, res.output_tokens, res.latency_s
-        log.add(rec)
-        if rec.fault == "malformed":
-            return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"role": "assis',
-                                     media_type="application/json")
-        created, rid = int(time.time()), f"chatcmpl-sim{rec.n:08d}"
-        headers = {"x-sim-latency-s": f"{res.latency_s:.4f}"}
-        if body.get("stream"):
-            return StreamingResponse(_sse(res, created, rid, include_usage), media_type="text/event-stream",
-                                     headers=headers)
-        return JSONResponse(completion_json(res, created, rid), headers=headers)
+        return await _chat(request, opts, log)
 
     return app
 
