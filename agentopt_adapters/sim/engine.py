@@ -132,7 +132,8 @@ def _tools_to_call(req: Request) -> list[str]:
     if req.params.forced_tool:
         return [req.params.forced_tool]
     tools = list(req.tools)
-    named = [t["name"] for t in tools if re.search(rf"(?<![\w]){re.escape(t['name'])}(?![\w])", req.last_user)]
+    named = [t["name"] for t in tools
+             if re.search(rf"(?<![\w]){re.escape(t['name'])}(?![\w])", req.last_user, re.I)]
     if len(named) >= 2 and req.params.parallel_tool_calls:
         return named
     if named:
@@ -276,7 +277,11 @@ def _generic_values(req: Request, text: str, computed: str | None, prompt: str) 
     answer = computed if computed is not None else text
     values: dict[str, Any] = {}
     answer_fields = _answer_fields(req.fields)
+    numbers = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)", prompt)  # e.g. "Add 3 and 4" -> a=3, b=4
     for f in req.fields:
+        if f.kind in ("integer", "number") and numbers and not (f.name in answer_fields and computed is not None):
+            values[f.name] = numbers.pop(0)
+            continue
         if f.name in PLAN_F and (req.role == "planner" or f.kind == "array"):
             values[f.name] = _generic_steps(prompt) if f.kind == "array" else "\n".join(_generic_steps(prompt))
         elif f.name in answer_fields and f.name.lower() not in _PLACE_ARGS and f.kind not in ("object", "array"):
