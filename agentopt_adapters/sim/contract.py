@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from .errors import SimRequestError
 from .schema import SchemaError, check_schema
 
-__all__ = ["Params", "parse_params", "check_messages", "check_stream_options", "MAX_N"]
+__all__ = ["Params", "parse_params", "check_messages", "check_stream_options", "request_params", "MAX_N"]
 
 MAX_N = 128
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

@@ -28,6 +28,7 @@ from .mind import Mind
 from .render import malform, meaning_of, prompt_of, render_fields, shape_object, tool_call
 from .request import (ANSWER_F, PLAN_F, REASON_F, Field, Request, as_message, fields_of, find_item,
                       message_text, read_request, role_for)
+from .schema import MISSING
 from .zoo import SimModelSpec, get_spec
 
 __all__ = ["SimResult", "SimChoice", "simulate", "count_tokens", "prompt_tokens", "find_item",
@@ -272,27 +273,34 @@ _PLACE_ARGS = {"location", "city", "place", "country", "destination"}
 
 
 def _generic_values(req: Request, text: str, computed: str | None, prompt: str) -> dict[str, Any]:
-    if not req.fields:
-        return {}
-    answer = computed if computed is not None else text
-    values: dict[str, Any] = {}
-    answer_fields = _answer_fields(req.fields)
+    """What a model means for each field of a request it does not recognise."""
     numbers = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)", prompt)  # e.g. "Add 3 and 4" -> a=3, b=4
+    answer_fields = _answer_fields(req.fields) if req.fields else []
+    values: dict[str, Any] = {}
     for f in req.fields:
-        if f.kind in ("integer", "number") and numbers and not (f.name in answer_fields and computed is not None):
-            values[f.name] = numbers.pop(0)
-            continue
-        if f.name in PLAN_F and (req.role == "planner" or f.kind == "array"):
-            values[f.name] = _generic_steps(prompt) if f.kind == "array" else "\n".join(_generic_steps(prompt))
-        elif f.name in answer_fields and f.name.lower() not in _PLACE_ARGS and f.kind not in ("object", "array"):
-            values[f.name] = answer  # a structured answer field is left to the schema's filler
-        elif f.name in REASON_F:
-            values[f.name] = text
-        elif f.name.lower() in _PLACE_ARGS and f.kind == "string":
-            values[f.name] = _place(prompt)
-        elif f.name.lower() in _QUERY_ARGS and f.kind == "string":
-            values[f.name] = prompt[:80]
+        value = _generic_value(f, f.name in answer_fields, req.role, text, computed, prompt, numbers)
+        if value is not MISSING:
+            values[f.name] = value
     return values
+
+
+def _generic_value(f: Field, is_answer: bool, role: str, text: str, computed: str | None, prompt: str,
+                   numbers: list[str]) -> Any:
+    name = f.name.lower()
+    if f.kind in ("integer", "number") and numbers and not (is_answer and computed is not None):
+        return numbers.pop(0)
+    if f.name in PLAN_F and (role == "planner" or f.kind == "array"):
+        steps = _generic_steps(prompt)
+        return steps if f.kind == "array" else "\n".join(steps)
+    if name in _PLACE_ARGS and f.kind == "string":
+        return _place(prompt)
+    if is_answer and f.kind not in ("object", "array"):  # a structured answer is left to the schema's filler
+        return computed if computed is not None else text
+    if f.name in REASON_F:
+        return text
+    if name in _QUERY_ARGS and f.kind == "string":
+        return prompt[:80]
+    return MISSING
 
 
 def _place(prompt: str) -> str:
