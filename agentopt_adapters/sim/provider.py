@@ -56,6 +56,9 @@ def to_model_response(res: SimResult, model_response: ModelResponse | None = Non
         resp = model_response
     resp._hidden_params = {**getattr(resp, "_hidden_params", {}), "sim_latency_s": res.latency_s,
                            "sim_info": res.info}
+    # the simulated latency where LangChain passes response fields on (its llm_output), as DSPy reads
+    # the hidden params: every framework records the same latency for the same call
+    resp.provider_specific_fields = {"sim_latency_s": res.latency_s}
     return resp
 
 
