@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dspy
 
+from agentopt_adapters.models import dspy_lm
+
 _EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "dspy_multihop.py"
 
 
@@ -61,6 +63,21 @@ class DirectLM(dspy.Module):
 
     def forward(self, question: str) -> dspy.Prediction:
         self.side_lm(f"Summarize: {question}")
+        return self.answer(question=question)
+
+
+_GLOBAL_LM = dspy_lm("sim/nano")
+
+
+class GlobalLM(dspy.Module):
+    """Calls a module-level LM (not an attribute of the program) directly: a call no slot explains."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = dspy.Predict("question -> answer")
+
+    def forward(self, question: str) -> dspy.Prediction:
+        _GLOBAL_LM(f"Summarize: {question}")
         return self.answer(question=question)
 
 

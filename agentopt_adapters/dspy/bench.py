@@ -96,6 +96,7 @@ def measure(runs: int = 100) -> dict[str, float]:
     slot assigned its own LM."""
     program = Pipeline()
     lm = fake_lm()
+    aa.set_prices({f"openai/fake{suffix}": (0.1, 0.4) for suffix in ("", "-0", "-1", "-2")})
     example = {"question": "What is 2 + 2?"}
     calls = 3
     assignment = {name: fake_lm(f"openai/fake-{i}") for i, (name, _) in enumerate(program.named_predictors())}
