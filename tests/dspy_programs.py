@@ -87,3 +87,62 @@ class Typed(dspy.Signature):
     question: str = dspy.InputField()
     answer: str = dspy.OutputField()
     confidence: float = dspy.OutputField()
+
+
+# ---- shapes of real programs (issue 12): models chosen in forward, direct LM calls, wrappers ------
+
+class Engines(dspy.Module):
+    """Each step's model is chosen in forward with dspy.context(lm=<an LM attribute>)."""
+
+    def __init__(self, cheap: dspy.BaseLM, strong: dspy.BaseLM) -> None:
+        super().__init__()
+        self.cheap, self.strong = cheap, strong
+        self.draft = dspy.Predict("question -> answer")
+        self.final = dspy.ChainOfThought("question, draft -> answer")
+
+    def forward(self, question: str) -> dspy.Prediction:
+        with dspy.context(lm=self.cheap):
+            draft = self.draft(question=question).answer
+        with dspy.context(lm=self.strong):
+            return self.final(question=question, draft=draft)
+
+
+class Privacy(dspy.Module):
+    """PAPILLON-shaped: predictors on the configured (trusted) LM, an untrusted LM called directly."""
+
+    def __init__(self, untrusted_model: dspy.BaseLM) -> None:
+        super().__init__()
+        self.craft = dspy.ChainOfThought("question -> request")
+        self.respond = dspy.Predict("question, request, reply -> answer")
+        self.untrusted_model = untrusted_model
+
+    def forward(self, question: str) -> dspy.Prediction:
+        request = self.craft(question=question).request
+        reply = self.untrusted_model(question)[0]
+        return self.respond(question=question, request=request, reply=reply)
+
+
+class TwoStep(dspy.Module):
+    """Two predictors: the module BestOfN / Refine wrap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.think = dspy.ChainOfThought("question -> answer")
+        self.check = dspy.Predict("question, draft -> answer")
+
+    def forward(self, question: str) -> dspy.Prediction:
+        answer = self.think(question=question).answer
+        return self.check(question=question, draft=answer)
+
+
+class AsyncOnly(dspy.Module):
+    """Only aforward (awaited predictors)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = dspy.Predict("question -> answer")
+        self.second = dspy.Predict("question, draft -> answer")
+
+    async def aforward(self, question: str) -> dspy.Prediction:
+        first = await self.first.acall(question=question)
+        return await self.second.acall(question=question, draft=first.answer)

@@ -44,7 +44,7 @@ from ..usage import Slot, is_failed
 from .binding import bound_copy
 from .recording import model_label, owned_lm, signature_text
 from .runner import DSPyRunner, UnattributedCallWarning, example_from_row
-from .slots import direct_lm_calls, lm_attributes, predictors, runtime_lm_modules, unseen_predictors
+from .slots import SlotNames, direct_lm_calls, runtime_lm_modules, slot_names, unseen_predictors
 
 __all__ = ["DSPyAdapter", "DSPyRunner", "UnseenPredictorWarning", "UnattributedCallWarning",
            "DemosLostWarning", "unseen_predictors", "export_config", "example_from_row"]
@@ -100,12 +100,6 @@ def _check_program(app: Any) -> dspy.Module:
     return app
 
 
-def _slot_names(program: dspy.Module) -> tuple[dict[str, dspy.Predict], dict[str, dspy.BaseLM]]:
-    """(predictor slots, LM attributes): every name bind / export / apply accept."""
-    lms = lm_attributes(program)
-    return predictors(program, required=not lms), lms
-
-
 def _suggest(name: str, known: Any) -> str:
     known = list(known)
     related = [k for k in known if k.startswith(name) or name.startswith(k)]  # "final.predict" vs "final"
@@ -129,7 +123,8 @@ def _check_names(given: Any, known: Any, *, what: str) -> None:
 
 
 def _static_slots(program: dspy.Module) -> list[Slot]:
-    preds, lms = _slot_names(program)
+    names = slot_names(program)
+    preds, lms = names.predictors, names.lms
     runtime = runtime_lm_modules(program)
     slots = []
     for name, pred in preds.items():
@@ -147,12 +142,17 @@ def _static_slots(program: dspy.Module) -> list[Slot]:
     for path in sorted(direct_lm_calls(program)):
         slots.append(Slot(name=path, framework=FRAMEWORK, default_model=model_label(lms[path]),
                           where=f"LM attribute called directly in forward: {type(lms[path]).__name__}"))
+    for name in names.feedback:
+        lm = dspy.settings.lm
+        slots.append(Slot(name=name, framework=FRAMEWORK, default_model=model_label(lm) if lm is not None else None,
+                          where="dspy.Refine's advice predictor (OfferFeedback), called when an attempt scores "
+                                "below the threshold (configured lm)"))
     return slots
 
 
 def _probe_slots(adapter: "DSPyAdapter", program: dspy.Module, static: list[Slot], probe_input: Any) -> list[Slot]:
     """Run the program once as it is; each slot reports the model(s) it really called."""
-    _, lms = _slot_names(program)
+    lms = slot_names(program).lms
     with adapter.bind(program, {}) as run:
         try:
             out, usage = run(probe_input)
@@ -227,15 +227,15 @@ class DSPyAdapter(Adapter):
 
     def bind(self, app: Any, assignment: Mapping[str, Any]) -> AbstractContextManager[DSPyRunner]:
         program = _check_program(app)
-        preds, lm_paths = _slot_names(program)
+        names = slot_names(program)
         if not isinstance(assignment, Mapping):
             raise SlotError(f"assignment must be a dict {{slot: model}}, got {type(assignment).__name__}")
-        _check_names(assignment, [*preds, *lm_paths], what="assignment")
+        _check_names(assignment, names.all, what="assignment")
         lms = {name: _assigned_lm(name, value) for name, value in assignment.items()}
-        _check_models_known(program, preds, lms)
-        bound = bound_copy(program, lms, lm_paths)
+        _check_models_known(program, names, lms)
+        bound = bound_copy(program, lms, names)
         models = {name: _normalize_spec(name, value)[0] for name, value in assignment.items()}
-        return _Binding(DSPyRunner(bound, [*preds, *lm_paths], lms, models))
+        return _Binding(DSPyRunner(bound, names.all, lms, models))
 
     def export_config(self, app: Any, assignment: Mapping[str, Any], *, include_state: bool | None = None,
                       **options: Any) -> dict[str, Any]:
@@ -244,8 +244,8 @@ class DSPyAdapter(Adapter):
         never secrets) is included by default; ``include_state=False`` leaves it out. By default a state
         that is not JSON-serializable is left out with a warning (``include_state=True``: an error)."""
         program = _check_program(app)
-        preds, lm_paths = _slot_names(program)
-        _check_names(assignment, [*preds, *lm_paths], what="assignment")
+        names = slot_names(program)
+        _check_names(assignment, names.all, what="assignment")
         slots: dict[str, Any] = {}
         for name, value in assignment.items():
             model, kwargs, _ = _normalize_spec(name, value)
@@ -253,7 +253,8 @@ class DSPyAdapter(Adapter):
             slots[name] = {"model": model, "kwargs": strip_secrets(kwargs)}
         extra: dict[str, Any] = {}
         if include_state is not False:
-            state = _program_state(program, {k: v for k, v in slots.items() if k in preds}, strict=bool(include_state))
+            state = _program_state(program, {k: v for k, v in slots.items() if k in names.predictors},
+                                   strict=bool(include_state))
             if state is not None:
                 extra[STATE_KEY] = state
         return make_config(FRAMEWORK, slots, extra=extra)
@@ -267,26 +268,23 @@ class DSPyAdapter(Adapter):
                 f"config was exported for framework {framework!r}, not 'dspy'; apply it to the app it was "
                 "made for, or export a new one from this DSPy program"
             )
-        preds, lm_paths = _slot_names(program)
-        _check_names(cfg["slots"], [*preds, *lm_paths], what="config")
-        new = program.deepcopy()
-        state = cfg.get(STATE_KEY)
-        if state is not None:
-            _load_state(new, state, type(program).__name__)
-        new_preds = dict(new.named_predictors())
+        names = slot_names(program)
+        _check_names(cfg["slots"], names.all, what="config")
+        lms = {}
         for name, spec in cfg["slots"].items():
             kwargs = dict(spec.get("kwargs") or {})
             kwargs.setdefault("cache", True)  # a production program: DSPy's default caching
-            lm = _factory_lm(spec["model"], slot=name, **kwargs)
-            if name in new_preds:
-                new_preds[name].lm = lm
-            else:
-                magicattr.set(new, name, lm)
-        return new
+            lms[name] = _factory_lm(spec["model"], slot=name, **kwargs)
+        state = cfg.get(STATE_KEY)
+        if state is None:
+            return bound_copy(program, lms, names, own=False)
+        new = program.deepcopy()
+        _load_state(new, state, type(program).__name__)
+        return bound_copy(new, lms, names, own=False)
 
 
-def _check_models_known(program: dspy.Module, preds: Mapping[str, dspy.Predict], lms: Mapping[str, Any]) -> None:
-    for name, pred in preds.items():
+def _check_models_known(program: dspy.Module, names: SlotNames, lms: Mapping[str, Any]) -> None:
+    for name, pred in names.predictors.items():
         if name not in lms and pred.lm is None and dspy.settings.lm is None and not runtime_lm_modules(program):
             raise SlotError(
                 f"slot {name!r} has no model: assign one (bind(program, {{{name!r}: 'provider/model'}})) "

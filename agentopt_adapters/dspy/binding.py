@@ -15,16 +15,18 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import dspy
 from dspy.utils import magicattr
 
-from .recording import SLOT_ATTR, owned_lm
+from .recording import FEEDBACK_ATTR, SLOT_ATTR, owned_lm
+from .slots import SlotNames
 
 __all__ = ["bound_copy", "SlotRouter"]
 
 _WRAPPERS = (dspy.BestOfN, dspy.Refine)
+_OUTER_LM = "agentopt_outer_lm"  # dspy settings key: the LM configured when a wrapper's forward began
 
 
 class SlotRouter(dspy.BaseLM):
@@ -41,7 +43,7 @@ class SlotRouter(dspy.BaseLM):
         mods = dspy.settings.caller_modules or []
         inner = mods[-1] if mods else None
         slot = inner.__dict__.get(SLOT_ATTR) if isinstance(inner, dspy.Predict) else None
-        lm = self.targets.get(slot) or dspy.settings.lm
+        lm = self.targets.get(slot) or dspy.settings.get(_OUTER_LM) or dspy.settings.lm
         if lm is None or isinstance(lm, SlotRouter):
             raise ValueError("No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`.")
         return lm
@@ -89,9 +91,31 @@ def _deepcopy_owning_lms(program: dspy.Module) -> dspy.Module:
         return new
 
 
-def _route_wrappers(bound: dspy.Module) -> None:
-    """A SlotRouter for the predictors inside each outermost BestOfN / Refine."""
+def _wrapper_forward(wrapper: dspy.Module, feedback_lm: Any) -> Callable[..., Any]:
+    """The wrapper's own forward, run with the LM configured at its start noted for the SlotRouter
+    (DSPy's wrappers use that LM for every slot nobody assigned) and, for a Refine whose feedback slot
+    is assigned, that LM configured for the advice predictor it creates."""
+    forward = type(wrapper).forward
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        over = {_OUTER_LM: dspy.settings.get(_OUTER_LM) or dspy.settings.lm}
+        if feedback_lm is not None:
+            over["lm"] = feedback_lm
+        with dspy.context(**over):
+            return forward(wrapper, *args, **kwargs)
+
+    return run
+
+
+def _route_wrappers(bound: dspy.Module, assigned: Mapping[str, Any], names: SlotNames) -> None:
+    """A SlotRouter for the predictors inside each outermost BestOfN / Refine; feedback slots tagged."""
+    feedback = {id(magicattr.get(bound, n[: -len(".feedback")]) if n != "feedback" else bound): n
+                for n in names.feedback}
     for _, wrapper in bound.named_sub_modules(type_=_WRAPPERS):
+        slot = feedback.get(id(wrapper))
+        if slot is not None:
+            wrapper.__dict__[FEEDBACK_ATTR] = slot
+        wrapper.__dict__["forward"] = _wrapper_forward(wrapper, assigned.get(slot) if slot else None)
         inner = getattr(wrapper, "module", None)
         if not isinstance(inner, dspy.Module):
             continue
@@ -103,18 +127,23 @@ def _route_wrappers(bound: dspy.Module) -> None:
             pred.lm = router
 
 
-def bound_copy(program: dspy.Module, assigned: Mapping[str, Any], lm_paths: Mapping[str, Any]) -> dspy.Module:
-    """The program with ``assigned`` (slot -> owned LM) in place; other slots keep (copies of) their own.
+def bound_copy(program: dspy.Module, assigned: Mapping[str, Any], names: SlotNames, *,
+               own: bool = True) -> dspy.Module:
+    """A copy of the program with ``assigned`` (slot -> LM) in place; other slots keep their own LMs.
 
-    ``lm_paths``: the program's LM attributes by path (``slots.lm_attributes``)."""
-    bound = _deepcopy_owning_lms(program)
+    ``own``: every LM of the copy is an uncached, timed copy owned by the binding (a bound run);
+    otherwise the copy keeps DSPy's copies of the user's LMs as they are (``apply``)."""
+    bound = _deepcopy_owning_lms(program) if own else program.deepcopy()
     for name, pred in bound.named_predictors():
         pred.__dict__[SLOT_ATTR] = name
         if name in assigned:
             pred.lm = assigned[name]
-    for path in lm_paths:
-        lm = assigned.get(path) or owned_lm(magicattr.get(bound, path))
+    for path in names.lms:
+        lm = assigned.get(path)
+        if lm is None:
+            lm = magicattr.get(bound, path)
+            lm = owned_lm(lm) if own else lm
         setattr(lm, SLOT_ATTR, path)
         magicattr.set(bound, path, lm)
-    _route_wrappers(bound)
+    _route_wrappers(bound, assigned, names)
     return bound

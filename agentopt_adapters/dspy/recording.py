@@ -33,9 +33,10 @@ import dspy
 from ..models import model_name
 from ..usage import CallUsage, Usage, call_record, reported_latency
 
-__all__ = ["RunLog", "SLOT_ATTR", "owned_lm", "is_owned", "model_label", "signature_text"]
+__all__ = ["RunLog", "SLOT_ATTR", "FEEDBACK_ATTR", "owned_lm", "is_owned", "model_label", "signature_text"]
 
 SLOT_ATTR = "_agentopt_slot"  # on bound predictors and on LMs that are slots of their own
+FEEDBACK_ATTR = "_agentopt_feedback_slot"  # on a bound Refine: the slot of the predictor it makes for advice
 
 
 class _Mark:
@@ -224,7 +225,8 @@ class RunLog:
         mods = dspy.settings.caller_modules or []
         inner = mods[-1] if mods else None
         if isinstance(inner, dspy.Predict):
-            slot = inner.__dict__.get(SLOT_ATTR)
+            slot = inner.__dict__.get(SLOT_ATTR) or next(
+                (m.__dict__[FEEDBACK_ATTR] for m in reversed(mods) if FEEDBACK_ATTR in m.__dict__), None)
             if slot in self._slots:
                 return slot
             why = f"{_chain(mods)} [Predict '{signature_text(inner)}' is not a slot]"

@@ -12,13 +12,31 @@ import ast
 import functools
 import inspect
 import textwrap
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import dspy
 
 from ..errors import DiscoveryError
 
-__all__ = ["predictors", "lm_attributes", "direct_lm_calls", "runtime_lm_modules", "unseen_predictors"]
+__all__ = ["SlotNames", "slot_names", "predictors", "lm_attributes", "refine_feedback", "direct_lm_calls",
+           "runtime_lm_modules", "unseen_predictors"]
+
+
+class SlotNames(NamedTuple):
+    """Every name bind / export / apply accept, by kind."""
+
+    predictors: dict[str, dspy.Predict]
+    lms: dict[str, dspy.BaseLM]          # LM attributes (slots when forward calls them directly)
+    feedback: dict[str, dspy.Refine]     # "<refine>.feedback": the Predict a Refine makes for its advice
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.predictors, *self.lms, *self.feedback]
+
+
+def slot_names(program: dspy.Module) -> SlotNames:
+    lms = lm_attributes(program)
+    return SlotNames(predictors(program, required=not lms), lms, refine_feedback(program))
 
 
 def predictors(program: dspy.Module, *, required: bool = True) -> dict[str, dspy.Predict]:
@@ -68,6 +86,12 @@ def lm_attributes(program: dspy.Module) -> dict[str, dspy.BaseLM]:
             elif isinstance(value, dict):
                 out.update((f"{base}[{k!r}]", v) for k, v in value.items() if isinstance(v, dspy.BaseLM))
     return out
+
+
+def refine_feedback(program: dspy.Module) -> dict[str, dspy.Refine]:
+    """The feedback slot of each ``dspy.Refine``: ``"<path>.feedback"`` (``"feedback"`` for the program itself)."""
+    return {f"{path}.feedback" if path else "feedback": mod for path, mod in _modules(program)
+            if isinstance(mod, dspy.Refine)}
 
 
 @functools.lru_cache(maxsize=256)
