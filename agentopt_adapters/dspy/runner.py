@@ -55,6 +55,8 @@ def input_fields(program: dspy.Module) -> tuple[list[str], list[str]] | None:
     """(input fields, required ones) of a program; None when ``forward(**kwargs)`` accepts anything."""
     params, var_kw = _forward_params(program)
     signature = getattr(program, "signature", None)
+    preds = program.named_predictors() if signature is None else []
+    signature = preds[0][1].signature if len(preds) == 1 else signature  # ChainOfThought: its one Predict
     if var_kw and not params and signature is not None:  # Predict, ChainOfThought, ReAct, ...
         names = list(signature.input_fields)
         return names, names
