@@ -146,3 +146,23 @@ class AsyncOnly(dspy.Module):
     async def aforward(self, question: str) -> dspy.Prediction:
         first = await self.first.acall(question=question)
         return await self.second.acall(question=question, draft=first.answer)
+
+
+class PlainThreads(dspy.Module):
+    """Calls its predictor from a plain ThreadPoolExecutor (DSPy's context does not follow)."""
+
+    def __init__(self, engine: dspy.BaseLM) -> None:
+        super().__init__()
+        self.engine = engine
+        self.answer = dspy.Predict("question -> answer")
+
+    def forward(self, question: str) -> dspy.Prediction:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(q: str) -> str:
+            with dspy.context(lm=self.engine):
+                return self.answer(question=q).answer
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(one, [question, question]))
+        return dspy.Prediction(answer=answers[0])

@@ -11,10 +11,17 @@ import warnings
 
 import dspy
 import pytest
-from dspy_programs import AsyncOnly, Engines, Privacy, TwoStep, load_example
+from dspy_programs import AsyncOnly, Engines, PlainThreads, Privacy, TwoStep, load_example
 
 import agentopt_adapters as aa
-from agentopt_adapters.dspy import DemosLostWarning, DSPyAdapter, example_from_row, export_config
+from agentopt_adapters.dspy import (
+    DemosLostWarning,
+    DSPyAdapter,
+    UnattributedCallWarning,
+    UnseenPredictorWarning,
+    example_from_row,
+    export_config,
+)
 from agentopt_adapters.models import dspy_lm
 from agentopt_adapters.sim.server import serve_in_thread
 
@@ -241,3 +248,22 @@ def test_dataset_rows_become_examples_with_the_programs_inputs():
     assert set(rag.inputs()) == {"context", "question"}
     with pytest.raises(aa.AgentOptError, match=r"no field\(s\) \['question'\]"):
         example_from_row(ex.MultiHop(), {"query": "Who?"})
+
+
+def test_calls_from_plain_threads_in_forward_are_warned_about_not_lost_silently():
+    program = PlainThreads(dspy_lm("sim/small"))
+    with aa.bind(program, {}) as run:
+        with pytest.warns(UnattributedCallWarning, match="ran outside the DSPy context of its run"):
+            out, usage = run(Q)
+    assert out.answer == "42" and len(usage) == 0  # DSPy's context does not reach plain threads
+
+
+def test_predictors_inside_a_reward_function_are_reported_as_not_slots():
+    judge = dspy.Predict("statement -> verdict")
+
+    def reward(args, pred):
+        return float(judge(statement=pred.answer).verdict == "yes")
+
+    program = dspy.Refine(dspy.Predict("question -> answer"), N=2, reward_fn=reward, threshold=1.0)
+    with pytest.warns(UnseenPredictorWarning, match="inside the reward function of Refine"):
+        assert [s.name for s in aa.discover(program)] == ["module", "feedback"]

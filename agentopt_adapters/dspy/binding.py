@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 import dspy
 from dspy.utils import magicattr
 
-from .recording import FEEDBACK_ATTR, SLOT_ATTR, owned_lm
+from .recording import FEEDBACK_ATTR, SLOT_ATTR, caller_slot, owned_lm
 from .slots import SlotNames
 
 __all__ = ["bound_copy", "SlotRouter"]
@@ -40,9 +40,7 @@ class SlotRouter(dspy.BaseLM):
         return self.copy()  # the wrappers deep-copy their module: share the targets, do not copy them
 
     def _target(self) -> Any:
-        mods = dspy.settings.caller_modules or []
-        inner = mods[-1] if mods else None
-        slot = inner.__dict__.get(SLOT_ATTR) if isinstance(inner, dspy.Predict) else None
+        slot = caller_slot(dspy.settings.caller_modules or [])
         lm = self.targets.get(slot) or dspy.settings.get(_OUTER_LM) or dspy.settings.lm
         if lm is None or isinstance(lm, SlotRouter):
             raise ValueError("No LM is loaded. Please configure the LM using `dspy.configure(lm=dspy.LM(...))`.")
@@ -94,13 +92,16 @@ def _deepcopy_owning_lms(program: dspy.Module) -> dspy.Module:
 def _wrapper_forward(wrapper: dspy.Module, feedback_lm: Any) -> Callable[..., Any]:
     """The wrapper's own forward, run with the LM configured at its start noted for the SlotRouter
     (DSPy's wrappers use that LM for every slot nobody assigned) and, for a Refine whose feedback slot
-    is assigned, that LM configured for the advice predictor it creates."""
+    is assigned, a SlotRouter configured that sends its advice predictor to that LM (and every other
+    caller, e.g. a judge in the reward function, to the LM configured at the start)."""
     forward = type(wrapper).forward
+    slot = wrapper.__dict__.get(FEEDBACK_ATTR)
+    router = SlotRouter({slot: feedback_lm}) if feedback_lm is not None else None
 
     def run(*args: Any, **kwargs: Any) -> Any:
         over = {_OUTER_LM: dspy.settings.get(_OUTER_LM) or dspy.settings.lm}
-        if feedback_lm is not None:
-            over["lm"] = feedback_lm
+        if router is not None:
+            over["lm"] = router
         with dspy.context(**over):
             return forward(wrapper, *args, **kwargs)
 

@@ -25,6 +25,7 @@ import functools
 import inspect
 import threading
 import time
+import warnings
 from contextvars import ContextVar
 from typing import Any, Callable, Collection, Mapping
 
@@ -33,7 +34,7 @@ import dspy
 from ..models import model_name
 from ..usage import CallUsage, Usage, call_record, reported_latency
 
-__all__ = ["RunLog", "SLOT_ATTR", "FEEDBACK_ATTR", "owned_lm", "is_owned", "model_label", "signature_text"]
+__all__ = ["RunLog", "UnattributedCallWarning", "SLOT_ATTR", "FEEDBACK_ATTR", "caller_slot", "owned_lm", "is_owned", "model_label", "signature_text"]
 
 SLOT_ATTR = "_agentopt_slot"  # on bound predictors and on LMs that are slots of their own
 FEEDBACK_ATTR = "_agentopt_feedback_slot"  # on a bound Refine: the slot of the predictor it makes for advice
@@ -65,9 +66,27 @@ def signature_text(pred: Any) -> str:
         return type(sig).__name__
 
 
+def caller_slot(mods: list[Any]) -> str | None:
+    """The slot of the innermost calling predictor (``mods``: ``settings.caller_modules``): its tag, or
+    for the advice predictor a bound Refine creates (OfferFeedback, called by the Refine itself) the
+    Refine's feedback slot."""
+    inner = mods[-1] if mods else None
+    if not isinstance(inner, dspy.Predict):
+        return None
+    slot = inner.__dict__.get(SLOT_ATTR)
+    if slot is None and len(mods) > 1 and getattr(inner.signature, "__name__", "") == "OfferFeedback":
+        slot = mods[-2].__dict__.get(FEEDBACK_ATTR)
+    return slot
+
+
 def _run_log() -> "RunLog | None":
     mods = dspy.settings.caller_modules
     return mods[0] if mods and isinstance(mods[0], RunLog) else None
+
+
+class UnattributedCallWarning(UserWarning):
+    """An LM call at run time that no slot explains (recorded with ``slot=None``), or that ran outside
+    the run's DSPy context and could not be recorded at all."""
 
 
 def _finish(mark: _Mark, exc: BaseException | None) -> None:
@@ -77,6 +96,14 @@ def _finish(mark: _Mark, exc: BaseException | None) -> None:
     log = _run_log()
     if log is not None:
         log.add_unrecorded(mark, exc)
+        return
+    if not mark.lm.__dict__.get("_agentopt_warned_outside"):  # once per bound LM
+        mark.lm.__dict__["_agentopt_warned_outside"] = True
+        warnings.warn(
+            f"an LM call to {model_label(mark.lm)} ran outside the DSPy context of its run (in a plain threading.Thread or "
+            "ThreadPoolExecutor started in forward?): it is not recorded, so its cost is missing from usage. "
+            "Use dspy.Parallel, or run the worker with contextvars.copy_context().run(...)",
+            UnattributedCallWarning, stacklevel=3)
 
 
 def _timed_sync(call: Callable[..., Any]) -> Callable[..., Any]:
@@ -225,8 +252,7 @@ class RunLog:
         mods = dspy.settings.caller_modules or []
         inner = mods[-1] if mods else None
         if isinstance(inner, dspy.Predict):
-            slot = inner.__dict__.get(SLOT_ATTR) or next(
-                (m.__dict__[FEEDBACK_ATTR] for m in reversed(mods) if FEEDBACK_ATTR in m.__dict__), None)
+            slot = caller_slot(mods)
             if slot in self._slots:
                 return slot
             why = f"{_chain(mods)} [Predict '{signature_text(inner)}' is not a slot]"

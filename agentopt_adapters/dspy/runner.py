@@ -21,13 +21,9 @@ from dspy.utils.exceptions import AdapterParseError
 from ..errors import AgentOptError
 from ..protocol import Runner
 from ..usage import FailedRun, Usage
-from .recording import RunLog, is_owned, owned_lm
+from .recording import RunLog, UnattributedCallWarning, is_owned, owned_lm
 
 __all__ = ["DSPyRunner", "UnattributedCallWarning", "input_fields", "example_from_row", "is_async_only"]
-
-
-class UnattributedCallWarning(UserWarning):
-    """An LM call at run time that no slot explains (recorded with ``slot=None``)."""
 
 
 def _defines(cls: type, name: str) -> bool:

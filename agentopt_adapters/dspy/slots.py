@@ -175,6 +175,16 @@ def unseen_predictors(program: dspy.Module) -> list[tuple[str, str]]:
         why = (f"inside the compiled sub-module {inside!r} (_compiled=True), which named_predictors() skips"
                if inside else "inside a nested list/dict, which named_predictors() does not descend into")
         out.append((name, why))
+    for wname, wrapper in program.named_sub_modules(type_=(dspy.BestOfN, dspy.Refine)):
+        reward = getattr(wrapper, "reward_fn", None)
+        cells = [c.cell_contents for c in getattr(reward, "__closure__", None) or () if c.cell_contents is not None]
+        for func in [reward, *[c for c in cells if callable(c)]]:
+            for mod in _modules_in_callable(func):
+                for pname, pred in mod.named_sub_modules(type_=dspy.Predict):
+                    if id(pred) not in seen and id(pred) not in reported:
+                        reported.add(id(pred))
+                        out.append((f"{wname}.reward_fn -> {type(mod).__name__}", f"used inside the reward function "
+                                    f"of {type(wrapper).__name__} {wname!r}; reward functions are not searched"))
     for rname, react in program.named_sub_modules(type_=dspy.ReAct):
         for tname, tool in (getattr(react, "tools", None) or {}).items():
             for mod in _modules_in_callable(getattr(tool, "func", tool)):
