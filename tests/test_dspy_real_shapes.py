@@ -267,3 +267,16 @@ def test_predictors_inside_a_reward_function_are_reported_as_not_slots():
     program = dspy.Refine(dspy.Predict("question -> answer"), N=2, reward_fn=reward, threshold=1.0)
     with pytest.warns(UnseenPredictorWarning, match="inside the reward function of Refine"):
         assert [s.name for s in aa.discover(program)] == ["module", "feedback"]
+
+
+@pytest.mark.slow
+def test_sim_models_work_in_dspy_right_after_import():
+    """``import dspy; import agentopt_adapters`` then ``dspy.LM("sim/small")`` (DSPy imports litellm lazily)."""
+    import subprocess
+    import sys
+
+    code = ("import dspy, agentopt_adapters\n"
+            "print(dspy.LM('sim/small', cache=False)('What is 2 + 2?')[0])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    assert done.returncode == 0 and "4" in done.stdout, done.stderr[-2000:]

@@ -106,7 +106,9 @@ def _class_facts(cls: type) -> tuple[frozenset[str], bool]:
             tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
         except (OSError, TypeError, SyntaxError):
             continue
-        for node in ast.walk(tree):
+        methods = [f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   and f.name != "__init__"]  # dspy.configure(lm=...) in __init__ is no run-time choice
+        for node in (n for f in methods for n in ast.walk(f)):
             if not isinstance(node, ast.Call):
                 continue
             passes_lm = passes_lm or any(k.arg == "lm" for k in node.keywords)
