@@ -51,6 +51,7 @@ __all__ = ["DSPyAdapter", "DSPyRunner", "UnseenPredictorWarning", "UnattributedC
 
 FRAMEWORK = "dspy"
 STATE_KEY = "dspy_state"
+BUILT_ATTR = "_agentopt_built"
 
 
 class UnseenPredictorWarning(UserWarning):
@@ -83,12 +84,16 @@ def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.Ba
 
 
 def _assigned_lm(slot: str, value: Any) -> dspy.BaseLM:
-    """A new, uncached LM instance owned by the binding for one assigned slot."""
+    """A new, uncached LM instance owned by the binding for one assigned slot (``BUILT_ATTR`` set when
+    the binding built it from a model string: only those are closed with the binding, as copies of a
+    user's LM share its connection pools)."""
     model, kwargs, lm = _normalize_spec(slot, value)
-    if lm is None:
-        kwargs.pop("cache", None)
-        lm = _factory_lm(model, slot=slot, cache=False, **kwargs)
-    return owned_lm(lm)
+    if lm is not None:
+        return owned_lm(lm)
+    kwargs.pop("cache", None)
+    built = owned_lm(_factory_lm(model, slot=slot, cache=False, **kwargs))
+    built.__dict__[BUILT_ATTR] = True
+    return built
 
 
 # --------------------------------------------------------------------------- names
@@ -190,7 +195,7 @@ class _Binding(AbstractContextManager):
 
     def __exit__(self, *exc: Any) -> None:
         for lm in self.runner.lms.values():
-            close = getattr(lm, "close", None)
+            close = getattr(lm, "close", None) if lm.__dict__.get(BUILT_ATTR) else None
             if callable(close):
                 try:
                     close()
