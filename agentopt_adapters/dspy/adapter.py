@@ -33,7 +33,6 @@ from contextlib import AbstractContextManager
 from typing import Any, Mapping
 
 import dspy
-from dspy.utils import magicattr
 
 from ..assignment_file import check_slot_names, make_config
 from ..errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
