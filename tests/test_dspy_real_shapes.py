@@ -280,3 +280,21 @@ def test_sim_models_work_in_dspy_right_after_import():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
     assert done.returncode == 0 and "4" in done.stdout, done.stderr[-2000:]
+
+
+def test_refine_feedback_slot_gets_its_model_while_a_judge_in_the_reward_keeps_the_configured_one():
+    judge = dspy.Predict("statement -> verdict")
+
+    def reward(args, pred):
+        judge(statement=pred.answer)
+        return 0.0
+
+    program = dspy.Refine(TwoStep(), N=2, reward_fn=reward, threshold=1.0)
+    with dspy.context(lm=dspy_lm("sim/mini")), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with aa.bind(program, {"feedback": "sim/large"}) as run:
+            _, usage = run(Q)
+    calls = _slots_models(usage)
+    assert calls.count(("feedback", "sim/large")) == 1  # advice after the first of N=2 attempts
+    assert calls.count((None, "sim/mini")) == 2  # the judge: once per attempt, on the configured LM
+    assert {m for s, m in calls if s in ("module.think.predict", "module.check")} == {"sim/mini"}
