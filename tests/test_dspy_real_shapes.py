@@ -298,3 +298,19 @@ def test_refine_feedback_slot_gets_its_model_while_a_judge_in_the_reward_keeps_t
     assert calls.count(("feedback", "sim/large")) == 1  # advice after the first of N=2 attempts
     assert calls.count((None, "sim/mini")) == 2  # the judge: once per attempt, on the configured LM
     assert {m for s, m in calls if s in ("module.think.predict", "module.check")} == {"sim/mini"}
+
+
+def test_an_lm_argument_that_overrides_an_assigned_slot_is_warned_about():
+    class PassesLM(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.big = dspy_lm("sim/large")
+            self.answer = dspy.Predict("question -> answer")
+
+        def forward(self, question):
+            return self.answer(question=question, lm=self.big)
+
+    with aa.bind(PassesLM(), {"answer": "sim/small"}) as run:
+        with pytest.warns(UnattributedCallWarning, match="'answer' was assigned sim/small but called sim/large"):
+            _, usage = run(Q)
+    assert _slots_models(usage) == [("answer", "sim/large")]

@@ -148,18 +148,26 @@ class DSPyRunner(Runner):
             over["lm"] = self._default_lm(settings.lm)
         return over
 
+    def _warn_once(self, key: str, message: str) -> None:
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        warnings.warn(message, UnattributedCallWarning, stacklevel=5)
+
     def _usage(self, log: RunLog) -> Usage:
         for why, model in log.unexplained:
-            key = f"{why}|{model}"
-            with self._lock:
-                if key in self._warned:
-                    continue
-                self._warned.add(key)
-            warnings.warn(
-                f"LM call to {model} is not explained by any DSPy slot: {why}. It is recorded with "
-                "slot=None (usage.unattributed); make that predictor a direct module attribute to optimize it.",
-                UnattributedCallWarning, stacklevel=4)
-        return log.usage()
+            self._warn_once(f"{why}|{model}", f"LM call to {model} is not explained by any DSPy slot: {why}. It is "
+                            "recorded with slot=None (usage.unattributed); make that predictor a direct module "
+                            "attribute to optimize it.")
+        usage = log.usage()
+        for call in usage:
+            wanted = self.assignment.get(call.slot)  # type: ignore[arg-type]
+            if wanted is not None and call.model != wanted and call.error is None:
+                self._warn_once(f"{call.slot}|{call.model}", f"slot {call.slot!r} was assigned {wanted} but called "
+                                f"{call.model}: its forward passes lm= to the predictor or sets its LM at run time, "
+                                "which overrides the assignment")
+        return usage
 
     def _run(self, example: Any) -> tuple[Any, Usage]:
         if self.prefers_async:
