@@ -29,11 +29,11 @@ from langchain_core.runnables.config import RunnableConfig
 from ..assignment_file import make_config
 from ..errors import ConfigError, DiscoveryError, SlotError
 from ..models import check_model_string, model_name
-from ..protocol import Adapter, Runner, register_adapter
+from ..protocol import Adapter, Runner, register_adapter, run_blocking
 from ..usage import Slot, Usage
 from .discovery import Path, SlotTable, inherited_kwargs
 from .recording import SlotRecorder
-from .routing import ModelSpec, Route, install, reset_route, set_route, warn_unroutable
+from .routing import ModelSpec, Route, install, pop_route, push_route, warn_unroutable
 
 FRAMEWORK = "langgraph"
 
@@ -115,35 +115,80 @@ def _route(graph: Any, assignment: Mapping[str, Any], *, what: str = "assignment
     return Route(table, specs)
 
 
-def _with_handler(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
-    cfg: dict[str, Any] = dict(config or {})
-    callbacks = cfg.get("callbacks")
+def _merge_config(base: Mapping[str, Any] | None, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``extra`` over ``base``: tags and callbacks added up, metadata and configurable merged
+    (``extra`` wins a key), any other key from ``extra``."""
+    out: dict[str, Any] = dict(base or {})
+    for key, value in (extra or {}).items():
+        old = out.get(key)
+        if value is None or old is None:
+            out[key] = old if value is None else value
+        elif key == "tags":
+            out[key] = list(dict.fromkeys([*old, *value]))
+        elif key in ("metadata", "configurable"):
+            out[key] = {**old, **value}
+        elif key == "callbacks":
+            out[key] = _with_handlers(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _with_handlers(callbacks: Any, added: Any) -> Any:
+    """Callbacks (a list or a manager) plus ``added`` handlers, inherited by every child run."""
+    handlers = list(added.handlers) if isinstance(added, BaseCallbackManager) else list(added)
     if callbacks is None:
-        cfg["callbacks"] = [handler]
-    elif isinstance(callbacks, BaseCallbackManager):
+        return handlers
+    if isinstance(callbacks, BaseCallbackManager):
         manager = callbacks.copy()
-        manager.add_handler(handler, inherit=True)
-        cfg["callbacks"] = manager
-    else:
-        cfg["callbacks"] = [*callbacks, handler]
+        for handler in handlers:
+            manager.add_handler(handler, inherit=True)
+        return manager
+    return [*callbacks, *handlers]
+
+
+def _run_config(graph: Any, config: Mapping[str, Any] | None, handler: BaseCallbackHandler) -> RunnableConfig:
+    cfg = dict(config or {})
+    cfg["callbacks"] = _with_handlers(cfg.get("callbacks"), [handler])
+    if getattr(graph, "checkpointer", None) and not (cfg.get("configurable") or {}).get("thread_id"):
+        cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": f"agentopt-{uuid.uuid4().hex}"}
     return cfg  # type: ignore[return-value]
 
 
-def _run_config(graph: Any, config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
-    cfg = _with_handler(config, handler)
-    if getattr(graph, "checkpointer", None) and not (cfg.get("configurable") or {}).get("thread_id"):
-        cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": f"agentopt-{uuid.uuid4().hex}"}
-    return cfg
+@contextmanager
+def _scope(route: Route, tracing: bool | None) -> Iterator[None]:
+    """The route active (innermost) for the run; LangChain/LangSmith tracing off when ``tracing`` is False."""
+    token = push_route(route)
+    try:
+        if tracing is False:
+            from langsmith.run_helpers import tracing_context
+
+            with tracing_context(enabled=False):
+                yield
+        else:
+            yield
+    finally:
+        pop_route(token)
+
+
+def _hint_missing_context(graph: Any, context: Any, exc: BaseException) -> None:
+    schema = getattr(graph, "context_schema", None)
+    if context is None and schema is not None and hasattr(exc, "add_note"):
+        exc.add_note(f"agentopt: the graph declares context_schema={getattr(schema, '__name__', schema)!r} but "
+                     "no context was passed; give it as aa.bind(graph, ..., context=...) or run(x, context=...)")
 
 
 class RunStream:
     """``run.stream(x, **kw)``: iterate the graph's stream; ``.usage`` afterwards."""
 
-    def __init__(self, graph: Any, example: Any, config: RunnableConfig, route: Route, recorder: SlotRecorder, kwargs: dict[str, Any]) -> None:
-        self._ctx = contextvars.copy_context()
-        self._ctx.run(set_route, route)  # the route lives in this private context only
-        self._iter = self._ctx.run(graph.stream, example, config, **kwargs)
-        self._recorder = recorder
+    def __init__(self, runner: "LangGraphRunner", example: Any, config: Any, context: Any, kwargs: dict[str, Any]) -> None:
+        self._recorder = runner._recorder()
+        cfg = _run_config(runner.graph, _merge_config(runner.config, config), self._recorder)
+        kw = runner._invoke_kwargs(context, kwargs)
+        self._ctx = contextvars.copy_context()  # the route lives in this private context only
+        self._scope = _scope(runner.route, runner.tracing)
+        self._ctx.run(self._scope.__enter__)
+        self._iter = self._ctx.run(runner.graph.stream, example, cfg, **kw)
 
     def __iter__(self) -> Iterator[Any]:
         while True:
@@ -161,16 +206,24 @@ class RunStream:
 class AsyncRunStream:
     """``run.astream(x, **kw)``: ``async for`` over the graph's astream; ``.usage`` afterwards.
 
-    The route travels with the run's callbacks (the recorder), so the consumer's context
-    is never touched between chunks.
-    """
+    The route is active only while the graph's stream advances, so the consumer's context is
+    never changed between chunks."""
 
-    def __init__(self, graph: Any, example: Any, config: RunnableConfig, recorder: SlotRecorder, kwargs: dict[str, Any]) -> None:
-        self._aiter = graph.astream(example, config, **kwargs)
-        self._recorder = recorder
+    def __init__(self, runner: "LangGraphRunner", example: Any, config: Any, context: Any, kwargs: dict[str, Any]) -> None:
+        self._recorder = runner._recorder()
+        cfg = _run_config(runner.graph, _merge_config(runner.config, config), self._recorder)
+        self._runner = runner
+        self._stream = runner.graph.astream(example, cfg, **runner._invoke_kwargs(context, kwargs))
 
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiter.__aiter__()
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        it = self._stream.__aiter__()
+        while True:
+            with _scope(self._runner.route, self._runner.tracing):
+                try:
+                    chunk = await it.__anext__()
+                except StopAsyncIteration:
+                    return
+            yield chunk
 
     @property
     def usage(self) -> Usage:
@@ -178,47 +231,74 @@ class AsyncRunStream:
 
 
 class LangGraphRunner(Runner):
-    """Runs a graph under one assignment: ``run(x)`` / ``await run.acall(x)`` -> (output, Usage)."""
+    """Runs a graph under one assignment: ``run(x)`` / ``await run.acall(x)`` -> (output, Usage).
 
-    def __init__(self, graph: Any, route: Route) -> None:
+    ``config`` (tags, metadata, callbacks, recursion_limit, configurable, ...) and ``context``
+    (LangGraph runtime context) given to ``aa.bind`` apply to every run; those given per run are
+    merged over them (tags and callbacks added, metadata merged). ``tracing=False`` switches
+    LangChain/LangSmith tracing off for the runs. ``prefers_async`` is True when the graph has
+    async-only nodes: await ``acall`` (``run(x)`` runs it on a private event loop).
+    """
+
+    def __init__(self, graph: Any, route: Route, *, config: Mapping[str, Any] | None = None,
+                 context: Any = None, tracing: bool | None = None) -> None:
         self.graph = graph
         self.route = route
-        super().__init__(self._call_sync, self._call_async)
+        self.config = dict(config or {})
+        self.context = context
+        self.tracing = tracing
+        super().__init__(self._call_sync, self._call_async, prefers_async=bool(route.table.async_only))
 
     def _recorder(self) -> SlotRecorder:
         return SlotRecorder(self.route.table, self.route)
 
-    def _call_sync(self, example: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
+    def _invoke_kwargs(self, context: Any, kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        context = self.context if context is None else context
+        return {**(kwargs or {}), **({"context": context} if context is not None else {})}
+
+    def _call_sync(self, example: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
+                   **kwargs: Any) -> tuple[Any, Usage]:
+        if self.prefers_async:
+            return run_blocking(self._call_async(example, config, context=context, **kwargs))
         recorder = self._recorder()
-        token = set_route(self.route)
+        cfg = _run_config(self.graph, _merge_config(self.config, config), recorder)
+        kw = self._invoke_kwargs(context, kwargs)
         try:
-            out = self.graph.invoke(example, _run_config(self.graph, config, recorder))
-        finally:
-            reset_route(token)
+            with _scope(self.route, self.tracing):
+                out = self.graph.invoke(example, cfg, **kw)
+        except Exception as exc:
+            _hint_missing_context(self.graph, kw.get("context"), exc)
+            raise
         return out, recorder.usage()
 
-    async def _call_async(self, example: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
+    async def _call_async(self, example: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
+                          **kwargs: Any) -> tuple[Any, Usage]:
         recorder = self._recorder()
-        token = set_route(self.route)
+        cfg = _run_config(self.graph, _merge_config(self.config, config), recorder)
+        kw = self._invoke_kwargs(context, kwargs)
         try:
-            out = await self.graph.ainvoke(example, _run_config(self.graph, config, recorder))
-        finally:
-            reset_route(token)
+            with _scope(self.route, self.tracing):
+                out = await self.graph.ainvoke(example, cfg, **kw)
+        except Exception as exc:
+            _hint_missing_context(self.graph, kw.get("context"), exc)
+            raise
         return out, recorder.usage()
 
-    def __call__(self, example_input: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
-        return self._call_sync(example_input, config)
+    def __call__(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
+                 **kwargs: Any) -> tuple[Any, Usage]:
+        return self._call_sync(example_input, config, context=context, **kwargs)
 
-    async def acall(self, example_input: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
-        return await self._call_async(example_input, config)
+    async def acall(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
+                    **kwargs: Any) -> tuple[Any, Usage]:
+        return await self._call_async(example_input, config, context=context, **kwargs)
 
-    def stream(self, example_input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RunStream:
-        recorder = self._recorder()
-        return RunStream(self.graph, example_input, _run_config(self.graph, config, recorder), self.route, recorder, kwargs)
+    def stream(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
+               **kwargs: Any) -> RunStream:
+        return RunStream(self, example_input, config, context, kwargs)
 
-    def astream(self, example_input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncRunStream:
-        recorder = self._recorder()
-        return AsyncRunStream(self.graph, example_input, _run_config(self.graph, config, recorder), recorder, kwargs)
+    def astream(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
+                **kwargs: Any) -> AsyncRunStream:
+        return AsyncRunStream(self, example_input, config, context, kwargs)
 
 
 class _RouteCarrier(BaseCallbackHandler):
@@ -237,8 +317,8 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
 
     def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         ctx = contextvars.copy_context()
-        ctx.run(set_route, route)
-        it = ctx.run(base.stream, self, input, _with_handler(config, _RouteCarrier(route)), **kwargs)
+        ctx.run(push_route, route)
+        it = ctx.run(base.stream, self, input, _merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
         while True:
             try:
                 chunk = ctx.run(next, it)
@@ -247,7 +327,7 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
             yield chunk
 
     def astream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-        return base.astream(self, input, _with_handler(config, _RouteCarrier(route)), **kwargs)
+        return base.astream(self, input, _merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
 
     tuned_cls = type(f"Tuned{base.__name__}", (base,), {
         "stream": stream, "astream": astream, "__module__": base.__module__,
@@ -267,12 +347,15 @@ class LangGraphAdapter(Adapter):
         return _is_graph(app)
 
     # -- discover -----------------------------------------------------------------------------
-    def discover(self, app: Any, probe_input: Any = None, probe_config: RunnableConfig | None = None, **options: Any) -> list[Slot]:
-        """Static slots; with ``probe_input`` also run the graph once and merge the calls it made."""
+    def discover(self, app: Any, probe_input: Any = None, probe_config: RunnableConfig | None = None,
+                 probe_context: Any = None, **options: Any) -> list[Slot]:
+        """Static slots; with ``probe_input`` also run the graph once (awaited when it has async
+        nodes; ``probe_config`` / ``probe_context`` passed on) and merge the calls it made."""
         if options:
-            raise TypeError(f"discover() got unexpected option(s) {sorted(options)}; LangGraph takes probe_input=, probe_config=")
+            raise TypeError(f"discover() got unexpected option(s) {sorted(options)}; LangGraph takes "
+                            "probe_input=, probe_config=, probe_context=")
         if probe_input is not None:
-            self.probe(app, probe_input, probe_config)
+            self.probe(app, probe_input, probe_config, context=probe_context)
         table = slot_table(app)
         if not table.slots:
             nodes = [".".join(p) for p in table.node_paths]
@@ -285,16 +368,12 @@ class LangGraphAdapter(Adapter):
         return [Slot(name=s.name, framework=FRAMEWORK, default_model=s.model_name, where="; ".join(s.where))
                 for s in table.slots.values()]
 
-    def probe(self, app: Any, example: Any, config: RunnableConfig | None = None) -> list[tuple[Path, Any, str | None]]:
+    def probe(self, app: Any, example: Any, config: RunnableConfig | None = None, *,
+              context: Any = None) -> list[tuple[Path, Any, str | None]]:
         """Run ``app`` once on ``example`` with its own models; remember which node called which model."""
         install()
         route = Route(SlotTable.from_graph(app), {}, observe=True)
-        recorder = SlotRecorder(route.table, route)
-        token = set_route(route)
-        try:
-            app.invoke(example, _run_config(app, config, recorder))
-        finally:
-            reset_route(token)
+        LangGraphRunner(app, route, config=config, context=context)(example)
         observed = list(route.observed or [])
         try:
             _PROBES[app] = observed
@@ -304,12 +383,16 @@ class LangGraphAdapter(Adapter):
 
     # -- bind ---------------------------------------------------------------------------------
     @contextmanager
-    def _bind(self, app: Any, route: Route) -> Iterator[LangGraphRunner]:
-        yield LangGraphRunner(app, route)
+    def _bind(self, runner: LangGraphRunner) -> Iterator[LangGraphRunner]:
+        yield runner
 
-    def bind(self, app: Any, assignment: Mapping[str, Any]):  # type: ignore[override]
+    def bind(self, app: Any, assignment: Mapping[str, Any], *, config: RunnableConfig | None = None,  # type: ignore[override]
+             context: Any = None, tracing: bool | None = None):
+        """``with bind(graph, {slot: model}) as run``. Slots not in ``assignment`` run on the graph's
+        own model objects, untouched (``{}`` runs the app as it is). ``config`` / ``context``: given
+        to every run; ``tracing=False``: LangChain/LangSmith tracing off for these runs."""
         route = _route(app, assignment)
-        return self._bind(app, route)
+        return self._bind(LangGraphRunner(app, route, config=config, context=context, tracing=tracing))
 
     # -- export / apply -----------------------------------------------------------------------
     def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:
