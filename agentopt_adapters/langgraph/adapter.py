@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import uuid
+import warnings
 import weakref
 from contextlib import contextmanager
 from typing import Any, AsyncIterator, Iterator, Mapping
@@ -171,6 +172,16 @@ def _scope(route: Route, tracing: bool | None) -> Iterator[None]:
         pop_route(token)
 
 
+def _failed(graph: Any, invoke_kwargs: Mapping[str, Any], exc: BaseException, recorder: SlotRecorder) -> None:
+    """A run raised: the calls it paid for ride on the exception (``exc.agentopt_usage``), and a missing
+    runtime context is named."""
+    try:
+        exc.agentopt_usage = recorder.usage()  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type that refuses new attributes
+        pass
+    _hint_missing_context(graph, invoke_kwargs.get("context"), exc)
+
+
 def _hint_missing_context(graph: Any, context: Any, exc: BaseException) -> None:
     schema = getattr(graph, "context_schema", None)
     if context is None and schema is not None and hasattr(exc, "add_note"):
@@ -267,7 +278,7 @@ class LangGraphRunner(Runner):
             with _scope(self.route, self.tracing):
                 out = self.graph.invoke(example, cfg, **kw)
         except Exception as exc:
-            _hint_missing_context(self.graph, kw.get("context"), exc)
+            _failed(self.graph, kw, exc, recorder)
             raise
         return out, recorder.usage()
 
@@ -280,7 +291,7 @@ class LangGraphRunner(Runner):
             with _scope(self.route, self.tracing):
                 out = await self.graph.ainvoke(example, cfg, **kw)
         except Exception as exc:
-            _hint_missing_context(self.graph, kw.get("context"), exc)
+            _failed(self.graph, kw, exc, recorder)
             raise
         return out, recorder.usage()
 
@@ -373,7 +384,13 @@ class LangGraphAdapter(Adapter):
         """Run ``app`` once on ``example`` with its own models; remember which node called which model."""
         install()
         route = Route(SlotTable.from_graph(app), {}, observe=True)
-        LangGraphRunner(app, route, config=config, context=context)(example)
+        try:
+            LangGraphRunner(app, route, config=config, context=context)(example)
+        except Exception as exc:  # what ran before the failure still shows which node calls which model
+            warnings.warn(f"the probe run of {getattr(app, 'name', type(app).__name__)!r} failed after "
+                          f"{len(route.observed or [])} model call(s) ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "slots are the static ones plus the calls made before it failed", RuntimeWarning,
+                          stacklevel=3)
         observed = list(route.observed or [])
         try:
             _PROBES[app] = observed
