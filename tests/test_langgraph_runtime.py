@@ -201,3 +201,32 @@ def test_tracing_off_for_a_binding(monkeypatch):
 def test_unknown_bind_option_is_a_clear_error():
     with pytest.raises(TypeError, match="tracin"):
         aa.bind(G.planner_solver(), {}, tracin=False)
+
+
+# ---------------------------------------------------------------------------------- failures
+def failing_after_one_call() -> Any:
+    def think(state: S) -> S:
+        return {"y": str(chat_model("sim/medium").invoke(state["x"]).content)}  # built at call time
+
+    def explode(state: S) -> S:
+        raise ValueError("the app's own bug")
+
+    b = StateGraph(S)
+    b.add_node("think", think)
+    b.add_node("explode", explode)
+    b.add_edge(START, "think")
+    b.add_edge("think", "explode")
+    b.add_edge("explode", END)
+    return b.compile()
+
+
+def test_a_failing_probe_keeps_what_it_saw_and_a_failing_run_keeps_what_it_paid():
+    graph = failing_after_one_call()
+    with pytest.warns(RuntimeWarning, match=r"probe run .* failed after 1 model call\(s\) \(ValueError"):
+        slots = {s.name: s.default_model for s in aa.discover(graph, probe_input={"x": "What is 5 + 5?"})}
+    assert slots == {"think": "sim/medium"}
+    with aa.bind(graph, {"think": "sim/nano"}) as run:
+        with pytest.raises(ValueError, match="own bug") as info:
+            run({"x": "What is 5 + 5?"})
+    paid = info.value.agentopt_usage
+    assert [(c.slot, c.model) for c in paid] == [("think", "sim/nano")] and paid.cost_usd > 0
