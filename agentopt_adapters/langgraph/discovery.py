@@ -424,13 +424,22 @@ class SlotTable:
         return list(self.slots)
 
 
+_NS_PATHS: dict[str, Path] = {}
+
+
 def path_from_metadata(metadata: dict[str, Any] | None) -> Path:
     """Node path from LangGraph's run metadata (``research:<id>|agent:<id>`` -> research, agent)."""
     if not metadata:
         return ()
     ns = metadata.get("langgraph_checkpoint_ns") or ""
-    if ns:  # purely numeric segments are batch / concurrent-task indexes, not node levels
-        return tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part and not part.isdigit())
+    if ns:
+        path = _NS_PATHS.get(ns)
+        if path is None:  # purely numeric segments are batch / concurrent-task indexes, not node levels
+            path = tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part and not part.isdigit())
+            if len(_NS_PATHS) >= 4096:  # one entry per running task; old tasks are not asked again
+                _NS_PATHS.clear()
+            _NS_PATHS[ns] = path
+        return path
     node = metadata.get("langgraph_node")
     return (str(node),) if node else ()
 

@@ -64,6 +64,7 @@ class Route:
         self.key = uuid.uuid4().hex[:12]
         self._built: dict[tuple[str, str], BaseChatModel] = {}
         self._targets: dict[tuple[str, int], tuple[Any, BaseChatModel]] = {}
+        self._rebound: dict[tuple[int, int, int], tuple[Any, Any, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.observed: list[tuple[Path, Any, str | None]] | None = [] if observe else None
 
@@ -88,6 +89,24 @@ class Route:
         with self._lock:
             self._targets[key] = (original, built)  # the original is kept so its id stays unique
         return built
+
+    def adapt(self, src: BaseChatModel, target: BaseChatModel, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` for ``target``: tools bound on ``src`` re-bound in the target's own format when the
+        class changes (once per tools list and target for the life of the binding)."""
+        tools = kwargs.get("tools")
+        if tools is None or type(src) is type(target):
+            return kwargs
+        choice = kwargs.get("tool_choice")
+        key = (id(target), id(tools), id(choice))
+        hit = self._rebound.get(key)
+        if hit is None or hit[0] is not tools or hit[1] is not choice:
+            hit = (tools, choice, _rebind_tools(target, tools, choice))
+            with self._lock:
+                if len(self._rebound) >= _CACHE_LIMIT:  # tools built per call (e.g. create_agent): no reuse
+                    self._rebound.clear()
+                self._rebound[key] = hit
+        rest = {k: v for k, v in kwargs.items() if k not in ("tools", "tool_choice")}
+        return {**hit[2], **rest} if hit[2] is not None else kwargs
 
     def build(self, spec: ModelSpec, original: Any = None, slot: str | None = None) -> BaseChatModel:
         """The candidate model for ``spec``, inheriting the original's generation settings
@@ -183,22 +202,18 @@ def _plan(model: BaseChatModel, config: RunnableConfig | None, kwargs: dict[str,
     cfg: Any = {**(config or {}), "metadata": {**metadata, ROUTED: True, SLOT: label, SLOTS: names}}
     if target is model:
         return _Plan(model, cfg, kwargs)
-    return _Plan(target, cfg, _adapt_kwargs(model, target, kwargs), _needs_parsed(model, target, kwargs))
+    return _Plan(target, cfg, chosen[2].adapt(model, target, kwargs), _needs_parsed(model, target, kwargs))  # type: ignore[index]
 
 
-def _adapt_kwargs(src: BaseChatModel, target: BaseChatModel, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Re-bind tools in the candidate's own format when the model class changes."""
-    if "tools" not in kwargs or type(src) is type(target):
-        return kwargs
-    rest = dict(kwargs)
-    tools = rest.pop("tools")
-    tool_choice = _openai_tool_choice(rest.pop("tool_choice", None))
+def _rebind_tools(target: BaseChatModel, tools: Any, tool_choice: Any) -> dict[str, Any] | None:
+    """The binding kwargs ``target.bind_tools`` makes for ``tools`` (None: it cannot bind them)."""
+    choice = _openai_tool_choice(tool_choice)
     try:
         openai_tools = [convert_to_openai_tool(t) for t in tools]
-        bound = target.bind_tools(openai_tools, **({"tool_choice": tool_choice} if tool_choice is not None else {}))
-        return {**dict(getattr(bound, "kwargs", {}) or {}), **rest}
+        bound = target.bind_tools(openai_tools, **({"tool_choice": choice} if choice is not None else {}))
     except Exception:  # noqa: BLE001 - candidate has no bind_tools: pass the tools unchanged
-        return kwargs
+        return None
+    return dict(getattr(bound, "kwargs", {}) or {})
 
 
 def _openai_tool_choice(choice: Any) -> Any:
