@@ -92,7 +92,7 @@ def test_subgraph_abatch_inside_an_async_node_every_item_routed():
     graph = chain(fan=fan)
     with aa.bind(graph, {"fan.check": "sim/small"}) as run:
         assert run.prefers_async
-        out, usage = asyncio.run(run.acall({"x": "go"}))
+        _, usage = asyncio.run(run.acall({"x": "go"}))
     assert len(usage) == 6 and usage.unattributed == []
     assert usage.models_by_slot() == {"fan.draft": {"sim/large"}, "fan.check": {"sim/small"}}
 

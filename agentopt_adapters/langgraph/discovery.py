@@ -105,7 +105,7 @@ class _Walker:
         self.node_paths: list[Path] = []
         self.tool_paths: set[Path] = set()
         self.async_only: list[Path] = []  # nodes with only an async function (the graph must be awaited)
-        self.applied: dict[Path, str] = {}  # node path -> model label, inside graphs made by aa.apply
+        self.applied: dict[str, str] = {}  # slot name -> model label, inside graphs made by aa.apply
         self._graphs_seen: set[tuple[int, Path]] = set()
 
     # -- graphs -------------------------------------------------------------------------------
@@ -114,7 +114,8 @@ class _Walker:
         if key in self._graphs_seen:
             return
         self._graphs_seen.add(key)
-        applied = getattr(graph, "agentopt_assignment", None) or {}
+        for slot, label in (getattr(graph, "agentopt_assignment", None) or {}).items():
+            self.applied.setdefault(".".join((*prefix, slot)), label)
         for name, node in getattr(graph, "nodes", {}).items():
             if name.startswith("__"):
                 continue
@@ -125,8 +126,6 @@ class _Walker:
                 self.tool_paths.add(path)
             if _is_async_only(bound):
                 self.async_only.append(path)
-            for slot, label in applied.items():
-                self.applied.setdefault(prefix + tuple(slot.split("#")[0].split(".")), label)
             seen: set[int] = set()
             self.visit(bound, path, [], 0, seen)
         # conditional-edge functions run as part of their source node
@@ -330,7 +329,7 @@ class SlotTable:
             base = ".".join(path)
             for i, info in enumerate(infos):
                 info.name = base if i == 0 else f"{base}#{i + 1}"
-                label = walker.applied.get(path)
+                label = walker.applied.get(info.name)
                 if label is not None:  # inside a graph made by aa.apply: that config's model runs
                     info.model_name = label
                     info.where.append("applied config (aa.apply)")
