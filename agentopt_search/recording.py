@@ -69,6 +69,7 @@ class Recorder:
         self._strides = [int(np.prod([len(c) for c in list(state.space.slots.values())[i + 1:]], dtype=np.int64))
                          for i in range(len(self.slots))]
         self.never_called: set[str] = set(self.slots)
+        self.idle_seen: set[str] = set()  # slots some evaluation showed idle
         self.usage_seen = False
         self.n_paid_outcomes = 0
         self.counts: dict[Source, int] = {"paid": 0, "reused": 0, "other": 0, "prior": 0, "shared": 0}
@@ -170,6 +171,7 @@ class Recorder:
         if called is not None:
             self.usage_seen = True
             self.never_called -= called
+            self.idle_seen |= set(self.slots) - called
 
     # -- shared cells --------------------------------------------------------------------------
     def _share(self, values: Values, example: int, outcome: Outcome, save: bool) -> None:
@@ -195,13 +197,16 @@ class Recorder:
 
     # -- gating --------------------------------------------------------------------------------
     @property
-    def gating(self) -> bool:
-        """Hold back cells that may be shared: until an outcome shows whether evaluations report usage."""
-        return self.usage_seen or self.n_paid_outcomes == 0
+    def gate_slots(self) -> set[str]:
+        """Slots that may be idle on an example: never called so far, or idle on some example. Empty
+        (nothing held back) once outcomes come without usage."""
+        if not (self.usage_seen or self.n_paid_outcomes == 0):
+            return set()
+        return self.never_called | self.idle_seen
 
-    def same_where_called(self, a: Values, b: Values) -> bool:
-        """True when ``a`` and ``b`` differ only in slots never called so far (one may be shared from the other)."""
-        return all(x == y or s in self.never_called for s, x, y in zip(self.slots, a, b))
+    def may_share(self, a: Values, b: Values, gate: set[str]) -> bool:
+        """True when ``a`` and ``b`` differ only in ``gate`` slots (one may be shared from the other)."""
+        return all(x == y or s in gate for s, x, y in zip(self.slots, a, b))
 
     def idle_slots(self) -> list[str]:
         """Slots that made no call in any evaluation that reported usage ([] when none reported)."""

@@ -5,9 +5,9 @@ sync one runs in a thread pool of ``max_concurrency`` threads owned by the run (
 ``max_concurrency == 1``). Cells come from a *source*: the list the strategy proposed, or, with a
 shared store, the cells this worker claimed (``storage.claims``), fetched ahead while others run.
 
-Gating: a cell waits while a cell at the same example that differs from it only in slots never
-called so far is running; if that evaluation shows the slots idle, the waiting cell is shared from
-it for free, otherwise it runs.
+Gating: a cell waits while a cell at the same example that differs from it only in slots that may be
+idle (never called so far, or idle on some example) is running; if that evaluation shows the slots
+idle, the waiting cell is shared from it for free, otherwise it runs.
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ class _Scheduler:
         self.running: dict[int, list[tuple[Cell, tuple[str, ...]]]] = {}  # position -> cells running there
         self.parked: dict[Cell, list[Cell]] = {}  # running cell -> cells waiting for its outcome
         self.exhausted = False
+        self.low_water = runner.max_concurrency  # refill when the queue is shorter: half the last batch
         self.refill: asyncio.Task[None] | None = None
         self.failure: BaseException | None = None  # the source failed (e.g. the database is down)
         self.changed = asyncio.Event()
@@ -156,7 +157,7 @@ class _Scheduler:
                 return None
             cell = self._pop()
             if cell is not None:
-                if len(self.queue) < self.runner.max_concurrency:
+                if len(self.queue) < self.low_water:
                     self._start_refill()  # fetch ahead: the next claim overlaps the running cells
                 return cell
             if self.exhausted and self.refill is None and not self.parked:
@@ -180,12 +181,11 @@ class _Scheduler:
         return None
 
     def _blocker(self, cell: Cell, values: tuple[str, ...]) -> Cell | None:
-        """A running cell this one may be shared from (same example, differs only in never-called slots)."""
-        rec = self.rec
-        if not (rec.gating and rec.never_called):
-            return None
+        """A running cell this one waits for: the same evaluation (an anchor equal to a combination), or
+        one it may be shared from (same example, differs only in slots that may be idle)."""
+        gate = self.rec.gate_slots
         for other, other_values in self.running.get(cell[1], ()):
-            if rec.same_where_called(values, other_values):
+            if other_values == values or (gate and self.rec.may_share(values, other_values, gate)):
                 return other
         return None
 
@@ -212,6 +212,7 @@ class _Scheduler:
                 self.exhausted = True
             else:
                 self.queue.extend(cells)
+                self.low_water = max(self.runner.max_concurrency, len(cells) // 2)
         except Exception as exc:
             self.failure = exc
         finally:

@@ -19,7 +19,8 @@ COMPLETE and stops the threads (``search`` calls it in ``finally``; the store is
 Workers. Several processes or machines may run the same search on one study. Before paying, a
 worker *claims* cells: under a study-wide lock (PostgreSQL advisory lock, a lock file next to a
 SQLite database) it reads the cells stored since its last read, drops the claims of workers whose
-heartbeat is older than the grace period, and writes its claims (study system attribute
+heartbeat is older than the grace period (or, on the same machine, whose process is gone), and
+writes its claims (study system attribute
 ``agentopt:claims:<worker>``). Heartbeats (``agentopt:beat:<worker>``, the database's clock) come
 from a separate thread every ``AGENTOPT_HEARTBEAT_S`` (5 s); the grace period is
 ``AGENTOPT_GRACE_S`` (20 s). A single process pays the same protocol at a cost proportional to what
@@ -28,6 +29,7 @@ changed: one small transaction per claim of 32+ cells, one per flush.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -88,7 +90,7 @@ class OptunaStore:
         self.flush_s = _env_seconds("AGENTOPT_FLUSH_S", 0.5)
         self.heartbeat_s = _env_seconds("AGENTOPT_HEARTBEAT_S", 5)
         self.grace_s = max(self.heartbeat_s + 1, _env_seconds("AGENTOPT_GRACE_S", 4 * self.heartbeat_s))
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.worker = f"{_machine()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._storage, self._lock_engine, self.study_id = _open_study(url, self.study_name, create)
         self._engine = self._storage.engine
         self._lock = DbLock(self._lock_engine, f"agentopt:{self.study_name}")
@@ -287,7 +289,8 @@ class OptunaStore:
         attrs = _sql.read_system_attrs(conn, self.study_id, "agentopt:")
         beats = {k[len("agentopt:beat:"):]: float(v) for k, v in attrs.items() if k.startswith("agentopt:beat:")}
         claims = {k[len("agentopt:claims:"):]: v for k, v in attrs.items() if k.startswith("agentopt:claims:")}
-        stale = {w for w in set(beats) | set(claims) if w != self.worker and now - beats.get(w, -1e18) > self.grace_s}
+        stale = {w for w in set(beats) | set(claims)
+                 if w != self.worker and (now - beats.get(w, -1e18) > self.grace_s or _dead_here(w))}
         if stale:
             log.warning("worker(s) %s stopped beating; the cells they claimed are free again", sorted(stale))
             _sql.delete_system_attrs(conn, self.study_id, [f"agentopt:{kind}:{w}" for w in stale
@@ -409,6 +412,31 @@ def _open_study(url: str, study_name: str, create: bool) -> tuple[Any, Any, int]
         raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {first}. "
                          "Use e.g. 'sqlite:///run.db' or 'postgresql://user:pass@host/db'") from None
     return storage, lock_engine, study_id
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> str:
+    """This machine (host name and boot): a worker named with it is known dead when its pid is gone."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()[:8]
+    except OSError:
+        boot = "-"
+    return f"{socket.gethostname()}:{boot}"
+
+
+def _dead_here(worker: str) -> bool:
+    """A worker of this machine and boot whose process is gone (no need to wait for its heartbeat)."""
+    machine, _, rest = worker.rpartition(":")[0].rpartition(":")
+    if machine != _machine() or _machine().endswith(":-"):
+        return False
+    try:
+        os.kill(int(rest), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, OSError):
+        return False
+    return False
 
 
 def _choices(run: RunSpec) -> dict[str, tuple[str, ...]]:
