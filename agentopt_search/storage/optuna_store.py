@@ -19,8 +19,8 @@ COMPLETE and stops the threads (``search`` calls it in ``finally``; the store is
 Workers. Several processes or machines may run the same search on one study. Before paying, a
 worker *claims* cells: under a study-wide lock (PostgreSQL advisory lock, a lock file next to a
 SQLite database) it reads the cells stored since its last read, drops the claims of workers whose
-heartbeat is older than the grace period (or, on the same machine, whose process is gone), and
-writes its claims (study system attribute
+heartbeat is older than the grace period (on the same machine: whose process is gone), and writes
+its claims (study system attribute
 ``agentopt:claims:<worker>``). Heartbeats (``agentopt:beat:<worker>``, the database's clock) come
 from a separate thread every ``AGENTOPT_HEARTBEAT_S`` (5 s); the grace period is
 ``AGENTOPT_GRACE_S`` (20 s). A single process pays the same protocol at a cost proportional to what
@@ -263,8 +263,8 @@ class OptunaStore:
         with self._io, self._lock, self._engine.begin() as conn:
             self._ingest(conn)
             now = _sql.db_now(conn)
-            beats = _sql.read_system_attrs(conn, self.study_id, "agentopt:beat:")
-            alone = all(k.endswith(self.worker) or now - float(b) > self.grace_s for k, b in beats.items())
+            beats = _sql.read_system_attrs(conn, self.study_id, "agentopt:")
+            alone = all(w == self.worker or self._stale(b, now, w) for w, b in _workers(beats)[0].items())
             ids = set(self._touched)
             if alone:
                 ids |= {tid for tid, state in _sql.read_agentopt_trials(conn, self.study_id) if state == "RUNNING"}
@@ -286,11 +286,8 @@ class OptunaStore:
 
     def _live_claims(self, conn: Any, now: float) -> set[CellKey]:
         """Cells other live workers hold; drops the claims (and beats) of workers gone stale."""
-        attrs = _sql.read_system_attrs(conn, self.study_id, "agentopt:")
-        beats = {k[len("agentopt:beat:"):]: float(v) for k, v in attrs.items() if k.startswith("agentopt:beat:")}
-        claims = {k[len("agentopt:claims:"):]: v for k, v in attrs.items() if k.startswith("agentopt:claims:")}
-        stale = {w for w in set(beats) | set(claims)
-                 if w != self.worker and (now - beats.get(w, -1e18) > self.grace_s or _dead_here(w))}
+        beats, claims = _workers(_sql.read_system_attrs(conn, self.study_id, "agentopt:"))
+        stale = {w for w in set(beats) | set(claims) if w != self.worker and self._stale(beats.get(w), now, w)}
         if stale:
             log.warning("worker(s) %s stopped beating; the cells they claimed are free again", sorted(stale))
             _sql.delete_system_attrs(conn, self.study_id, [f"agentopt:{kind}:{w}" for w in stale
@@ -298,7 +295,16 @@ class OptunaStore:
         if self._claims_written and self.worker not in claims:
             log.warning("another worker judged this one stale (late heartbeat); its claims are void, claiming afresh")
             self._claims, self._claims_written = set(), False
-        return {key for w, value in claims.items() if w != self.worker and w not in stale for key in _decode_claims(value)}
+        live = [value for w, value in claims.items() if w != self.worker and w not in stale]
+        return {key for value in live for key in _decode_claims(value)}
+
+    def _stale(self, beat: float | None, now: float, worker: str) -> bool:
+        """Gone: on this machine, its process is gone (a live one is trusted for 5 grace periods, in case
+        its pid was reused); elsewhere, its heartbeat is older than the grace period."""
+        here = _alive_here(worker)
+        if here is not None and not here:
+            return True
+        return beat is None or now - beat > (5 * self.grace_s if here else self.grace_s)
 
     def _need_run(self) -> CellReader:
         if self._reader is None:
@@ -425,18 +431,20 @@ def _machine() -> str:
     return f"{socket.gethostname()}:{boot}"
 
 
-def _dead_here(worker: str) -> bool:
-    """A worker of this machine and boot whose process is gone (no need to wait for its heartbeat)."""
-    machine, _, rest = worker.rpartition(":")[0].rpartition(":")
+def _alive_here(worker: str) -> bool | None:
+    """Whether a worker of this machine (same boot) still runs; None for workers elsewhere."""
+    machine, _, pid = worker.rpartition(":")[0].rpartition(":")
     if machine != _machine() or _machine().endswith(":-"):
-        return False
+        return None
+    if not pid.isdigit():
+        return None
     try:
-        os.kill(int(rest), 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
-        return True
-    except (ValueError, OSError):
         return False
-    return False
+    except OSError:  # not ours to signal: it exists
+        return True
+    return True
 
 
 def _choices(run: RunSpec) -> dict[str, tuple[str, ...]]:
@@ -457,6 +465,18 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, allow_nan=False)
+
+
+def _workers(attrs: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+    """(worker -> last beat, worker -> claims) from the study's ``agentopt:*`` system attributes."""
+    beats, claims = {}, {}
+    for key, value in attrs.items():
+        kind, _, worker = key[len("agentopt:"):].partition(":")
+        if kind == "beat":
+            beats[worker] = float(value)
+        elif kind == "claims":
+            claims[worker] = value
+    return beats, claims
 
 
 def _encode_claims(claims: set[CellKey]) -> list[list[Any]]:
