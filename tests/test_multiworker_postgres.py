@@ -200,14 +200,19 @@ def _search_stored(url: str, study: str) -> set[tuple[str, str, int]]:
 def test_three_racing_search_workers(backend, strategy, pg_url, tmp_path):
     """agentopt_search alone, fast cells, three workers racing for claims: no cell twice, none missing."""
     url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'run.db'}"
-    study, log = f"race-{backend}-{strategy}", tmp_path / "evals.txt"
-    procs = [_search_worker(url, study, log, strategy, _env(log, MW_SLEEP="0.002")) for _ in range(3)]
+    study, log, gate = f"race-{backend}-{strategy}", tmp_path / "evals.txt", tmp_path / "gate"
+    gate.mkdir()
+    procs = [_search_worker(url, study, log, strategy, _env(log, MW_SLEEP="0.005", MW_GATE=str(gate)))
+             for _ in range(3)]
+    # two workers hold claims before any evaluates (the first look of auto, 35 cells, may leave none to a third)
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) >= 2, procs, "two workers to claim cells")
+    (gate / "go").touch()
     results = [json.loads(_finish(p).strip().splitlines()[-1]) for p in procs]
     rows = _search_log(log)
     per_cell = collections.Counter(cell for _, cell in rows)
     dupes = {k: n for k, n in per_cell.items() if n > 1}
     print(f"\n{backend}/{strategy}: {len(rows)} evaluations by {len({p for p, _ in rows})} workers, duplicates {len(dupes)}")
-    assert dupes == {}
+    assert dupes == {} and len({p for p, _ in rows}) >= 2
     best, ref_cells = _search_reference(strategy)
     assert set(per_cell) == ref_cells, "the workers evaluated other cells than one worker would"
     assert _search_stored(url, study) == ref_cells
@@ -221,8 +226,9 @@ def test_killed_workers_lose_no_cell(pg_url, tmp_path):
     stored, none is evaluated twice, every trial ends COMPLETE and no claim or heartbeat is left behind."""
     from agentopt_search.storage import OptunaStore, _sql
 
-    log, a_killed, study = tmp_path / "evals.txt", tmp_path / "a-killed", "killed"
-    fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4", MW_SLEEP="0.005")
+    log, a_killed, study, gate = tmp_path / "evals.txt", tmp_path / "a-killed", "killed", tmp_path / "gate"
+    gate.mkdir()
+    fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4", MW_SLEEP="0.005", MW_GATE=str(gate))
     a = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="10", **fast))
     b = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="20", MW_HANG_WHEN=str(a_killed), **fast))
 
@@ -237,6 +243,8 @@ def test_killed_workers_lose_no_cell(pg_url, tmp_path):
         return lambda: (f"hung: {Path(f'{log}.hung-{pid}').exists()}; logged but not stored by {pid}: "
                         f"{done(pid) - _search_stored(pg_url, study)}")
 
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) == 2, [a, b], "A and B to claim cells")
+    (gate / "go").touch()
     _wait_for(lambda: stuck(a.pid), [a, b], "A to get stuck", explain=explain(a.pid))
     a.send_signal(signal.SIGKILL)
     a.wait()
