@@ -113,7 +113,7 @@ def _stored_cells(url: str, studies: list[str]) -> set[tuple[str, str, str]]:
         except KeyError:  # not created yet
             continue
         for t in trials:
-            for k in t.user_attrs:
+            for k in t.system_attrs:
                 if k.startswith("cell:"):
                     cell = (t.params["planner"], t.params["solver"], ids[int(k[5:])])
                     assert cell not in out, f"cell {cell} stored twice in study {name}"

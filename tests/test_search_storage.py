@@ -215,3 +215,21 @@ def test_kill_9_keeps_what_was_flushed_and_resume_repays_none_of_it(tmp_path):
     assert stored and stored <= set(evaluated)  # what was flushed before the kill survived it
     assert resumed.n_reused == len(stored) and resumed.n_paid == 64 * 20 - len(stored)
     assert resumed.extra["repaid_stored"] == 0
+
+
+def test_a_format_1_study_is_read_and_resumed(tmp_path):
+    """Studies written before cells were keyed by assignment (cells as user attributes) still resume."""
+    from agentopt_search.storage import dataset_fingerprint
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    prob = Planted(SLOTS, BEST, n_items=10)
+    study = optuna.create_study(study_name="agentopt", storage=url, direction="maximize")
+    study.set_user_attr("agentopt", {"space": SLOTS, "n_examples": 10, "fingerprint": dataset_fingerprint(prob.examples)})
+    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in SLOTS.items()}
+    for c in range(prob.space.size):
+        attrs = {f"cell:{ex}": [prob.score(c, ex), float(prob.price[c]), 0.01, None] for ex in range(10)}
+        study.add_trial(optuna.trial.create_trial(params=prob.space.assignment(c), distributions=dists, value=0.5,
+                                                  user_attrs=attrs))
+    result = search(prob.space, prob.evaluate, prob.examples, storage=url, strategy="brute_force", progress=False)
+    assert result.n_reused == prob.space.size * 10 and result.n_paid == 0 and not prob.calls
+    assert len(read_run(url).cells) == prob.space.size * 10

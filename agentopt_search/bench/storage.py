@@ -93,7 +93,7 @@ def _stored_count(db: str) -> int:
 
     try:
         with sqlite3.connect(db) as conn:
-            return int(conn.execute("SELECT count(*) FROM trial_user_attributes WHERE key LIKE 'cell:%'").fetchone()[0])
+            return int(conn.execute("SELECT count(*) FROM trial_system_attributes WHERE key LIKE 'cell:%'").fetchone()[0])
     except sqlite3.Error:  # not created yet
         return 0
 

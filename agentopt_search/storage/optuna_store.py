@@ -3,10 +3,12 @@
 Layout (Optuna's own tables, so ``optuna-dashboard URL`` opens a run):
 - one trial per assignment (a combination of the space or an anchor); its params are the slot values
   (categorical over that run's candidates), its value the mean score, and numeric user attributes
-  ``mean_score``, ``mean_cost_usd``, ``mean_latency_s``, ``n_examples``, ``n_errors``;
-- each evaluated example is a user attribute ``cell:<example index>`` = ``[score, cost, latency,
-  error(, usage rows(, 1 if shared))]`` and the intermediate value at step ``example index``; the
-  (trial, key) uniqueness of Optuna's schema means a cell is stored once whoever writes it;
+  ``mean_score``, ``mean_cost_usd``, ``mean_latency_s``, ``n_examples``, ``n_errors`` (and
+  ``combination``, ``anchor`` as text);
+- each evaluated example is a trial *system* attribute ``cell:<example index>`` = ``[score, cost,
+  latency, error(, usage rows(, 1 if shared))]`` (kept out of the dashboard's attribute table) and
+  the intermediate value at step ``example index`` (its plots); the (trial, key) uniqueness of
+  Optuna's schema means a cell is stored once whoever writes it;
 - the study user attribute ``agentopt`` = slots, candidates, anchors, number and fingerprint of the
   examples; ``meta:<key>`` = the caller's ``metadata``.
 
@@ -100,6 +102,7 @@ class OptunaStore:
         self._inbox: list[StoredCell] = []
         self._reader: CellReader | None = None
         self._choices: dict[str, tuple[str, ...]] = {}
+        self._anchor_of: dict[Values, str] = {}
         self._touched: set[int] = set()  # trials this run wrote to: COMPLETE at finish
         self._claims: set[CellKey] = set()
         self._claims_written = False
@@ -125,9 +128,11 @@ class OptunaStore:
             return self._legacy_load()
         with self._io, self._lock:
             where = f"study {self.study_name!r} in {self.url}"
-            self._storage.set_study_user_attr(self.study_id, "agentopt", check_identity(self.identity(), run, where))
+            ident = check_identity(self.identity(), run, where)
+            self._storage.set_study_user_attr(self.study_id, "agentopt", ident)
             self._choices = _choices(run)
-            self._reader = CellReader(self.study_id, tuple(run.slots))
+            self._anchor_of = {tuple(a[s] for s in run.slots): name for name, a in run.anchors.items()}
+            self._reader = CellReader(self.study_id, tuple(run.slots), legacy=bool(ident.get("legacy_cells")))
             with self._engine.begin() as conn:
                 cells = self._reader.read(conn)
                 _sql.put_system_attr(conn, self.study_id, f"agentopt:beat:{self.worker}", _sql.db_now(conn))
@@ -242,8 +247,11 @@ class OptunaStore:
         created: dict[Values, int] = {}
         for values, _ in new:
             if values not in reader.trial_of and values not in created:
+                attrs = {"combination": _label(reader.slots, values)}
+                if values in self._anchor_of:
+                    attrs["anchor"] = self._anchor_of[values]
                 created[values] = _sql.create_trial(conn, self.study_id, dict(zip(reader.slots, values)),
-                                                    self._choices_for(values), {"combination": _label(reader.slots, values)})
+                                                    self._choices_for(values), attrs)
         trial_of = {**reader.trial_of, **created}
         _sql.insert_cells(conn, [(trial_of[v], ex, _json(encode_cell(c.outcome, c.shared)), c.outcome.score)
                                  for (v, ex), c in new.items()])
@@ -344,7 +352,7 @@ class OptunaStore:
         if self._legacy is None:
             raise TypeError("load() needs the run: load(RunSpec(...))")
         space, run = self._legacy
-        reader = CellReader(self.study_id, tuple(run.slots))
+        reader = CellReader(self.study_id, tuple(run.slots), legacy=True)
         with self._engine.connect() as conn:
             cells = reader.read(conn)
         out = []
