@@ -180,6 +180,8 @@ def _result(run: _Run, strat: Strategy, stop_reason: str) -> SearchResult:
     result.idle_slots = rec.idle_slots()
     result.n_reused, result.n_paid, result.n_shared = rec.counts["reused"], rec.counts["paid"], rec.counts["shared"]
     result.spent_this_run_usd = rec.spent_this_run
+    result.cell_usage = {"|".join(f"{s}={v}" for s, v in zip(rec.slots, values)): by_example
+                         for values, by_example in rec.usage.items()}
     result.extra.update(resumed=rec.counts["reused"] + rec.counts["prior"], from_other_workers=rec.counts["other"],
                         paid_this_run=rec.counts["paid"], item_order=rec.order.tolist())
     tried = [s for s in result.leaderboard if s.n > 0]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .outcome import UsageRow
 from .state import SearchState
 from .stats import mean_ci, paired_bounds_against
 
@@ -116,6 +117,12 @@ class SearchResult:
     n_paid: int = 0  # cells this process paid for in this run
     n_shared: int = 0  # cells recorded from an evaluation of another assignment (idle slots), never paid
     spent_this_run_usd: float = 0.0  # dollars this process paid in this run (``spent_usd``: every cell used)
+    cell_usage: dict[str, dict[int, tuple[UsageRow, ...]]] = field(default_factory=dict, repr=False)
+
+    def usage(self, assignment: dict[str, str]) -> dict[int, tuple[UsageRow, ...]]:
+        """Example index -> the usage table of the evaluation the result rests on (resumed cells
+        included), for the cells whose evaluation reported one."""
+        return self.cell_usage.get("|".join(f"{k}={v}" for k, v in assignment.items()), {})
 
     @property
     def stopped_on_budget(self) -> bool:

@@ -173,6 +173,10 @@ def test_read_run_returns_cells_usage_anchors_and_metadata(tmp_path):
     cell = by_key[(("app", "app"), 2)]
     assert cell.outcome.usage == (("planner", "app", 1, 30, 3, 0.001), ("solver", "app", 1, 30, 3, 0.001),
                                   (None, "judge", 2, 5, 1, None))
+    again = search(SLOTS, evaluate, list(range(4)), storage=url, study_name="run-1", anchors={"baseline": own},
+                   strategy="brute_force", progress=False)
+    assert again.n_paid == 0 and again.usage(own)[2] == cell.outcome.usage  # usage comes back with the cells
+    assert set(again.usage({"planner": "p1", "solver": "s2"})) == {0, 1, 2, 3}
     assert read_run(url).study_name == "run-1"  # the only run: no name needed
     with pytest.raises(ValueError, match="no study 'nope'"):
         read_run(url, "nope")
