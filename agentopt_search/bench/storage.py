@@ -55,7 +55,7 @@ def timed(size: int, n_items: int, storage: str | None, strategy: str) -> tuple[
 
 
 def overhead(sizes: list[int], n_items: int, strategy: str, repeats: int) -> None:
-    print(f"| combinations | examples | strategy | cells | memory s | SQLite s | added ms per cell | same pick |")
+    print("| combinations | examples | strategy | cells | memory s | SQLite s | added ms per cell | same pick |")
     print("|---|---|---|---|---|---|---|---|")
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:

@@ -387,7 +387,6 @@ class _Metadata(MutableMapping[str, Any]):
         self._store._storage.set_study_user_attr(self._store.study_id, f"meta:{key}", value)
 
     def __delitem__(self, key: str) -> None:
-        import sqlalchemy as sa
         from optuna.storages._rdb import models
 
         if key not in self._all():
