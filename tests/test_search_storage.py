@@ -6,6 +6,7 @@ import optuna
 import pytest
 
 from agentopt_search import Outcome, search
+from agentopt_search.results import rows_from_cells
 from agentopt_search.storage import OptunaStore, read_run
 from search_helpers import Planted
 
@@ -177,6 +178,10 @@ def test_read_run_returns_cells_usage_anchors_and_metadata(tmp_path):
                    strategy="brute_force", progress=False)
     assert again.n_paid == 0 and again.usage(own)[2] == cell.outcome.usage  # usage comes back with the cells
     assert set(again.usage({"planner": "p1", "solver": "s2"})) == {0, 1, 2, 3}
+    rows, anchor_rows = rows_from_cells(run.cells, list(run.slots), run.anchors, run.n_examples)
+    assert {r.key: (r.mean_score, r.mean_cost_usd, r.n) for r in rows} == {
+        r.key: (r.mean_score, r.mean_cost_usd, r.n) for r in result.leaderboard}
+    assert anchor_rows["baseline"].n == 4 and anchor_rows["baseline"].status == "anchor"
     assert read_run(url).study_name == "run-1"  # the only run: no name needed
     with pytest.raises(ValueError, match="no study 'nope'"):
         read_run(url, "nope")
