@@ -79,8 +79,8 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     state = SearchState(space, len(items), confidence=confidence, epsilon=epsilon, budget_usd=budget_usd,
                         seed=seed, min_score=min_score)
     store, owned = open_store(storage, study_name)
-    run = _Run(state, Recorder(state, anchor_map, np.random.default_rng(seed).permutation(len(items)), store), store)
-    run.runner = CellRunner(evaluate, items, run.recorder, max_concurrency, on_record)
+    recorder = Recorder(state, anchor_map, np.random.default_rng(seed).permutation(len(items)), store)
+    run = _Run(state, recorder, store, CellRunner(evaluate, items, recorder, max_concurrency, on_record))
     try:
         spec = RunSpec(dict(space.slots), len(items), dataset_fingerprint(items), anchor_map)
         run.recorder.merge(await asyncio.to_thread(store.load, spec), "reused")
@@ -100,15 +100,17 @@ class _Run:
     state: SearchState
     recorder: Recorder
     store: Store
-    runner: CellRunner = None  # type: ignore[assignment]
+    runner: CellRunner
 
     def end(self, owned: bool, quiet: bool) -> None:
         """Stop the evaluation threads and the store's (``quiet``: an error is already on its way)."""
         self.runner.close()
         try:
-            self.store.finish()
-            if owned and hasattr(self.store, "close"):
-                self.store.close()  # type: ignore[attr-defined]
+            try:
+                self.store.finish()
+            finally:
+                if owned and hasattr(self.store, "close"):
+                    self.store.close()  # type: ignore[attr-defined]
         except Exception:
             if not quiet:
                 raise
