@@ -229,6 +229,8 @@ def test_killed_workers_lose_no_cell(pg_url, tmp_path):
     gate.mkdir()
     fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4", MW_SLEEP="0.005", MW_GATE=str(gate))
     a = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="10", **fast))
+    # A claims first (a chunk of 32 of the first look's 35 cells: enough to get stuck after 10), then B
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) == 1, [a], "A to claim cells")
     b = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="20", MW_HANG_WHEN=str(a_killed), **fast))
 
     def done(pid: int) -> set:

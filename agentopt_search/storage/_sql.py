@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
-__all__ = ["db_now", "read_cells", "read_params", "read_agentopt_trials", "create_trial", "insert_cells",
+__all__ = ["db_now", "read_cells", "read_params", "read_agentopt_trials", "count_trials", "create_trial", "insert_cells",
            "write_summaries", "set_states", "read_system_attrs", "put_system_attr", "delete_system_attrs"]
 
 
@@ -86,14 +86,18 @@ def read_agentopt_trials(conn: sa.Connection, study_id: int) -> list[tuple[int, 
     return [(tid, getattr(state, "name", str(state))) for tid, state in rows]
 
 
-def create_trial(conn: sa.Connection, study_id: int, assignment: dict[str, str],
+def count_trials(conn: sa.Connection, study_id: int) -> int:
+    t = _t("trials")
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar())
+
+
+def create_trial(conn: sa.Connection, study_id: int, number: int, assignment: dict[str, str],
                  choices: dict[str, Sequence[str]], attrs: dict[str, Any]) -> int:
-    """A RUNNING trial whose params are ``assignment`` (categorical over ``choices`` per slot)."""
+    """Trial ``number`` of the study, RUNNING, params ``assignment`` (categorical over ``choices``)."""
     from optuna.distributions import CategoricalDistribution, distribution_to_json
     from optuna.trial import TrialState
 
     t = _t("trials")
-    number = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar()
     tid = conn.execute(t.insert().values(number=number, study_id=study_id, state=TrialState.RUNNING,
                                          datetime_start=_utcnow())).inserted_primary_key[0]
     params = []

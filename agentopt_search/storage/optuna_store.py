@@ -233,13 +233,14 @@ class OptunaStore:
             if key not in reader.known:
                 new.setdefault(key, cell)
         created: dict[Values, int] = {}
-        for values, _ in new:
-            if values not in reader.trial_of and values not in created:
-                attrs = {"combination": _label(reader.slots, values)}
-                if values in self._anchor_of:
-                    attrs["anchor"] = self._anchor_of[values]
-                created[values] = _sql.create_trial(conn, self.study_id, dict(zip(reader.slots, values)),
-                                                    self._choices_for(values), attrs)
+        missing = list(dict.fromkeys(v for v, _ in new if v not in reader.trial_of))
+        number = _sql.count_trials(conn, self.study_id) if missing else 0
+        for values in missing:
+            attrs = {"combination": _label(reader.slots, values)}
+            if values in self._anchor_of:
+                attrs["anchor"] = self._anchor_of[values]
+            created[values] = _sql.create_trial(conn, self.study_id, number + len(created),
+                                                dict(zip(reader.slots, values)), self._choices_for(values), attrs)
         trial_of = {**reader.trial_of, **created}
         _sql.insert_cells(conn, [(trial_of[v], ex, _json(encode_cell(c.outcome, c.shared)), c.outcome.score)
                                  for (v, ex), c in new.items()])
