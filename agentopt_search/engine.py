@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
+from . import selection
 from .outcome import Outcome
 from .report import SearchProgress
 from .results import SearchResult
@@ -55,14 +56,19 @@ def search(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate,
 async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate, examples: Iterable[Any],
                   strategy: str | Strategy = "auto", seed: int = 0, budget_usd: float | None = None,
                   max_concurrency: int = 8, storage: str | None = None, *, confidence: float = 0.95,
-                  epsilon: float = 0.01, min_score: float | None = None, progress: bool = True,
+                  tolerance: float | None = None, epsilon: float | None = None,
+                  objective: str | Mapping[str, float] = "score", max_cost_per_example: float | None = None,
+                  max_latency_s: float | None = None, min_score: float | None = None, progress: bool = True,
                   study_name: str | None = None, on_record: Callable[[SearchState], None] | None = None,
                   prior: Iterable[tuple[Mapping[str, str], int, Outcome]] = (),
                   **strategy_options: Any) -> SearchResult:
     """Search the combination that maximises the mean score over ``examples``.
 
     ``evaluate(assignment, example)`` returns an ``Outcome`` (or a bare score) and may be async.
-    ``confidence``/``epsilon``: the pick is within ``epsilon`` of the best with this probability.
+    ``confidence``/``tolerance`` (alias ``epsilon``, default 0.01): the pick is within ``tolerance`` of
+    the best score with this probability. ``objective``: ``"score"`` (the best), ``"cost"`` (the
+    cheapest within ``tolerance`` of the best) or weights over score/cost/latency; constraints
+    ``max_cost_per_example``, ``max_latency_s``, ``min_score`` (see ``selection.py``).
     ``storage``: an Optuna storage URL (``sqlite:///run.db``) makes the run resumable.
     ``prior``: ``(assignment, example index, Outcome)`` cells already paid for elsewhere (e.g. an earlier
     pass): known from the start like resumed cells, counted in the spend and the budget, and stored.
@@ -87,14 +93,15 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
         raise ValueError(f"budget_usd must be a non-negative number of dollars or None, got {budget_usd!r}")
     if not _is_real(confidence) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    if not _is_real(epsilon) or not 0 <= epsilon < 1:
-        raise ValueError(f"epsilon must be in [0, 1), got {epsilon!r}")
-    if min_score is not None and (not _is_real(min_score) or not 0 <= min_score <= 1):
-        raise ValueError(f"min_score must be a number in [0, 1] or None, got {min_score!r}")
+    if tolerance is not None and epsilon is not None and tolerance != epsilon:
+        raise ValueError(f"tolerance and epsilon are the same setting; give one, got tolerance={tolerance!r}, "
+                         f"epsilon={epsilon!r}")
+    chosen = selection.check_selection(objective, 0.01 if tolerance is None and epsilon is None else
+                                       (tolerance if tolerance is not None else epsilon),
+                                       max_cost_per_example, max_latency_s, min_score)
     strat = get_strategy(strategy, **strategy_options)
 
-    state = SearchState(space, len(examples), confidence=confidence, epsilon=epsilon, budget_usd=budget_usd,
-                        seed=seed, min_score=min_score)
+    state = SearchState(space, len(examples), confidence=confidence, budget_usd=budget_usd, seed=seed, **chosen)
     order = np.random.default_rng(seed).permutation(len(examples))  # position -> example index
     position = np.empty_like(order)
     position[order] = np.arange(len(examples))

@@ -19,9 +19,11 @@ The pick is the best-scoring survivor (equal scores: the cheaper).
 ``objectives=("score", "cost")`` leaves latency out (a front on three objectives is wide: many
 combinations are best at something, and settling close latencies takes many items).
 
-Confidence: the bounds of one (c, d) comparison (one per objective, ``J``) are at
-``alpha / (J (k - 1) K)`` for ``k`` explored combinations and ``K`` looks, so a combination on the true front (up to ``epsilon`` in
-score) is wrongly eliminated with probability at most ``alpha``.
+Confidence: the anytime-valid bounds (``stats.py``) of one (c, d) comparison (one per objective,
+``J``) are at ``alpha / (J (k - 1))`` for ``k`` explored combinations, so a combination on the true
+front (up to ``tolerance`` in score) is wrongly eliminated with probability at most ``alpha``. Cost
+and latency differences are scaled by the largest value observed (they have no a priori bound), so
+their part of the statement assumes no unseen item costs or waits more than that.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from typing import Sequence
 import numpy as np
 
 from ..state import Cell, SearchState
-from ..stats import look_schedule, pairwise_bounds
+from .. import selection
+from ..stats import look_schedule, lower_above, upper_below
 from ._explore import Explorer, default_trials, explore_chunk
-from ._race import paired_pick
 from .base import Strategy
 
 
@@ -56,7 +58,7 @@ class Pareto(Strategy):
 
     def __init__(self, objectives: Sequence[str] = OBJECTIVES, n_trials: int | None = None,
                  population_size: int | None = None, batch: int | None = None, chunk: int | None = None,
-                 first: int | None = None, growth: float = 1.5) -> None:
+                 first: int | None = None, growth: float = 1.2) -> None:
         objectives = (objectives,) if isinstance(objectives, str) else tuple(objectives)
         if "score" not in objectives or not set(objectives) <= set(OBJECTIVES) or len(set(objectives)) < 2:
             raise ValueError(f"pareto objectives must include 'score' and one or both of 'cost', 'latency'; "
@@ -104,9 +106,9 @@ class Pareto(Strategy):
             chosen = set(self.candidates.tolist())
             for c in range(state.space.size):
                 if c not in chosen:
-                    state.eliminate(c, "not proposed by the NSGA-II sampler")
+                    state.eliminate(c, "not proposed by the NSGA-II sampler", kind="excluded")
             k = max(2, self.candidates.size)
-            self.alpha_each = state.alpha / (len(self.objectives) * (k - 1) * len(self.schedule))
+            self.alpha_each = state.alpha / (len(self.objectives) * (k - 1))
         while not self._done and self._look < len(self.schedule):
             target = self.schedule[self._look]
             pending = state.cells_upto(self._alive(state), target)
@@ -120,33 +122,29 @@ class Pareto(Strategy):
         assert self.candidates is not None
         return np.array([c for c in self.candidates if state.status[c] == "alive"], dtype=int)
 
-    def _pairwise(self, values: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of ``v_d - v_c`` for every (c, d), shape (k, k)."""
-        _, lower, upper = pairwise_bounds(values / scale, self.alpha_each, self._n_items)
-        return lower, upper
-
     def decide(self, state: SearchState, n: int) -> bool:
         """Eliminate confidently dominated survivors at a look on ``n`` items; True when settled."""
         alive = self._alive(state)
         if alive.size <= 1:
             return True
-        self._n_items = state.n_items
         x = state.scores[alive, :n]
-        cost = np.nan_to_num(state.costs[alive, :n], nan=0.0)
-        lat = np.nan_to_num(state.latencies[alive, :n], nan=0.0)
-        s_lo, _ = self._pairwise(x, 1.0)           # [c, d]: bounds of x_d - x_c
-        no_worse = -s_lo <= state.epsilon          # d's score is not below c's by more than epsilon
-        strictly = s_lo > 0
-        better = s_lo > state.epsilon              # [c, d]: d better than c on some objective
-        for name, vals in (("cost", cost), ("latency", lat)):
-            if name not in self.objectives or np.ptp(vals) == 0:                  # unmeasured (e.g. unpriced) or constant: not an objective
-                continue
-            _, hi = self._pairwise(vals, float(np.abs(vals).max()))  # bounds of v_d - v_c (scaled)
-            no_worse &= hi <= 0
-            strictly |= hi < 0
-            better |= hi < 0
-        dom = no_worse & strictly
-        np.fill_diagonal(dom, False)
+        extra = [(name, np.nan_to_num(rows[alive, :n], nan=0.0)) for name, rows in
+                 (("cost", state.costs), ("latency", state.latencies)) if name in self.objectives]
+        extra = [(name, v) for name, v in extra if np.ptp(v) > 0]  # unmeasured (unpriced) or constant: ignored
+        c_idx, d_idx = (a.ravel() for a in np.meshgrid(np.arange(alive.size), np.arange(alive.size), indexing="ij"))
+        pairs = c_idx != d_idx
+        c_idx, d_idx = c_idx[pairs], d_idx[pairs]
+        tests = _PairTests(x, c_idx, d_idx, self.alpha_each, state.n_items)
+        eps = state.tolerance
+        no_worse = tests.score_above(-eps)           # d's score is not below c's by more than eps
+        strictly, better = tests.score_above(0.0), tests.score_above(eps)
+        for _, v in extra:
+            lower = tests.other_below(v / float(np.abs(v).max()))  # d certified cheaper / faster than c
+            no_worse &= lower
+            strictly |= lower
+            better |= lower
+        dom = np.zeros((alive.size, alive.size), dtype=bool)
+        dom[c_idx, d_idx] = no_worse & strictly
         for i in np.flatnonzero(dom.any(axis=1)):
             j = int(np.flatnonzero(dom[i])[0])
             state.eliminate(int(alive[i]), f"dominated by {state.space.key(int(alive[j]))} on "
@@ -155,18 +153,43 @@ class Pareto(Strategy):
         if keep.sum() <= 1:
             return True
         # Settled: for every surviving pair, each side is better than the other on some objective.
-        sub = np.ix_(keep, keep)
-        b = better[sub]
-        settled = b & b.T
-        np.fill_diagonal(settled, True)
-        return bool(settled.all())
+        b = np.eye(alive.size, dtype=bool)
+        b[c_idx, d_idx] = better
+        sub = b[np.ix_(keep, keep)]
+        return bool((sub & sub.T).all())
 
     def pick(self, state: SearchState) -> int | None:
         alive = self._alive(state).tolist() if self.candidates is not None else (
             self.explorer.explored if self.explorer else [])
-        picked = paired_pick(state, alive)
+        picked = selection.pick(state, alive)
         return picked if picked is not None else super().pick(state)
 
     def describe(self) -> str:
         n = len(self.explorer.explored) if self.explorer else 0
         return f"{self.name} ({n} explored)"
+
+
+class _PairTests:
+    """Paired anytime-valid tests on ``v[d] - v[c]`` for the pairs (``c_idx``, ``d_idx``); rows whose
+    point estimate already rules the statement out are not tested (they are False)."""
+
+    def __init__(self, x: np.ndarray, c_idx: np.ndarray, d_idx: np.ndarray, alpha: float, population: int) -> None:
+        self.x, self.c, self.d, self.alpha, self.population = x, c_idx, d_idx, alpha, population
+
+    def _test(self, values: np.ndarray, m: float, above: bool) -> np.ndarray:
+        diff = values[self.d] - values[self.c]
+        mean = diff.mean(axis=1)
+        maybe = mean > m if above else mean < m
+        out = np.zeros(self.c.size, dtype=bool)
+        if maybe.any():
+            test = lower_above if above else upper_below
+            out[maybe] = test(diff[maybe], m, self.alpha, self.population, (-1.0, 1.0))
+        return out
+
+    def score_above(self, m: float) -> np.ndarray:
+        """Certified ``score_d - score_c > m``."""
+        return self._test(self.x, m, above=True)
+
+    def other_below(self, scaled: np.ndarray) -> np.ndarray:
+        """Certified ``v_d - v_c < 0`` for a cost or latency scaled into [0, 1]."""
+        return self._test(scaled, 0.0, above=False)
