@@ -30,7 +30,7 @@ import numpy as np
 from . import stats
 from .state import SearchState
 
-__all__ = ["PAIRED_SHARE", "levels", "Certifier"]
+__all__ = ["PAIRED_SHARE", "levels", "Certifier", "cheapest_within"]
 
 #: Share of ``alpha`` spent on paired bounds (the rest on one-sample bounds).
 PAIRED_SHARE = 0.75
@@ -45,15 +45,17 @@ def levels(alpha: float, m: int, objective: str = "score") -> tuple[float, float
 
 
 class Certifier:
-    """Certified statements about the combinations of ``state`` at fixed levels. One-sample bounds
-    are cached per (combination, items seen); every statement uses each combination's observed
-    prefix of the shared item order."""
+    """Certified statements about the combinations of ``state`` at fixed levels (a level of None:
+    that kind of bound is not used). One-sample bounds are cached per (combination, items seen);
+    every statement uses each combination's observed prefix of the shared item order."""
 
-    def __init__(self, state: SearchState, pair_alpha: float, one_alpha: float) -> None:
+    def __init__(self, state: SearchState, pair_alpha: float | None, one_alpha: float | None) -> None:
         self.state = state
         self.pair_alpha = pair_alpha
         self.one_alpha = one_alpha
         self._cache: dict[int, tuple[int, float, float]] = {}
+        self._prepared: tuple[tuple[bytes, bytes], stats.Sequences] | None = None
+        self._pairs: dict[tuple[int, int, float, bool], tuple[int, bool]] = {}
 
     # -- one-sample ----------------------------------------------------------------------------
     def counts(self, combos: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -69,8 +71,10 @@ class Certifier:
             return np.where(mask, np.nan_to_num(rows), 0.0).sum(axis=1) / n
 
     def bounds(self, combos: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One-sample (lower, upper) bounds of each combination's score."""
+        """One-sample (lower, upper) bounds of each combination's score ([0, 1] without one-sample bounds)."""
         combos = np.asarray(combos, dtype=int)
+        if self.one_alpha is None:
+            return np.zeros(combos.size), np.ones(combos.size)
         n = self.counts(combos)
         stale = [i for i, (c, k) in enumerate(zip(combos.tolist(), n.tolist()))
                  if self._cache.get(c, (-1,))[0] != k]
@@ -85,29 +89,65 @@ class Certifier:
     def upper_below(self, combos: Sequence[int] | np.ndarray, m: float | np.ndarray) -> np.ndarray:
         """True where a combination's one-sample upper bound is below ``m``."""
         combos = np.asarray(combos, dtype=int)
-        if combos.size == 0:
-            return np.zeros(0, dtype=bool)
-        return stats.upper_below(self.state.scores[combos], m, self.one_alpha, self.state.n_items)
+        if combos.size == 0 or self.one_alpha is None:
+            return np.zeros(combos.size, dtype=bool)
+        return self._sequences(combos).upper_below(m, self.one_alpha)
+
+    def _sequences(self, combos: np.ndarray) -> stats.Sequences:
+        """One-sample sequences of ``combos``, prepared once per set of (combination, items seen)."""
+        n = self.counts(combos)
+        key = (combos.tobytes(), n.tobytes())
+        if self._prepared is None or self._prepared[0] != key:
+            self._prepared = (key, stats.Sequences(self.state.scores[combos], self.state.n_items))
+        return self._prepared[1]
 
     # -- paired ----------------------------------------------------------------------------------
-    def _diffs(self, a: int | np.ndarray, b: int | np.ndarray) -> np.ndarray:
-        return np.atleast_2d(self.state.scores[a] - self.state.scores[b])
+    def _paired(self, a: int | np.ndarray, b: int | np.ndarray, m: float, above: bool) -> np.ndarray:
+        """Paired test of ``x_a - x_b`` (one side broadcast) against ``m`` on the common prefix.
+        A pair whose common prefix did not grow since it was last tested keeps its answer; rows a
+        t-statistic of 1 (finite-population corrected) already rules out are not tested (they could
+        not pass the far stricter test)."""
+        if self.pair_alpha is None:
+            return np.zeros(np.broadcast(np.asarray(a), np.asarray(b)).size, dtype=bool)
+        diffs = np.atleast_2d(self.state.scores[a] - self.state.scores[b])
+        firsts = np.broadcast_to(np.asarray(a), (diffs.shape[0],)).tolist()
+        seconds = np.broadcast_to(np.asarray(b), (diffs.shape[0],)).tolist()
+        n = stats.prefix_counts(diffs).tolist()
+        keys = [(i, j, m, above) for i, j in zip(firsts, seconds)]
+        out = np.zeros(diffs.shape[0], dtype=bool)
+        todo = []
+        for r, (key, k) in enumerate(zip(keys, n)):
+            hit = self._pairs.get(key)
+            if hit is not None and hit[0] == k:
+                out[r] = hit[1]
+            else:
+                todo.append(r)
+        if todo:
+            idx = np.array(todo)
+            sub = diffs[idx]
+            got = np.zeros(idx.size, dtype=bool)
+            plausible = _plausible(sub, m, above, self.state.n_items)
+            if plausible.any():
+                seq = stats.Sequences(sub[plausible], self.state.n_items, (-1.0, 1.0))
+                got[plausible] = seq.lower_above(m, self.pair_alpha) if above else seq.upper_below(m, self.pair_alpha)
+            out[idx] = got
+            for r, g in zip(todo, got.tolist()):
+                self._pairs[keys[r]] = (n[r], g)
+        return out
 
     def beats(self, j: int, combos: Sequence[int] | np.ndarray, margin: float = 0.0) -> np.ndarray:
         """True where ``x_j - x_c`` has a paired lower bound above ``margin`` (``j`` itself: False)."""
         combos = np.asarray(combos, dtype=int)
         if combos.size == 0:
             return np.zeros(0, dtype=bool)
-        out = stats.lower_above(self._diffs(j, combos), margin, self.pair_alpha, self.state.n_items, (-1.0, 1.0))
-        return out & (combos != j)
+        return self._paired(j, combos, margin, above=True) & (combos != j)
 
     def within(self, combos: Sequence[int] | np.ndarray, h: int, tol: float) -> np.ndarray:
         """True where ``x_c - x_h`` has a paired upper bound at most ``tol`` (``h`` itself: True)."""
         combos = np.asarray(combos, dtype=int)
         if combos.size == 0:
             return np.zeros(0, dtype=bool)
-        out = stats.upper_below(self._diffs(combos, h), tol, self.pair_alpha, self.state.n_items, (-1.0, 1.0))
-        return out | (combos == h)
+        return self._paired(combos, h, tol, above=False) | (combos == h)
 
     # -- both --------------------------------------------------------------------------------------
     def covered(self, combos: Sequence[int] | np.ndarray, h: int, tol: float) -> np.ndarray:
@@ -115,10 +155,11 @@ class Certifier:
         upper bound at most ``h``'s lower bound + ``tol``)."""
         combos = np.asarray(combos, dtype=int)
         out = self.within(combos, h, tol)
-        if not out.all():
+        if not out.all() and self.one_alpha is not None:
             low = self.bounds([h])[0][0]
             rest = ~out
-            out[rest] = self.upper_below(combos[rest], low + tol)
+            seq = self._sequences(combos)
+            out[rest] = seq.rows(np.flatnonzero(rest)).upper_below(low + tol, self.one_alpha)
         return out
 
     def worse(self, combos: Sequence[int] | np.ndarray, j: int, margin: float = 0.0) -> np.ndarray:
@@ -126,15 +167,61 @@ class Certifier:
         combos = np.asarray(combos, dtype=int)
         out = self.beats(j, combos, margin)
         rest = ~out & (combos != j)
-        if rest.any():
+        if rest.any() and self.one_alpha is not None:
             low = self.bounds([j])[0][0]
-            out[rest] = self.upper_below(combos[rest], low - margin)
+            seq = self._sequences(combos)
+            out[rest] = seq.rows(np.flatnonzero(rest)).upper_below(low - margin, self.one_alpha)
         return out
 
-    def within_of_best(self, combos: Sequence[int] | np.ndarray, rivals: Sequence[int] | np.ndarray,
-                       tol: float) -> np.ndarray:
-        """True where ``c`` is certified within ``tol`` of every one of ``rivals`` (so of the best,
-        when ``rivals`` holds every combination not certified worse than another)."""
-        combos = np.asarray(combos, dtype=int)
+    def covers_all(self, rivals: Sequence[int] | np.ndarray, h: int, tol: float, chunk: int = 16) -> bool:
+        """Whether every one of ``rivals`` is certified at most ``tol`` above ``h``; rivals are tried
+        best-first in chunks, so a failing ``h`` usually costs one chunk of tests."""
         rivals = np.asarray(rivals, dtype=int)
-        return np.array([bool(self.covered(rivals, int(c), tol).all()) for c in combos], dtype=bool)
+        rivals = rivals[np.argsort(-np.nan_to_num(self.means(rivals), nan=-1.0), kind="stable")]
+        return all(self.covered(rivals[k:k + chunk], h, tol).all() for k in range(0, rivals.size, chunk))
+
+
+def cheapest_within(state: SearchState, tolerances: Sequence[float]) -> dict[float, int | None]:
+    """For each tolerance, the cheapest tried combination (measured cost per example) certified
+    within it of the best: of every rival the search could not rule out as the best (alive, or
+    left aside only for being dearer), at the levels the strategy used (``levels`` over the whole
+    space if it certified nothing). None when no combination is so certified."""
+    pair, one = state.pair_alpha, state.one_alpha
+    if pair is None and one is None:
+        pair, one = levels(state.alpha, state.space.size)
+    cert = Certifier(state, pair, one)
+    n = state.n_observed()
+    failed = {c for c, _ in state.errors} & {c for c in range(state.space.size)
+                                              if all((c, p) in state.errors for p in np.flatnonzero(~np.isnan(state.scores[c])))}
+    tried = [c for c in range(state.space.size)
+             if n[c] > 0 and c not in failed and state.kinds.get(c) != "infeasible"]
+    rivals = [c for c in tried if state.status[c] == "alive" or state.kinds.get(c) == "dearer"]
+    out: dict[float, int | None] = {t: None for t in tolerances}
+    if not rivals:
+        return out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cost = np.nansum(state.costs[tried], axis=1) / (~np.isnan(state.costs[tried])).sum(axis=1)
+    order = [tried[i] for i in np.lexsort((np.array(tried), np.nan_to_num(cost, nan=np.inf)))]
+    start = 0
+    for t in sorted(tolerances, reverse=True):  # a wider tolerance certifies a prefix of the cost order
+        for k in range(start, len(order)):
+            if cert.covers_all(rivals, order[k], t):
+                out[t], start = order[k], k
+                break
+        else:
+            start = len(order)
+    return out
+
+def _plausible(diffs: np.ndarray, m: float, above: bool, population: int) -> np.ndarray:
+    """Rows whose prefix mean is on the right side of ``m`` by at least one (finite-population
+    corrected) standard error, or that are complete (then the bound is exact)."""
+    n = stats.prefix_counts(diffs)
+    mask = np.arange(diffs.shape[1])[None, :] < n[:, None]
+    safe = np.maximum(n, 1)
+    x = np.where(mask, np.nan_to_num(diffs), 0.0)
+    mean = x.sum(axis=1) / safe
+    var = (np.where(mask, x - mean[:, None], 0.0) ** 2).sum(axis=1) / safe
+    fpc = np.clip((population - n) / max(population - 1, 1), 0.0, 1.0)
+    se = np.sqrt((var + 1e-12) * fpc / safe)
+    gap = (mean - m) if above else (m - mean)
+    return (n > 0) & ((gap >= se) | (n >= population))

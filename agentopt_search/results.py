@@ -8,17 +8,22 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .certify import cheapest_within
 from .state import SearchState
 from .stats import mean_ci
 
-__all__ = ["CombinationStats", "SearchResult", "pareto_front"]
+__all__ = ["CombinationStats", "OperatingPoint", "SearchResult", "pareto_front", "SUMMARY_TOLERANCES"]
+
+#: Tolerances at which the summary shows the cheapest certified combination (1, 2.5 and 5 pp).
+SUMMARY_TOLERANCES = (0.01, 0.025, 0.05)
 
 Status = Literal["kept", "eliminated", "not tried", "failed"]
 
 
 @dataclass
 class CombinationStats:
-    """One combination's evidence. ``ci``: interval for its expected score on examples like these."""
+    """One combination's evidence. ``ci``: reported (not certifying) interval for its expected score
+    on examples like these (``stats.mean_ci``)."""
 
     index: int
     assignment: dict[str, str]
@@ -39,6 +44,22 @@ class CombinationStats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class OperatingPoint:
+    """The cheapest combination certified within ``tolerance`` of the best score (None: none is),
+    and its measured cost per example relative to the pick's (``cost_ratio``)."""
+
+    tolerance: float
+    combination: CombinationStats | None
+    cost_ratio: float = float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.combination
+        return {"tolerance": self.tolerance, "cost_ratio": self.cost_ratio,
+                "combination": None if c is None else {"assignment": c.assignment, "mean_score": c.mean_score,
+                                                       "ci": c.ci, "mean_cost_usd": c.mean_cost_usd, "n": c.n}}
 
 
 def pareto_front(points: list[CombinationStats]) -> list[CombinationStats]:
@@ -71,7 +92,14 @@ class SearchResult:
     epsilon: float = 0.01
     storage: str | None = None
     brute_force_usd: float = float("nan")
+    objective: Any = "score"
+    operating_points: list[OperatingPoint] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tolerance(self) -> float:
+        """Any combination within this much of the best score was acceptable (alias of ``epsilon``)."""
+        return self.epsilon
 
     @property
     def stopped_on_budget(self) -> bool:
@@ -100,6 +128,9 @@ class SearchResult:
             "leaderboard": [s.to_dict() for s in self.leaderboard],
             "spent_usd": self.spent_usd, "n_evaluations": self.n_evaluations, "n_items": self.n_items,
             "strategy": self.strategy, "stop_reason": self.stop_reason, "brute_force_usd": self.brute_force_usd,
+            "confidence": self.confidence, "tolerance": self.tolerance, "objective": self.objective,
+            "operating_points": [p.to_dict() for p in self.operating_points],
+            "no_feasible": bool(self.extra.get("no_feasible", False)),
         }
 
     def print_summary(self, console: Any = None, top: int = 10) -> None:
@@ -142,9 +173,32 @@ class SearchResult:
         best = rows[pick] if pick is not None and rows[pick].status != "failed" else None
         tried_cost = cost_items[~np.isnan(cost_items)]
         per_item = np.where(np.isnan(cost_items), tried_cost.mean() if tried_cost.size else np.nan, cost_items)
-        return cls(
+        result = cls(
             best=best, leaderboard=board, spent_usd=state.spent_usd, n_evaluations=state.n_evaluations,
             n_items=state.n_items, strategy=strategy, stop_reason=stop_reason,  # type: ignore[arg-type]
             confidence=state.confidence, epsilon=state.epsilon, storage=storage,
-            brute_force_usd=float(np.sum(per_item) * state.n_items),
+            brute_force_usd=float(np.sum(per_item) * state.n_items), objective=state.objective,
+            operating_points=operating_points(state, rows, best),
         )
+        constrained = state.min_score is not None or state.max_cost_per_example is not None \
+            or state.max_latency_s is not None
+        if best is None and constrained and any(r.n for r in rows):
+            result.extra["no_feasible"] = True
+        return result
+
+
+def operating_points(state: SearchState, rows: list[CombinationStats], best: CombinationStats | None,
+                     tolerances: tuple[float, ...] = SUMMARY_TOLERANCES) -> list[OperatingPoint]:
+    """The cheapest combination certified within each tolerance of the best, with its cost ratio to ``best``."""
+    if best is None:
+        return []
+    cheapest = cheapest_within(state, tolerances)
+    out = []
+    for t in tolerances:
+        c = cheapest[t]
+        stats = rows[c] if c is not None else None
+        ratio = float("nan")
+        if stats is not None and best.mean_cost_usd and not math.isnan(best.mean_cost_usd):
+            ratio = stats.mean_cost_usd / best.mean_cost_usd
+        out.append(OperatingPoint(t, stats, ratio))
+    return out

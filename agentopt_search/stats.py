@@ -40,7 +40,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as _sps
 
-__all__ = ["BET_CAP", "mean_ci", "bounds", "lower_above", "upper_below", "prefix_counts", "look_schedule",
+__all__ = ["BET_CAP", "Sequences", "mean_ci", "bounds", "lower_above", "upper_below", "prefix_counts", "look_schedule",
            "next_look"]
 
 #: Largest stake, as a fraction of what keeps the wealth positive (Waudby-Smith & Ramdas use 1/2 to 3/4).
@@ -81,11 +81,14 @@ def prefix_counts(x: np.ndarray) -> np.ndarray:
     return np.where(seen.all(axis=1), seen.shape[1], np.argmin(seen, axis=1))
 
 
-class _Prefixes:
-    """Rows of values rescaled to [0, 1] on their observed prefixes, with the predictable stakes'
-    ingredients (running sums and variances) computed once for every candidate mean."""
+class Sequences:
+    """Rows of values (``value_range``, sampling order, NaN = unseen) prepared once for many tests:
+    each row's observed prefix rescaled to [0, 1] with the stakes' running sums and variances.
+    ``lower_above`` / ``upper_below`` / ``bounds`` below are shortcuts building one."""
 
-    def __init__(self, x: np.ndarray, value_range: tuple[float, float], population: int | None) -> None:
+    def __init__(self, x: np.ndarray, population: int | None = None,
+                 value_range: tuple[float, float] = (0.0, 1.0)) -> None:
+        self.value_range = value_range
         lo, hi = value_range
         x = np.atleast_2d(np.asarray(x, dtype=float))
         self.count = prefix_counts(x)
@@ -113,32 +116,79 @@ class _Prefixes:
 
     def log_wealth(self, m: np.ndarray, side: int, alpha: float) -> np.ndarray:
         """Per row, the largest log wealth so far of the bettor against mean ``m`` (rescaled):
-        ``side=+1`` bets on a mean above ``m`` (rejects ``m`` too low), ``-1`` below."""
+        ``side=+1`` bets on a mean above ``m`` (rejects ``m`` too low), ``-1`` below. Values above
+        ``log(1/alpha) + 1`` are reported as that (only the comparison with ``log(1/alpha)`` matters)."""
         if self.population:
             mu = (self.population * m[:, None] - self.sum_before) / (self.population - self.t + 1)
         else:
             mu = np.broadcast_to(m[:, None], self.y.shape)
         mu = np.clip(mu, 1e-12, 1 - 1e-12)
-        room = mu if side > 0 else 1 - mu
-        gain = side * (self.y - mu)
-        log_target = 2 * math.log(1 / alpha)
-        acc = None
+        cap = BET_CAP / (mu if side > 0 else 1 - mu)
+        gain = np.where(self.mask, side * (self.y - mu), 0.0)
+        threshold = math.log(1 / alpha)
+        ceiling = threshold + math.log(len(self.horizons)) + 1.0  # a path this high decides alone
+        scale = np.sqrt(2 * threshold / self.var_before)
+        total = np.zeros(self.y.shape)
         for h in self.horizons:
-            stake = np.minimum(np.sqrt(log_target / (self.var_before * h)), BET_CAP / room)
-            path = np.cumsum(np.where(self.mask, np.log1p(stake * gain), 0.0), axis=1)
-            acc = path if acc is None else np.logaddexp(acc, path)
-        assert acc is not None
-        best = (acc - math.log(len(self.horizons))).max(axis=1, initial=0.0)
-        return np.maximum(best, 0.0)
+            path = np.cumsum(np.log1p(np.minimum(scale / math.sqrt(h), cap) * gain), axis=1)
+            total += np.exp(np.minimum(path, ceiling))
+        best = np.log(total.max(axis=1, initial=len(self.horizons)) / len(self.horizons))
+        return np.minimum(np.maximum(best, 0.0), threshold + 1.0)
 
-    def rejects(self, m: np.ndarray, side: int, alpha: float) -> np.ndarray:
+    def _rejects(self, m: np.ndarray, side: int, alpha: float) -> np.ndarray:
         """True where every mean on the far side of ``m`` is ruled out (``side=+1``: all means
         <= m, i.e. the lower bound is above m; ``-1``: all means >= m)."""
         sure = m < self.lowest if side > 0 else m > self.highest
         never = m >= self.highest if side > 0 else m <= self.lowest
-        inside = np.clip(m, self.lowest, self.highest)
-        wealthy = self.log_wealth(inside, side, alpha) >= math.log(1 / alpha)
-        return sure | (~never & wealthy)
+        open_ = ~sure & ~never
+        if open_.all():
+            return self.log_wealth(m, side, alpha) >= math.log(1 / alpha)
+        out = sure.copy()
+        if open_.any():
+            idx = np.flatnonzero(open_)
+            out[idx] = self.rows(idx).log_wealth(m[idx], side, alpha) >= math.log(1 / alpha)
+        return out
+
+
+    def rows(self, index: np.ndarray) -> "Sequences":
+        """The same prepared sequences restricted to rows ``index`` (no recomputation)."""
+        sub = object.__new__(Sequences)
+        sub.__dict__.update(self.__dict__)
+        for name in ("count", "mask", "y", "sum_before", "var_before", "lowest", "highest"):
+            setattr(sub, name, getattr(self, name)[index])
+        return sub
+
+    def _scaled(self, m: float | np.ndarray) -> np.ndarray:
+        lo, hi = self.value_range
+        return (np.broadcast_to(np.asarray(m, dtype=float), self.count.shape) - lo) / (hi - lo)
+
+    def lower_above(self, m: float | np.ndarray, alpha: float) -> np.ndarray:
+        """True where the anytime-valid lower bound (level ``alpha``) of the row's mean is above ``m``."""
+        _check(alpha)
+        return self._rejects(self._scaled(m), +1, alpha)
+
+    def upper_below(self, m: float | np.ndarray, alpha: float) -> np.ndarray:
+        """True where the anytime-valid upper bound (level ``alpha``) of the row's mean is below ``m``."""
+        _check(alpha)
+        return self._rejects(self._scaled(m), -1, alpha)
+
+    def bounds(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) anytime-valid bounds of each row's mean, each one-sided at level ``alpha``."""
+        _check(alpha)
+        threshold = math.log(1 / alpha)
+        out = []
+        for side in (+1, -1):
+            # Bisection from the sure bound inwards: ``ruled`` is always ruled out, ``kept`` is not.
+            start, end = (self.lowest, self.highest) if side > 0 else (self.highest, self.lowest)
+            moved = self.log_wealth(start, side, alpha) >= threshold
+            ruled, kept = start.copy(), end.copy()
+            for _ in range(_ITERATIONS):
+                mid = (ruled + kept) / 2
+                r = self.log_wealth(mid, side, alpha) >= threshold
+                ruled, kept = np.where(r, mid, ruled), np.where(r, kept, mid)
+            out.append(np.where(moved, ruled, start))
+        lo, hi = self.value_range
+        return lo + (hi - lo) * out[0], lo + (hi - lo) * out[1]
 
 
 def _horizons(population: int) -> list[int]:
@@ -154,49 +204,25 @@ def _check(alpha: float) -> None:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
 
 
-def _scaled(m: float | np.ndarray, rows: int, value_range: tuple[float, float]) -> np.ndarray:
-    lo, hi = value_range
-    return (np.broadcast_to(np.asarray(m, dtype=float), (rows,)) - lo) / (hi - lo)
-
-
 def lower_above(x: np.ndarray, m: float | np.ndarray, alpha: float, population: int | None = None,
                 value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """Per row of ``x`` (values in ``value_range`` in sampling order, NaN = unseen): True where the
     anytime-valid lower bound of the population mean (level ``alpha``) is above ``m``. One wealth
     evaluation per row, so deciding costs far less than computing ``bounds``."""
-    _check(alpha)
-    p = _Prefixes(x, value_range, population)
-    return p.rejects(_scaled(m, len(p.count), value_range), +1, alpha)
+    return Sequences(x, population, value_range).lower_above(m, alpha)
 
 
 def upper_below(x: np.ndarray, m: float | np.ndarray, alpha: float, population: int | None = None,
                 value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """Per row: True where the anytime-valid upper bound of the population mean is below ``m``."""
-    _check(alpha)
-    p = _Prefixes(x, value_range, population)
-    return p.rejects(_scaled(m, len(p.count), value_range), -1, alpha)
+    return Sequences(x, population, value_range).upper_below(m, alpha)
 
 
 def bounds(x: np.ndarray, alpha: float, population: int | None = None,
            value_range: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the anytime-valid (lower, upper) bounds of the population mean, each one-sided at
     level ``alpha`` (see the module doc). Rows with no observed value get the whole range."""
-    _check(alpha)
-    p = _Prefixes(x, value_range, population)
-    threshold = math.log(1 / alpha)
-    out = []
-    for side in (+1, -1):
-        # Bisection from the sure bound inwards: ``ruled`` is always ruled out, ``kept`` is not.
-        start, end = (p.lowest, p.highest) if side > 0 else (p.highest, p.lowest)
-        moved = p.log_wealth(start, side, alpha) >= threshold
-        ruled, kept = start.copy(), end.copy()
-        for _ in range(_ITERATIONS):
-            mid = (ruled + kept) / 2
-            r = p.log_wealth(mid, side, alpha) >= threshold
-            ruled, kept = np.where(r, mid, ruled), np.where(r, kept, mid)
-        out.append(np.where(moved, ruled, start))
-    lo, hi = value_range
-    return lo + (hi - lo) * out[0], lo + (hi - lo) * out[1]
+    return Sequences(x, population, value_range).bounds(alpha)
 
 
 def look_schedule(n_items: int, first: int | None = None, growth: float = 1.2) -> list[int]:

@@ -61,7 +61,7 @@ class Race:
     """Certify the pick among ``candidates`` (the caller eliminates everything else)."""
 
     def __init__(self, state: SearchState, candidates: Sequence[int], first: int | None = None,
-                 growth: float = 1.2, compare_top: int = 8, label: str = "") -> None:
+                 growth: float = 1.2, compare_top: int = 3, label: str = "") -> None:
         self.candidates = np.array(sorted({int(c) for c in candidates}), dtype=int)
         self.schedule = look_schedule(state.n_items, first, growth)
         self.kind = selection.objective_kind(state)
@@ -120,17 +120,25 @@ class Race:
     def _eliminate(self, state: SearchState, alive: np.ndarray) -> None:
         margin = state.tolerance if self.kind == "cost" else 0.0
         view = _View(state, self.cert, alive)
-        top = view.order[: self.compare_top]
-        lows = self.cert.bounds(alive[top])[0]
-        strongest = int(alive[top[int(np.argmax(lows))]])
-        for j in [strongest, *alive[top].tolist()]:
+        top = alive[view.order[: self.compare_top]]
+        lows = self.cert.bounds(top)[0]
+        strongest = int(top[int(np.argmax(lows))])
+        # One-sample: below the highest lower bound among the top (minus the margin).
+        out = self.cert.upper_below(alive, float(lows.max()) - margin) & self._dominates(state, strongest, alive)
+        self._drop(state, view, alive[out & (alive != strongest)], strongest, margin)
+        # Paired: against each of the top, on the rows whose mean difference leaves room for it.
+        for j in top.tolist():
+            live = self.alive(state)
             if state.status[j] != "alive":
                 continue
-            live = self.alive(state)
-            out = self.cert.worse(live, j, margin) & self._dominates(state, j, live)
-            for c in live[out]:
-                state.eliminate(int(c), f"{self.label}certified {'more than the tolerance ' if margin else ''}below "
-                                        f"{state.space.key(j)} after {int(view.count_of(int(c)))} items")
+            gap = view.mean_of(j) - np.array([view.mean_of(int(c)) for c in live])
+            maybe = live[(gap > margin) & self._dominates(state, j, live)]
+            self._drop(state, view, maybe[self.cert.beats(j, maybe, margin)], j, margin)
+
+    def _drop(self, state: SearchState, view: "_View", combos: np.ndarray, j: int, margin: float) -> None:
+        for c in combos.tolist():
+            state.eliminate(int(c), f"{self.label}certified {'more than the tolerance ' if margin else ''}below "
+                                    f"{state.space.key(j)} after {view.count_of(int(c))} items")
 
     def _dominates(self, state: SearchState, j: int, combos: np.ndarray) -> np.ndarray:
         """With weights, ``j`` may eliminate only combinations it also matches on cost and latency."""
@@ -145,9 +153,7 @@ class Race:
         return ok
 
     def _certify(self, state: SearchState, view: "_View") -> bool:
-        tol = state.tolerance
-        holders = view.holder_candidates()
-        good = [int(h) for h in holders if self.cert.covered(view.alive, int(h), tol).all()]
+        good = [h for h in view.holder_candidates() if view.covers_all(h)]
         if good:
             self.certified = good
             return True
@@ -163,7 +169,7 @@ class Race:
             pushed = self._push(view)
             if pushed is not None:
                 return {pushed: next_look(self.schedule, int(view.count_of(pushed)))}
-        unc = alive[~self.cert.covered(alive, goal, tol)]
+        unc = alive[~view.covered(goal)]
         if unc.size:
             far = unc[~self.cert.upper_below(unc, view.mean_of(goal) + tol)]
             unc = far if far.size else unc
@@ -181,11 +187,14 @@ class Race:
         at most its mean + tolerance), the cheapest to complete; None if there is none."""
         state = view.state
         best = None
-        for h in view.holder_candidates(affordable=self.kind == "cost"):
+        for h in view.holder_candidates():
             if view.count_of(h) >= state.n_items:
                 continue
+            bar = view.mean_of(h) + state.tolerance + 1e-12
             others = view.alive[view.alive != h]
-            if self.cert.upper_below(others, view.mean_of(h) + state.tolerance + 1e-12).all():
+            if view.means[view.alive != h].max(initial=-1.0) > bar:  # someone already measures above it
+                continue
+            if self.cert.upper_below(others, bar).all():
                 remaining = view.cost_of(h) * (state.n_items - view.count_of(h))
                 if best is None or remaining < best[0]:
                     best = (remaining, h)
@@ -208,6 +217,23 @@ class _View:
         self.order = np.lexsort((alive, self.costs, -self.counts, -self.means))
         self.pos = {int(c): i for i, c in enumerate(alive)}
         self.leader = int(alive[self.order[0]])
+        self._covered: dict[int, np.ndarray] = {}
+
+    def covered(self, h: int) -> np.ndarray:
+        """Which alive candidates are certified at most ``tolerance`` above ``h`` (cached)."""
+        if h not in self._covered:
+            self._covered[h] = self.cert.covered(self.alive, h, self.state.tolerance)
+        return self._covered[h]
+
+    def covers_all(self, h: int) -> bool:
+        """Whether ``h`` covers every alive candidate; the best-ranked ones (likeliest to fail) are
+        tried first, so a holder that fails usually costs a handful of tests."""
+        if h in self._covered:
+            return bool(self._covered[h].all())
+        head = self.alive[self.order[:16]]
+        if not self.cert.covered(head, h, self.state.tolerance).all():
+            return False
+        return bool(self.covered(h).all())
 
     def count_of(self, c: int) -> int:
         return int(self.counts[self.pos[c]])

@@ -37,7 +37,7 @@ class Screening(Strategy):
     name = "screening"
 
     def __init__(self, first: int | None = None, keep: float = 3.0, finalists: int | None = None,
-                 ridge: float = 1.0, growth: float = 1.2, compare_top: int = 8) -> None:
+                 ridge: float = 1.0, growth: float = 1.2, compare_top: int = 3) -> None:
         self.screen_first = first
         self.keep = keep
         self.finalists = finalists
