@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--min-score", type=float, default=None,
                    help="bar for threshold_se (default: the 90th percentile of the true means)")
-    p.add_argument("--coverage-sims", type=int, default=20_000, help="orders per coverage case (0: skip)")
+    p.add_argument("--coverage-sims", type=int, default=50_000, help="orders per coverage case (0: skip)")
     args = p.parse_args(argv)
     benches = [b for b in args.benchmarks.split(",") if b]
     data = find_data_dir(args.data) if any(not b.startswith(SYNTH_PREFIX) for b in benches) else None
