@@ -117,6 +117,9 @@ def pick(state: SearchState, candidates: Sequence[int] | np.ndarray,
     strategy proved within tolerance of the best (the pick comes from them when given). None when
     no candidate with evidence meets the constraints. ``objective`` ("score", "cost", "weights")
     overrides the state's kind for strategies that answer a fixed question (``threshold_se``)."""
+    kind = objective or objective_kind(state)
+    if kind == "weights":
+        certified = None  # certificates are on score alone; weights rank every candidate
     pool = np.asarray(certified if certified is not None and len(certified) else candidates, dtype=int)
     n = state.n_observed(pool) if pool.size else np.zeros(0)
     failed = np.array([all((c, p) in state.errors for p in np.flatnonzero(~np.isnan(state.scores[c])))
@@ -126,7 +129,6 @@ def pick(state: SearchState, candidates: Sequence[int] | np.ndarray,
         return None
     means = _common_means(state, pool)
     cost = np.nan_to_num(_mean(state.costs[pool]), nan=np.inf)
-    kind = objective or objective_kind(state)
     if kind == "cost":
         if certified is None or not len(certified):
             keep = means >= means.max() - state.epsilon - 1e-12
