@@ -53,22 +53,44 @@ class Certifier:
         self.state = state
         self.pair_alpha = pair_alpha
         self.one_alpha = one_alpha
-        self._cache: dict[int, tuple[int, float, float]] = {}
+        size = state.space.size
+        self._bound_n = np.full(size, -1)                   # items seen when the cached bounds were computed
+        self._low, self._up = np.zeros(size), np.ones(size)
         self._prepared: tuple[tuple[bytes, bytes], stats.Sequences] | None = None
-        self._pairs: dict[tuple[int, int, float, bool], tuple[int, bool]] = {}
+        # (fixed combination, m, above, fixed is the first term) -> (common items tested, answers), per other
+        self._pairs: dict[tuple[int, float, bool, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._seen_at = -1
 
     # -- one-sample ----------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Prefix counts and sums of every combination, recomputed only when new cells arrived."""
+        marker = (self.state.n_evaluations, len(self.state.errors))
+        if marker != self._seen_at:
+            self._seen_at = marker
+            scores = self.state.scores
+            self._count = stats.prefix_counts(scores)
+            mask = np.arange(scores.shape[1])[None, :] < self._count[:, None]
+            self._sum = np.where(mask, np.nan_to_num(scores), 0.0).sum(axis=1)
+            priced = ~np.isnan(self.state.costs)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._cost = np.nan_to_num(np.where(priced, self.state.costs, 0.0).sum(axis=1) / priced.sum(axis=1))
+
     def counts(self, combos: Sequence[int] | np.ndarray) -> np.ndarray:
-        return stats.prefix_counts(self.state.scores[np.asarray(combos, dtype=int)])
+        """Items in each combination's observed prefix of the shared order."""
+        self._refresh()
+        return self._count[np.asarray(combos, dtype=int)]
 
     def means(self, combos: Sequence[int] | np.ndarray) -> np.ndarray:
         """Mean score of each combination on its observed prefix (NaN when none)."""
+        self._refresh()
         combos = np.asarray(combos, dtype=int)
-        n = self.counts(combos)
-        rows = self.state.scores[combos]
-        mask = np.arange(rows.shape[1])[None, :] < n[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(mask, np.nan_to_num(rows), 0.0).sum(axis=1) / n
+            return self._sum[combos] / self._count[combos]
+
+    def costs(self, combos: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Measured mean cost per example of each combination (0 when never priced)."""
+        self._refresh()
+        return self._cost[np.asarray(combos, dtype=int)]
 
     def bounds(self, combos: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One-sample (lower, upper) bounds of each combination's score ([0, 1] without one-sample bounds)."""
@@ -76,15 +98,11 @@ class Certifier:
         if self.one_alpha is None:
             return np.zeros(combos.size), np.ones(combos.size)
         n = self.counts(combos)
-        stale = [i for i, (c, k) in enumerate(zip(combos.tolist(), n.tolist()))
-                 if self._cache.get(c, (-1,))[0] != k]
-        if stale:
-            rows = combos[stale]
-            lo, hi = stats.bounds(self.state.scores[rows], self.one_alpha, self.state.n_items)
-            for c, k, a, b in zip(rows.tolist(), n[stale].tolist(), lo.tolist(), hi.tolist()):
-                self._cache[c] = (k, a, b)
-        got = [self._cache[c] for c in combos.tolist()]
-        return np.array([g[1] for g in got]), np.array([g[2] for g in got])
+        stale = np.unique(combos[self._bound_n[combos] != n])
+        if stale.size:
+            self._low[stale], self._up[stale] = stats.bounds(self.state.scores[stale], self.one_alpha, self.state.n_items)
+            self._bound_n[stale] = self._count[stale]
+        return self._low[combos].copy(), self._up[combos].copy()
 
     def upper_below(self, combos: Sequence[int] | np.ndarray, m: float | np.ndarray) -> np.ndarray:
         """True where a combination's one-sample upper bound is below ``m``."""
@@ -102,52 +120,40 @@ class Certifier:
         return self._prepared[1]
 
     # -- paired ----------------------------------------------------------------------------------
-    def _paired(self, a: int | np.ndarray, b: int | np.ndarray, m: float, above: bool) -> np.ndarray:
-        """Paired test of ``x_a - x_b`` (one side broadcast) against ``m`` on the common prefix.
-        A pair whose common prefix did not grow since it was last tested keeps its answer; rows a
-        t-statistic of 1 (finite-population corrected) already rules out are not tested (they could
-        not pass the far stricter test)."""
-        if self.pair_alpha is None:
-            return np.zeros(np.broadcast(np.asarray(a), np.asarray(b)).size, dtype=bool)
-        diffs = np.atleast_2d(self.state.scores[a] - self.state.scores[b])
-        firsts = np.broadcast_to(np.asarray(a), (diffs.shape[0],)).tolist()
-        seconds = np.broadcast_to(np.asarray(b), (diffs.shape[0],)).tolist()
-        n = stats.prefix_counts(diffs).tolist()
-        keys = [(i, j, m, above) for i, j in zip(firsts, seconds)]
-        out = np.zeros(diffs.shape[0], dtype=bool)
-        todo = []
-        for r, (key, k) in enumerate(zip(keys, n)):
-            hit = self._pairs.get(key)
-            if hit is not None and hit[0] == k:
-                out[r] = hit[1]
-            else:
-                todo.append(r)
-        if todo:
-            idx = np.array(todo)
-            sub = diffs[idx]
-            got = np.zeros(idx.size, dtype=bool)
-            plausible = _plausible(sub, m, above, self.state.n_items)
+    def _paired(self, fixed: int, others: np.ndarray, m: float, above: bool, fixed_first: bool) -> np.ndarray:
+        """Paired test against ``m`` of ``x_fixed - x_c`` (``fixed_first``) or ``x_c - x_fixed`` for
+        each ``c`` of ``others``, on the items both saw. A pair whose common prefix did not grow
+        since it was last tested keeps its answer; rows a t-statistic of 1 (finite-population
+        corrected) already rules out are not tested (they could not pass the far stricter test)."""
+        if self.pair_alpha is None or others.size == 0:
+            return np.zeros(others.size, dtype=bool)
+        self._refresh()
+        common = np.minimum(self._count[others], self._count[fixed])
+        key = (int(fixed), float(m), above, fixed_first)
+        tested, answer = self._pairs.setdefault(key, (np.full(self.state.space.size, -1), np.zeros(self.state.space.size, bool)))
+        redo = np.unique(others[tested[others] != common])
+        if redo.size:
+            diffs = self.state.scores[fixed] - self.state.scores[redo]
+            if not fixed_first:
+                diffs = -diffs
+            got = np.zeros(redo.size, dtype=bool)
+            plausible = _plausible(diffs, m, above, self.state.n_items)
             if plausible.any():
-                seq = stats.Sequences(sub[plausible], self.state.n_items, (-1.0, 1.0))
+                seq = stats.Sequences(diffs[plausible], self.state.n_items, (-1.0, 1.0))
                 got[plausible] = seq.lower_above(m, self.pair_alpha) if above else seq.upper_below(m, self.pair_alpha)
-            out[idx] = got
-            for r, g in zip(todo, got.tolist()):
-                self._pairs[keys[r]] = (n[r], g)
-        return out
+            answer[redo] = got
+            tested[redo] = np.minimum(self._count[redo], self._count[fixed])
+        return answer[others].copy()
 
     def beats(self, j: int, combos: Sequence[int] | np.ndarray, margin: float = 0.0) -> np.ndarray:
         """True where ``x_j - x_c`` has a paired lower bound above ``margin`` (``j`` itself: False)."""
         combos = np.asarray(combos, dtype=int)
-        if combos.size == 0:
-            return np.zeros(0, dtype=bool)
-        return self._paired(j, combos, margin, above=True) & (combos != j)
+        return self._paired(j, combos, margin, above=True, fixed_first=True) & (combos != j)
 
     def within(self, combos: Sequence[int] | np.ndarray, h: int, tol: float) -> np.ndarray:
         """True where ``x_c - x_h`` has a paired upper bound at most ``tol`` (``h`` itself: True)."""
         combos = np.asarray(combos, dtype=int)
-        if combos.size == 0:
-            return np.zeros(0, dtype=bool)
-        return self._paired(combos, h, tol, above=False) | (combos == h)
+        return self._paired(h, combos, tol, above=False, fixed_first=False) | (combos == h)
 
     # -- both --------------------------------------------------------------------------------------
     def covered(self, combos: Sequence[int] | np.ndarray, h: int, tol: float) -> np.ndarray:

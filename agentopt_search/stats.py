@@ -48,7 +48,7 @@ BET_CAP = 0.9
 #: Pseudo-observation variance, as a fraction of the squared score range, of the reported intervals.
 VARIANCE_PRIOR = 0.25
 _FIRST_HORIZON = 5
-_ITERATIONS = 22  # bisection steps of ``bounds``: 2^-22 of the value range
+_SPLITS, _ROUNDS = 8, 5  # ``bounds`` searches 8 trial means per round: 9^-5 of the value range
 
 
 def mean_ci(scores: Sequence[float] | np.ndarray, confidence: float = 0.95,
@@ -110,9 +110,11 @@ class Sequences:
             self.lowest = total / population                      # the unseen items all at 0 / all at 1
             self.highest = (total + population - self.count) / population
             self.horizons = _horizons(population)
+            self._horizons = np.array(self.horizons, dtype=float)
         else:
             self.lowest, self.highest = np.zeros(len(total)), np.ones(len(total))
             self.horizons = _horizons(_FIRST_HORIZON * 2**12)
+            self._horizons = np.array(self.horizons, dtype=float)
 
     def log_wealth(self, m: np.ndarray, side: int, alpha: float) -> np.ndarray:
         """Per row, the largest log wealth so far of the bettor against mean ``m`` (rescaled):
@@ -128,10 +130,9 @@ class Sequences:
         threshold = math.log(1 / alpha)
         ceiling = threshold + math.log(len(self.horizons)) + 1.0  # a path this high decides alone
         scale = np.sqrt(2 * threshold / self.var_before)
-        total = np.zeros(self.y.shape)
-        for h in self.horizons:
-            path = np.cumsum(np.log1p(np.minimum(scale / math.sqrt(h), cap) * gain), axis=1)
-            total += np.exp(np.minimum(path, ceiling))
+        stakes = np.minimum(scale[None] / np.sqrt(self._horizons)[:, None, None], cap[None])
+        paths = np.cumsum(np.log1p(stakes * gain[None]), axis=2)      # (horizons, rows, items)
+        total = np.exp(np.minimum(paths, ceiling)).sum(axis=0)
         best = np.log(total.max(axis=1, initial=len(self.horizons)) / len(self.horizons))
         return np.minimum(np.maximum(best, 0.0), threshold + 1.0)
 
@@ -176,16 +177,24 @@ class Sequences:
         """(lower, upper) anytime-valid bounds of each row's mean, each one-sided at level ``alpha``."""
         _check(alpha)
         threshold = math.log(1 / alpha)
+        rows = self.count.size
+        spread = self.rows(np.repeat(np.arange(rows), _SPLITS))  # each row once per trial point
+        steps = np.arange(1, _SPLITS + 1) / (_SPLITS + 1)
         out = []
         for side in (+1, -1):
-            # Bisection from the sure bound inwards: ``ruled`` is always ruled out, ``kept`` is not.
+            # Search from the sure bound inwards, _SPLITS trial points per round: ``ruled`` is always
+            # ruled out, ``kept`` is not; the wealth is monotone in the mean, so the ruled-out trial
+            # points come first.
             start, end = (self.lowest, self.highest) if side > 0 else (self.highest, self.lowest)
             moved = self.log_wealth(start, side, alpha) >= threshold
             ruled, kept = start.copy(), end.copy()
-            for _ in range(_ITERATIONS):
-                mid = (ruled + kept) / 2
-                r = self.log_wealth(mid, side, alpha) >= threshold
-                ruled, kept = np.where(r, mid, ruled), np.where(r, kept, mid)
+            for _ in range(_ROUNDS):
+                trial = ruled[:, None] + (kept - ruled)[:, None] * steps[None, :]
+                r = (spread.log_wealth(trial.ravel(), side, alpha) >= threshold).reshape(rows, _SPLITS)
+                k = r.sum(axis=1)
+                at = np.arange(rows)
+                ruled = np.where(k > 0, trial[at, np.maximum(k - 1, 0)], ruled)
+                kept = np.where(k < _SPLITS, trial[at, np.minimum(k, _SPLITS - 1)], kept)
             out.append(np.where(moved, ruled, start))
         lo, hi = self.value_range
         return lo + (hi - lo) * out[0], lo + (hi - lo) * out[1]
@@ -226,11 +235,11 @@ def bounds(x: np.ndarray, alpha: float, population: int | None = None,
 
 
 def look_schedule(n_items: int, first: int | None = None, growth: float = 1.2) -> list[int]:
-    """Sample sizes at which a search looks: ``first`` (default ``max(5, N/20)``), x growth, ..., N.
+    """Sample sizes at which a search looks: ``first`` (default ``max(5, N/40)``), x growth, ..., N.
     The bounds are valid at every look, so the grid only sets how often a search decides."""
     if n_items <= 0:
         return []
-    first = min(first or max(5, math.ceil(n_items / 20)), n_items)
+    first = min(first or max(5, math.ceil(n_items / 40)), n_items)
     out = [first]
     while out[-1] < n_items:
         out.append(min(max(out[-1] + 1, math.ceil(out[-1] * growth)), n_items))

@@ -71,6 +71,7 @@ class Race:
         self.label = label
         self.plan: dict[int, int] = {int(c): self.schedule[0] for c in self.candidates}
         self.certified: list[int] = []
+        self._pushing: int | None = None
         self.done = self.candidates.size == 0
 
     def alive(self, state: SearchState) -> np.ndarray:
@@ -78,8 +79,10 @@ class Race:
 
     def propose(self, state: SearchState) -> list[Cell]:
         while not self.done:
-            cells = [cell for c, n in self.plan.items() if state.status[c] == "alive"
-                     for cell in state.cells_upto([c], n)]
+            cells = []
+            for n in sorted(set(self.plan.values())):
+                combos = [c for c, k in self.plan.items() if k == n and state.status[c] == "alive"]
+                cells += state.cells_upto(combos, n)
             if cells:
                 return cells
             self.done = self.decide(state)
@@ -95,7 +98,7 @@ class Race:
         self._drop_infeasible(state)
         alive = self.alive(state)
         if alive.size > 1:
-            self._eliminate(state, alive)
+            self._eliminate(state, _View(state, self.cert, alive))
             alive = self.alive(state)
         if alive.size <= 1:
             self.certified = alive.tolist()
@@ -117,21 +120,19 @@ class Race:
             for c in alive[self.cert.upper_below(alive, state.min_score)]:
                 state.eliminate(int(c), f"certified below min_score {state.min_score:g}", kind="infeasible")
 
-    def _eliminate(self, state: SearchState, alive: np.ndarray) -> None:
+    def _eliminate(self, state: SearchState, view: "_View") -> None:
         margin = state.tolerance if self.kind == "cost" else 0.0
-        view = _View(state, self.cert, alive)
-        top = alive[view.order[: self.compare_top]]
-        lows = self.cert.bounds(top)[0]
-        strongest = int(top[int(np.argmax(lows))])
-        # One-sample: below the highest lower bound among the top (minus the margin).
-        out = self.cert.upper_below(alive, float(lows.max()) - margin) & self._dominates(state, strongest, alive)
-        self._drop(state, view, alive[out & (alive != strongest)], strongest, margin)
-        # Paired: against each of the top, on the rows whose mean difference leaves room for it.
-        for j in top.tolist():
+        alive = view.alive
+        # One-sample: an upper bound below the highest lower bound (minus the margin).
+        strongest = int(alive[int(np.argmax(view.low))])
+        out = (view.up < view.low.max() - margin) & self._dominates(state, strongest, alive) & (alive != strongest)
+        self._drop(state, view, alive[out], strongest, margin)
+        # Paired: against each of the best means, on the rows whose mean difference leaves room for it.
+        for j in alive[view.order[: self.compare_top]].tolist():
             live = self.alive(state)
             if state.status[j] != "alive":
                 continue
-            gap = view.mean_of(j) - np.array([view.mean_of(int(c)) for c in live])
+            gap = view.mean_of(j) - view.means_of(live)
             maybe = live[(gap > margin) & self._dominates(state, j, live)]
             self._drop(state, view, maybe[self.cert.beats(j, maybe, margin)], j, margin)
 
@@ -169,10 +170,9 @@ class Race:
             pushed = self._push(view)
             if pushed is not None:
                 return {pushed: next_look(self.schedule, int(view.count_of(pushed)))}
-        unc = alive[~view.covered(goal)]
-        if unc.size:
-            far = unc[~self.cert.upper_below(unc, view.mean_of(goal) + tol)]
-            unc = far if far.size else unc
+        unc = ~view.covered(goal)
+        far = unc & (view.up > view.mean_of(goal) + tol)
+        unc = alive[far] if far.any() else alive[unc]
         group = np.unique(np.concatenate([[lead, goal], cheaper, unc]).astype(int))
         group = group[view.counts_of(group) < last]
         if group.size == 0:
@@ -183,22 +183,34 @@ class Race:
         return {int(c): target for c in group}
 
     def _push(self, view: "_View") -> int | None:
-        """A candidate that finishes the race alone if it keeps its mean (every other upper bound
-        at most its mean + tolerance), the cheapest to complete; None if there is none."""
+        """A candidate that would finish the race alone if its record stayed perfect from here (its
+        mean with one more success + tolerance reaches every other upper bound: the ceiling case):
+        the one already being pushed while it qualifies, else the cheapest to complete; None if none."""
         state = view.state
-        best = None
-        for h in view.holder_candidates():
-            if view.count_of(h) >= state.n_items:
-                continue
-            bar = view.mean_of(h) + state.tolerance + 1e-12
-            others = view.alive[view.alive != h]
-            if view.means[view.alive != h].max(initial=-1.0) > bar:  # someone already measures above it
-                continue
-            if self.cert.upper_below(others, bar).all():
-                remaining = view.cost_of(h) * (state.n_items - view.count_of(h))
-                if best is None or remaining < best[0]:
-                    best = (remaining, h)
-        return None if best is None else best[1]
+        top2 = np.sort(view.up)[-2:] if view.up.size > 1 else np.r_[view.up, view.up]
+        others_up = np.where(view.up >= top2[-1], top2[0], top2[-1])  # max upper bound of the others
+        rest = state.n_items - view.counts
+        hope = (view.means * view.counts + 1.0) / (view.counts + 1.0)
+        best = (view.means * view.counts + rest) / state.n_items  # its mean if every item left is a success
+        open_ = rest > 0
+        if self.kind == "cost":
+            open_ &= view.affordable()
+        likely = open_ & (hope + state.tolerance + 1e-12 >= others_up)
+        plausible = hope + 2 * np.sqrt(hope * (1 - hope) / (view.counts + 1.0))  # two standard errors up
+        possible = open_ & (np.minimum(best, plausible) + state.tolerance + 1e-12 >= others_up)
+        if self._pushing in view.pos and possible[view.pos[self._pushing]]:
+            return self._pushing  # keep going while it can still finish: switching pays other items again
+        if likely.any():
+            self._pushing = int(view.alive[int(np.argmin(np.where(likely, view.costs * rest, np.inf)))])
+        elif PUSH_POSSIBLE and possible.any():
+            order = np.lexsort((view.costs * rest, -view.counts, -hope))
+            self._pushing = int(view.alive[order[possible[order]][0]])
+        else:
+            self._pushing = None
+        return self._pushing
+
+
+PUSH_POSSIBLE = True
 
 
 def _row_means(rows: np.ndarray) -> np.ndarray:
@@ -207,45 +219,59 @@ def _row_means(rows: np.ndarray) -> np.ndarray:
 
 
 class _View:
-    """The alive candidates at one decision: prefix counts, means, measured costs, ranking."""
+    """The alive candidates at one decision: prefix counts, means, one-sample bounds, measured
+    costs, ranking (best mean first; equal means: more items, then cheaper)."""
 
     def __init__(self, state: SearchState, cert: Certifier, alive: np.ndarray) -> None:
         self.state, self.cert, self.alive = state, cert, alive
         self.counts = cert.counts(alive)
         self.means = np.nan_to_num(cert.means(alive), nan=-1.0)
-        self.costs = np.nan_to_num(_row_means(state.costs[alive]), nan=0.0)
+        self.low, self.up = cert.bounds(alive)
+        self.costs = cert.costs(alive)
         self.order = np.lexsort((alive, self.costs, -self.counts, -self.means))
-        self.pos = {int(c): i for i, c in enumerate(alive)}
+        self.pos = dict(zip(alive.tolist(), range(alive.size)))
         self.leader = int(alive[self.order[0]])
         self._covered: dict[int, np.ndarray] = {}
 
-    def covered(self, h: int) -> np.ndarray:
-        """Which alive candidates are certified at most ``tolerance`` above ``h`` (cached)."""
-        if h not in self._covered:
-            self._covered[h] = self.cert.covered(self.alive, h, self.state.tolerance)
-        return self._covered[h]
+    def count_of(self, c: int) -> int:
+        return int(self.counts[self.pos[c]])
+
+    def counts_of(self, combos: np.ndarray) -> np.ndarray:
+        return self.counts[np.searchsorted(self.alive, combos)]  # ``alive`` is sorted
+
+    def mean_of(self, c: int) -> float:
+        return float(self.means[self.pos[c]])
+
+    def means_of(self, combos: np.ndarray) -> np.ndarray:
+        return self.means[np.searchsorted(self.alive, combos)]
+
+    def cost_of(self, c: int) -> float:
+        return float(self.costs[self.pos[c]])
+
+    def covered(self, h: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Which alive candidates (positions ``rows``, default all) are certified at most
+        ``tolerance`` above ``h``: paired, or one-sample upper bound <= ``h``'s lower bound + tolerance."""
+        tol = self.state.tolerance
+        if rows is None and h in self._covered:
+            return self._covered[h]
+        idx = np.arange(self.alive.size) if rows is None else rows
+        out = self.up[idx] <= self.low[self.pos[h]] + tol
+        rest = ~out
+        if rest.any():
+            out[rest] = self.cert.within(self.alive[idx[rest]], h, tol)
+        out |= self.alive[idx] == h
+        if rows is None:
+            self._covered[h] = out
+        return out
 
     def covers_all(self, h: int) -> bool:
         """Whether ``h`` covers every alive candidate; the best-ranked ones (likeliest to fail) are
         tried first, so a holder that fails usually costs a handful of tests."""
         if h in self._covered:
             return bool(self._covered[h].all())
-        head = self.alive[self.order[:16]]
-        if not self.cert.covered(head, h, self.state.tolerance).all():
+        if not self.covered(h, self.order[:16]).all():
             return False
         return bool(self.covered(h).all())
-
-    def count_of(self, c: int) -> int:
-        return int(self.counts[self.pos[c]])
-
-    def counts_of(self, combos: np.ndarray) -> np.ndarray:
-        return np.array([self.counts[self.pos[int(c)]] for c in combos], dtype=int)
-
-    def mean_of(self, c: int) -> float:
-        return float(self.means[self.pos[c]])
-
-    def cost_of(self, c: int) -> float:
-        return float(self.costs[self.pos[c]])
 
     def likely(self) -> np.ndarray:
         """Positions of candidates whose mean is within tolerance of the leader's."""
@@ -259,17 +285,20 @@ class _View:
         """Candidates measured cheaper than ``goal`` by more than ``COST_SLACK`` (they must be ruled out)."""
         return self.alive[self.costs * (1 + selection.COST_SLACK) < self.cost_of(goal)]
 
-    def holder_candidates(self, affordable: bool | None = None) -> list[int]:
-        """Who may hold the certificate: the three best means and the highest lower bound among the
-        top; with the cost objective, only candidates within ``COST_SLACK`` of the cheapest."""
-        if affordable is None:
-            affordable = selection.objective_kind(self.state) == "cost"
+    def affordable(self) -> np.ndarray:
+        """Which candidates cost at most ``1 + COST_SLACK`` times the cheapest alive one."""
+        return self.costs <= (1 + selection.COST_SLACK) * self.costs.min() + 1e-15
+
+    def holder_candidates(self) -> list[int]:
+        """Who may hold the certificate: the three best means and the highest lower bound; with the
+        cost objective, only candidates within ``COST_SLACK`` of the cheapest."""
         idx = self.order
-        if affordable:
-            cheap = self.costs <= (1 + selection.COST_SLACK) * self.costs.min() + 1e-15
-            idx = idx[cheap[idx]]
-        top = self.alive[idx[:8]]
-        out = [int(c) for c in top[:3]]
-        if top.size:
-            out.append(int(top[int(np.argmax(self.cert.bounds(top)[0]))]))
+        low = self.low
+        if selection.objective_kind(self.state) == "cost":
+            ok = self.affordable()
+            idx = idx[ok[idx]]
+            low = np.where(ok, low, -np.inf)
+        out = [int(c) for c in self.alive[idx[:3]]]
+        if idx.size:
+            out.append(int(self.alive[int(np.argmax(low))]))
         return list(dict.fromkeys(out))
