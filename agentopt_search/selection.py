@@ -3,7 +3,7 @@
 ``objective="score"`` (default): the best score; the search certifies a pick within ``tolerance``
 of the best. ``objective="cost"``: the cheapest combination whose score is within ``tolerance``
 of the best; the search certifies that the pick is within tolerance and that every combination
-measured cheaper (by more than ``COST_SLACK``) is not. A dict of weights over ``score``, ``cost``
+measured cheaper (by more than ``COST_SLACK``, 5%) is not. A dict of weights over ``score``, ``cost``
 (dollars per example) and ``latency`` (seconds): the largest weighted sum of measured means (the
 search eliminates only combinations beaten on score and no cheaper nor faster; no certificate).
 
@@ -29,9 +29,10 @@ __all__ = ["COST_SLACK", "OBJECTIVE_KEYS", "check_objective", "check_selection",
            "weighted", "objective_kind"]
 
 OBJECTIVE_KEYS = ("score", "cost", "latency")
-#: Measured costs within this fraction of each other count as equal: the cheaper of two combinations
-#: within tolerance is the pick only if it is more than 10% cheaper (costs are measured, not bounded).
-COST_SLACK = 0.10
+#: Measured costs within this fraction of each other count as equal: a combination certified within
+#: tolerance is the pick if no surviving one measures more than 5% cheaper (costs are measured, not
+#: bounded, so "the cheapest" is up to this slack and the error of the measured means).
+COST_SLACK = 0.05
 
 
 def _real(v: Any) -> bool:
