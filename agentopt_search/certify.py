@@ -137,7 +137,7 @@ class Certifier:
             if not fixed_first:
                 diffs = -diffs
             got = np.zeros(redo.size, dtype=bool)
-            plausible = _plausible(diffs, m, above, self.state.n_items)
+            plausible = stats.could_pass(diffs, m, above, self.state.n_items)
             if plausible.any():
                 seq = stats.Sequences(diffs[plausible], self.state.n_items, (-1.0, 1.0))
                 got[plausible] = seq.lower_above(m, self.pair_alpha) if above else seq.upper_below(m, self.pair_alpha)
@@ -217,17 +217,3 @@ def cheapest_within(state: SearchState, tolerances: Sequence[float]) -> dict[flo
         else:
             start = len(order)
     return out
-
-def _plausible(diffs: np.ndarray, m: float, above: bool, population: int) -> np.ndarray:
-    """Rows whose prefix mean is on the right side of ``m`` by at least one (finite-population
-    corrected) standard error, or that are complete (then the bound is exact)."""
-    n = stats.prefix_counts(diffs)
-    mask = np.arange(diffs.shape[1])[None, :] < n[:, None]
-    safe = np.maximum(n, 1)
-    x = np.where(mask, np.nan_to_num(diffs), 0.0)
-    mean = x.sum(axis=1) / safe
-    var = (np.where(mask, x - mean[:, None], 0.0) ** 2).sum(axis=1) / safe
-    fpc = np.clip((population - n) / max(population - 1, 1), 0.0, 1.0)
-    se = np.sqrt((var + 1e-12) * fpc / safe)
-    gap = (mean - m) if above else (m - mean)
-    return (n > 0) & ((gap >= se) | (n >= population))

@@ -40,8 +40,8 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as _sps
 
-__all__ = ["BET_CAP", "Sequences", "mean_ci", "bounds", "lower_above", "upper_below", "prefix_counts", "look_schedule",
-           "next_look"]
+__all__ = ["BET_CAP", "Sequences", "mean_ci", "bounds", "lower_above", "upper_below", "prefix_counts", "could_pass",
+           "look_schedule", "next_look"]
 
 #: Largest stake, as a fraction of what keeps the wealth positive (Waudby-Smith & Ramdas use 1/2 to 3/4).
 BET_CAP = 0.9
@@ -232,6 +232,24 @@ def bounds(x: np.ndarray, alpha: float, population: int | None = None,
     """Per row: the anytime-valid (lower, upper) bounds of the population mean, each one-sided at
     level ``alpha`` (see the module doc). Rows with no observed value get the whole range."""
     return Sequences(x, population, value_range).bounds(alpha)
+
+
+def could_pass(x: np.ndarray, m: float, above: bool, population: int | None = None) -> np.ndarray:
+    """A cheap screen before a test: rows whose prefix mean is on the far side of ``m`` by at least one
+    (finite-population corrected) standard error, or that are complete. The anytime-valid tests are
+    far stricter, so a row failing this screen would fail them; skipping it only saves time."""
+    x = np.atleast_2d(x)
+    n = prefix_counts(x)
+    mask = np.arange(x.shape[1])[None, :] < n[:, None]
+    safe = np.maximum(n, 1)
+    v = np.where(mask, np.nan_to_num(x), 0.0)
+    mean = v.sum(axis=1) / safe
+    var = (np.where(mask, v - mean[:, None], 0.0) ** 2).sum(axis=1) / safe
+    fpc = np.clip((population - n) / max(population - 1, 1), 0.0, 1.0) if population else 1.0
+    se = np.sqrt((var + 1e-12) * fpc / safe)
+    gap = (mean - m) if above else (m - mean)
+    complete = n >= population if population else np.zeros(n.shape, dtype=bool)
+    return (n > 0) & ((gap >= se) | complete)
 
 
 def look_schedule(n_items: int, first: int | None = None, growth: float = 1.2) -> list[int]:

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..state import Cell, SearchState
 from .. import selection
-from ..stats import look_schedule, lower_above, upper_below
+from ..stats import could_pass, look_schedule, lower_above, upper_below
 from ._explore import Explorer, default_trials, explore_chunk
 from .base import Strategy
 
@@ -128,35 +128,51 @@ class Pareto(Strategy):
         if alive.size <= 1:
             return True
         x = state.scores[alive, :n]
-        extra = [(name, np.nan_to_num(rows[alive, :n], nan=0.0)) for name, rows in
+        extra = [np.nan_to_num(rows[alive, :n], nan=0.0) for name, rows in
                  (("cost", state.costs), ("latency", state.latencies)) if name in self.objectives]
-        extra = [(name, v) for name, v in extra if np.ptp(v) > 0]  # unmeasured (unpriced) or constant: ignored
-        c_idx, d_idx = (a.ravel() for a in np.meshgrid(np.arange(alive.size), np.arange(alive.size), indexing="ij"))
-        pairs = c_idx != d_idx
-        c_idx, d_idx = c_idx[pairs], d_idx[pairs]
-        tests = _PairTests(x, c_idx, d_idx, self.alpha_each, state.n_items)
+        extra = [v / float(np.abs(v).max()) for v in extra if np.ptp(v) > 0]  # unmeasured (unpriced) or constant: ignored
         eps = state.tolerance
-        no_worse = tests.score_above(-eps)           # d's score is not below c's by more than eps
-        strictly, better = tests.score_above(0.0), tests.score_above(eps)
-        for _, v in extra:
-            lower = tests.other_below(v / float(np.abs(v).max()))  # d certified cheaper / faster than c
-            no_worse &= lower
-            strictly |= lower
-            better |= lower
+        # Pairs (c, d) where d might dominate c on the point estimates; only those are tested.
+        score, others = x.mean(axis=1), [v.mean(axis=1) for v in extra]
+        c_idx, d_idx = np.nonzero(~np.eye(alive.size, dtype=bool))
+        maybe = score[d_idx] >= score[c_idx] - eps
+        for o in others:
+            maybe &= o[d_idx] <= o[c_idx]
         dom = np.zeros((alive.size, alive.size), dtype=bool)
-        dom[c_idx, d_idx] = no_worse & strictly
+        dom[c_idx[maybe], d_idx[maybe]] = self._dominates(x, extra, c_idx[maybe], d_idx[maybe], state)
         for i in np.flatnonzero(dom.any(axis=1)):
             j = int(np.flatnonzero(dom[i])[0])
             state.eliminate(int(alive[i]), f"dominated by {state.space.key(int(alive[j]))} on "
                                            f"{', '.join(self.objectives)} (paired bounds after {n} items)", dominated=True)
-        keep = ~dom.any(axis=1)
-        if keep.sum() <= 1:
+        keep = np.flatnonzero(~dom.any(axis=1))
+        if keep.size <= 1:
             return True
         # Settled: for every surviving pair, each side is better than the other on some objective.
-        b = np.eye(alive.size, dtype=bool)
-        b[c_idx, d_idx] = better
-        sub = b[np.ix_(keep, keep)]
-        return bool((sub & sub.T).all())
+        c_idx, d_idx = (a[~np.eye(keep.size, dtype=bool)] for a in np.meshgrid(keep, keep, indexing="ij"))
+        could = score[d_idx] > score[c_idx] + eps
+        for o in others:
+            could |= o[d_idx] < o[c_idx]
+        if not could.all():
+            return False  # some side measures better on nothing: not settled, no test needed
+        tests = _PairTests(x, c_idx, d_idx, self.alpha_each, state.n_items)
+        better = tests.score_above(eps)
+        for v in extra:
+            better |= tests.other_below(v, ~better)
+        return bool(better.all())
+
+    def _dominates(self, x: np.ndarray, extra: list[np.ndarray], c_idx: np.ndarray, d_idx: np.ndarray,
+                   state: SearchState) -> np.ndarray:
+        """Certified: d no dearer / slower than c on every extra objective, score not below c's by more
+        than the tolerance, and strictly better on one objective."""
+        tests = _PairTests(x, c_idx, d_idx, self.alpha_each, state.n_items)
+        cheaper = np.ones(c_idx.size, dtype=bool)
+        some = np.zeros(c_idx.size, dtype=bool)
+        for v in extra:
+            lower = tests.other_below(v, cheaper)       # d certified cheaper / faster than c
+            cheaper &= lower
+            some |= lower
+        no_worse = tests.score_above(-state.tolerance, cheaper)
+        return no_worse & (some | tests.score_above(0.0, no_worse & ~some))
 
     def pick(self, state: SearchState) -> int | None:
         alive = self._alive(state).tolist() if self.candidates is not None else (
@@ -176,20 +192,23 @@ class _PairTests:
     def __init__(self, x: np.ndarray, c_idx: np.ndarray, d_idx: np.ndarray, alpha: float, population: int) -> None:
         self.x, self.c, self.d, self.alpha, self.population = x, c_idx, d_idx, alpha, population
 
-    def _test(self, values: np.ndarray, m: float, above: bool) -> np.ndarray:
-        diff = values[self.d] - values[self.c]
-        mean = diff.mean(axis=1)
-        maybe = mean > m if above else mean < m
+    def _test(self, values: np.ndarray, m: float, above: bool, rows: np.ndarray | None = None) -> np.ndarray:
+        """The test on the pairs ``rows`` (default all; the others are False), after a cheap screen."""
         out = np.zeros(self.c.size, dtype=bool)
+        idx = np.arange(self.c.size) if rows is None else np.flatnonzero(rows)
+        if idx.size == 0:
+            return out
+        diff = values[self.d[idx]] - values[self.c[idx]]
+        maybe = could_pass(diff, m, above, self.population)
         if maybe.any():
             test = lower_above if above else upper_below
-            out[maybe] = test(diff[maybe], m, self.alpha, self.population, (-1.0, 1.0))
+            out[idx[maybe]] = test(diff[maybe], m, self.alpha, self.population, (-1.0, 1.0))
         return out
 
-    def score_above(self, m: float) -> np.ndarray:
-        """Certified ``score_d - score_c > m``."""
-        return self._test(self.x, m, above=True)
+    def score_above(self, m: float, rows: np.ndarray | None = None) -> np.ndarray:
+        """Certified ``score_d - score_c > m`` (on the pairs ``rows``)."""
+        return self._test(self.x, m, above=True, rows=rows)
 
-    def other_below(self, scaled: np.ndarray) -> np.ndarray:
-        """Certified ``v_d - v_c < 0`` for a cost or latency scaled into [0, 1]."""
-        return self._test(scaled, 0.0, above=False)
+    def other_below(self, scaled: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Certified ``v_d - v_c < 0`` for a cost or latency scaled into [0, 1] (on the pairs ``rows``)."""
+        return self._test(scaled, 0.0, above=False, rows=rows)

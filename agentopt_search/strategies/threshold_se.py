@@ -24,7 +24,7 @@ import numpy as np
 
 from ..state import Cell, SearchState
 from .. import selection
-from ..stats import bounds, look_schedule
+from ..stats import bounds, look_schedule, lower_above, upper_below
 from .base import Strategy
 
 
@@ -74,13 +74,16 @@ class ThresholdSE(Strategy):
             combos = np.asarray(undecided, dtype=int)
             x = state.scores[combos, :n]
             mean = x.mean(axis=1)
-            lower, upper = bounds(x, self.alpha_each, state.n_items)
             last = n >= state.n_items
-            for c, m, lo, hi in zip(combos.tolist(), mean, lower, upper):
-                if lo >= tau or (last and m >= tau):
+            above = lower_above(x, tau, self.alpha_each, state.n_items) | (last & (mean >= tau))
+            below = ~above & (upper_below(x, tau, self.alpha_each, state.n_items) | last)
+            settled = above | below
+            lower, upper = bounds(x[settled], self.alpha_each, state.n_items)  # for the reasons only
+            for c, is_above, lo, hi in zip(combos[settled].tolist(), above[settled], lower, upper):
+                if is_above:
                     self.above[c] = float(lo)
                     state.reasons[c] = f"above min_score {tau:g} (lower bound {lo:.3f} after {n} items)"
-                elif hi < tau or last:
+                else:
                     state.eliminate(c, f"below min_score {tau:g} (upper bound {hi:.3f} after {n} items)",
                                     kind="infeasible")
         if not self._undecided(state):
