@@ -140,3 +140,17 @@ def test_summary_lists_the_cheapest_certified_combination_at_each_tolerance(caps
     result.print_summary()
     out = capsys.readouterr().out
     assert "Cheapest combination certified within tolerance" in out and "5 pp" in out
+
+
+def test_with_every_item_seen_the_certified_operating_points_are_the_true_ones():
+    """brute_force sees every item: bounds are exact, so the cheapest certified combination within
+    each tolerance is exactly the cheapest one whose score is within it."""
+    acc = {"a": 0.90, "b": 0.885, "c": 0.87, "d": 0.84, "e": 0.5}
+    price = {"a": 1.0, "b": 0.5, "c": 0.2, "d": 0.05, "e": 0.01}
+    prob = Planted(acc, price, n=200)
+    result = run(prob, strategy="brute_force")
+    truth = {m: prob.scores[m].mean() for m in acc}
+    for point in result.operating_points:
+        ok = [m for m in acc if truth[m] >= max(truth.values()) - point.tolerance - 1e-12]
+        assert point.combination.key == f"model={min(ok, key=price.get)}"
+        assert point.cost_ratio == pytest.approx(price[min(ok, key=price.get)] / price["a"])

@@ -6,18 +6,20 @@
 Each decision, on each candidate's observed prefix of the shared item order:
 
 1. drop candidates that break a constraint (measured cost / latency; upper bound below ``min_score``);
-2. eliminate candidates certified worse than one of the ``compare_top`` best (paired lower bound of
-   ``x_j - x_c`` above ``margin``, or one-sample upper bound below ``j``'s lower bound minus
-   ``margin``; ``margin`` = 0 for the score objective, ``tolerance`` for the cost objective: only
-   combinations certified outside the tolerance can never be the pick);
+2. eliminate candidates certified worse than one of the ``compare_top`` best means (paired lower
+   bound of ``x_j - x_c`` above ``margin``) or than the highest one-sample lower bound (their upper
+   bound below it minus ``margin``); ``margin`` = 0 for the score objective, ``tolerance`` for the
+   cost objective (only combinations certified outside the tolerance can never be the pick); with
+   weights, only combinations the other also matches on measured cost and latency;
 3. stop when the pick is certified (``certify.py``): score objective, some leader ``h`` with every
    other candidate certified at most ``tolerance`` above it; cost objective, some candidate so
    certified whose measured cost is within ``COST_SLACK`` of the cheapest surviving one;
-4. otherwise plan who gets more items: a candidate that would finish the race by itself if it kept
-   its mean (every other upper bound at most its mean + tolerance: the ceiling case) is pushed
-   alone, the one cheapest to complete first; else the leader, the cheapest likely-good candidate,
-   the cheaper ones that must still be ruled out and the ones not yet covered by it go to the next
-   look of a x1.2 grid together (the rest wait: they may never be needed).
+4. otherwise plan who gets more items: a candidate that could finish the race by itself (at its
+   last item its lower bound is its mean; with a perfect record from here, or plausibly, that mean
+   + tolerance reaches every other upper bound: the ceiling case) is evaluated alone, one look at a
+   time, and kept while it still can (``_push``); else the leader, the cheapest likely-good
+   candidate, the cheaper ones that must still be ruled out and the ones not yet covered by it go
+   to the next look of a x1.2 grid together (the rest wait: they may never be needed).
 
 Bounds are anytime-valid, so looking after any number of items costs nothing; levels are set by
 ``certify.levels`` for ``k`` candidates (the guarantee is relative to the candidates).
@@ -183,9 +185,11 @@ class Race:
         return {int(c): target for c in group}
 
     def _push(self, view: "_View") -> int | None:
-        """A candidate that would finish the race alone if its record stayed perfect from here (its
-        mean with one more success + tolerance reaches every other upper bound: the ceiling case):
-        the one already being pushed while it qualifies, else the cheapest to complete; None if none."""
+        """The candidate to evaluate alone first (None: none): one that would finish the race alone,
+        its own lower bound at the last item passing every other upper bound minus the tolerance (the
+        ceiling case). Kept while it still can; else the cheapest to complete among those that would
+        if their record stayed perfect from here; else the most promising (fewest misses per item)
+        among those that plausibly could (two standard errors up, and not above a perfect finish)."""
         state = view.state
         top2 = np.sort(view.up)[-2:] if view.up.size > 1 else np.r_[view.up, view.up]
         others_up = np.where(view.up >= top2[-1], top2[0], top2[-1])  # max upper bound of the others
@@ -202,15 +206,13 @@ class Race:
             return self._pushing  # keep going while it can still finish: switching pays other items again
         if likely.any():
             self._pushing = int(view.alive[int(np.argmin(np.where(likely, view.costs * rest, np.inf)))])
-        elif PUSH_POSSIBLE and possible.any():
+        elif possible.any():
             order = np.lexsort((view.costs * rest, -view.counts, -hope))
             self._pushing = int(view.alive[order[possible[order]][0]])
         else:
             self._pushing = None
         return self._pushing
 
-
-PUSH_POSSIBLE = True
 
 
 def _row_means(rows: np.ndarray) -> np.ndarray:
