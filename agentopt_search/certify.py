@@ -168,17 +168,6 @@ class Certifier:
             out[rest] = seq.rows(np.flatnonzero(rest)).upper_below(low + tol, self.one_alpha)
         return out
 
-    def worse(self, combos: Sequence[int] | np.ndarray, j: int, margin: float = 0.0) -> np.ndarray:
-        """True where ``c`` is certified more than ``margin`` below ``j`` (paired or one-sample)."""
-        combos = np.asarray(combos, dtype=int)
-        out = self.beats(j, combos, margin)
-        rest = ~out & (combos != j)
-        if rest.any() and self.one_alpha is not None:
-            low = self.bounds([j])[0][0]
-            seq = self._sequences(combos)
-            out[rest] = seq.rows(np.flatnonzero(rest)).upper_below(low - margin, self.one_alpha)
-        return out
-
     def covers_all(self, rivals: Sequence[int] | np.ndarray, h: int, tol: float, chunk: int = 16) -> bool:
         """Whether every one of ``rivals`` is certified at most ``tol`` above ``h``; rivals are tried
         best-first in chunks, so a failing ``h`` usually costs one chunk of tests."""
@@ -197,10 +186,9 @@ def cheapest_within(state: SearchState, tolerances: Sequence[float]) -> dict[flo
         pair, one = levels(state.alpha, state.space.size)
     cert = Certifier(state, pair, one)
     n = state.n_observed()
-    failed = {c for c, _ in state.errors} & {c for c in range(state.space.size)
-                                              if all((c, p) in state.errors for p in np.flatnonzero(~np.isnan(state.scores[c])))}
+    errors = np.bincount([c for c, _ in state.errors], minlength=state.space.size)
     tried = [c for c in range(state.space.size)
-             if n[c] > 0 and c not in failed and state.kinds.get(c) != "infeasible"]
+             if n[c] > errors[c] and state.kinds.get(c) != "infeasible"]  # evaluated, not failed everywhere
     rivals = [c for c in tried if state.status[c] == "alive" or state.kinds.get(c) == "dearer"]
     out: dict[float, int | None] = {t: None for t in tolerances}
     if not rivals:
