@@ -46,8 +46,10 @@ def levels(alpha: float, m: int, objective: str = "score") -> tuple[float, float
 
 class Certifier:
     """Certified statements about the combinations of ``state`` at fixed levels (a level of None:
-    that kind of bound is not used). One-sample bounds are cached per (combination, items seen);
-    every statement uses each combination's observed prefix of the shared item order."""
+    that kind of bound is not used). Every statement uses each combination's observed prefix of the
+    shared item order, cut at ``limit`` (what the caller planned so far: workers sharing a study that
+    already hold later cells then decide exactly as one worker would). One-sample bounds are cached
+    per (combination, items used)."""
 
     def __init__(self, state: SearchState, pair_alpha: float | None, one_alpha: float | None) -> None:
         self.state = state
@@ -59,21 +61,34 @@ class Certifier:
         self._prepared: tuple[tuple[bytes, bytes], stats.Sequences] | None = None
         # (fixed combination, m, above, fixed is the first term) -> (common items tested, answers), per other
         self._pairs: dict[tuple[int, float, bool, bool], tuple[np.ndarray, np.ndarray]] = {}
-        self._seen_at = -1
+        self._seen_at: tuple[int, ...] = (-1,)
+        self.limit = np.full(size, state.n_items)  # items a combination's evidence may use
+
+    def allow(self, combos: Sequence[int] | np.ndarray, n: int) -> None:
+        """Let ``combos`` use up to ``n`` items (never fewer than they were allowed)."""
+        combos = np.asarray(combos, dtype=int)
+        self.limit[combos] = np.maximum(self.limit[combos], n)
+
+    def _rows(self, combos: np.ndarray) -> np.ndarray:
+        """Scores of ``combos``, NaN after the items each may use."""
+        rows = self.state.scores[combos]
+        return np.where(np.arange(rows.shape[-1]) < np.atleast_1d(self.limit[combos])[:, None], rows, np.nan) \
+            if rows.ndim == 2 else np.where(np.arange(rows.size) < self.limit[combos], rows, np.nan)
 
     # -- one-sample ----------------------------------------------------------------------------
     def _refresh(self) -> None:
         """Prefix counts and sums of every combination, recomputed only when new cells arrived."""
-        marker = (self.state.n_evaluations, len(self.state.errors))
+        marker = (self.state.n_evaluations, len(self.state.errors), int(self.limit.sum()))
         if marker != self._seen_at:
             self._seen_at = marker
-            scores = self.state.scores
-            self._count = stats.prefix_counts(scores)
-            mask = np.arange(scores.shape[1])[None, :] < self._count[:, None]
-            self._sum = np.where(mask, np.nan_to_num(scores), 0.0).sum(axis=1)
-            priced = ~np.isnan(self.state.costs)
+            state = self.state
+            self._count = np.minimum(stats.prefix_counts(state.scores), self.limit)
+            used = np.arange(state.n_items)[None, :] < self._count[:, None]
+            self._sum = np.where(used, np.nan_to_num(state.scores), 0.0).sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                self._cost = np.nan_to_num(np.where(priced, self.state.costs, 0.0).sum(axis=1) / priced.sum(axis=1))
+                for name, rows in (("_cost", state.costs), ("_latency", state.latencies)):
+                    seen = used & ~np.isnan(rows)
+                    setattr(self, name, np.nan_to_num(np.where(seen, rows, 0.0).sum(axis=1) / seen.sum(axis=1)))
 
     def counts(self, combos: Sequence[int] | np.ndarray) -> np.ndarray:
         """Items in each combination's observed prefix of the shared order."""
@@ -92,6 +107,11 @@ class Certifier:
         self._refresh()
         return self._cost[np.asarray(combos, dtype=int)]
 
+    def latencies(self, combos: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Measured mean latency of each combination (0 when never measured)."""
+        self._refresh()
+        return self._latency[np.asarray(combos, dtype=int)]
+
     def bounds(self, combos: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One-sample (lower, upper) bounds of each combination's score ([0, 1] without one-sample bounds)."""
         combos = np.asarray(combos, dtype=int)
@@ -100,7 +120,7 @@ class Certifier:
         n = self.counts(combos)
         stale = np.unique(combos[self._bound_n[combos] != n])
         if stale.size:
-            self._low[stale], self._up[stale] = stats.bounds(self.state.scores[stale], self.one_alpha, self.state.n_items)
+            self._low[stale], self._up[stale] = stats.bounds(self._rows(stale), self.one_alpha, self.state.n_items)
             self._bound_n[stale] = self._count[stale]
         return self._low[combos].copy(), self._up[combos].copy()
 
@@ -116,7 +136,7 @@ class Certifier:
         n = self.counts(combos)
         key = (combos.tobytes(), n.tobytes())
         if self._prepared is None or self._prepared[0] != key:
-            self._prepared = (key, stats.Sequences(self.state.scores[combos], self.state.n_items))
+            self._prepared = (key, stats.Sequences(self._rows(combos), self.state.n_items))
         return self._prepared[1]
 
     # -- paired ----------------------------------------------------------------------------------
@@ -133,7 +153,7 @@ class Certifier:
         tested, answer = self._pairs.setdefault(key, (np.full(self.state.space.size, -1), np.zeros(self.state.space.size, bool)))
         redo = np.unique(others[tested[others] != common])
         if redo.size:
-            diffs = self.state.scores[fixed] - self.state.scores[redo]
+            diffs = self._rows(np.array([fixed]))[0] - self._rows(redo)
             if not fixed_first:
                 diffs = -diffs
             got = np.zeros(redo.size, dtype=bool)

@@ -85,14 +85,18 @@ def _mean(rows: np.ndarray) -> np.ndarray:
         return np.nansum(rows, axis=1) / (~np.isnan(rows)).sum(axis=1)
 
 
-def feasible(state: SearchState, combos: Sequence[int] | np.ndarray) -> np.ndarray:
+def feasible(state: SearchState, combos: Sequence[int] | np.ndarray, cost: np.ndarray | None = None,
+             latency: np.ndarray | None = None) -> np.ndarray:
     """Which of ``combos`` meet ``max_cost_per_example`` and ``max_latency_s`` on measured means
-    (unmeasured = feasible; an unpriced combination meets any cost cap)."""
+    (``cost`` / ``latency``: the means to use, default every observed cell; unmeasured = feasible,
+    an unpriced combination meets any cost cap)."""
     combos = np.asarray(combos, dtype=int)
     ok = np.ones(combos.size, dtype=bool)
-    for cap, rows in ((state.max_cost_per_example, state.costs), (state.max_latency_s, state.latencies)):
+    for cap, given, rows in ((state.max_cost_per_example, cost, state.costs),
+                             (state.max_latency_s, latency, state.latencies)):
         if cap is not None and combos.size:
-            ok &= ~(np.nan_to_num(_mean(rows[combos]), nan=0.0) > cap)
+            means = given if given is not None else _mean(rows[combos])
+            ok &= ~(np.nan_to_num(means, nan=0.0) > cap)
     return ok
 
 

@@ -72,6 +72,7 @@ class Race:
         self.compare_top = compare_top
         self.label = label
         self.plan: dict[int, int] = {int(c): self.schedule[0] for c in self.candidates}
+        self.cert.limit[self.candidates] = self.schedule[0] if self.schedule else 0
         self.certified: list[int] = []
         self._pushing: int | None = None
         self.done = self.candidates.size == 0
@@ -84,6 +85,7 @@ class Race:
             cells = []
             for n in sorted(set(self.plan.values())):
                 combos = [c for c, k in self.plan.items() if k == n and state.status[c] == "alive"]
+                self.cert.allow(combos, n)
                 cells += state.cells_upto(combos, n)
             if cells:
                 return cells
@@ -115,7 +117,7 @@ class Race:
         alive = self.alive(state)
         if alive.size == 0:
             return
-        for c in alive[~selection.feasible(state, alive)]:
+        for c in alive[~selection.feasible(state, alive, self.cert.costs(alive), self.cert.latencies(alive))]:
             state.eliminate(int(c), "breaks max_cost_per_example / max_latency_s (measured means)", kind="infeasible")
         if state.min_score is not None:
             alive = self.alive(state)
@@ -149,10 +151,9 @@ class Race:
             return np.ones(combos.size, dtype=bool)
         w = state.objective
         ok = np.ones(combos.size, dtype=bool)
-        for key, rows in (("cost", state.costs), ("latency", state.latencies)):
+        for key, measured in (("cost", self.cert.costs), ("latency", self.cert.latencies)):
             if w.get(key, 0.0):  # type: ignore[union-attr]
-                v = np.nan_to_num(_row_means(rows[combos]), nan=0.0)
-                ok &= np.nan_to_num(_row_means(rows[[j]]), nan=0.0)[0] <= v
+                ok &= measured([j])[0] <= measured(combos)
         return ok
 
     def _certify(self, state: SearchState, view: "_View") -> bool:
@@ -213,11 +214,6 @@ class Race:
             self._pushing = None
         return self._pushing
 
-
-
-def _row_means(rows: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nansum(rows, axis=1) / (~np.isnan(rows)).sum(axis=1)
 
 
 class _View:
