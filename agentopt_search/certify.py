@@ -61,7 +61,6 @@ class Certifier:
         self._prepared: tuple[tuple[bytes, bytes], stats.Sequences] | None = None
         # (fixed combination, m, above, fixed is the first term) -> (common items tested, answers), per other
         self._pairs: dict[tuple[int, float, bool, bool], tuple[np.ndarray, np.ndarray]] = {}
-        self._seen_at: tuple[int, ...] = (-1,)
         self.limit = np.full(size, state.n_items)  # items a combination's evidence may use
 
     def allow(self, combos: Sequence[int] | np.ndarray, n: int) -> None:
@@ -77,18 +76,32 @@ class Certifier:
 
     # -- one-sample ----------------------------------------------------------------------------
     def _refresh(self) -> None:
-        """Prefix counts and sums of every combination, recomputed only when new cells arrived."""
-        marker = (self.state.n_evaluations, len(self.state.errors), int(self.limit.sum()))
-        if marker != self._seen_at:
-            self._seen_at = marker
-            state = self.state
-            self._count = np.minimum(stats.prefix_counts(state.scores), self.limit)
-            used = np.arange(state.n_items)[None, :] < self._count[:, None]
-            self._sum = np.where(used, np.nan_to_num(state.scores), 0.0).sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                for name, rows in (("_cost", state.costs), ("_latency", state.latencies)):
-                    seen = used & ~np.isnan(rows)
-                    setattr(self, name, np.nan_to_num(np.where(seen, rows, 0.0).sum(axis=1) / seen.sum(axis=1)))
+        """Prefix counts, score sums and measured cost / latency means of every combination, kept
+        up to date row by row (only rows with new cells or a new limit are recomputed)."""
+        state = self.state
+        marker = (state.n_evaluations, int(self.limit.sum()))
+        if marker == getattr(self, "_marker", None):
+            return
+        self._marker = marker
+        seen = (~np.isnan(state.scores)).sum(axis=1)
+        if not hasattr(self, "_seen"):
+            self._seen, self._limit_seen = np.full(seen.shape, -1), self.limit.copy()
+            self._count, self._sum = np.zeros(seen.shape, dtype=int), np.zeros(seen.shape)
+            self._cost, self._latency = np.zeros(seen.shape), np.zeros(seen.shape)
+        rows = np.flatnonzero((seen != self._seen) | (self.limit != self._limit_seen))
+        if rows.size == 0:
+            return
+        self._seen[rows], self._limit_seen[rows] = seen[rows], self.limit[rows]
+        scores = state.scores[rows]
+        count = np.minimum(stats.prefix_counts(scores), self.limit[rows])
+        used = np.arange(state.n_items)[None, :] < count[:, None]
+        self._count[rows] = count
+        self._sum[rows] = np.where(used, scores, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name, values in (("_cost", state.costs[rows]), ("_latency", state.latencies[rows])):
+                ok = used & ~np.isnan(values)
+                mean = np.where(ok, values, 0.0).sum(axis=1) / ok.sum(axis=1)
+                getattr(self, name)[rows] = np.where(np.isnan(mean), 0.0, mean)
 
     def counts(self, combos: Sequence[int] | np.ndarray) -> np.ndarray:
         """Items in each combination's observed prefix of the shared order."""

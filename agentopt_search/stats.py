@@ -98,7 +98,7 @@ class Sequences:
         n = x.shape[1]
         self.t = np.arange(1, n + 1, dtype=float)
         self.mask = self.t[None, :] <= self.count[:, None]
-        y = np.where(self.mask, (np.nan_to_num(x) - lo) / (hi - lo), 0.5)
+        y = np.where(self.mask, (x - lo) / (hi - lo), 0.5)  # unseen (NaN) entries are masked
         self.y = np.clip(y, 0.0, 1.0)
         s = np.cumsum(self.y, axis=1)
         self.sum_before = s - self.y
@@ -242,7 +242,7 @@ def could_pass(x: np.ndarray, m: float, above: bool, population: int | None = No
     n = prefix_counts(x)
     mask = np.arange(x.shape[1])[None, :] < n[:, None]
     safe = np.maximum(n, 1)
-    v = np.where(mask, np.nan_to_num(x), 0.0)
+    v = np.where(mask, x, 0.0)
     mean = v.sum(axis=1) / safe
     var = (np.where(mask, v - mean[:, None], 0.0) ** 2).sum(axis=1) / safe
     fpc = np.clip((population - n) / max(population - 1, 1), 0.0, 1.0) if population else 1.0

@@ -78,7 +78,14 @@ class Race:
         self.done = self.candidates.size == 0
 
     def alive(self, state: SearchState) -> np.ndarray:
-        return np.array([c for c in self.candidates if state.status[c] == "alive"], dtype=int)
+        """The candidates still alive (recomputed only after an elimination)."""
+        key = len(state.kinds)
+        if getattr(self, "_alive_key", None) != key:
+            status = state.status
+            self._alive_key = key
+            self._alive = self.candidates[[status[c] == "alive" for c in self.candidates.tolist()]] \
+                if self.candidates.size else self.candidates
+        return self._alive
 
     def propose(self, state: SearchState) -> list[Cell]:
         while not self.done:
@@ -223,7 +230,8 @@ class _View:
     def __init__(self, state: SearchState, cert: Certifier, alive: np.ndarray) -> None:
         self.state, self.cert, self.alive = state, cert, alive
         self.counts = cert.counts(alive)
-        self.means = np.nan_to_num(cert.means(alive), nan=-1.0)
+        means = cert.means(alive)
+        self.means = np.where(np.isnan(means), -1.0, means)
         self.low, self.up = cert.bounds(alive)
         self.costs = cert.costs(alive)
         self.order = np.lexsort((alive, self.costs, -self.counts, -self.means))
