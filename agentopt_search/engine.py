@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from . import selection
 from .inputs import check_anchors, check_inputs
 from .outcome import Outcome
 from .recording import Recorder
@@ -54,14 +55,20 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
                   strategy: str | Strategy = "auto", seed: int = 0, budget_usd: float | None = None,
                   max_concurrency: int = 8, storage: str | Store | None = None, *,
                   anchors: Mapping[str, Mapping[str, str]] | None = None, confidence: float = 0.95,
-                  epsilon: float = 0.01, min_score: float | None = None, progress: bool = True,
+                  tolerance: float | None = None, epsilon: float | None = None,
+                  objective: str | Mapping[str, float] = "score", max_cost_per_example: float | None = None,
+                  max_latency_s: float | None = None, min_score: float | None = None,
+                  metadata: Mapping[str, Any] | None = None, progress: bool = True,
                   study_name: str | None = None, on_record: Callable[[SearchState], None] | None = None,
                   prior: Iterable[tuple[Mapping[str, str], int, Outcome]] = (),
                   **strategy_options: Any) -> SearchResult:
     """Search the combination that maximises the mean score over ``examples``.
 
     ``evaluate(assignment, example)`` returns an ``Outcome`` (or a bare score) and may be async.
-    ``confidence``/``epsilon``: the pick is within ``epsilon`` of the best with this probability.
+    ``confidence``/``tolerance`` (alias ``epsilon``, default 0.01): the pick is within ``tolerance`` of
+    the best score with this probability. ``objective``: ``"score"`` (the best), ``"cost"`` (the
+    cheapest within ``tolerance`` of the best) or weights over score/cost/latency; constraints
+    ``max_cost_per_example``, ``max_latency_s``, ``min_score`` (see ``selection.py``).
     ``storage``: an Optuna storage URL (``sqlite:///run.db``) or a ``Store`` makes the run resumable
     and shareable by workers (same ``study_name``); cells are keyed by assignment, so a run with other
     candidates for the same slots reuses every stored cell of the combinations it shares.
@@ -70,20 +77,24 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     result compares the pick with each (``result.comparisons``).
     ``prior``: ``(assignment, example index, Outcome)`` cells already paid for elsewhere: known from
     the start like resumed cells, counted in the spend and the budget, and stored.
+    ``metadata``: JSON-serialisable facts kept with the stored run (``read_run(...).metadata``), next
+    to the search settings under ``"search"``.
     """
     space = space if isinstance(space, SearchSpace) else SearchSpace(space)
     items = check_inputs(evaluate, examples, max_concurrency=max_concurrency, seed=seed, budget_usd=budget_usd,
-                         confidence=confidence, epsilon=epsilon, min_score=min_score)
+                         confidence=confidence)
+    chosen = selection.check_selection(objective, _tolerance(tolerance, epsilon), max_cost_per_example,
+                                       max_latency_s, min_score)
     anchor_map = check_anchors(anchors, space)
     strat = get_strategy(strategy, **strategy_options)
-    state = SearchState(space, len(items), confidence=confidence, epsilon=epsilon, budget_usd=budget_usd,
-                        seed=seed, min_score=min_score)
+    state = SearchState(space, len(items), confidence=confidence, budget_usd=budget_usd, seed=seed, **chosen)
     store, owned = open_store(storage, study_name)
     recorder = Recorder(state, anchor_map, np.random.default_rng(seed).permutation(len(items)), store)
     run = _Run(state, recorder, store, CellRunner(evaluate, items, recorder, max_concurrency, on_record))
     try:
         spec = RunSpec(dict(space.slots), len(items), dataset_fingerprint(items), anchor_map)
         run.recorder.merge(await asyncio.to_thread(store.load, spec), "reused")
+        store.metadata.update({**(metadata or {}), "search": _settings(strat, seed, confidence, chosen)})
         run.recorder.merge(_prior_cells(prior, run.recorder), "prior")
         strat.start(state)
         with SearchProgress(state, enabled=progress) as run.runner.bar:
@@ -93,6 +104,18 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
         raise
     run.end(owned, quiet=False)
     return _result(run, strat, stop_reason)
+
+
+def _tolerance(tolerance: float | None, epsilon: float | None) -> Any:
+    if tolerance is not None and epsilon is not None and tolerance != epsilon:
+        raise ValueError(f"tolerance and epsilon are the same setting; give one, got tolerance={tolerance!r}, "
+                         f"epsilon={epsilon!r}")
+    return 0.01 if tolerance is None and epsilon is None else tolerance if tolerance is not None else epsilon
+
+
+def _settings(strat: Strategy, seed: int, confidence: float, chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that decide the pick, as stored with the run (a replay uses the same)."""
+    return {"strategy": strat.describe(), "seed": seed, "confidence": confidence, **chosen}
 
 
 @dataclass

@@ -12,7 +12,7 @@ __all__ = ["check_inputs", "check_anchors"]
 
 
 def check_inputs(evaluate: Any, examples: Iterable[Any], *, max_concurrency: Any, seed: Any, budget_usd: Any,
-                 confidence: Any, epsilon: Any, min_score: Any) -> list[Any]:
+                 confidence: Any) -> list[Any]:
     """The examples as a list; ValueError naming the first bad argument."""
     if not callable(evaluate):
         raise ValueError("evaluate must be a function evaluate(assignment, example) -> Outcome")
@@ -24,7 +24,8 @@ def check_inputs(evaluate: Any, examples: Iterable[Any], *, max_concurrency: Any
     if budget_usd is not None and (isinstance(budget_usd, bool) or not isinstance(budget_usd, numbers.Real)
                                    or math.isnan(budget_usd) or budget_usd < 0):
         raise ValueError(f"budget_usd must be a non-negative number of dollars or None, got {budget_usd!r}")
-    _check_levels(confidence, epsilon, min_score)
+    if not _is_real(confidence) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     return items
 
 
@@ -38,15 +39,6 @@ def _examples(examples: Any) -> list[Any]:
     if not items:
         raise ValueError("examples is empty; give at least one example to evaluate on")
     return items
-
-
-def _check_levels(confidence: Any, epsilon: Any, min_score: Any) -> None:
-    if not _is_real(confidence) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    if not _is_real(epsilon) or not 0 <= epsilon < 1:
-        raise ValueError(f"epsilon must be in [0, 1), got {epsilon!r}")
-    if min_score is not None and (not _is_real(min_score) or not 0 <= min_score <= 1):
-        raise ValueError(f"min_score must be a number in [0, 1] or None, got {min_score!r}")
 
 
 def check_anchors(anchors: Any, space: SearchSpace) -> dict[str, dict[str, str]]:

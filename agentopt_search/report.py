@@ -45,16 +45,41 @@ def _table(title: str, rows: list["CombinationStats"]) -> Table:
     return t
 
 
+def _operating_table(result: "SearchResult") -> Table:
+    """The cheapest combination certified within 1, 2.5 and 5 pp of the best, beside the best."""
+    pct = 100 * result.confidence
+    t = Table(title=f"Cheapest combination certified within tolerance of the best ({pct:.0f}% confidence)",
+              title_justify="left")
+    for col, just in (("within", "right"), ("combination", "left"), ("score", "right"), ("cost/example", "right"),
+                      ("cost vs best", "right")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for p in result.operating_points:
+        c = p.combination
+        within = f"{100 * p.tolerance:g} pp"
+        if c is None:
+            t.add_row(within, "[dim]none certified yet (more evidence needed)[/dim]", "", "", "")
+            continue
+        ratio = "n/a" if math.isnan(p.cost_ratio) else f"{p.cost_ratio:.2f}x"
+        t.add_row(within, escape(c.key), f"{c.mean_score:.3f}", _usd(c.mean_cost_usd), ratio)
+    return t
+
+
 def print_summary(result: "SearchResult", console: Console | None = None, top: int = 10) -> None:
     console = console or Console()
     pct = 100 * result.confidence
-    console.print(_table(f"Leaderboard (top {top}, {pct:.0f}% intervals)", result.leaderboard[:top]))
+    console.print(_table(f"Leaderboard (top {top}, {pct:.0f}% intervals, reported)", result.leaderboard[:top]))
     console.print(_table("Pareto front (score max, cost min, latency min)", result.pareto()))
     if result.best:
-        console.print(f"[bold]Best:[/bold] {result.best.key}  score {result.best.mean_score:.3f} "
+        label = {"score": "Best", "cost": "Pick (cheapest within tolerance)"}.get(str(result.objective), "Pick")
+        console.print(f"[bold]{label}:[/bold] {result.best.key}  score {result.best.mean_score:.3f} "
                       f"[{result.best.ci[0]:.3f}, {result.best.ci[1]:.3f}]  {_usd(result.best.mean_cost_usd)}/example")
     else:
         console.print("[bold red]No combination produced a usable result.[/bold red]")
+    if result.operating_points:
+        console.print(_operating_table(result))
+    if result.extra.get("no_feasible"):
+        console.print("[bold red]No combination meets the constraints[/bold red] (min_score / max_cost_per_example / "
+                      "max_latency_s); the leaderboard shows what was measured.")
     bf = result.brute_force_usd
     share = f" = {100 * result.spent_usd / bf:.0f}% of brute force (~{_usd(bf)})" if bf and not math.isnan(bf) else ""
     console.print(f"Spent {_usd(result.spent_usd)} on {result.n_evaluations} evaluations{share}; "

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .certify import cheapest_within
 from .outcome import UsageRow
 from .state import SearchState
-from .stats import mean_ci, paired_bounds_against
+from .stats import bounds, mean_ci
 
 if TYPE_CHECKING:
     from .recording import AnchorRecords
     from .storage.base import StoredCell
 
-__all__ = ["CombinationStats", "PairedComparison", "SearchResult", "pareto_front", "row_stats", "rows_from_cells"]
+#: Tolerances at which the summary shows the cheapest certified combination (1, 2.5 and 5 pp).
+SUMMARY_TOLERANCES = (0.01, 0.025, 0.05)
+
+__all__ = ["CombinationStats", "OperatingPoint", "PairedComparison", "SearchResult", "SUMMARY_TOLERANCES",
+           "pareto_front", "row_stats", "rows_from_cells"]
 
 Status = Literal["kept", "eliminated", "not tried", "failed", "anchor"]
 
 
 @dataclass
 class CombinationStats:
-    """One combination's evidence. ``ci``: interval for its expected score on examples like these."""
+    """One combination's evidence. ``ci``: reported (not certifying) interval for its expected score
+    on examples like these (``stats.mean_ci``)."""
 
     index: int
     assignment: dict[str, str]
@@ -107,6 +114,22 @@ def rows_from_cells(cells: Iterable["StoredCell"], slots: Sequence[str], anchors
     return rows, anchor_rows
 
 
+@dataclass
+class OperatingPoint:
+    """The cheapest combination certified within ``tolerance`` of the best score (None: none is),
+    and its measured cost per example relative to the pick's (``cost_ratio``)."""
+
+    tolerance: float
+    combination: CombinationStats | None
+    cost_ratio: float = float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.combination
+        return {"tolerance": self.tolerance, "cost_ratio": self.cost_ratio,
+                "combination": None if c is None else {"assignment": c.assignment, "mean_score": c.mean_score,
+                                                       "ci": c.ci, "mean_cost_usd": c.mean_cost_usd, "n": c.n}}
+
+
 def pareto_front(points: list[CombinationStats]) -> list[CombinationStats]:
     """Non-dominated points on score (max), cost (min), latency (min)."""
     front = []
@@ -137,6 +160,8 @@ class SearchResult:
     epsilon: float = 0.01
     storage: str | None = None
     brute_force_usd: float = float("nan")
+    objective: Any = "score"
+    operating_points: list[OperatingPoint] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     anchors: dict[str, CombinationStats] = field(default_factory=dict)  # evaluated beside the space
     comparisons: dict[str, PairedComparison] = field(default_factory=dict)  # the pick against each anchor
@@ -151,6 +176,11 @@ class SearchResult:
         """Example index -> the usage table of the evaluation the result rests on (resumed cells
         included), for the cells whose evaluation reported one."""
         return self.cell_usage.get("|".join(f"{k}={v}" for k, v in assignment.items()), {})
+
+    @property
+    def tolerance(self) -> float:
+        """Any combination within this much of the best score was acceptable (alias of ``epsilon``)."""
+        return self.epsilon
 
     @property
     def stopped_on_budget(self) -> bool:
@@ -183,6 +213,9 @@ class SearchResult:
             "comparisons": {k: v.to_dict() for k, v in self.comparisons.items()}, "idle_slots": self.idle_slots,
             "n_reused": self.n_reused, "n_paid": self.n_paid, "n_shared": self.n_shared,
             "spent_this_run_usd": self.spent_this_run_usd,
+            "confidence": self.confidence, "tolerance": self.tolerance, "objective": self.objective,
+            "operating_points": [p.to_dict() for p in self.operating_points],
+            "no_feasible": bool(self.extra.get("no_feasible", False)),
         }
 
     def print_summary(self, console: Any = None, top: int = 10) -> None:
@@ -211,12 +244,17 @@ class SearchResult:
             best=best, leaderboard=board, spent_usd=state.spent_usd, n_evaluations=state.n_evaluations,
             n_items=state.n_items, strategy=strategy, stop_reason=stop_reason,  # type: ignore[arg-type]
             confidence=state.confidence, epsilon=state.epsilon, storage=storage,
-            brute_force_usd=float(np.sum(per_item) * state.n_items),
+            brute_force_usd=float(np.sum(per_item) * state.n_items), objective=state.objective,
+            operating_points=operating_points(state, rows, best),
         )
         if anchors is not None:
             result.anchors = _anchor_rows(anchors, state)
             if best is not None:
                 result.comparisons = _comparisons(state.scores[best.index], anchors, state.confidence)
+        constrained = state.min_score is not None or state.max_cost_per_example is not None \
+            or state.max_latency_s is not None
+        if best is None and constrained and any(r.n for r in rows):
+            result.extra["no_feasible"] = True
         return result
 
 
@@ -231,11 +269,33 @@ def _anchor_rows(anchors: "AnchorRecords", state: SearchState) -> dict[str, Comb
 
 
 def _comparisons(pick_scores: np.ndarray, anchors: "AnchorRecords", confidence: float) -> dict[str, PairedComparison]:
-    """Paired (pick - anchor) on common examples: the same bound as elimination, two-sided."""
-    if not anchors.names:
-        return {}
-    mean, lower, upper, n = paired_bounds_against(anchors.scores, pick_scores, (1 - confidence) / 2, None)
-    # paired_bounds_against gives anchor - pick: flip the sign
-    return {name: PairedComparison(name, float(-mean[k]) if n[k] else float("nan"),
-                                   (float(-upper[k]), float(-lower[k])), int(n[k]))
-            for k, name in enumerate(anchors.names)}
+    """Paired (pick - anchor) on the examples both saw, in sampling order: the mean difference and the
+    anytime-valid betting bounds of ``stats`` (each side at (1 - confidence) / 2, for new examples
+    drawn like these, so no finite-population correction)."""
+    out = {}
+    for k, name in enumerate(anchors.names):
+        both = ~np.isnan(pick_scores) & ~np.isnan(anchors.scores[k])
+        diff = (pick_scores - anchors.scores[k])[both]
+        if not diff.size:
+            out[name] = PairedComparison(name, float("nan"), (-1.0, 1.0), 0)
+            continue
+        lower, upper = bounds(diff[None, :], (1 - confidence) / 2, None, (-1.0, 1.0))
+        out[name] = PairedComparison(name, float(diff.mean()), (float(lower[0]), float(upper[0])), int(diff.size))
+    return out
+
+
+def operating_points(state: SearchState, rows: list[CombinationStats], best: CombinationStats | None,
+                     tolerances: tuple[float, ...] = SUMMARY_TOLERANCES) -> list[OperatingPoint]:
+    """The cheapest combination certified within each tolerance of the best, with its cost ratio to ``best``."""
+    if best is None:
+        return []
+    cheapest = cheapest_within(state, tolerances)
+    out = []
+    for t in tolerances:
+        c = cheapest[t]
+        stats = rows[c] if c is not None else None
+        ratio = float("nan")
+        if stats is not None and best.mean_cost_usd and not math.isnan(best.mean_cost_usd):
+            ratio = stats.mean_cost_usd / best.mean_cost_usd
+        out.append(OperatingPoint(t, stats, ratio))
+    return out

@@ -13,10 +13,14 @@ import numpy as np
 
 from .space import SearchSpace
 
-__all__ = ["SearchState", "Cell", "Status"]
+__all__ = ["SearchState", "Cell", "Status", "Kind"]
 
 Cell = tuple[int, int]  # (combination index, item position)
 Status = Literal["alive", "eliminated", "failed"]
+#: Why a combination was eliminated: ``worse`` (certified not the best), ``dominated`` (worse on
+#: score, cost and latency), ``infeasible`` (breaks a constraint), ``dearer`` (certified within
+#: tolerance but dearer than the pick), ``excluded`` (left out by a heuristic: screen, sampler, climb).
+Kind = Literal["worse", "dominated", "infeasible", "dearer", "excluded"]
 
 
 @dataclass
@@ -30,6 +34,9 @@ class SearchState:
     budget_usd: float | None = None
     seed: int = 0
     min_score: float | None = None
+    objective: str | dict[str, float] = "score"   # "score", "cost" or weights over score/cost/latency
+    max_cost_per_example: float | None = None
+    max_latency_s: float | None = None
     scores: np.ndarray = field(init=False)
     costs: np.ndarray = field(init=False)
     latencies: np.ndarray = field(init=False)
@@ -40,6 +47,10 @@ class SearchState:
     n_evaluations: int = 0
     rng: np.random.Generator = field(init=False)
     dominated: set[int] = field(init=False, default_factory=set)
+    kinds: dict[int, Kind] = field(init=False, default_factory=dict)
+    #: Levels of the paired and one-sample certificates the strategy used (None: it certified nothing).
+    pair_alpha: float | None = None
+    one_alpha: float | None = None
 
     def __post_init__(self) -> None:
         shape = (self.space.size, self.n_items)
@@ -71,6 +82,11 @@ class SearchState:
         return 1.0 - self.confidence
 
     @property
+    def tolerance(self) -> float:
+        """Any combination within this much of the best score is acceptable (alias of ``epsilon``)."""
+        return self.epsilon
+
+    @property
     def alive(self) -> list[int]:
         return [c for c, s in enumerate(self.status) if s == "alive"]
 
@@ -95,12 +111,14 @@ class SearchState:
         row = self.scores[combo, : self.n_items if upto is None else upto]
         return np.flatnonzero(np.isnan(row)).tolist()
 
-    def eliminate(self, combo: int, reason: str, dominated: bool = False) -> None:
-        """Stop evaluating ``combo``. ``dominated=True``: another combination is at least as good on
-        score, cost and latency (with confidence), so it is also left off ``SearchResult.pareto()``."""
+    def eliminate(self, combo: int, reason: str, dominated: bool = False, kind: Kind = "worse") -> None:
+        """Stop evaluating ``combo`` (``kind``: why, see ``Kind``). ``dominated=True``: another
+        combination is at least as good on score, cost and latency (with confidence), so it is also
+        left off ``SearchResult.pareto()``."""
         if self.status[combo] == "alive":
             self.status[combo] = "eliminated"
             self.reasons[combo] = reason
+            self.kinds[combo] = "dominated" if dominated else kind
             if dominated:
                 self.dominated.add(combo)
 

@@ -34,19 +34,35 @@ def test_replay_keeps_complete_items_and_truth(grid_csv):
     assert np.argmax(replay.true_means) == replay.space.index({"planner": "c", "solver": "c"})
 
 
-def test_strategies_and_baseline_through_search(grid_csv):
+def test_strategies_and_baselines_through_search(grid_csv):
     replay = load_replay(grid_csv)
-    records = [run_one(replay, s, seed) for s in ("auto", "brute_force", "agentopt_rule") for seed in range(3)]
+    records = [r for s in ("auto", "auto:cost", "brute_force", "agentopt_rule", "agentopt_z2") for seed in range(3)
+               for r in run_one(replay, s, seed, tolerances=(0.01, 0.05))]
     rows = summarise(records)
-    by = {r["strategy"]: r for r in rows}
-    assert by["brute_force"]["pct_brute"] == pytest.approx(100.0)
-    assert by["agentopt_rule"]["vs_agentopt"] == pytest.approx(1.0)
-    assert by["auto"]["p_1pp"] == 1.0 and by["auto"]["pct_brute"] < 100
-    assert "P(<=1pp)" in format_table(rows)
+    by = {(r["strategy"], r["tolerance"]): r for r in rows}
+    assert by[("brute_force", 0.01)]["pct_brute"] == pytest.approx(100.0)
+    assert by[("agentopt_rule", 0.01)]["vs_published"] == pytest.approx(1.0)
+    assert by[("agentopt_z2", 0.05)]["vs_z2"] == pytest.approx(1.0)
+    assert by[("auto", 0.01)]["p_within"] == 1.0 and by[("auto", 0.01)]["pct_brute"] < 100
+    assert by[("auto:cost", 0.05)]["p_cheap"] == 1.0  # the cheapest within tolerance, priced as promised
+    assert {r["tolerance"] for r in rows} == {0.01, 0.05}
+    text = format_table(rows)
+    assert "P(ok&<=1.1x$)" in text and "$/AgentOpt z2" in text
 
 
-def test_cli_prints_table(grid_csv, capsys):
+def test_pick_within_tolerance_and_priced_is_judged_on_the_truth(grid_csv):
+    """A search picking the best combination is within tolerance but not the cheapest within a
+    wide tolerance when a cheaper combination is close enough."""
+    replay = load_replay(grid_csv)
+    rec = run_one(replay, "brute_force", 0, tolerances=(0.0, 0.9))
+    strict, loose = rec
+    assert strict.pick_true == strict.best_true and strict.cheapest_ok == strict.pick_cost
+    assert loose.cheapest_ok == pytest.approx(replay.costs.mean(axis=1).min())
+
+
+def test_cli_prints_tables_and_coverage(grid_csv, capsys):
     main(["--data", str(grid_csv.parent), "--benchmarks", "toy", "--seeds", "2", "--workers", "1",
-          "--strategies", "auto"])
+          "--strategies", "auto", "--tolerances", "0.01", "--coverage-sims", "300"])
     out = capsys.readouterr().out
-    assert "agentopt_rule" in out and "auto" in out and "$ vs AgentOpt" in out
+    assert "agentopt_rule" in out and "agentopt_z2" in out and "auto" in out and "$/published" in out
+    assert "mean over spaces" in out and "worst ratio" in out

@@ -583,7 +583,7 @@ def optimize(
     finally:
         evaluator.close()
 
-    kw = {f.name: getattr(res, f.name) for f in fields(SearchResult)}
+    kw = {f.name: getattr(res, f.name) for f in fields(SearchResult) if f.name != "objective"}  # set below
     result = OptimizeResult(**kw, baseline=None, objective=objective, constraints=cons, slots=discovered,
                             framework=adapter.framework, _app=app, _adapter=adapter, _evaluator=evaluator, _to_app=to_app)
     result.spent_usd, result.n_evaluations = evaluator.spent()

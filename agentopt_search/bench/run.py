@@ -1,8 +1,20 @@
-"""Run strategies through the public ``search()`` on replayed benchmarks, many seeds, one table.
+"""Replay benchmark: strategies through the public ``search()`` on recorded and synthetic spaces.
 
-For each benchmark and seed (= item order permutation), each strategy searches with ``evaluate``
-looking cells up and charging their recorded cost. Side by side, AgentOpt's published rule runs as
-the baseline, and every strategy's dollars are also shown relative to it.
+``python -m agentopt_search.bench [--seeds 50] [--tolerances 0.01,0.025,0.05] [--strategies auto,auto:cost]``
+
+For each space, seed (= item order) and tolerance, each strategy searches with ``evaluate``
+looking cells up and charging their recorded cost (``name:cost`` runs it with
+``objective="cost"``). AgentOpt's rule runs beside them at z = 2 with a first batch of N/5 (the
+setting that stays reliable everywhere) and as published (z = 1, N/10). Per space, strategy and
+tolerance the table shows:
+
+* ``P(<=tol)``: the pick's true score (mean over every item) is within the tolerance of the best;
+* ``P(ok&<=1.1x$)``: that, and its true cost per example is at most 1.1x the cheapest combination
+  within the tolerance (the product's promise: the cheapest combination that keeps accuracy);
+* mean regret (pp), dollars as % of brute force, dollars / each AgentOpt rule, CPU s per run.
+
+Then the mean over spaces of dollars / AgentOpt (z = 2, N/5), and a coverage check of the bounds
+(``coverage.py``): simulated near-tie cases whose false-certificate rate must stay <= nominal.
 """
 
 from __future__ import annotations
@@ -12,53 +24,73 @@ import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..engine import search
 from ..strategies.base import Strategy
 from .agentopt_rule import AgentOptRule
+from .coverage import coverage_table
 from .replay import Replay, find_data_dir, load_replay
 from .synthetic import synthetic_replay
 
-BASELINE = "agentopt_rule"
-DEFAULT_STRATEGIES = ["auto", "arm_elimination", "random", "brute_force"]
+BASELINE = "agentopt_z2"     # z = 2, first batch N/5
+PUBLISHED = "agentopt_rule"  # z = 1, first batch N/10
+RULES = {BASELINE: (2.0, 0.2), PUBLISHED: (1.0, 0.1)}
+DEFAULT_STRATEGIES = ["auto", "auto:cost"]
+TOLERANCES = (0.01, 0.025, 0.05)
+SYNTH_PREFIX = "synth-"
 
 
 @dataclass
 class RunRecord:
     bench: str
     strategy: str
+    tolerance: float
     seed: int
-    pick_true: float
+    pick_true: float        # true mean score of the pick
     best_true: float
+    pick_cost: float        # true mean cost per example of the pick
+    cheapest_ok: float      # true cost per example of the cheapest combination within tolerance
     spent: float
     brute: float
     evaluations: int
-    seconds: float
+    seconds: float          # CPU seconds
 
 
 def make_strategy(name: str) -> str | Strategy:
-    return AgentOptRule() if name == BASELINE else name
+    if name in RULES:
+        z, first = RULES[name]
+        return AgentOptRule(z=z, first_fraction=first)
+    return name.split(":")[0]
 
 
-def run_one(replay: Replay, strategy: str, seed: int, **options: Any) -> RunRecord:
+def run_one(replay: Replay, strategy: str, seed: int, tolerances: Sequence[float] = (0.01,),
+            **options: Any) -> list[RunRecord]:
+    """One search per tolerance (the AgentOpt rules ignore it: one search, judged at each)."""
     items = list(range(replay.n_items))
-    t0 = time.perf_counter()
-    result = search(replay.space, replay.evaluate, items, strategy=make_strategy(strategy), seed=seed,
-                    max_concurrency=1, progress=False, **options)
-    dt = time.perf_counter() - t0
-    truth = replay.true_means
-    pick = result.best.index if result.best else int(np.argmin(truth))
-    return RunRecord(replay.name, strategy, seed, float(truth[pick]), float(truth.max()), result.spent_usd,
-                     replay.brute_force_usd, result.n_evaluations, dt)
+    truth, cost = replay.true_means, replay.costs.mean(axis=1)
+    if strategy.endswith(":cost"):
+        options = {**options, "objective": "cost"}
+    runs = [(None, tolerances)] if strategy in RULES else [(t, (t,)) for t in tolerances]
+    out = []
+    for tol, judged in runs:
+        t0 = time.process_time()
+        opts = dict(options) if tol is None else {**options, "tolerance": tol}
+        result = search(replay.space, replay.evaluate, items, strategy=make_strategy(strategy), seed=seed,
+                        max_concurrency=1, progress=False, **opts)
+        dt = time.process_time() - t0
+        pick = result.best.index if result.best else int(np.argmin(truth))
+        for t in judged:
+            ok = truth >= truth.max() - t - 1e-12
+            out.append(RunRecord(replay.name, strategy, t, seed, float(truth[pick]), float(truth.max()),
+                                 float(cost[pick]), float(cost[ok].min()), result.spent_usd, replay.brute_force_usd,
+                                 result.n_evaluations, dt))
+    return out
 
 
 _REPLAYS: dict[str, Replay] = {}
-
-
-SYNTH_PREFIX = "synth-"
 
 
 def get_replay(source: str, seed: int = 0) -> Replay:
@@ -75,82 +107,111 @@ def get_replay(source: str, seed: int = 0) -> Replay:
     return _REPLAYS[key]
 
 
-def _job(args: tuple[str, str, int, dict[str, Any]]) -> RunRecord:
-    source, strategy, seed, options = args
-    return run_one(get_replay(source, seed), strategy, seed, **options)
+def _job(args: tuple[str, str, int, tuple[float, ...], dict[str, Any]]) -> list[RunRecord]:
+    source, strategy, seed, tolerances, options = args
+    return run_one(get_replay(source, seed), strategy, seed, tolerances, **options)
 
 
-def summarise(records: list[RunRecord], tol: float = 0.01) -> list[dict[str, Any]]:
-    rows = []
-    groups: dict[tuple[str, str], list[RunRecord]] = {}
+def summarise(records: list[RunRecord]) -> list[dict[str, Any]]:
+    """One row per (space, strategy, tolerance)."""
+    groups: dict[tuple[str, str, float], list[RunRecord]] = {}
     for r in records:
-        groups.setdefault((r.bench, r.strategy), []).append(r)
-    base_spent = {b: np.mean([r.spent for r in rs]) for (b, s), rs in groups.items() if s == BASELINE}
-    for (bench, strategy), rs in groups.items():
+        groups.setdefault((r.bench, r.strategy, r.tolerance), []).append(r)
+    spent = {k: float(np.mean([r.spent for r in rs])) for k, rs in groups.items()}
+    rows = []
+    for (bench, strategy, tol), rs in groups.items():
         regret = np.array([r.best_true - r.pick_true for r in rs])
-        spent = float(np.mean([r.spent for r in rs]))
+        within = regret <= tol + 1e-12
+        priced = np.array([r.pick_cost <= 1.1 * r.cheapest_ok * (1 + 1e-12) for r in rs])
+        mine = spent[(bench, strategy, tol)]
         rows.append({
-            "bench": bench, "strategy": strategy, "seeds": len(rs),
-            "p_best": float(np.mean(regret <= 1e-12)), "p_1pp": float(np.mean(regret <= tol + 1e-12)),
+            "bench": bench, "strategy": strategy, "tolerance": tol, "seeds": len(rs),
+            "p_within": float(within.mean()), "p_cheap": float((within & priced).mean()),
             "regret_pp": float(100 * regret.mean()), "pct_brute": float(100 * np.mean([r.spent / r.brute for r in rs])),
-            "evals": float(np.mean([r.evaluations for r in rs])),
-            "vs_agentopt": spent / base_spent[bench] if bench in base_spent else float("nan"),
+            "vs_z2": mine / spent[(bench, BASELINE, tol)] if (bench, BASELINE, tol) in spent else float("nan"),
+            "vs_published": mine / spent[(bench, PUBLISHED, tol)] if (bench, PUBLISHED, tol) in spent else float("nan"),
             "sec": float(np.mean([r.seconds for r in rs])),
         })
-    return rows
+    return sorted(rows, key=lambda r: (r["tolerance"], r["bench"]))
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'benchmark':<10} {'strategy':<17} {'P(best)':>7} {'P(<=1pp)':>8} {'regret pp':>9} " \
-           f"{'% brute $':>9} {'evals':>8} {'$ vs AgentOpt':>13} {'s/run':>6}"
+    head = (f"{'tol':>5} {'benchmark':<10} {'strategy':<15} {'P(<=tol)':>8} {'P(ok&<=1.1x$)':>13} {'regret pp':>9} "
+            f"{'% brute $':>9} {'$/AgentOpt z2':>13} {'$/published':>11} {'cpu s':>6}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['bench']:<10} {r['strategy']:<17} {r['p_best']:>7.2f} {r['p_1pp']:>8.2f} "
-                     f"{r['regret_pp']:>9.2f} {r['pct_brute']:>8.1f}% {r['evals']:>8.0f} {r['vs_agentopt']:>12.2f}x "
-                     f"{r['sec']:>6.2f}")
+        lines.append(f"{r['tolerance']:>5.3f} {r['bench']:<10} {r['strategy']:<15} {r['p_within']:>8.2f} "
+                     f"{r['p_cheap']:>13.2f} {r['regret_pp']:>9.2f} {r['pct_brute']:>8.1f}% {r['vs_z2']:>12.2f}x "
+                     f"{r['vs_published']:>10.2f}x {r['sec']:>6.2f}")
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m agentopt_search.bench", description=__doc__)
-    p.add_argument("--data", help="folder with the benchmark CSVs (default: ../shared/bench-data)")
-    p.add_argument("--benchmarks", default="hotpotqa,mathqa,gpqa,bfcl",
-                   help="recorded CSV names and/or synthetic spaces synth-3x8, synth-4x6 (slots x models)")
-    p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
-    p.add_argument("--seeds", type=int, default=50)
-    p.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
-    p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--epsilon", type=float, default=0.01)
-    p.add_argument("--min-score", type=float, default=None,
-                   help="bar for threshold_se (default: the 90th percentile of the true means)")
-    args = p.parse_args(argv)
-    benches = [b for b in args.benchmarks.split(",") if b]
-    data = find_data_dir(args.data) if any(not b.startswith(SYNTH_PREFIX) for b in benches) else None
-    strategies = [s for s in args.strategies.split(",") if s]
-    if BASELINE not in strategies:
-        strategies.append(BASELINE)
-    options = {"confidence": args.confidence, "epsilon": args.epsilon}
+def format_means(rows: list[dict[str, Any]]) -> str:
+    """Mean over spaces of dollars / AgentOpt (z = 2, N/5), per strategy and tolerance."""
+    out = ["mean over spaces of dollars / AgentOpt rule (z=2, first batch N/5):"]
+    keys = sorted({(r["strategy"], r["tolerance"]) for r in rows if r["strategy"] not in RULES})
+    for strategy, tol in keys:
+        ratios = [r["vs_z2"] for r in rows if r["strategy"] == strategy and r["tolerance"] == tol]
+        out.append(f"  {strategy:<15} tol {tol:.3f}: {np.nanmean(ratios):.2f}x over {len(ratios)} spaces")
+    return "\n".join(out)
+
+
+def _jobs(benches: list[str], strategies: list[str], seeds: int, tolerances: tuple[float, ...],
+          data: Path | None, options: dict[str, Any]) -> list[tuple[str, str, int, tuple[float, ...], dict[str, Any]]]:
     jobs = []
     for bench in benches:
         synthetic = bench.startswith(SYNTH_PREFIX)
         source = bench if synthetic else str(Path(data) / f"{bench}.csv")  # type: ignore[arg-type]
         for strategy in strategies:
             if strategy == "brute_force" and synthetic:
-                continue  # its row is known without running: P(best) 1, 100% of brute force $
+                continue  # its row is known without running: 100% of brute force $
             opts = dict(options)
-            if strategy == "threshold_se":
+            if strategy.split(":")[0] == "threshold_se":
                 truth = get_replay(source).true_means
-                opts["min_score"] = args.min_score if args.min_score is not None else float(np.quantile(truth, 0.9))
-            seeds = range(1) if strategy == "brute_force" else range(args.seeds)  # deterministic
-            jobs += [(source, strategy, seed, opts) for seed in seeds]
+                opts["min_score"] = opts.get("min_score") or float(np.quantile(truth, 0.9))
+            rounds = range(1) if strategy == "brute_force" else range(seeds)  # deterministic
+            jobs += [(source, strategy, seed, tolerances, opts) for seed in rounds]
     jobs.sort(key=lambda j: (j[0], j[2]))  # a worker reuses one synthetic grid across strategies
+    return jobs
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m agentopt_search.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="folder with the benchmark CSVs (default: ../shared/bench-data)")
+    p.add_argument("--benchmarks", default="hotpotqa,mathqa,gpqa,bfcl,synth-3x8,synth-4x6",
+                   help="recorded CSV names and/or synthetic spaces synth-3x8, synth-4x6 (slots x models)")
+    p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
+                   help="strategy names; 'name:cost' runs with objective='cost'")
+    p.add_argument("--tolerances", default=",".join(map(str, TOLERANCES)))
+    p.add_argument("--seeds", type=int, default=50)
+    p.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--min-score", type=float, default=None,
+                   help="bar for threshold_se (default: the 90th percentile of the true means)")
+    p.add_argument("--coverage-sims", type=int, default=50_000, help="orders per coverage case (0: skip)")
+    args = p.parse_args(argv)
+    benches = [b for b in args.benchmarks.split(",") if b]
+    data = find_data_dir(args.data) if any(not b.startswith(SYNTH_PREFIX) for b in benches) else None
+    strategies = [s for s in args.strategies.split(",") if s]
+    strategies += [r for r in RULES if r not in strategies]
+    tolerances = tuple(float(t) for t in args.tolerances.split(",") if t)
+    options: dict[str, Any] = {"confidence": args.confidence}
+    if args.min_score is not None:
+        options["min_score"] = args.min_score
+    jobs = _jobs(benches, strategies, args.seeds, tolerances, data, options)
     t0 = time.perf_counter()
     if args.workers > 1:
         with mp.Pool(args.workers) as pool:
-            records = pool.map(_job, jobs, chunksize=4)
+            records = [r for rs in pool.map(_job, jobs, chunksize=2) for r in rs]
     else:
-        records = [_job(j) for j in jobs]
-    print(f"replay benchmark: {args.seeds} seeds, confidence {args.confidence}, epsilon {args.epsilon}, "
-          f"data {data or 'synthetic'}  ({time.perf_counter() - t0:.0f}s)")
-    print(format_table(summarise(records)))
+        records = [r for j in jobs for r in _job(j)]
+    rows = summarise(records)
+    print(f"replay benchmark: {args.seeds} item orders, confidence {args.confidence}, tolerances "
+          f"{', '.join(map(str, tolerances))}, data {data or 'synthetic'}  ({time.perf_counter() - t0:.0f}s)")
+    print(format_table(rows))
+    print(format_means(rows))
+    if args.coverage_sims:
+        table, _ = coverage_table(sims=args.coverage_sims)
+        print(table)
     return 0

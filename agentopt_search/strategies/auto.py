@@ -1,16 +1,13 @@
-"""``auto``: choose a strategy from the space size.
+"""``auto``: choose a strategy from the space and the objective.
 
 Rule (measured with ``python -m agentopt_search.bench``):
 
 - one combination -> ``brute_force`` (nothing to choose);
-- ``min_score`` given -> ``threshold_se``: the cheapest combination whose score is above it with
-  the stated confidence (the question "what is the cheapest that is good enough");
-- up to ``LARGE_SPACE`` combinations -> ``arm_elimination``: paired elimination with the stated
-  confidence over every combination (on the 9x9 real benchmarks a slot-model screen drops the best
-  too often: planner/solver interactions are strong there);
-- more -> ``screening``: a slot-effects model prunes the space on a few examples, the finalists are
-  confirmed by paired elimination (>= 0.9 within 1 pp at <= 10% of brute force on the synthetic
-  3x8 and 4x6 spaces, where even one look at every combination would cost more).
+- ``min_score`` with ``objective="cost"`` -> ``threshold_se``: the cheapest combination whose score
+  is above the bar with the stated confidence ("what is the cheapest that is good enough");
+- otherwise -> ``arm_elimination``: certified elimination over every combination, so the stated
+  confidence covers the whole space, however large (``screening`` is cheaper on thousands of
+  combinations but only covers the finalists of its heuristic screen: pick it explicitly).
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from __future__ import annotations
 from ..state import Cell, SearchState
 from .base import Strategy, get_strategy
 
-#: Above this many combinations ``auto`` screens with a slot model before eliminating.
+#: Spaces larger than this are "large" (``screening`` targets them; ``auto`` does not switch).
 LARGE_SPACE = 200
 
 
@@ -31,10 +28,8 @@ class Auto(Strategy):
     def choose(self, state: SearchState) -> str:
         if state.space.size == 1:
             return "brute_force"
-        if state.min_score is not None:
+        if state.min_score is not None and state.objective == "cost":
             return "threshold_se"
-        if state.space.size > LARGE_SPACE:
-            return "screening"
         return "arm_elimination"
 
     def start(self, state: SearchState) -> None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-import numpy as np
-
+from .. import selection
 from ..state import Cell, SearchState
 
 __all__ = ["Strategy", "registry", "get_strategy"]
@@ -43,17 +42,11 @@ class Strategy(ABC):
         """Cells to evaluate next; already observed cells are skipped for free. ``[]`` = done."""
 
     def pick(self, state: SearchState) -> int | None:
-        """The winning combination: best mean among alive ones with the most evidence."""
+        """The winning combination under the objective and constraints (``selection.pick``) among
+        the alive ones with evidence (every tried one if none is alive)."""
         n = state.n_observed()
         candidates = [c for c in state.alive if n[c] > 0] or [c for c in range(state.space.size) if n[c] > 0]
-        if not candidates:
-            return None
-        top_n = max(n[c] for c in candidates)
-        best = [c for c in candidates if n[c] == top_n]
-        means = state.means(best)
-        costs = np.nan_to_num(state.cost_per_item(best), nan=0.0)
-        order = sorted(range(len(best)), key=lambda k: (-means[k], costs[k]))
-        return best[order[0]]
+        return selection.pick(state, candidates)
 
     def describe(self) -> str:
         return self.name

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..state import Cell, SearchState
 from ._explore import Explorer, default_trials, explore_chunk
-from ._race import Race, paired_pick, ranked
+from .. import selection
+from ._race import Race, ranked
 from .base import Strategy
 
 _warned_gp = False
@@ -61,7 +62,7 @@ class Bayesian(Strategy):
     name = "bayesian"
 
     def __init__(self, sampler: str = "gp", n_trials: int | None = None, batch: int = 8, top_k: int | None = None,
-                 chunk: int | None = None, first: int | None = None, growth: float = 1.5) -> None:
+                 chunk: int | None = None, first: int | None = None, growth: float = 1.2) -> None:
         if sampler not in ("gp", "tpe"):
             raise ValueError(f"bayesian sampler must be 'gp' or 'tpe', got {sampler!r}")
         self.sampler = sampler
@@ -100,7 +101,7 @@ class Bayesian(Strategy):
             for c in range(state.space.size):
                 if c not in chosen:
                     state.eliminate(c, f"not in the top {k} of the first {self.explorer.chunk} items"
-                                    if c in tried else f"not proposed by the {self.used} sampler")
+                                    if c in tried else f"not proposed by the {self.used} sampler", kind="excluded")
             self.race = Race(state, top, self.first, self.growth)
         return self.race.propose(state)
 
@@ -108,7 +109,7 @@ class Bayesian(Strategy):
         if self.race is not None:
             picked = self.race.pick(state)
         else:  # stopped while exploring (budget)
-            picked = paired_pick(state, self.explorer.explored if self.explorer else [])
+            picked = selection.pick(state, self.explorer.explored if self.explorer else [])
         return picked if picked is not None else super().pick(state)
 
     def describe(self) -> str:

@@ -10,11 +10,12 @@ prefix of the shared items (looks ``first``, x ``growth``, ...), paired with the
 * accept (move) when the lower bound of ``x_n - x_current`` is above 0: better with confidence;
 * reject when its upper bound is at most ``epsilon``: not better by more than ``epsilon``.
 
-No neighbour accepted = local optimum. The local optima then race (paired successive
-elimination, ``_race.Race``) for the pick. Every visited combination is thus evaluated only as
-far as its comparisons need. Bounds of one step's comparisons are at ``alpha / (2 d K)`` for ``d``
-neighbours and ``K`` looks, so each step is right with probability ``confidence``; the climb as a
-whole is a heuristic (it can stop at a local optimum of an interacting space), restarts hedge it.
+No neighbour accepted = local optimum. The local optima then race (certified elimination,
+``_race.Race``) for the pick. Every visited combination is thus evaluated only as far as its
+comparisons need. Bounds (anytime-valid, ``stats.py``) of one step's comparisons are at
+``alpha / (2 d)`` for ``d`` possible neighbours, so each step is right with probability
+``confidence``; the climb as a whole is a heuristic (it can stop at a local optimum of an
+interacting space), restarts hedge it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..state import Cell, SearchState
-from ..stats import look_schedule, paired_bounds
-from ._race import Race, paired_pick, price_order
+from .. import selection
+from ..stats import look_schedule, lower_above, upper_below
+from ._race import Race, price_order
 from .base import Strategy
 
 
@@ -31,7 +33,7 @@ class HillClimbing(Strategy):
     name = "hill_climbing"
 
     def __init__(self, restarts: int = 3, width: int = 4, start_from: str = "cheap", first: int | None = None,
-                 growth: float = 1.5) -> None:
+                 growth: float = 1.2) -> None:
         if start_from not in ("cheap", "random"):
             raise ValueError(f"hill_climbing start_from must be 'cheap' or 'random', got {start_from!r}")
         self.restarts = restarts
@@ -51,7 +53,7 @@ class HillClimbing(Strategy):
     def start(self, state: SearchState) -> None:
         self.schedule = look_schedule(state.n_items, self.first, self.growth)
         self.n_slots_changes = max(1, sum(len(c) - 1 for c in state.space.slots.values()))
-        self.alpha_each = state.alpha / (2 * self.n_slots_changes * len(self.schedule))
+        self.alpha_each = state.alpha / (2 * self.n_slots_changes)
 
     # -- climbing -----------------------------------------------------------------------------
     def _begin(self, state: SearchState, combo: int) -> None:
@@ -108,13 +110,12 @@ class HillClimbing(Strategy):
         better: list[int] = []
         for n, k in list(self.active.items()):
             size = self.schedule[k]
-            x = state.scores[[n, cur], :size]
-            _, lower, upper, _ = paired_bounds(x[0] - x[1], None, self.alpha_each, state.n_items)
-            if lower[0] > 0:
+            d = state.scores[[n], :size] - state.scores[[cur], :size]
+            up = (-1.0, 1.0)
+            if lower_above(d, 0.0, self.alpha_each, state.n_items, up)[0]:
                 better.append(n)
-            elif upper[0] <= state.epsilon or k + 1 >= len(self.schedule):
-                self.rejected[n] = (f"not better than {state.space.key(cur)} "
-                                    f"(paired upper bound {upper[0]:+.3f} after {size} items)")
+            elif upper_below(d, state.tolerance, self.alpha_each, state.n_items, up)[0] or k + 1 >= len(self.schedule):
+                self.rejected[n] = f"not better than {state.space.key(cur)} by more than the tolerance (paired, {size} items)"
                 del self.active[n]
             else:
                 self.active[n] = k + 1
@@ -128,7 +129,7 @@ class HillClimbing(Strategy):
         keep = set(optima)
         for c in range(state.space.size):
             if c not in keep:
-                state.eliminate(c, self.rejected.get(c, "not visited by the climbs"))
+                state.eliminate(c, self.rejected.get(c, "not visited by the climbs"), kind="excluded")
         self.race = Race(state, optima, self.first, self.growth, label="local optima race: ")
         return self.race.propose(state)
 
@@ -139,7 +140,7 @@ class HillClimbing(Strategy):
                 return picked
         # Stopped mid-climb (budget): the best of the optima and the current point, paired.
         reached = [*self.optima, *([self.current] if self.current is not None else [])]
-        picked = paired_pick(state, reached)
+        picked = selection.pick(state, reached)
         return picked if picked is not None else super().pick(state)
 
     def describe(self) -> str:

@@ -139,7 +139,7 @@ class LMProposal(Strategy):
     name = "lm_proposal"
 
     def __init__(self, model: str = "sim/large", k: int = 8, completion_kwargs: dict[str, Any] | None = None,
-                 first: int | None = None, growth: float = 1.5) -> None:
+                 first: int | None = None, growth: float = 1.2) -> None:
         self.model = model
         self.k = k
         self.completion_kwargs = dict(completion_kwargs or {})
@@ -196,7 +196,7 @@ class LMProposal(Strategy):
         for c in range(space.size):
             if c not in chosen:
                 state.eliminate(c, f"not proposed by {self.model}" if self.source == "lm" else
-                                "not among the cheapest (fallback: the LM answer was unusable)")
+                                "not among the cheapest (fallback: the LM answer was unusable)", kind="excluded")
         self.proposed = proposed
         self.race = Race(state, proposed, self.first, self.growth)
 

@@ -19,9 +19,11 @@ The pick is the best-scoring survivor (equal scores: the cheaper).
 ``objectives=("score", "cost")`` leaves latency out (a front on three objectives is wide: many
 combinations are best at something, and settling close latencies takes many items).
 
-Confidence: the bounds of one (c, d) comparison (one per objective, ``J``) are at
-``alpha / (J (k - 1) K)`` for ``k`` explored combinations and ``K`` looks, so a combination on the true front (up to ``epsilon`` in
-score) is wrongly eliminated with probability at most ``alpha``.
+Confidence: the anytime-valid bounds (``stats.py``) of one (c, d) comparison (one per objective,
+``J``) are at ``alpha / (J (k - 1))`` for ``k`` explored combinations, so a combination on the true
+front (up to ``tolerance`` in score) is wrongly eliminated with probability at most ``alpha``. Cost
+and latency differences are scaled by the largest value observed (they have no a priori bound), so
+their part of the statement assumes no unseen item costs or waits more than that.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from typing import Sequence
 import numpy as np
 
 from ..state import Cell, SearchState
-from ..stats import look_schedule, pairwise_bounds
+from .. import selection
+from ..stats import could_pass, look_schedule, lower_above, upper_below
 from ._explore import Explorer, default_trials, explore_chunk
-from ._race import paired_pick
 from .base import Strategy
 
 
@@ -56,7 +58,7 @@ class Pareto(Strategy):
 
     def __init__(self, objectives: Sequence[str] = OBJECTIVES, n_trials: int | None = None,
                  population_size: int | None = None, batch: int | None = None, chunk: int | None = None,
-                 first: int | None = None, growth: float = 1.5) -> None:
+                 first: int | None = None, growth: float = 1.2) -> None:
         objectives = (objectives,) if isinstance(objectives, str) else tuple(objectives)
         if "score" not in objectives or not set(objectives) <= set(OBJECTIVES) or len(set(objectives)) < 2:
             raise ValueError(f"pareto objectives must include 'score' and one or both of 'cost', 'latency'; "
@@ -104,9 +106,9 @@ class Pareto(Strategy):
             chosen = set(self.candidates.tolist())
             for c in range(state.space.size):
                 if c not in chosen:
-                    state.eliminate(c, "not proposed by the NSGA-II sampler")
+                    state.eliminate(c, "not proposed by the NSGA-II sampler", kind="excluded")
             k = max(2, self.candidates.size)
-            self.alpha_each = state.alpha / (len(self.objectives) * (k - 1) * len(self.schedule))
+            self.alpha_each = state.alpha / (len(self.objectives) * (k - 1))
         while not self._done and self._look < len(self.schedule):
             target = self.schedule[self._look]
             pending = state.cells_upto(self._alive(state), target)
@@ -120,53 +122,93 @@ class Pareto(Strategy):
         assert self.candidates is not None
         return np.array([c for c in self.candidates if state.status[c] == "alive"], dtype=int)
 
-    def _pairwise(self, values: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of ``v_d - v_c`` for every (c, d), shape (k, k)."""
-        _, lower, upper = pairwise_bounds(values / scale, self.alpha_each, self._n_items)
-        return lower, upper
-
     def decide(self, state: SearchState, n: int) -> bool:
         """Eliminate confidently dominated survivors at a look on ``n`` items; True when settled."""
         alive = self._alive(state)
         if alive.size <= 1:
             return True
-        self._n_items = state.n_items
         x = state.scores[alive, :n]
-        cost = np.nan_to_num(state.costs[alive, :n], nan=0.0)
-        lat = np.nan_to_num(state.latencies[alive, :n], nan=0.0)
-        s_lo, _ = self._pairwise(x, 1.0)           # [c, d]: bounds of x_d - x_c
-        no_worse = -s_lo <= state.epsilon          # d's score is not below c's by more than epsilon
-        strictly = s_lo > 0
-        better = s_lo > state.epsilon              # [c, d]: d better than c on some objective
-        for name, vals in (("cost", cost), ("latency", lat)):
-            if name not in self.objectives or np.ptp(vals) == 0:                  # unmeasured (e.g. unpriced) or constant: not an objective
-                continue
-            _, hi = self._pairwise(vals, float(np.abs(vals).max()))  # bounds of v_d - v_c (scaled)
-            no_worse &= hi <= 0
-            strictly |= hi < 0
-            better |= hi < 0
-        dom = no_worse & strictly
-        np.fill_diagonal(dom, False)
+        extra = [np.nan_to_num(rows[alive, :n], nan=0.0) for name, rows in
+                 (("cost", state.costs), ("latency", state.latencies)) if name in self.objectives]
+        extra = [v / float(np.abs(v).max()) for v in extra if np.ptp(v) > 0]  # unmeasured (unpriced) or constant: ignored
+        eps = state.tolerance
+        # Pairs (c, d) where d might dominate c on the point estimates; only those are tested.
+        score, others = x.mean(axis=1), [v.mean(axis=1) for v in extra]
+        c_idx, d_idx = np.nonzero(~np.eye(alive.size, dtype=bool))
+        maybe = score[d_idx] >= score[c_idx] - eps
+        for o in others:
+            maybe &= o[d_idx] <= o[c_idx]
+        dom = np.zeros((alive.size, alive.size), dtype=bool)
+        dom[c_idx[maybe], d_idx[maybe]] = self._dominates(x, extra, c_idx[maybe], d_idx[maybe], state)
         for i in np.flatnonzero(dom.any(axis=1)):
             j = int(np.flatnonzero(dom[i])[0])
             state.eliminate(int(alive[i]), f"dominated by {state.space.key(int(alive[j]))} on "
                                            f"{', '.join(self.objectives)} (paired bounds after {n} items)", dominated=True)
-        keep = ~dom.any(axis=1)
-        if keep.sum() <= 1:
+        keep = np.flatnonzero(~dom.any(axis=1))
+        if keep.size <= 1:
             return True
         # Settled: for every surviving pair, each side is better than the other on some objective.
-        sub = np.ix_(keep, keep)
-        b = better[sub]
-        settled = b & b.T
-        np.fill_diagonal(settled, True)
-        return bool(settled.all())
+        c_idx, d_idx = (a[~np.eye(keep.size, dtype=bool)] for a in np.meshgrid(keep, keep, indexing="ij"))
+        could = score[d_idx] > score[c_idx] + eps
+        for o in others:
+            could |= o[d_idx] < o[c_idx]
+        if not could.all():
+            return False  # some side measures better on nothing: not settled, no test needed
+        tests = _PairTests(x, c_idx, d_idx, self.alpha_each, state.n_items)
+        better = tests.score_above(eps)
+        for v in extra:
+            better |= tests.other_below(v, ~better)
+        return bool(better.all())
+
+    def _dominates(self, x: np.ndarray, extra: list[np.ndarray], c_idx: np.ndarray, d_idx: np.ndarray,
+                   state: SearchState) -> np.ndarray:
+        """Certified: d no dearer / slower than c on every extra objective, score not below c's by more
+        than the tolerance, and strictly better on one objective."""
+        tests = _PairTests(x, c_idx, d_idx, self.alpha_each, state.n_items)
+        cheaper = np.ones(c_idx.size, dtype=bool)
+        some = np.zeros(c_idx.size, dtype=bool)
+        for v in extra:
+            lower = tests.other_below(v, cheaper)       # d certified cheaper / faster than c
+            cheaper &= lower
+            some |= lower
+        no_worse = tests.score_above(-state.tolerance, cheaper)
+        return no_worse & (some | tests.score_above(0.0, no_worse & ~some))
 
     def pick(self, state: SearchState) -> int | None:
         alive = self._alive(state).tolist() if self.candidates is not None else (
             self.explorer.explored if self.explorer else [])
-        picked = paired_pick(state, alive)
+        picked = selection.pick(state, alive)
         return picked if picked is not None else super().pick(state)
 
     def describe(self) -> str:
         n = len(self.explorer.explored) if self.explorer else 0
         return f"{self.name} ({n} explored)"
+
+
+class _PairTests:
+    """Paired anytime-valid tests on ``v[d] - v[c]`` for the pairs (``c_idx``, ``d_idx``); rows whose
+    point estimate already rules the statement out are not tested (they are False)."""
+
+    def __init__(self, x: np.ndarray, c_idx: np.ndarray, d_idx: np.ndarray, alpha: float, population: int) -> None:
+        self.x, self.c, self.d, self.alpha, self.population = x, c_idx, d_idx, alpha, population
+
+    def _test(self, values: np.ndarray, m: float, above: bool, rows: np.ndarray | None = None) -> np.ndarray:
+        """The test on the pairs ``rows`` (default all; the others are False), after a cheap screen."""
+        out = np.zeros(self.c.size, dtype=bool)
+        idx = np.arange(self.c.size) if rows is None else np.flatnonzero(rows)
+        if idx.size == 0:
+            return out
+        diff = values[self.d[idx]] - values[self.c[idx]]
+        maybe = could_pass(diff, m, above, self.population)
+        if maybe.any():
+            test = lower_above if above else upper_below
+            out[idx[maybe]] = test(diff[maybe], m, self.alpha, self.population, (-1.0, 1.0))
+        return out
+
+    def score_above(self, m: float, rows: np.ndarray | None = None) -> np.ndarray:
+        """Certified ``score_d - score_c > m`` (on the pairs ``rows``)."""
+        return self._test(self.x, m, above=True, rows=rows)
+
+    def other_below(self, scaled: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Certified ``v_d - v_c < 0`` for a cost or latency scaled into [0, 1] (on the pairs ``rows``)."""
+        return self._test(scaled, 0.0, above=False, rows=rows)

@@ -23,7 +23,7 @@ class RandomSearch(Strategy):
         chosen = set(state.rng.choice(state.space.size, size=k, replace=False).tolist())
         for c in range(state.space.size):
             if c not in chosen:
-                state.eliminate(c, "not sampled")
+                state.eliminate(c, "not sampled", kind="excluded")
 
     def propose(self, state: SearchState) -> list[Cell]:
         if self._done:

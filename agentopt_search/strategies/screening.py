@@ -1,4 +1,4 @@
-"""Screen a large space with a slot model, then confirm the finalists with paired elimination.
+"""Screen a large space with a slot model, then confirm the finalists with certified elimination.
 
 For hundreds or thousands of combinations, paying every combination on even ten examples costs
 more than the whole search should. Combinations share models, and the score of a combination is
@@ -12,12 +12,13 @@ directly hurts whatever solver follows). Screening uses that:
    its models);
 3. the top ``1 / keep`` fraction (a third) by shrunken estimate survives and doubles its examples; repeat until
    at most ``finalists`` remain (default ``max(16, 2/3 sqrt(size))``);
-4. the finalists are compared item by item with paired arm elimination (``arm_elimination``) on the
-   remaining examples, with its stated confidence among them and the epsilon stop.
+4. the finalists race (``_race.Race``, as ``arm_elimination``) on the remaining examples, with the
+   stated confidence among them and the tolerance stop.
 
 The model only orders and prunes; the pick is always confirmed on full-combination evaluations.
 The confidence statement holds among the finalists: a combination pruned by the screen is not
-covered by it (the replay benchmark measures how often the screen drops the best).
+covered by it (the replay benchmark measures how often the screen drops the best). ``auto`` does
+not use it (it keeps the guarantee over the whole space); pick it for a cheaper, heuristic search.
 """
 
 from __future__ import annotations
@@ -28,21 +29,23 @@ import math
 import numpy as np
 
 from ..state import Cell, SearchState
-from .arm_elimination import ArmElimination
+from ._race import Race
+from .base import Strategy
 
 
-class Screening(ArmElimination):
+class Screening(Strategy):
     name = "screening"
 
     def __init__(self, first: int | None = None, keep: float = 3.0, finalists: int | None = None,
-                 ridge: float = 1.0, growth: float = 1.5, compare_top: int = 8) -> None:
-        super().__init__(first=None, growth=growth, compare_top=compare_top)
+                 ridge: float = 1.0, growth: float = 1.2, compare_top: int = 3) -> None:
         self.screen_first = first
         self.keep = keep
         self.finalists = finalists
         self.ridge = ridge
+        self.growth = growth
+        self.compare_top = compare_top
         self._screen_n = 0
-        self._confirming = False
+        self.race: Race | None = None
 
     # -- screening -------------------------------------------------------------------------
     def start(self, state: SearchState) -> None:
@@ -52,17 +55,21 @@ class Screening(ArmElimination):
         self._design = _design_matrix(state)
 
     def propose(self, state: SearchState) -> list[Cell]:
-        while not self._confirming:
+        while self.race is None:
             n = self._screen_n
-            pending = [(c, p) for c in state.alive for p in state.unseen(c, n)]
+            pending = state.cells_upto(state.alive, n)
             if pending:
                 return pending
             self._prune(state, n)
             if len(state.alive) <= self.finalists or n >= state.n_items:
-                self._begin_confirm(state, n)
+                self.race = Race(state, state.alive, max(n, 2), self.growth, self.compare_top)
             else:
                 self._screen_n = min(state.n_items, 2 * n)
-        return super().propose(state)
+        return self.race.propose(state)
+
+    def pick(self, state: SearchState) -> int | None:
+        picked = self.race.pick(state) if self.race is not None else None
+        return picked if picked is not None else super().pick(state)
 
     def estimates(self, state: SearchState) -> np.ndarray:
         """Shrunken score estimate of every combination from everything observed so far."""
@@ -97,12 +104,8 @@ class Screening(ArmElimination):
         order = np.lexsort((cost, -est))
         for rank in order[target:]:
             c = int(alive[rank])
-            state.eliminate(c, f"screened out after {n} items (estimate {est[rank]:.3f} from the slot model)")
-
-    def _begin_confirm(self, state: SearchState, n: int) -> None:
-        """Hand the finalists to paired arm elimination, starting from the items they share."""
-        self._confirming = True
-        self.plan(state, max(n, 2), len(state.alive))
+            state.eliminate(c, f"screened out after {n} items (estimate {est[rank]:.3f} from the slot model)",
+                            kind="excluded")
 
 
 def _design_matrix(state: SearchState) -> np.ndarray:

@@ -11,10 +11,11 @@ settled. The pick is the cheapest combination confidently above the bar.
 ``classify_all=False`` stops as soon as the pick is settled: a combination is confidently above
 and every cheaper one confidently below (dearer ones are dropped, unclassified).
 
-Confidence: one-sample bounds (``stats.score_bounds``: regularised variance, finite-population
-correction, exact at N) at ``alpha / (m K)`` for ``m`` combinations and ``K`` looks. A combination
-is misclassified only if the one bound on the side of its true mean fails at some look, so every
-combination is classified correctly at once with probability ``confidence``.
+Confidence: one-sample anytime-valid bounds (``stats.py``, exact at N) at ``alpha / m`` for ``m``
+combinations. A combination is misclassified only if the one bound on the side of its true mean
+fails at some look, so every combination is classified correctly at once with probability
+``confidence``. The pick answers "the cheapest above the bar" whatever ``objective`` says (with
+weights, the best weighted sum among those above).
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..state import Cell, SearchState
-from ..stats import look_schedule, score_bounds
+from .. import selection
+from ..stats import bounds, look_schedule, lower_above, upper_below
 from .base import Strategy
 
 
 class ThresholdSE(Strategy):
     name = "threshold_se"
 
-    def __init__(self, first: int | None = None, growth: float = 1.5, classify_all: bool = True) -> None:
+    def __init__(self, first: int | None = None, growth: float = 1.2, classify_all: bool = True) -> None:
         self.first = first
         self.growth = growth
         self.classify_all = classify_all
@@ -44,8 +46,8 @@ class ThresholdSE(Strategy):
         if not 0 <= state.min_score <= 1:
             raise ValueError(f"strategy 'threshold_se' needs min_score in [0, 1], got {state.min_score!r}")
         self.schedule = look_schedule(state.n_items, self.first, self.growth)
-        m = max(1, state.space.size)
-        self.alpha_each = state.alpha / (m * len(self.schedule))
+        self.alpha_each = state.alpha / max(1, state.space.size)
+        state.pair_alpha, state.one_alpha = None, self.alpha_each
 
     def _undecided(self, state: SearchState) -> list[int]:
         return [c for c in state.alive if c not in self.above]
@@ -70,14 +72,20 @@ class ThresholdSE(Strategy):
         tau = float(state.min_score)  # type: ignore[arg-type]
         if undecided:
             combos = np.asarray(undecided, dtype=int)
-            mean, lower, upper, _ = score_bounds(state.scores[combos, :n], None, self.alpha_each, state.n_items)
+            x = state.scores[combos, :n]
+            mean = x.mean(axis=1)
             last = n >= state.n_items
-            for c, m, lo, hi in zip(combos.tolist(), mean, lower, upper):
-                if lo >= tau or (last and m >= tau):
+            above = lower_above(x, tau, self.alpha_each, state.n_items) | (last & (mean >= tau))
+            below = ~above & (upper_below(x, tau, self.alpha_each, state.n_items) | last)
+            settled = above | below
+            lower, upper = bounds(x[settled], self.alpha_each, state.n_items)  # for the reasons only
+            for c, is_above, lo, hi in zip(combos[settled].tolist(), above[settled], lower, upper):
+                if is_above:
                     self.above[c] = float(lo)
                     state.reasons[c] = f"above min_score {tau:g} (lower bound {lo:.3f} after {n} items)"
-                elif hi < tau or last:
-                    state.eliminate(c, f"below min_score {tau:g} (upper bound {hi:.3f} after {n} items)")
+                else:
+                    state.eliminate(c, f"below min_score {tau:g} (upper bound {hi:.3f} after {n} items)",
+                                    kind="infeasible")
         if not self._undecided(state):
             return True
         if self.classify_all or not self.above:
@@ -87,15 +95,16 @@ class ThresholdSE(Strategy):
         best = min(self.above, key=lambda c: (cost[c], c))
         for c in self._undecided(state):
             if cost[c] > cost[best]:
-                state.eliminate(c, f"dearer than {state.space.key(best)}, which is above min_score {tau:g}")
+                state.eliminate(c, f"dearer than {state.space.key(best)}, which is above min_score {tau:g}",
+                                kind="dearer")
         return not self._undecided(state)
 
     def pick(self, state: SearchState) -> int | None:
         above = [c for c in self.above if state.status[c] == "alive"]
         if above:
-            cost = np.nan_to_num(state.cost_per_item(above), nan=np.inf)
-            return above[int(np.lexsort((np.asarray(above), cost))[0])]
-        return super().pick(state)  # nothing confidently above: the best mean (check it against min_score)
+            kind = "weights" if selection.objective_kind(state) == "weights" else "cost"
+            return selection.pick(state, above, above, objective=kind)
+        return super().pick(state)  # nothing confidently above: the best mean (None if below min_score)
 
     def describe(self) -> str:
         return f"{self.name} ({len(self.above)} above min_score)"
