@@ -81,20 +81,26 @@ class SpacePlan:
     aliases: dict[str, str]
     candidates: dict[str, list[Candidate]]
     slots: list[Slot]
+    #: Apps that cannot keep a model object of their own (plain callables get model strings): the
+    #: model ``CURRENT`` stands for, per app slot (its declared default).
+    spelled_out: dict[str, str] | None = None
 
     @property
     def space(self) -> SearchSpace:
         return SearchSpace({a: [c.label for c in cands] for a, cands in self.candidates.items()})
 
     @property
-    def baseline(self) -> dict[str, str]:
-        """The anchor assignment: every searched slot on its own model."""
+    def baseline(self) -> dict[str, str] | None:
+        """The anchor assignment: every searched slot on its own model (None when the app has none)."""
+        if self.spelled_out is not None and not set(self.aliases.values()) <= set(self.spelled_out):
+            return None
         return {a: CURRENT for a in self.aliases}
 
     def binding(self, assignment: Mapping[str, str]) -> dict[str, Any]:
-        """``{app slot: model}`` for ``adapter.bind``; slots on ``CURRENT`` are left out (their own model)."""
+        """``{app slot: model}`` for ``adapter.bind``: slots on ``CURRENT`` (and slots not searched) are
+        left out, keeping their own model — or get their declared default when it must be spelled out."""
         by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = dict(self.spelled_out or {})
         for alias, label in assignment.items():
             if label != CURRENT:
                 out[self.aliases[alias]] = by_label[alias][label].binding()
@@ -111,8 +117,10 @@ class SpacePlan:
         return back.get(name, name) if name is not None else None
 
 
-def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None) -> SpacePlan:
-    """Which slots are searched over which candidates; one clear error for each kind of bad input."""
+def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *,
+               spell_out_current: bool = False) -> SpacePlan:
+    """Which slots are searched over which candidates; one clear error for each kind of bad input.
+    ``spell_out_current``: the app takes model strings, so its own models are its declared defaults."""
     if candidates is None:
         raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
     if isinstance(candidates, str):
@@ -132,7 +140,8 @@ def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None) -> Sp
         if not parsed:
             raise ModelError(f"slot {alias!r} has no candidate models")
         plan[alias] = parsed
-    return SpacePlan(aliases, plan, list(discovered))
+    spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
+    return SpacePlan(aliases, plan, list(discovered), spelled)
 
 
 def _given(candidates: Any, alias: str, name: str) -> Any:

@@ -28,6 +28,7 @@ class OptimizeResult(SearchResult):
     slots: list[Any] = field(default_factory=list)
     framework: str = ""
     metric_errors: list[str] = field(default_factory=list)
+    no_baseline_why: str = ""  # why there is no baseline (when there is none)
     _plan: Any = field(default=None, repr=False)
     _adapter: Any = field(default=None, repr=False)
     _app: Any = field(default=None, repr=False)
@@ -35,12 +36,15 @@ class OptimizeResult(SearchResult):
 
     @classmethod
     def of(cls, res: SearchResult, *, plan: SpacePlan, adapter: Any, app: Any, evaluator: Any,
-           rule: Mapping[str, Any]) -> "OptimizeResult":
+           rule: Mapping[str, Any], baseline_wanted: bool = True) -> "OptimizeResult":
         kw = {f.name: getattr(res, f.name) for f in fields(SearchResult)}
+        why = ("not measured (baseline=False)" if not baseline_wanted else "" if plan.baseline else
+               "the app declares no default model for every searched slot (declare them: "
+               "app.agentopt_slots = {slot: model})")
         return cls(**kw, baseline=res.anchors.get("baseline"), baseline_comparison=res.comparisons.get("baseline"),
                    rule=dict(rule), slots=list(plan.slots), framework=adapter.framework,
-                   metric_errors=list(evaluator.metric_errors), _plan=plan, _adapter=adapter, _app=app,
-                   _usage=dict(evaluator.usage))
+                   metric_errors=list(evaluator.metric_errors), no_baseline_why=why, _plan=plan, _adapter=adapter,
+                   _app=app, _usage=dict(evaluator.usage))
 
     @property
     def objective(self) -> Any:
@@ -114,7 +118,8 @@ class OptimizeResult(SearchResult):
     # ---- reporting -------------------------------------------------------------------------
     def comparison(self) -> str:
         """One honest sentence comparing the pick with the baseline, from measured numbers."""
-        return baseline_sentence(self.best, self.baseline, self.baseline_comparison, self.epsilon)
+        return baseline_sentence(self.best, self.baseline, self.baseline_comparison, self.epsilon,
+                                 self.no_baseline_why)
 
     def notes(self) -> list[str]:
         """What the user must know besides the tables: idle slots, unattributed calls, metric errors, budget."""
@@ -174,10 +179,10 @@ def usd(v: float | None) -> str:
 
 
 def baseline_sentence(best: CombinationStats | None, base: CombinationStats | None,
-                      paired: PairedComparison | None = None, epsilon: float = 0.01) -> str:
+                      paired: PairedComparison | None = None, epsilon: float = 0.01, why_none: str = "") -> str:
     """E.g. "Best vs baseline: same accuracy (0.82 vs 0.81, paired +0.01 [-0.02, +0.04]) at 6.2x lower cost"."""
     if base is None:
-        return "Baseline not measured (baseline=False): nothing to compare the pick with."
+        return f"No baseline: {why_none or 'not measured'}; nothing to compare the pick with."
     if base.status == "failed":
         return f"The baseline (the app as it is) failed on every example it ran: {base.first_error}"
     if best is None:

@@ -72,7 +72,8 @@ def optimize(
     items = normalize_dataset(dataset)
     if not callable(metric):
         raise MetricError(f"metric must be a function metric(example, output) -> float in [0, 1], got {metric!r}")
-    plan = plan_space(_discover(adapter, app, candidates, slots, discover_options), candidates, slots)
+    plan = plan_space(_discover(adapter, app, candidates, slots, discover_options), candidates, slots,
+                      spell_out_current=adapter.framework == "callable")
     rule = _selection_rule(objective, tolerance if tolerance is not None else epsilon,
                            max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s,
                            min_score=min_score)
@@ -82,13 +83,15 @@ def optimize(
     try:
         res = search(plan.space, evaluator, items, strategy=strategy, budget_usd=budget_usd, seed=seed,
                      max_concurrency=max_concurrency, storage=storage, study_name=study_name or "agentopt",
-                     anchors={"baseline": plan.baseline} if baseline else None, confidence=confidence,
+                     anchors={"baseline": plan.baseline} if baseline and plan.baseline else None,
+                     confidence=confidence,
                      progress=progress, metadata=_metadata(adapter, plan, rule), **rule)
     except Abort as abort:
         raise abort.error from None
     finally:
         evaluator.close()
-    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, evaluator=evaluator, rule=rule)
+    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, evaluator=evaluator, rule=rule,
+                             baseline_wanted=baseline)
 
 
 def _discover(adapter: Adapter, app: Any, candidates: Any, slots: Any,
