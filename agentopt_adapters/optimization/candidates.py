@@ -2,7 +2,8 @@
 
 A candidate is a litellm model string, or ``{"model": ..., "kwargs": {...}}`` for a model with its
 own settings (endpoint, temperature, ...; secrets are used, never written), optionally with a
-``"label"``. ``CURRENT`` (``"(current)"``) is the slot's own model object, untouched; the baseline is
+``"label"`` and inference-time scaling (``"samples"``, ``"select"``, ``"judge"``: see ``scaling``;
+``"sim/small*8:vote"`` is the short form). ``CURRENT`` (``"(current)"``) is the slot's own model object, untouched; the baseline is
 every searched slot on ``CURRENT``. The space holds exactly the asked candidates — the baseline is
 measured beside it, never added to it — and slots not searched keep their own models.
 """
@@ -20,6 +21,7 @@ from agentopt_search import SearchSpace
 from ..errors import ModelError, SlotError
 from ..models import check_model_string
 from ..redaction import strip_secrets
+from ..scaling import Scaling, parse_scaling, parse_shorthand
 from ..usage import Slot
 
 __all__ = ["CURRENT", "Candidate", "SpacePlan", "plan_space"]
@@ -35,33 +37,46 @@ class Candidate:
     label: str
     model: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    scaling: Scaling = field(default_factory=Scaling)
 
     def binding(self) -> str | dict[str, Any]:
         """What ``adapter.bind`` takes for this candidate."""
-        return self.model if not self.kwargs else {"model": self.model, "kwargs": dict(self.kwargs)}
+        if not self.kwargs and not self.scaling.active:
+            return self.model
+        return {"model": self.model, "kwargs": dict(self.kwargs), **self._scaling()}
 
     def public(self) -> dict[str, Any]:
         """The candidate without secrets (what may be stored, exported or printed)."""
-        return {"model": self.model, "kwargs": strip_secrets(self.kwargs)}
+        return {"model": self.model, "kwargs": strip_secrets(self.kwargs), **self.scaling.public()}
+
+    def _scaling(self) -> dict[str, Any]:
+        if not self.scaling.active:
+            return {}
+        return {"samples": self.scaling.samples, "select": self.scaling.select,
+                **({"judge": self.scaling.judge} if self.scaling.judge else {})}
 
 
 def parse_candidate(spec: Any, slot: str) -> Candidate:
-    """A Candidate from a model string or ``{"model", "kwargs", "label"}``; one clear error otherwise."""
+    """A Candidate from a model string (``"sim/small*8:vote"`` too) or ``{"model", "kwargs", "label",
+    "samples", "select", "judge"}``; one clear error otherwise."""
     if spec == CURRENT:
         return Candidate(CURRENT, CURRENT)
     if isinstance(spec, str):
+        spec = parse_shorthand(spec)
+    if isinstance(spec, str):
         return Candidate(spec, check_model_string(spec, slot))
     if isinstance(spec, Mapping) and isinstance(spec.get("model"), str):
-        unknown = sorted(set(spec) - {"model", "kwargs", "label"})
+        unknown = sorted(set(spec) - {"model", "kwargs", "label", "samples", "select", "judge"})
         kwargs = spec.get("kwargs") or {}
         if unknown or not isinstance(kwargs, Mapping):
-            raise ModelError(f"slot {slot!r}: a candidate dict takes 'model', 'kwargs' (a dict) and 'label', "
-                             f"got {sorted(spec)}")
+            raise ModelError(f"slot {slot!r}: a candidate dict takes 'model', 'kwargs' (a dict), 'label', "
+                             f"'samples', 'select' and 'judge', got {sorted(spec)}")
         model = check_model_string(spec["model"], slot)
-        label = spec.get("label") or _label(model, kwargs)
+        scaling = parse_scaling(spec, f"slot {slot!r}, candidate {model!r}")
+        label = spec.get("label") or _label(model, kwargs) + scaling.label()
         if not isinstance(label, str):
             raise ModelError(f"slot {slot!r}: candidate 'label' must be a string, got {label!r}")
-        return Candidate(label, model, dict(kwargs))
+        return Candidate(label, model, dict(kwargs), scaling)
     raise ModelError(f"slot {slot!r}: a candidate is a model string such as 'sim/small' or "
                      f"{{'model': 'openai/gpt-4o-mini', 'kwargs': {{...}}}}, got {spec!r}")
 
@@ -117,9 +132,11 @@ class SpacePlan:
         return back.get(name, name) if name is not None else None
 
 
-def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *,
+def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, scaling: Any = None,
                spell_out_current: bool = False) -> SpacePlan:
     """Which slots are searched over which candidates; one clear error for each kind of bad input.
+    ``scaling``: ``{"samples": [1, 4, 8], "select": ..., "judge": ...}`` for every searched slot, or
+    ``{slot: {...}}``: each candidate of those slots once per sample count.
     ``spell_out_current``: the app takes model strings, so its own models are its declared defaults."""
     if candidates is None:
         raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
@@ -131,7 +148,8 @@ def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *,
     plan: dict[str, list[Candidate]] = {}
     for alias, name in aliases.items():
         given = _given(candidates, alias, name)
-        parsed = [parse_candidate(spec, alias) for spec in _as_list(given, alias)]
+        parsed = _scaled([parse_candidate(spec, alias) for spec in _as_list(given, alias)],
+                         _scaling_for(scaling, alias, name), alias)
         labels = [c.label for c in parsed]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
@@ -142,6 +160,40 @@ def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *,
         plan[alias] = parsed
     spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
     return SpacePlan(aliases, plan, list(discovered), spelled)
+
+
+def _scaling_for(scaling: Any, alias: str, name: str) -> Mapping[str, Any] | None:
+    if scaling is None:
+        return None
+    if not isinstance(scaling, Mapping):
+        raise ModelError(f"scaling must be {{'samples': [1, 4, 8], 'select': 'vote'}} or {{slot: {{...}}}}, "
+                         f"got {scaling!r}")
+    if "samples" in scaling:
+        return scaling
+    spec = scaling.get(alias, scaling.get(name))
+    if spec is not None and not isinstance(spec, Mapping):
+        raise ModelError(f"scaling[{alias!r}] must be {{'samples': [1, 4, 8], 'select': 'vote'}}, got {spec!r}")
+    return spec
+
+
+def _scaled(cands: list[Candidate], spec: Mapping[str, Any] | None, slot: str) -> list[Candidate]:
+    """Each candidate once per sample count of ``spec`` (None: as given)."""
+    if spec is None:
+        return cands
+    if any(c.scaling.active for c in cands):
+        raise ModelError(f"slot {slot!r}: give samples either with scaling= or in the candidates, not both")
+    counts = spec.get("samples")
+    if isinstance(counts, int) or not isinstance(counts, (list, tuple)) or not counts:
+        raise ModelError(f"scaling for slot {slot!r}: 'samples' must be a list of counts such as [1, 4, 8], "
+                         f"got {counts!r}")
+    rest = {k: v for k, v in spec.items() if k != "samples"}
+    out = []
+    for c in cands:
+        for n in counts:
+            scale = parse_scaling({**rest, "samples": n}, f"scaling for slot {slot!r}")
+            out.append(c if not scale.active or c.label == CURRENT else
+                       Candidate(c.label + scale.label(), c.model, c.kwargs, scale))
+    return out
 
 
 def _given(candidates: Any, alias: str, name: str) -> Any:

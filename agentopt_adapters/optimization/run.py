@@ -54,6 +54,7 @@ def optimize(
     config: Mapping[str, Any] | None = None,
     tracing: bool = True,
     strict_metric: bool = False,
+    scaling: Mapping[str, Any] | None = None,
     discover_options: Mapping[str, Any] | None = None,
 ) -> OptimizeResult:
     """Search the best model per slot of ``app`` on ``dataset`` scored by ``metric(example, output)``.
@@ -65,6 +66,8 @@ def optimize(
     and compared with the pick; it is not a candidate. ``objective`` / ``tolerance`` /
     ``max_cost_per_example`` / ``max_latency_s`` / ``min_score`` are the search's selection rule.
     ``storage``: ``"sqlite:///run.db"`` (or PostgreSQL) makes the run resumable and shareable.
+    ``scaling``: ``{"samples": [1, 4, 8], "select": "vote"}`` (or ``{slot: {...}}``) also tries each
+    candidate with that many samples per call (see ``agentopt_adapters.scaling``).
     ``context`` / ``config``: LangGraph runtime context and run config for every evaluation.
     Errors in the inputs come before any model call.
     """
@@ -73,7 +76,7 @@ def optimize(
     if not callable(metric):
         raise MetricError(f"metric must be a function metric(example, output) -> float in [0, 1], got {metric!r}")
     plan = plan_space(_discover(adapter, app, candidates, slots, discover_options), candidates, slots,
-                      spell_out_current=adapter.framework == "callable")
+                      scaling=scaling, spell_out_current=adapter.framework == "callable")
     rule = _selection_rule(objective, tolerance if tolerance is not None else epsilon,
                            max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s,
                            min_score=min_score)
