@@ -79,8 +79,8 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     state = SearchState(space, len(items), confidence=confidence, epsilon=epsilon, budget_usd=budget_usd,
                         seed=seed, min_score=min_score)
     store, owned = open_store(storage, study_name)
-    run = _Run(state, Recorder(state, anchor_map, np.random.default_rng(seed).permutation(len(items)), store), store)
-    run.runner = CellRunner(evaluate, items, run.recorder, max_concurrency, on_record)
+    recorder = Recorder(state, anchor_map, np.random.default_rng(seed).permutation(len(items)), store)
+    run = _Run(state, recorder, store, CellRunner(evaluate, items, recorder, max_concurrency, on_record))
     try:
         spec = RunSpec(dict(space.slots), len(items), dataset_fingerprint(items), anchor_map)
         run.recorder.merge(await asyncio.to_thread(store.load, spec), "reused")
@@ -100,15 +100,17 @@ class _Run:
     state: SearchState
     recorder: Recorder
     store: Store
-    runner: CellRunner = None  # type: ignore[assignment]
+    runner: CellRunner
 
     def end(self, owned: bool, quiet: bool) -> None:
         """Stop the evaluation threads and the store's (``quiet``: an error is already on its way)."""
         self.runner.close()
         try:
-            self.store.finish()
-            if owned and hasattr(self.store, "close"):
-                self.store.close()  # type: ignore[attr-defined]
+            try:
+                self.store.finish()
+            finally:
+                if owned and hasattr(self.store, "close"):
+                    self.store.close()  # type: ignore[attr-defined]
         except Exception:
             if not quiet:
                 raise
@@ -180,6 +182,8 @@ def _result(run: _Run, strat: Strategy, stop_reason: str) -> SearchResult:
     result.idle_slots = rec.idle_slots()
     result.n_reused, result.n_paid, result.n_shared = rec.counts["reused"], rec.counts["paid"], rec.counts["shared"]
     result.spent_this_run_usd = rec.spent_this_run
+    result.cell_usage = {"|".join(f"{s}={v}" for s, v in zip(rec.slots, values)): by_example
+                         for values, by_example in rec.usage.items()}
     result.extra.update(resumed=rec.counts["reused"] + rec.counts["prior"], from_other_workers=rec.counts["other"],
                         paid_this_run=rec.counts["paid"], item_order=rec.order.tolist())
     tried = [s for s in result.leaderboard if s.n > 0]

@@ -18,7 +18,7 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 
-from .outcome import Outcome
+from .outcome import Outcome, UsageRow
 from .state import Cell, SearchState
 from .storage.base import CellKey, Store, StoredCell
 
@@ -75,6 +75,7 @@ class Recorder:
         self.counts: dict[Source, int] = {"paid": 0, "reused": 0, "other": 0, "prior": 0, "shared": 0}
         self.spent_this_run = 0.0
         self.covered: set[int] = set()  # positions some combination was observed at
+        self.usage: dict[Values, dict[int, tuple[UsageRow, ...]]] = {}  # assignment -> example -> usage table
 
     # -- rows ----------------------------------------------------------------------------------
     @property
@@ -139,6 +140,8 @@ class Recorder:
             self._count(outcome, source)
         if not landed:
             return False
+        if outcome.usage is not None:
+            self.usage.setdefault(values, {})[example] = outcome.usage
         if save:
             self.store.save(StoredCell(dict(zip(self.slots, values)), example, outcome, shared=source == "shared"))
         if source != "shared":

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .outcome import UsageRow
 from .state import SearchState
 from .stats import mean_ci, paired_bounds_against
 
 if TYPE_CHECKING:
     from .recording import AnchorRecords
+    from .storage.base import StoredCell
 
-__all__ = ["CombinationStats", "PairedComparison", "SearchResult", "pareto_front", "row_stats"]
+__all__ = ["CombinationStats", "PairedComparison", "SearchResult", "pareto_front", "row_stats", "rows_from_cells"]
 
 Status = Literal["kept", "eliminated", "not tried", "failed", "anchor"]
 
@@ -78,6 +79,34 @@ def row_stats(index: int, assignment: dict[str, str], scores: np.ndarray, costs:
     )
 
 
+def rows_from_cells(cells: Iterable["StoredCell"], slots: Sequence[str], anchors: Mapping[str, Mapping[str, str]],
+                    n_examples: int, confidence: float = 0.95) -> tuple[list[CombinationStats], dict[str, CombinationStats]]:
+    """Stats per stored assignment, best mean first, and per anchor, from cells such as
+    ``read_run(...).cells`` (possibly re-priced): what ``agentopt show`` prints, with no model call."""
+    by_values: dict[tuple[str, ...], list["StoredCell"]] = defaultdict(list)
+    for cell in cells:
+        if 0 <= cell.example < n_examples:
+            by_values[tuple(cell.assignment[s] for s in slots)].append(cell)
+    anchor_of = {tuple(a[s] for s in slots): name for name, a in anchors.items()}
+    rows, anchor_rows = [], {}
+    for i, (values, group) in enumerate(sorted(by_values.items())):
+        arrays = np.full((3, n_examples), np.nan)
+        errors = []
+        for c in group:
+            arrays[:, c.example] = (c.outcome.score, np.nan if c.outcome.cost_usd is None else c.outcome.cost_usd,
+                                    c.outcome.latency_s)
+            if c.outcome.error:
+                errors.append((c.example, c.outcome.error))
+        stats = row_stats(i, dict(zip(slots, values)), *arrays, errors, confidence,
+                          "anchor" if values in anchor_of else "kept")
+        if values in anchor_of:
+            anchor_rows[anchor_of[values]] = stats
+        else:
+            rows.append(stats)
+    rows.sort(key=lambda s: (s.status == "failed", -s.mean_score, s.index))
+    return rows, anchor_rows
+
+
 def pareto_front(points: list[CombinationStats]) -> list[CombinationStats]:
     """Non-dominated points on score (max), cost (min), latency (min)."""
     front = []
@@ -116,6 +145,12 @@ class SearchResult:
     n_paid: int = 0  # cells this process paid for in this run
     n_shared: int = 0  # cells recorded from an evaluation of another assignment (idle slots), never paid
     spent_this_run_usd: float = 0.0  # dollars this process paid in this run (``spent_usd``: every cell used)
+    cell_usage: dict[str, dict[int, tuple[UsageRow, ...]]] = field(default_factory=dict, repr=False)
+
+    def usage(self, assignment: dict[str, str]) -> dict[int, tuple[UsageRow, ...]]:
+        """Example index -> the usage table of the evaluation the result rests on (resumed cells
+        included), for the cells whose evaluation reported one."""
+        return self.cell_usage.get("|".join(f"{k}={v}" for k, v in assignment.items()), {})
 
     @property
     def stopped_on_budget(self) -> bool:

@@ -122,7 +122,8 @@ class _Scheduler:
         self.running: dict[int, list[tuple[Cell, tuple[str, ...]]]] = {}  # position -> cells running there
         self.parked: dict[Cell, list[Cell]] = {}  # running cell -> cells waiting for its outcome
         self.exhausted = False
-        self.low_water = runner.max_concurrency  # refill when the queue is shorter: half the last batch
+        self.low_water = runner.max_concurrency  # fetch ahead when the queue is shorter: half the last batch
+        self.cap = 2 * runner.max_concurrency  # ... and fewer cells than this are in hand: the last batch
         self.refill: asyncio.Task[None] | None = None
         self.failure: BaseException | None = None  # the source failed (e.g. the database is down)
         self.changed = asyncio.Event()
@@ -166,6 +167,9 @@ class _Scheduler:
             changed = self.changed
             await changed.wait()
 
+    def _in_hand(self) -> int:
+        return len(self.queue) + sum(map(len, self.parked.values())) + sum(map(len, self.running.values()))
+
     def _pop(self) -> Cell | None:
         while self.queue:
             cell = self.queue.popleft()
@@ -202,7 +206,9 @@ class _Scheduler:
         self.changed = asyncio.Event()
 
     def _start_refill(self) -> None:
-        if self.refill is None and not self.exhausted:
+        """Ask the source for more, unless enough is in hand (cells held back by gating count: a shared
+        source must not hoard cells other workers could run)."""
+        if self.refill is None and not self.exhausted and self._in_hand() < self.cap:
             self.refill = asyncio.ensure_future(self._refill())
 
     async def _refill(self) -> None:
@@ -213,6 +219,7 @@ class _Scheduler:
             else:
                 self.queue.extend(cells)
                 self.low_water = max(self.runner.max_concurrency, len(cells) // 2)
+                self.cap = max(2 * self.runner.max_concurrency, len(cells))
         except Exception as exc:
             self.failure = exc
         finally:

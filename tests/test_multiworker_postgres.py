@@ -18,11 +18,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from typer.testing import CliRunner
 
 import mw_app
 from agentopt_adapters import optimize
-from agentopt_adapters.cli import app as cli_app
 from agentopt_adapters.sim.tasks import load_task
 from agentopt_search.storage import resolve_url
 from pg_server import postgres_server
@@ -113,7 +111,7 @@ def _stored_cells(url: str, studies: list[str]) -> set[tuple[str, str, str]]:
         except KeyError:  # not created yet
             continue
         for t in trials:
-            for k in t.user_attrs:
+            for k in t.system_attrs:
                 if k.startswith("cell:"):
                     cell = (t.params["planner"], t.params["solver"], ids[int(k[5:])])
                     assert cell not in out, f"cell {cell} stored twice in study {name}"
@@ -153,9 +151,10 @@ def test_two_workers_share_one_study_without_duplicates(pg_url, data, tmp_path, 
     assert _stored_cells(pg_url, ["shared"]) == ref_cells
     assert _picked(outs[0]) == _picked(outs[1]) == best
 
-    shown = CliRunner().invoke(cli_app, ["show", pg_url, "--study", "shared", "--json"])
-    assert shown.exit_code == 0, shown.output
-    assert json.loads(shown.stdout)["best"]["assignment"] == best
+    from agentopt_search.storage import read_run
+
+    assert {(c.assignment["planner"], c.assignment["solver"]) for c in read_run(pg_url, "shared").cells} >= {
+        tuple(best.values())}
 
 
 def _search_worker(url: str, study: str, log: Path, strategy: str, env: dict[str, str]) -> subprocess.Popen:
@@ -200,14 +199,19 @@ def _search_stored(url: str, study: str) -> set[tuple[str, str, int]]:
 def test_three_racing_search_workers(backend, strategy, pg_url, tmp_path):
     """agentopt_search alone, fast cells, three workers racing for claims: no cell twice, none missing."""
     url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'run.db'}"
-    study, log = f"race-{backend}-{strategy}", tmp_path / "evals.txt"
-    procs = [_search_worker(url, study, log, strategy, _env(log, MW_SLEEP="0.002")) for _ in range(3)]
+    study, log, gate = f"race-{backend}-{strategy}", tmp_path / "evals.txt", tmp_path / "gate"
+    gate.mkdir()
+    procs = [_search_worker(url, study, log, strategy, _env(log, MW_SLEEP="0.005", MW_GATE=str(gate)))
+             for _ in range(3)]
+    # two workers hold claims before any evaluates (the first look of auto, 35 cells, may leave none to a third)
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) >= 2, procs, "two workers to claim cells")
+    (gate / "go").touch()
     results = [json.loads(_finish(p).strip().splitlines()[-1]) for p in procs]
     rows = _search_log(log)
     per_cell = collections.Counter(cell for _, cell in rows)
     dupes = {k: n for k, n in per_cell.items() if n > 1}
     print(f"\n{backend}/{strategy}: {len(rows)} evaluations by {len({p for p, _ in rows})} workers, duplicates {len(dupes)}")
-    assert dupes == {}
+    assert dupes == {} and len({p for p, _ in rows}) >= 2
     best, ref_cells = _search_reference(strategy)
     assert set(per_cell) == ref_cells, "the workers evaluated other cells than one worker would"
     assert _search_stored(url, study) == ref_cells
@@ -221,9 +225,12 @@ def test_killed_workers_lose_no_cell(pg_url, tmp_path):
     stored, none is evaluated twice, every trial ends COMPLETE and no claim or heartbeat is left behind."""
     from agentopt_search.storage import OptunaStore, _sql
 
-    log, a_killed, study = tmp_path / "evals.txt", tmp_path / "a-killed", "killed"
-    fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4", MW_SLEEP="0.005")
+    log, a_killed, study, gate = tmp_path / "evals.txt", tmp_path / "a-killed", "killed", tmp_path / "gate"
+    gate.mkdir()
+    fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4", MW_SLEEP="0.005", MW_GATE=str(gate))
     a = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="10", **fast))
+    # A claims first (a chunk of 32 of the first look's 35 cells: enough to get stuck after 10), then B
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) == 1, [a], "A to claim cells")
     b = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="20", MW_HANG_WHEN=str(a_killed), **fast))
 
     def done(pid: int) -> set:
@@ -237,6 +244,8 @@ def test_killed_workers_lose_no_cell(pg_url, tmp_path):
         return lambda: (f"hung: {Path(f'{log}.hung-{pid}').exists()}; logged but not stored by {pid}: "
                         f"{done(pid) - _search_stored(pg_url, study)}")
 
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) == 2, [a, b], "A and B to claim cells")
+    (gate / "go").touch()
     _wait_for(lambda: stuck(a.pid), [a, b], "A to get stuck", explain=explain(a.pid))
     a.send_signal(signal.SIGKILL)
     a.wait()

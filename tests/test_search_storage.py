@@ -6,6 +6,7 @@ import optuna
 import pytest
 
 from agentopt_search import Outcome, search
+from agentopt_search.results import rows_from_cells
 from agentopt_search.storage import OptunaStore, read_run
 from search_helpers import Planted
 
@@ -173,6 +174,14 @@ def test_read_run_returns_cells_usage_anchors_and_metadata(tmp_path):
     cell = by_key[(("app", "app"), 2)]
     assert cell.outcome.usage == (("planner", "app", 1, 30, 3, 0.001), ("solver", "app", 1, 30, 3, 0.001),
                                   (None, "judge", 2, 5, 1, None))
+    again = search(SLOTS, evaluate, list(range(4)), storage=url, study_name="run-1", anchors={"baseline": own},
+                   strategy="brute_force", progress=False)
+    assert again.n_paid == 0 and again.usage(own)[2] == cell.outcome.usage  # usage comes back with the cells
+    assert set(again.usage({"planner": "p1", "solver": "s2"})) == {0, 1, 2, 3}
+    rows, anchor_rows = rows_from_cells(run.cells, list(run.slots), run.anchors, run.n_examples)
+    assert {r.key: (r.mean_score, r.mean_cost_usd, r.n) for r in rows} == {
+        r.key: (r.mean_score, r.mean_cost_usd, r.n) for r in result.leaderboard}
+    assert anchor_rows["baseline"].n == 4 and anchor_rows["baseline"].status == "anchor"
     assert read_run(url).study_name == "run-1"  # the only run: no name needed
     with pytest.raises(ValueError, match="no study 'nope'"):
         read_run(url, "nope")
@@ -215,3 +224,21 @@ def test_kill_9_keeps_what_was_flushed_and_resume_repays_none_of_it(tmp_path):
     assert stored and stored <= set(evaluated)  # what was flushed before the kill survived it
     assert resumed.n_reused == len(stored) and resumed.n_paid == 64 * 20 - len(stored)
     assert resumed.extra["repaid_stored"] == 0
+
+
+def test_a_format_1_study_is_read_and_resumed(tmp_path):
+    """Studies written before cells were keyed by assignment (cells as user attributes) still resume."""
+    from agentopt_search.storage import dataset_fingerprint
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    prob = Planted(SLOTS, BEST, n_items=10)
+    study = optuna.create_study(study_name="agentopt", storage=url, direction="maximize")
+    study.set_user_attr("agentopt", {"space": SLOTS, "n_examples": 10, "fingerprint": dataset_fingerprint(prob.examples)})
+    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in SLOTS.items()}
+    for c in range(prob.space.size):
+        attrs = {f"cell:{ex}": [prob.score(c, ex), float(prob.price[c]), 0.01, None] for ex in range(10)}
+        study.add_trial(optuna.trial.create_trial(params=prob.space.assignment(c), distributions=dists, value=0.5,
+                                                  user_attrs=attrs))
+    result = search(prob.space, prob.evaluate, prob.examples, storage=url, strategy="brute_force", progress=False)
+    assert result.n_reused == prob.space.size * 10 and result.n_paid == 0 and not prob.calls
+    assert len(read_run(url).cells) == prob.space.size * 10

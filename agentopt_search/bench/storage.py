@@ -55,7 +55,7 @@ def timed(size: int, n_items: int, storage: str | None, strategy: str) -> tuple[
 
 
 def overhead(sizes: list[int], n_items: int, strategy: str, repeats: int) -> None:
-    print(f"| combinations | examples | strategy | cells | memory s | SQLite s | added ms per cell | same pick |")
+    print("| combinations | examples | strategy | cells | memory s | SQLite s | added ms per cell | same pick |")
     print("|---|---|---|---|---|---|---|---|")
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
@@ -93,7 +93,7 @@ def _stored_count(db: str) -> int:
 
     try:
         with sqlite3.connect(db) as conn:
-            return int(conn.execute("SELECT count(*) FROM trial_user_attributes WHERE key LIKE 'cell:%'").fetchone()[0])
+            return int(conn.execute("SELECT count(*) FROM trial_system_attributes WHERE key LIKE 'cell:%'").fetchone()[0])
     except sqlite3.Error:  # not created yet
         return 0
 

@@ -1,8 +1,9 @@
 """Reads a study's cells incrementally: each read returns only cells stored since the previous one.
 
-Cells are ``cell:<example>`` user attributes of the trial whose params are the assignment. Every
-writer inserts cells while holding the study lock, so attribute ids grow in commit order and
-"id greater than the last one read" is exactly what changed (see ``OptunaStore``).
+Cells are ``cell:<example>`` system attributes of the trial whose params are the assignment (user
+attributes in format-1 studies). Every writer inserts cells while holding the study lock, so
+attribute ids grow in commit order and "id greater than the last one read" is exactly what changed
+(see ``OptunaStore``).
 """
 
 from __future__ import annotations
@@ -54,10 +55,10 @@ class Sums:
 class CellReader:
     """The cells of one study, read in increments; knows which trial holds which assignment."""
 
-    def __init__(self, study_id: int, slots: tuple[str, ...]) -> None:
+    def __init__(self, study_id: int, slots: tuple[str, ...], legacy: bool = False) -> None:
         self.study_id = study_id
         self.slots = slots
-        self.cursor = 0
+        self.cursors = {False: 0, True: 0} if legacy else {False: 0}  # per table: last attribute id read
         self.trial_of: dict[Values, int] = {}  # assignment -> its trial (the oldest, for format-1 studies)
         self.values_of: dict[int, Values | None] = {}  # trial -> assignment (None: not a cell trial of these slots)
         self.known: set[CellKey] = set()
@@ -65,13 +66,18 @@ class CellReader:
 
     def read(self, conn: sa.Connection) -> list[StoredCell]:
         """Cells stored since the previous read (each cell once, whoever stored it)."""
-        rows = _sql.read_cells(conn, self.study_id, self.cursor)
-        if not rows:
-            return []
+        out: list[StoredCell] = []
+        for legacy in self.cursors:
+            rows = _sql.read_cells(conn, self.study_id, self.cursors[legacy], legacy)
+            if rows:
+                self.cursors[legacy] = rows[-1][0]
+                out += self._cells(conn, rows)
+        return out
+
+    def _cells(self, conn: sa.Connection, rows: list[tuple[int, int, str, str]]) -> list[StoredCell]:
         self._learn_trials(conn, {tid for _, tid, _, _ in rows if tid not in self.values_of})
         out: list[StoredCell] = []
-        for attr_id, tid, key, value_json in rows:
-            self.cursor = max(self.cursor, attr_id)
+        for _, tid, key, value_json in rows:
             values = self.values_of.get(tid)
             cell = self._parse(values, key, value_json, tid)
             if cell is None or (values, cell.example) in self.known:

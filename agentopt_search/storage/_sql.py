@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
-__all__ = ["db_now", "read_cells", "read_params", "read_agentopt_trials", "create_trial", "insert_cells",
+__all__ = ["db_now", "read_cells", "read_params", "read_agentopt_trials", "count_trials", "create_trial", "insert_cells",
            "write_summaries", "set_states", "read_system_attrs", "put_system_attr", "delete_system_attrs"]
 
 
@@ -28,7 +28,8 @@ def _models() -> Any:
 
 def _t(name: str) -> sa.Table:
     m = _models()
-    return {"trials": m.TrialModel, "attrs": m.TrialUserAttributeModel, "params": m.TrialParamModel,
+    return {"trials": m.TrialModel, "attrs": m.TrialUserAttributeModel, "cells": m.TrialSystemAttributeModel,
+            "params": m.TrialParamModel,
             "values": m.TrialValueModel, "inter": m.TrialIntermediateValueModel,
             "system": m.StudySystemAttributeModel}[name].__table__
 
@@ -51,13 +52,15 @@ def db_now(conn: sa.Connection) -> float:
     return float(conn.execute(sa.text(f"SELECT {expr}")).scalar())
 
 
-def read_cells(conn: sa.Connection, study_id: int, after: int) -> list[tuple[int, int, str, str]]:
-    """(attribute id, trial id, key, value json) of the study's ``cell:*`` attributes with id > ``after``."""
-    a, t = _t("attrs"), _t("trials")
-    q = (sa.select(a.c.trial_user_attribute_id, a.c.trial_id, a.c.key, a.c.value_json)
+def read_cells(conn: sa.Connection, study_id: int, after: int, legacy: bool = False) -> list[tuple[int, int, str, str]]:
+    """(attribute id, trial id, key, value json) of the study's ``cell:*`` trial system attributes
+    (``legacy``: user attributes, where format-1 studies kept them) with id > ``after``."""
+    a, t = _t("attrs" if legacy else "cells"), _t("trials")
+    id_col = a.c.trial_user_attribute_id if legacy else a.c.trial_system_attribute_id
+    q = (sa.select(id_col, a.c.trial_id, a.c.key, a.c.value_json)
          .select_from(a.join(t, a.c.trial_id == t.c.trial_id))
-         .where(t.c.study_id == study_id, a.c.trial_user_attribute_id > after, a.c.key.like("cell:%"))
-         .order_by(a.c.trial_user_attribute_id))
+         .where(t.c.study_id == study_id, id_col > after, a.c.key.like("cell:%"))
+         .order_by(id_col))
     return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
 
 
@@ -83,14 +86,18 @@ def read_agentopt_trials(conn: sa.Connection, study_id: int) -> list[tuple[int, 
     return [(tid, getattr(state, "name", str(state))) for tid, state in rows]
 
 
-def create_trial(conn: sa.Connection, study_id: int, assignment: dict[str, str],
+def count_trials(conn: sa.Connection, study_id: int) -> int:
+    t = _t("trials")
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar())
+
+
+def create_trial(conn: sa.Connection, study_id: int, number: int, assignment: dict[str, str],
                  choices: dict[str, Sequence[str]], attrs: dict[str, Any]) -> int:
-    """A RUNNING trial whose params are ``assignment`` (categorical over ``choices`` per slot)."""
+    """Trial ``number`` of the study, RUNNING, params ``assignment`` (categorical over ``choices``)."""
     from optuna.distributions import CategoricalDistribution, distribution_to_json
     from optuna.trial import TrialState
 
     t = _t("trials")
-    number = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar()
     tid = conn.execute(t.insert().values(number=number, study_id=study_id, state=TrialState.RUNNING,
                                          datetime_start=_utcnow())).inserted_primary_key[0]
     params = []
@@ -106,11 +113,12 @@ def create_trial(conn: sa.Connection, study_id: int, assignment: dict[str, str],
 
 
 def insert_cells(conn: sa.Connection, rows: Sequence[tuple[int, int, str, float]]) -> None:
-    """``cell:<example>`` attributes and intermediate values; a cell already stored is left as it is."""
+    """``cell:<example>`` trial system attributes (out of optuna-dashboard's attribute table) and
+    intermediate values (its plots); a cell already stored is left as it is."""
     if not rows:
         return
     inter = _models().TrialIntermediateValueModel
-    _insert_ignore(conn, _t("attrs"), [{"trial_id": tid, "key": f"cell:{ex}", "value_json": value}
+    _insert_ignore(conn, _t("cells"), [{"trial_id": tid, "key": f"cell:{ex}", "value_json": value}
                                        for tid, ex, value, _ in rows], ["trial_id", "key"])
     values = []
     for tid, ex, _, score in rows:

@@ -131,6 +131,8 @@ def check_identity(old: Any, run: RunSpec, where: str) -> dict[str, Any]:
            "anchors": {**(old or {}).get("anchors", {}), **run.anchors} if isinstance(old, dict) else dict(run.anchors)}
     if old is None:
         return new
+    if isinstance(old, dict) and (old.get("format", 1) < 2 or old.get("legacy_cells")):
+        new["legacy_cells"] = True  # format-1 cells stay in trial user attributes
     if not isinstance(old, dict):
         raise ValueError(f"{where} was not written by agentopt; pass another study name")
     old_slots = old.get("slots") or list(old.get("space") or {})

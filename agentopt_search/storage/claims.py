@@ -2,7 +2,7 @@
 
 The runner asks ``ClaimSource.next()`` for cells whenever its queue runs low. Each call claims up to
 a chunk of cells — at least ``max(32, 4 * max_concurrency)``, more when evaluations are fast (about
-``CLAIM_S`` seconds of work at the rate cells were handed out so far, at most 4,096) — from a window
+``CLAIM_S`` seconds of work at the rate cells got done here, at most 4,096) — from a window
 at the front of the round's cells
 that are neither observed nor already handed to the runner; cells other workers hold go to the back
 of the line. When every remaining cell is held by another live worker it waits (0.25 s, doubling to
@@ -38,15 +38,15 @@ class ClaimSource:
         self.rec, self.store, self.chunk = recorder, store, chunk
         self.handed: set[Cell] = set()
         self._rotated = 0  # cells moved to the back since the last claim that got something
-        self._last: tuple[float, int] | None = None  # (time, cells handed) at the previous claim
+        self._last: tuple[float, int] | None = None  # (time, cells done here) at the previous claim
 
     def _chunk(self) -> int:
-        """The base chunk, or about ``CLAIM_S`` seconds of work at the rate cells were handed out."""
-        now, handed = time.monotonic(), len(self.handed)
+        """The base chunk, or about ``CLAIM_S`` seconds of work at the rate cells got done here."""
+        now, done = time.monotonic(), self.rec.counts["paid"] + self.rec.counts["shared"]
         rate = 0.0
         if self._last is not None and now > self._last[0]:
-            rate = (handed - self._last[1]) / (now - self._last[0])
-        self._last = (now, handed)
+            rate = (done - self._last[1]) / (now - self._last[0])
+        self._last = (now, done)
         return int(min(MAX_CHUNK, max(self.chunk, rate * CLAIM_S)))
 
     async def next(self) -> list[Cell] | None:

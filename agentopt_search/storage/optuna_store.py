@@ -3,10 +3,12 @@
 Layout (Optuna's own tables, so ``optuna-dashboard URL`` opens a run):
 - one trial per assignment (a combination of the space or an anchor); its params are the slot values
   (categorical over that run's candidates), its value the mean score, and numeric user attributes
-  ``mean_score``, ``mean_cost_usd``, ``mean_latency_s``, ``n_examples``, ``n_errors``;
-- each evaluated example is a user attribute ``cell:<example index>`` = ``[score, cost, latency,
-  error(, usage rows(, 1 if shared))]`` and the intermediate value at step ``example index``; the
-  (trial, key) uniqueness of Optuna's schema means a cell is stored once whoever writes it;
+  ``mean_score``, ``mean_cost_usd``, ``mean_latency_s``, ``n_examples``, ``n_errors`` (and
+  ``combination``, ``anchor`` as text);
+- each evaluated example is a trial *system* attribute ``cell:<example index>`` = ``[score, cost,
+  latency, error(, usage rows(, 1 if shared))]`` (kept out of the dashboard's attribute table) and
+  the intermediate value at step ``example index`` (its plots); the (trial, key) uniqueness of
+  Optuna's schema means a cell is stored once whoever writes it;
 - the study user attribute ``agentopt`` = slots, candidates, anchors, number and fingerprint of the
   examples; ``meta:<key>`` = the caller's ``metadata``.
 
@@ -29,18 +31,17 @@ changed: one small transaction per claim of 32+ cells, one per flush.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import secrets
-import socket
 import threading
 import time
-from typing import Any, Iterator, MutableMapping, Sequence
+from typing import Any, MutableMapping, Sequence
 
 from . import _sql
 from ._lock import DbLock
 from ._reader import CellReader, Sums
+from ._study import Metadata, open_study, resolve_url
+from ._workers import alive_here, decode_claims, encode_claims, worker_name, workers
 from .base import CellKey, RunSpec, StoredCell, Values, check_identity, encode_cell
 
 __all__ = ["OptunaStore", "resolve_url", "StorageError"]
@@ -52,17 +53,6 @@ _FLUSH_MAX = 2000  # cells: flush early when the buffer holds this many
 
 class StorageError(RuntimeError):
     """The store could not write cells (they are listed as lost in the message)."""
-
-
-def resolve_url(url: str) -> str:
-    """``postgresql://`` -> ``postgresql+psycopg2://`` when only psycopg2 is installed (SQLAlchemy 2.1
-    defaults to psycopg 3); other URLs pass through."""
-    import importlib.util
-
-    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
-            and importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + url[len("postgresql://"):]
-    return url
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -90,8 +80,8 @@ class OptunaStore:
         self.flush_s = _env_seconds("AGENTOPT_FLUSH_S", 0.5)
         self.heartbeat_s = _env_seconds("AGENTOPT_HEARTBEAT_S", 5)
         self.grace_s = max(self.heartbeat_s + 1, _env_seconds("AGENTOPT_GRACE_S", 4 * self.heartbeat_s))
-        self.worker = f"{_machine()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._storage, self._lock_engine, self.study_id = _open_study(url, self.study_name, create)
+        self.worker = worker_name()
+        self._storage, self._lock_engine, self.study_id = open_study(url, self.study_name, create)
         self._engine = self._storage.engine
         self._lock = DbLock(self._lock_engine, f"agentopt:{self.study_name}")
         self._io = threading.RLock()  # one database conversation at a time (heartbeats aside)
@@ -100,6 +90,7 @@ class OptunaStore:
         self._inbox: list[StoredCell] = []
         self._reader: CellReader | None = None
         self._choices: dict[str, tuple[str, ...]] = {}
+        self._anchor_of: dict[Values, str] = {}
         self._touched: set[int] = set()  # trials this run wrote to: COMPLETE at finish
         self._claims: set[CellKey] = set()
         self._claims_written = False
@@ -112,7 +103,7 @@ class OptunaStore:
     @property
     def metadata(self) -> MutableMapping[str, Any]:
         """The caller's facts (study user attributes ``meta:<key>``), read and written at once."""
-        return _Metadata(self)
+        return Metadata(self)
 
     def identity(self) -> dict[str, Any] | None:
         """The stored run's slots, candidates, anchors and examples record (None before the first run)."""
@@ -125,9 +116,11 @@ class OptunaStore:
             return self._legacy_load()
         with self._io, self._lock:
             where = f"study {self.study_name!r} in {self.url}"
-            self._storage.set_study_user_attr(self.study_id, "agentopt", check_identity(self.identity(), run, where))
+            ident = check_identity(self.identity(), run, where)
+            self._storage.set_study_user_attr(self.study_id, "agentopt", ident)
             self._choices = _choices(run)
-            self._reader = CellReader(self.study_id, tuple(run.slots))
+            self._anchor_of = {tuple(a[s] for s in run.slots): name for name, a in run.anchors.items()}
+            self._reader = CellReader(self.study_id, tuple(run.slots), legacy=bool(ident.get("legacy_cells")))
             with self._engine.begin() as conn:
                 cells = self._reader.read(conn)
                 _sql.put_system_attr(conn, self.study_id, f"agentopt:beat:{self.worker}", _sql.db_now(conn))
@@ -164,7 +157,7 @@ class OptunaStore:
                     mine.append(key)
             claims = {k for k in self._claims if k not in reader.known} | set(mine)
             if claims != self._claims or not self._claims_written:
-                _sql.put_system_attr(conn, self.study_id, f"agentopt:claims:{self.worker}", _encode_claims(claims))
+                _sql.put_system_attr(conn, self.study_id, f"agentopt:claims:{self.worker}", encode_claims(claims))
                 self._claims, self._claims_written = claims, True
             _sql.put_system_attr(conn, self.study_id, f"agentopt:beat:{self.worker}", now)
         self.last_beat = time.monotonic()
@@ -240,10 +233,14 @@ class OptunaStore:
             if key not in reader.known:
                 new.setdefault(key, cell)
         created: dict[Values, int] = {}
-        for values, _ in new:
-            if values not in reader.trial_of and values not in created:
-                created[values] = _sql.create_trial(conn, self.study_id, dict(zip(reader.slots, values)),
-                                                    self._choices_for(values), {"combination": _label(reader.slots, values)})
+        missing = list(dict.fromkeys(v for v, _ in new if v not in reader.trial_of))
+        number = _sql.count_trials(conn, self.study_id) if missing else 0
+        for values in missing:
+            attrs = {"combination": _label(reader.slots, values)}
+            if values in self._anchor_of:
+                attrs["anchor"] = self._anchor_of[values]
+            created[values] = _sql.create_trial(conn, self.study_id, number + len(created),
+                                                dict(zip(reader.slots, values)), self._choices_for(values), attrs)
         trial_of = {**reader.trial_of, **created}
         _sql.insert_cells(conn, [(trial_of[v], ex, _json(encode_cell(c.outcome, c.shared)), c.outcome.score)
                                  for (v, ex), c in new.items()])
@@ -264,7 +261,7 @@ class OptunaStore:
             self._ingest(conn)
             now = _sql.db_now(conn)
             beats = _sql.read_system_attrs(conn, self.study_id, "agentopt:")
-            alone = all(w == self.worker or self._stale(b, now, w) for w, b in _workers(beats)[0].items())
+            alone = all(w == self.worker or self._stale(b, now, w) for w, b in workers(beats)[0].items())
             ids = set(self._touched)
             if alone:
                 ids |= {tid for tid, state in _sql.read_agentopt_trials(conn, self.study_id) if state == "RUNNING"}
@@ -286,7 +283,7 @@ class OptunaStore:
 
     def _live_claims(self, conn: Any, now: float) -> set[CellKey]:
         """Cells other live workers hold; drops the claims (and beats) of workers gone stale."""
-        beats, claims = _workers(_sql.read_system_attrs(conn, self.study_id, "agentopt:"))
+        beats, claims = workers(_sql.read_system_attrs(conn, self.study_id, "agentopt:"))
         stale = {w for w in set(beats) | set(claims) if w != self.worker and self._stale(beats.get(w), now, w)}
         if stale:
             log.warning("worker(s) %s stopped beating; the cells they claimed are free again", sorted(stale))
@@ -296,12 +293,12 @@ class OptunaStore:
             log.warning("another worker judged this one stale (late heartbeat); its claims are void, claiming afresh")
             self._claims, self._claims_written = set(), False
         live = [value for w, value in claims.items() if w != self.worker and w not in stale]
-        return {key for value in live for key in _decode_claims(value)}
+        return {key for value in live for key in decode_claims(value)}
 
     def _stale(self, beat: float | None, now: float, worker: str) -> bool:
         """Gone: on this machine, its process is gone (a live one is trusted for 5 grace periods, in case
         its pid was reused); elsewhere, its heartbeat is older than the grace period."""
-        here = _alive_here(worker)
+        here = alive_here(worker)
         if here is not None and not here:
             return True
         return beat is None or now - beat > (5 * self.grace_s if here else self.grace_s)
@@ -344,7 +341,7 @@ class OptunaStore:
         if self._legacy is None:
             raise TypeError("load() needs the run: load(RunSpec(...))")
         space, run = self._legacy
-        reader = CellReader(self.study_id, tuple(run.slots))
+        reader = CellReader(self.study_id, tuple(run.slots), legacy=True)
         with self._engine.connect() as conn:
             cells = reader.read(conn)
         out = []
@@ -356,95 +353,6 @@ class OptunaStore:
             o = c.outcome
             out.append((combo, c.example, o.score, o.cost_usd, o.latency_s, o.error))
         return out
-
-
-class _Metadata(MutableMapping[str, Any]):
-    """Study user attributes ``meta:<key>`` as a mapping (every access reads or writes the database)."""
-
-    def __init__(self, store: OptunaStore) -> None:
-        self._store = store
-
-    def _all(self) -> dict[str, Any]:
-        attrs = self._store._storage.get_study_user_attrs(self._store.study_id)
-        return {k[5:]: v for k, v in attrs.items() if k.startswith("meta:")}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._all()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        try:
-            _json(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"metadata {key!r} must be JSON-serialisable, got {type(value).__name__}") from None
-        self._store._storage.set_study_user_attr(self._store.study_id, f"meta:{key}", value)
-
-    def __delitem__(self, key: str) -> None:
-        import sqlalchemy as sa
-        from optuna.storages._rdb import models
-
-        if key not in self._all():
-            raise KeyError(key)
-        t = models.StudyUserAttributeModel.__table__
-        with self._store._engine.begin() as conn:
-            conn.execute(t.delete().where(t.c.study_id == self._store.study_id, t.c.key == f"meta:{key}"))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-
-def _open_study(url: str, study_name: str, create: bool) -> tuple[Any, Any, int]:
-    import optuna
-    import sqlalchemy
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        lock_engine = sqlalchemy.create_engine(resolve_url(url))  # for the workers' lock only
-        with DbLock(lock_engine, "agentopt:init"):  # workers starting together on a fresh database
-            storage = optuna.storages.RDBStorage(resolve_url(url))
-            try:
-                study_id = storage.get_study_id_from_name(study_name)
-            except KeyError:
-                if not create:
-                    names = [s.study_name for s in storage.get_all_studies()]
-                    raise LookupError(f"{url} has no study {study_name!r}; studies: {names}") from None
-                study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], study_name)
-    except LookupError:
-        raise
-    except Exception as exc:  # bad URL, missing driver, server down
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {first}. "
-                         "Use e.g. 'sqlite:///run.db' or 'postgresql://user:pass@host/db'") from None
-    return storage, lock_engine, study_id
-
-
-@functools.lru_cache(maxsize=1)
-def _machine() -> str:
-    """This machine (host name and boot): a worker named with it is known dead when its pid is gone."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()[:8]
-    except OSError:
-        boot = "-"
-    return f"{socket.gethostname()}:{boot}"
-
-
-def _alive_here(worker: str) -> bool | None:
-    """Whether a worker of this machine (same boot) still runs; None for workers elsewhere."""
-    machine, _, pid = worker.rpartition(":")[0].rpartition(":")
-    if machine != _machine() or _machine().endswith(":-"):
-        return None
-    if not pid.isdigit():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # not ours to signal: it exists
-        return True
-    return True
 
 
 def _choices(run: RunSpec) -> dict[str, tuple[str, ...]]:
@@ -467,27 +375,3 @@ def _json(value: Any) -> str:
     return json.dumps(value, allow_nan=False)
 
 
-def _workers(attrs: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
-    """(worker -> last beat, worker -> claims) from the study's ``agentopt:*`` system attributes."""
-    beats, claims = {}, {}
-    for key, value in attrs.items():
-        kind, _, worker = key[len("agentopt:"):].partition(":")
-        if kind == "beat":
-            beats[worker] = float(value)
-        elif kind == "claims":
-            claims[worker] = value
-    return beats, claims
-
-
-def _encode_claims(claims: set[CellKey]) -> list[list[Any]]:
-    grouped: dict[Values, list[int]] = {}
-    for values, ex in claims:
-        grouped.setdefault(values, []).append(ex)
-    return [[list(v), sorted(exs)] for v, exs in grouped.items()]
-
-
-def _decode_claims(value: Any) -> list[CellKey]:
-    try:
-        return [(tuple(str(x) for x in values), int(ex)) for values, exs in value for ex in exs]
-    except (TypeError, ValueError):
-        return []

@@ -75,7 +75,7 @@ def _read(store: OptunaStore) -> StoredRun:
         raise ValueError(f"{where} was not written by agentopt (no 'agentopt' record); pass the study name of a run")
     space = {k: list(v) for k, v in (ident.get("space") or {}).items()}
     slots = tuple(ident.get("slots") or space)
-    reader = CellReader(store.study_id, slots)
+    reader = CellReader(store.study_id, slots, legacy=ident.get("format", 1) < 2 or bool(ident.get("legacy_cells")))
     with store._engine.connect() as conn:
         cells = reader.read(conn)
     meta: dict[str, Any] = dict(store.metadata)
