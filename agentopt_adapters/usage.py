@@ -79,11 +79,24 @@ def reported_latency(*sources: Any) -> float | None:
 
 
 def _report_places(src: Any) -> list[Any]:
-    places = [getattr(src, "_hidden_params", None), getattr(src, "provider_specific_fields", None), src]
-    meta = getattr(src, "response_metadata", None) or (src if isinstance(src, dict) else {})
+    """litellm's hidden params; a LangChain message's response metadata or an ``llm_output`` dict, and
+    the ``provider_specific_fields`` in it."""
+    meta = src if isinstance(src, dict) else getattr(src, "response_metadata", None)
+    places = [_hidden_params(src)]
     if isinstance(meta, dict):
         places += [meta, meta.get("provider_specific_fields")]
     return places
+
+
+def _hidden_params(src: Any) -> Any:
+    """litellm's ``_hidden_params`` of a response; skips pydantic models that have no such private
+    attribute (e.g. LangChain messages), where ``getattr`` would raise and catch inside (~4 µs per call)."""
+    if src is None or isinstance(src, dict):
+        return None
+    private = getattr(type(src), "__private_attributes__", None)
+    if private is not None and "_hidden_params" not in private:
+        return None
+    return getattr(src, "_hidden_params", None)
 
 
 @dataclass

@@ -82,7 +82,7 @@ def optimize(
                            min_score=min_score)
     evaluator = CellEvaluator(adapter, app, metric, plan, max_concurrency=max_concurrency,
                               strict_metric=strict_metric, run_options=_run_options(adapter, context, config),
-                              bind_options={} if tracing else {"tracing": False})
+                              bind_options=_bind_options(adapter, tracing))
     try:
         res = search(plan.space, evaluator, items, strategy=strategy, budget_usd=budget_usd, seed=seed,
                      max_concurrency=max_concurrency, storage=storage, study_name=study_name or "agentopt",
@@ -120,6 +120,11 @@ def _run_options(adapter: Adapter, context: Any, config: Mapping[str, Any] | Non
     if context is not None:
         options["context"] = context
     return options
+
+
+def _bind_options(adapter: Adapter, tracing: bool) -> dict[str, Any]:
+    """LangGraph: tracing off for the search when asked (other frameworks have no LangSmith runs)."""
+    return {"tracing": False} if not tracing and adapter.framework == "langgraph" else {}
 
 
 def _selection_rule(objective: Any, tolerance: float | None, **constraints: float | None) -> dict[str, Any]:
