@@ -97,7 +97,7 @@ def rows_from_cells(cells: Iterable["StoredCell"], slots: Sequence[str], anchors
                                     c.outcome.latency_s)
             if c.outcome.error:
                 errors.append((c.example, c.outcome.error))
-        stats = row_stats(i, dict(zip(slots, values)), *arrays, errors, confidence,
+        stats = row_stats(i, dict(zip(slots, values)), arrays[0], arrays[1], arrays[2], errors, confidence,
                           "anchor" if values in anchor_of else "kept")
         if values in anchor_of:
             anchor_rows[anchor_of[values]] = stats

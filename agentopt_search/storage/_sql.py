@@ -12,7 +12,7 @@ import datetime
 import importlib
 import json
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -49,7 +49,7 @@ def db_now(conn: sa.Connection) -> float:
             "mysql": "UNIX_TIMESTAMP(NOW(6))"}.get(dialect)
     if expr is None:
         return time.time()
-    return float(conn.execute(sa.text(f"SELECT {expr}")).scalar())
+    return float(conn.execute(sa.text(f"SELECT {expr}")).scalar_one())
 
 
 def read_cells(conn: sa.Connection, study_id: int, after: int, legacy: bool = False) -> list[tuple[int, int, str, str]]:
@@ -88,18 +88,18 @@ def read_agentopt_trials(conn: sa.Connection, study_id: int) -> list[tuple[int, 
 
 def count_trials(conn: sa.Connection, study_id: int) -> int:
     t = _t("trials")
-    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar())
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar_one())
 
 
-def create_trial(conn: sa.Connection, study_id: int, number: int, assignment: dict[str, str],
-                 choices: dict[str, Sequence[str]], attrs: dict[str, Any]) -> int:
+def create_trial(conn: sa.Connection, study_id: int, number: int, assignment: Mapping[str, str],
+                 choices: Mapping[str, Sequence[str]], attrs: Mapping[str, Any]) -> int:
     """Trial ``number`` of the study, RUNNING, params ``assignment`` (categorical over ``choices``)."""
     from optuna.distributions import CategoricalDistribution, distribution_to_json
     from optuna.trial import TrialState
 
     t = _t("trials")
     tid = conn.execute(t.insert().values(number=number, study_id=study_id, state=TrialState.RUNNING,
-                                         datetime_start=_utcnow())).inserted_primary_key[0]
+                                         datetime_start=_utcnow())).inserted_primary_key[0]  # type: ignore[index]
     params = []
     for slot, value in assignment.items():
         dist = CategoricalDistribution(list(choices[slot]))

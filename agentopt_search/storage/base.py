@@ -67,8 +67,13 @@ class Store(Protocol):
     """Where a search keeps its cells. ``shared``: other processes may write too, so cells are
     claimed before they are paid and ``poll`` brings what others stored."""
 
-    url: str | None
-    shared: bool
+    @property
+    def url(self) -> str | None:
+        """Where the cells are kept (None: in this process only)."""
+
+    @property
+    def shared(self) -> bool:
+        """Other processes may write the same run."""
 
     @property
     def metadata(self) -> MutableMapping[str, Any]:
