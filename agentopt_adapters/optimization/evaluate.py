@@ -6,8 +6,8 @@ run's default executor, so libraries that hand work to ``asyncio.to_thread`` get
 threads); async apps and metrics are awaited. App failures and unparseable answers are failed
 cells (score 0, real cost kept); a metric that raises or returns a value outside [0, 1] makes an
 error cell naming the combination and example (``strict_metric=True``: the run stops instead, as
-it does when the metric fails on each of its first ``METRIC_FAILURES_TO_STOP`` examples — a broken
-metric must not spend the budget).
+it does when the metric fails on ``METRIC_FAILURES_TO_STOP`` different examples before it ever
+succeeds — a broken metric must not spend the budget).
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ class CellEvaluator:
         self.strict_metric = strict_metric
         self.run_options = dict(run_options or {})
         self.bind_options = dict(bind_options or {})
-        self.usage: dict[tuple[str, int], tuple[UsageRow, ...]] = {}  # (combination key, example) -> rows
         self.metric_errors: list[str] = []
         self._metric_ok = 0
+        self._failed_examples: set[int] = set()  # examples the metric failed on before it ever succeeded
         self._threads = 2 * max_concurrency + 4  # app + metric per cell in flight, and libraries' to_thread
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._runners: dict[str, Runner] = {}
@@ -80,7 +80,7 @@ class CellEvaluator:
             usage = getattr(exc, "agentopt_usage", None) or Usage()
             return Outcome.failed(redact(f"{type(exc).__name__}: {exc}"), cost_usd=usage.cost_usd or 0.0,
                                   latency_s=_latency(usage, started), usage=self._rows(usage))
-        rows = self._record(assignment, item, usage)
+        rows = self._rows(usage)
         if is_failed(out):
             return Outcome(0.0, usage.cost_usd, _latency(usage, started), redact(f"{out.kind}: {out.error}"),
                            usage=rows)
@@ -109,22 +109,25 @@ class CellEvaluator:
             else:
                 value = await self._in_thread(functools.partial(self.metric, item.example, out))
         except Exception as exc:
-            return self._metric_failed(f"metric raised {type(exc).__name__}: {exc} for {where}")
+            return self._metric_failed(f"metric raised {type(exc).__name__}: {exc} for {where}", item)
         if isinstance(value, bool):
             value = float(value)
         if not isinstance(value, numbers.Real) or math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
-            return self._metric_failed(f"metric returned {value!r} for {where}; it must return a float in [0, 1]")
+            return self._metric_failed(f"metric returned {value!r} for {where}; it must return a float in [0, 1]",
+                                       item)
         with self._lock:
             self._metric_ok += 1
         return float(value), None
 
-    def _metric_failed(self, message: str) -> tuple[float, str]:
+    def _metric_failed(self, message: str, item: Item) -> tuple[float, str]:
         with self._lock:
             self.metric_errors.append(message)
-            broken = self._metric_ok == 0 and len(self.metric_errors) >= METRIC_FAILURES_TO_STOP
+            if self._metric_ok == 0:
+                self._failed_examples.add(item.index)
+            broken = self._metric_ok == 0 and len(self._failed_examples) >= METRIC_FAILURES_TO_STOP
         if self.strict_metric or broken:
             why = "strict_metric=True" if self.strict_metric else \
-                f"the metric failed on each of the first {len(self.metric_errors)} examples"
+                f"the metric failed on each of the first {len(self._failed_examples)} examples it saw"
             raise Abort(MetricError(f"{message}. Stopped ({why}); fix the metric"))
         return 0.0, message
 
@@ -153,12 +156,6 @@ class CellEvaluator:
             row[2] += c.output_tokens
             row[3] = None if row[3] is None or c.cost_usd is None else row[3] + c.cost_usd
         return tuple(UsageRow(slot, model, *vals) for (slot, model), vals in groups.items())
-
-    def _record(self, assignment: Mapping[str, str], item: Item, usage: Usage) -> tuple[UsageRow, ...]:
-        rows = self._rows(usage)
-        with self._lock:
-            self.usage[(_key(assignment), item.index)] = rows
-        return rows
 
     def close(self) -> None:
         while self._bindings:

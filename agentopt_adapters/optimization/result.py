@@ -32,7 +32,6 @@ class OptimizeResult(SearchResult):
     _plan: Any = field(default=None, repr=False)
     _adapter: Any = field(default=None, repr=False)
     _app: Any = field(default=None, repr=False)
-    _usage: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, res: SearchResult, *, plan: SpacePlan, adapter: Any, app: Any, evaluator: Any,
@@ -44,7 +43,7 @@ class OptimizeResult(SearchResult):
         return cls(**kw, baseline=res.anchors.get("baseline"), baseline_comparison=res.comparisons.get("baseline"),
                    rule=dict(rule), slots=list(plan.slots), framework=adapter.framework,
                    metric_errors=list(evaluator.metric_errors), no_baseline_why=why, _plan=plan, _adapter=adapter,
-                   _app=app, _usage=dict(evaluator.usage))
+                   _app=app)
 
     @property
     def objective(self) -> Any:
@@ -52,13 +51,15 @@ class OptimizeResult(SearchResult):
 
     # ---- reading ---------------------------------------------------------------------------
     def per_slot_usage(self, assignment: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
-        """Calls, tokens and USD per slot of ``assignment`` (default: best), summed over the examples this
-        run evaluated it on (``"(unattributed)"``: calls no slot explains)."""
-        key = self._key(assignment)
+        """Calls, tokens and USD per slot of ``assignment`` (default: best), summed over the examples it was
+        evaluated on, stored ones included (``"(unattributed)"``: calls no slot explains)."""
+        chosen = dict(assignment or (self.best.assignment if self.best else {}))
+        if not chosen:
+            raise AgentOptError("no assignment given and no best combination")
         out: dict[str, dict[str, Any]] = {}
-        examples = [rows for (k, _), rows in self._usage.items() if k == key]
+        examples = list(self.usage(chosen).values())
         if not examples:
-            raise AgentOptError(f"no recorded usage for {key} in this run (not evaluated here, or read from storage)")
+            raise AgentOptError(f"no recorded usage for {chosen} (not evaluated, or its evaluations reported none)")
         for rows in examples:
             for r in rows:
                 row = out.setdefault(r.slot or "(unattributed)", {"calls": 0, "input_tokens": 0, "output_tokens": 0,
@@ -74,15 +75,9 @@ class OptimizeResult(SearchResult):
         return out
 
     def unattributed(self) -> tuple[int, int]:
-        """(calls no slot explains, all calls) over the examples this run evaluated."""
-        calls = [r for rows in self._usage.values() for r in rows]
+        """(calls no slot explains, all calls) over every evaluation the result rests on."""
+        calls = [r for cells in self.cell_usage.values() for rows in cells.values() for r in rows]
         return sum(r.calls for r in calls if r.slot is None), sum(r.calls for r in calls)
-
-    def _key(self, assignment: Mapping[str, str] | None) -> str:
-        assignment = assignment or (self.best.assignment if self.best else None)
-        if not assignment:
-            raise AgentOptError("no assignment given and no best combination")
-        return "|".join(f"{k}={v}" for k, v in assignment.items())
 
     # ---- export ----------------------------------------------------------------------------
     def export(self, path: str | Path = "agentopt.json", assignment: Mapping[str, str] | None = None) -> Path:
