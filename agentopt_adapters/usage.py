@@ -67,14 +67,25 @@ def call_record(slot: str | None, model: str, *, input_tokens: int = 0, output_t
 
 
 def reported_latency(*sources: Any) -> float | None:
-    """The call latency a provider reported (``sim_latency_s`` in litellm's hidden params or in the
-    message's response metadata), from the first source that has one; None when none did."""
+    """The call latency a provider reported (``sim_latency_s``: litellm's hidden params or the
+    response's ``provider_specific_fields``, as LangChain and DSPy pass them on), from the first source
+    that has one; None when none did."""
     for src in sources:
-        for where in (_hidden_params(src), getattr(src, "response_metadata", None), src):
+        for where in _report_places(src):
             value = where.get("sim_latency_s") if isinstance(where, dict) else None
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return float(value)
     return None
+
+
+def _report_places(src: Any) -> list[Any]:
+    """litellm's hidden params; a LangChain message's response metadata or an ``llm_output`` dict, and
+    the ``provider_specific_fields`` in it."""
+    meta = src if isinstance(src, dict) else getattr(src, "response_metadata", None)
+    places = [_hidden_params(src)]
+    if isinstance(meta, dict):
+        places += [meta, meta.get("provider_specific_fields")]
+    return places
 
 
 def _hidden_params(src: Any) -> Any:

@@ -47,16 +47,17 @@ def result():
 
 def test_callable_end_to_end_with_baseline(result, capsys):
     assert result.framework == "callable"
-    # baseline sim/large in both slots was added to the candidates and fully evaluated
-    assert result.baseline is not None and result.baseline.assignment == {"plan": "sim/large", "solve": "sim/large"}
-    assert result.baseline.n == len(DATA)
-    assert len(result.leaderboard) == 9  # {nano, small, large}^2
+    # the baseline (the app's declared sim/large in both slots) is measured beside the space, not in it
+    assert result.baseline is not None and result.baseline.assignment == {"plan": "(current)", "solve": "(current)"}
+    assert result.baseline.n == len(DATA) and result.baseline.status == "anchor"
+    assert len(result.leaderboard) == 4  # exactly the asked space: {nano, small}^2
     assert all(s.n == len(DATA) for s in result.leaderboard)
     assert result.best is not None and result.best.mean_score == max(s.mean_score for s in result.leaderboard)
-    # the baseline's cells were reused by the search, not paid twice
-    assert result.extra["baseline_cells_reused"] == len(DATA)
-    assert result.n_evaluations == result.extra["paid_this_run"] == 9 * len(DATA)
-    assert math.isclose(result.spent_usd, sum(s.mean_cost_usd * s.n for s in result.leaderboard), rel_tol=1e-6)
+    assert result.n_paid == 5 * len(DATA)  # four combinations and the baseline, each cell once
+    spent = sum(s.mean_cost_usd * s.n for s in [*result.leaderboard, result.baseline])
+    assert math.isclose(result.spent_usd, spent, rel_tol=1e-6)
+    per = result.per_slot_usage(result.baseline.assignment)
+    assert per["plan"]["models"] == per["solve"]["models"] == ["sim/large"]
     result.print_summary()
     out = capsys.readouterr().out
     assert "baseline" in out.lower() and "Leaderboard" in out
@@ -117,13 +118,13 @@ def test_plot_written_with_data(result, tmp_path):
 def test_to_dict_json(result):
     d = result.to_dict()
     json.dumps(d, default=str)
-    assert d["baseline"]["assignment"] == {"plan": "sim/large", "solve": "sim/large"} and d["framework"] == "callable"
+    assert d["baseline"]["assignment"] == {"plan": "(current)", "solve": "(current)"} and d["framework"] == "callable"
 
 
 def test_candidates_dict_declares_slots_and_constraints():
     res = opt(app=single, candidates={"solve": ["sim/nano", "sim/medium"]}, strategy="brute_force",
               max_cost_per_example=0.00005)
-    assert res.baseline is None and "No baseline" in res.comparison()
+    assert res.baseline is None and "No baseline: the app declares no default model" in res.comparison()
     cheap = res.get({"solve": "sim/nano"})
     assert res.best is not None and res.best.assignment == {"solve": "sim/nano"}
     assert cheap.mean_cost_usd <= 0.00005 < res.get({"solve": "sim/medium"}).mean_cost_usd
@@ -137,13 +138,14 @@ def test_weighted_objective_prefers_cheap():
     assert res.best.assignment == {"solve": "sim/nano"}
 
 
-def test_slot_restriction_keeps_other_slot_at_default():
+def test_slot_restriction_keeps_other_slot_on_its_own_model(tmp_path):
     res = opt(slots=["solve"], candidates=["sim/nano"], strategy="brute_force", data=DATA[:4])
-    assert [s.assignment for s in res.leaderboard] == [{"solve": "sim/nano"}, {"solve": "sim/large"}] or \
-        {tuple(s.assignment.items()) for s in res.leaderboard} == {(("solve", "sim/nano"),), (("solve", "sim/large"),)}
+    assert [s.assignment for s in res.leaderboard] == [{"solve": "sim/nano"}]  # the space as asked
+    assert res.baseline.assignment == {"solve": "(current)"}
     per = res.per_slot_usage({"solve": "sim/nano"})
     assert per["plan"]["models"] == ["sim/large"] and per["solve"]["models"] == ["sim/nano"]
-    assert res.full_assignment({"solve": "sim/nano"}) == {"plan": "sim/large", "solve": "sim/nano"}
+    doc = json.loads(res.export(tmp_path / "a.json").read_text())
+    assert set(doc["slots"]) == {"solve"}  # only the searched slot is written
 
 
 def test_pairs_and_failed_runs_and_app_errors():
@@ -208,16 +210,36 @@ def test_callable_without_slots():
 
 
 @pytest.mark.parametrize("metric, msg", [
-    (lambda ex, out: 1 / 0, r"metric raised ZeroDivisionError.*example #"),
-    (lambda ex, out: 1.5, r"metric returned 1.5 on example #"),
+    (lambda ex, out: 1 / 0, r"metric raised ZeroDivisionError.* for combination .* on example #"),
+    (lambda ex, out: 1.5, r"metric returned 1.5 for combination .* on example #"),
     (lambda ex, out: float("nan"), r"metric returned nan"),
     (lambda ex, out: "yes", r"metric returned 'yes'"),
 ])
-def test_bad_metric_stops_early(metric, msg):
+def test_broken_metric_stops_early(metric, msg):
+    """A metric that fails on each of its first examples is broken: stop before spending the budget."""
+    from agentopt_adapters.optimization.evaluate import METRIC_FAILURES_TO_STOP
+
     CALLS["n"] = 0
     with pytest.raises(MetricError, match=msg):
         opt(metric=metric, max_concurrency=1)
-    assert CALLS["n"] < len(DATA)  # stopped at the first bad value
+    assert CALLS["n"] <= 5 * METRIC_FAILURES_TO_STOP  # the first examples of four combinations + baseline
+
+
+def test_one_bad_metric_value_is_an_error_cell_and_the_run_goes_on(capsys):
+    judged = {"n": 0}
+
+    def judge(example, output):  # an LLM judge that once answers out of range
+        judged["n"] += 1
+        return 7.0 if example is DATA[3] else TASK.metric(example, output)
+
+    res = opt(metric=judge, strategy="brute_force")
+    assert judged["n"] == 5 * len(DATA)  # every cell scored: the run went on
+    assert len(res.metric_errors) == 5 and all("example #3" in e for e in res.metric_errors)
+    assert all(s.n_errors == 1 for s in res.leaderboard)
+    res.print_summary()
+    assert "because the metric failed" in capsys.readouterr().out
+    with pytest.raises(MetricError, match="strict_metric=True"):
+        opt(metric=judge, strict_metric=True, max_concurrency=1)
 
 
 def test_bad_objective_and_constraints():
@@ -228,11 +250,12 @@ def test_bad_objective_and_constraints():
 
 
 def test_storage_resume_and_meta(tmp_path):
-    url = f"sqlite:///{tmp_path / 'run.db'}"
-    first = opt(app=single, candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
-    again = opt(app=single, candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
-    assert again.extra["resumed"] == first.n_evaluations and again.extra["paid_this_run"] == 0
-    import optuna
+    from agentopt_search import read_run
 
-    meta = optuna.load_study(study_name="agentopt", storage=url).user_attrs["agentopt_optimize"]
-    assert meta["best"] == again.best.assignment
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    first = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
+    again = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
+    assert again.n_reused == first.n_paid and again.n_paid == 0 and again.spent_this_run_usd == 0
+    assert again.best.assignment == first.best.assignment
+    meta = read_run(url).metadata
+    assert meta["framework"] == "callable" and meta["slots"] == {"solve": "solve"}

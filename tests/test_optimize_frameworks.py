@@ -28,8 +28,9 @@ def test_optimize_langgraph(tmp_path):
     res = aa.optimize(graph, data, task.metric, candidates=["sim/nano", "sim/small"], strategy="brute_force",
                       progress=False, max_concurrency=4)
     assert res.framework == "langgraph"
-    assert res.baseline is not None and res.baseline.assignment == {"plan": "sim/large", "solve": "sim/large"}
-    assert res.baseline.n == len(data) and len(res.leaderboard) == 9
+    assert res.baseline is not None and res.baseline.assignment == {"plan": "(current)", "solve": "(current)"}
+    assert res.to_dict()["baseline_models"] == {"plan": "sim/large", "solve": "sim/large"}
+    assert res.baseline.n == len(data) and len(res.leaderboard) == 4  # exactly the asked candidates
     per = res.per_slot_usage(res.best.assignment)
     assert set(per) <= {"plan", "solve"} and sum(r["calls"] for r in per.values()) >= len(data)
     assert abs(sum(r["cost_usd"] for r in per.values()) - res.best.mean_cost_usd * res.best.n) < 1e-12
@@ -54,6 +55,8 @@ def test_optimize_dspy(tmp_path):
                       strategy="brute_force", progress=False, max_concurrency=4)
     assert res.framework == "dspy"
     assert {s.n for s in res.leaderboard if s.n} == {len(data)}
+    # no dspy.configure(lm=...): the program as it is cannot run, so the baseline fails; the search goes on
+    assert res.baseline.status == "failed" and "has no model" in res.comparison()
     path = res.export(tmp_path / "agentopt.json")
     assert json.loads(path.read_text())["framework"] == "dspy"
     aa.apply(program, path)

@@ -168,7 +168,9 @@ def test_read_run_returns_cells_usage_anchors_and_metadata(tmp_path):
         assert store.metadata["objective"] == "score"
         run = read_run(store)
     assert run.study_name == "run-1" and run.n_examples == 4 and run.slots == SLOTS
-    assert run.anchors == {"baseline": own} and run.metadata == {"objective": "score", "baseline": own}
+    assert run.anchors == {"baseline": own}
+    assert run.metadata["objective"] == "score" and run.metadata["baseline"] == own
+    assert run.metadata["search"]["strategy"] == result.strategy and run.metadata["search"]["seed"] == 0
     assert len(run.cells) == result.n_paid == (6 + 1) * 4
     by_key = {(tuple(c.assignment.values()), c.example): c for c in run.cells}
     cell = by_key[(("app", "app"), 2)]

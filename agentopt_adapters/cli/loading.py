@@ -3,6 +3,7 @@ candidate lists and the storage URL."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -12,46 +13,71 @@ from typing import Any
 
 from ..errors import AgentOptError, DatasetError
 
-__all__ = ["load_object", "load_data", "parse_candidates", "storage_url", "first_line"]
+__all__ = ["load_object", "load_data", "parse_candidates", "parse_json", "dataset_for", "storage_url", "first_line"]
 
 
 def load_object(spec: str, what: str = "app") -> Any:
-    """``path/to/file.py:name`` or ``package.module:name`` -> the object (dotted attributes allowed)."""
-    if ":" not in spec:
-        raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', got {spec!r}")
+    """``path/to/file.py:name`` or ``package.module:name`` -> the object (dotted attributes allowed).
+
+    A file is imported like ``langgraph.json`` does: its project root (the nearest folder above it
+    with ``pyproject.toml``, ``setup.py``, ``langgraph.json`` or ``.git``) and its own folder go on
+    ``sys.path``, and a file inside a package is imported as that package's module, so its own
+    imports (``from agent.state import ...``, ``from .state import ...``) work. Each file is executed
+    once, however many objects are loaded from it.
+    """
     target, _, attr = spec.rpartition(":")
-    if not target or not attr:
+    if ":" not in spec or not target or not attr:
         raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', got {spec!r}")
-    if target.endswith(".py") or "/" in target or "\\" in target:
-        path = Path(target).resolve()
-        if not path.exists():
-            raise AgentOptError(f"{what} file {target!r} does not exist")
-        mod_name = f"agentopt_user_{path.stem}_{abs(hash(str(path))) % 10**8}"
-        spec_ = importlib.util.spec_from_file_location(mod_name, path)
-        if spec_ is None or spec_.loader is None:
-            raise AgentOptError(f"cannot import {what} file {target!r}")
-        module = importlib.util.module_from_spec(spec_)
-        sys.modules[mod_name] = module
-        if str(path.parent) not in sys.path:
-            sys.path.insert(0, str(path.parent))  # so the file can import its neighbours
-        try:
-            spec_.loader.exec_module(module)
-        except Exception as exc:  # the user's file fails at import: name it, no traceback
-            sys.modules.pop(mod_name, None)
-            raise AgentOptError(f"importing {what} file {target!r} failed: {_where(exc, path)}") from None
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as exc:
-            raise AgentOptError(f"cannot import module {target!r} for {what}: {exc}") from None
-        except Exception as exc:
-            raise AgentOptError(f"importing module {target!r} for {what} failed: {_where(exc)}") from None
+    module = _file_module(target, what) if target.endswith(".py") or "/" in target or "\\" in target \
+        else _named_module(target, what)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise AgentOptError(f"{what}: {target!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+_ROOT_MARKERS = ("pyproject.toml", "setup.py", "langgraph.json", ".git")
+
+
+def _file_module(target: str, what: str) -> Any:
+    path = Path(target).resolve()
+    if not path.is_file():
+        raise AgentOptError(f"{what} file {target!r} does not exist")
+    package_root, dotted = path.parent, path.stem
+    while (package_root / "__init__.py").exists():  # a module of a package: import it as one
+        dotted = f"{package_root.name}.{dotted}"
+        package_root = package_root.parent
+    project = next((d for d in path.parents if any((d / m).exists() for m in _ROOT_MARKERS)), None)
+    for folder in (project, package_root, path.parent):
+        if folder is not None and str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    if "." in dotted:
+        return _named_module(dotted, what, path)
+    name = f"agentopt_user_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+    if name in sys.modules:  # app and metric from one file: executed once
+        return sys.modules[name]
+    spec_ = importlib.util.spec_from_file_location(name, path)
+    if spec_ is None or spec_.loader is None:
+        raise AgentOptError(f"cannot import {what} file {target!r}")
+    module = importlib.util.module_from_spec(spec_)
+    sys.modules[name] = module
+    try:
+        spec_.loader.exec_module(module)
+    except Exception as exc:  # the user's file fails at import: name it, no traceback
+        sys.modules.pop(name, None)
+        raise AgentOptError(f"importing {what} file {target!r} failed: {_where(exc, path)}") from None
+    return module
+
+
+def _named_module(target: str, what: str, path: Path | None = None) -> Any:
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        raise AgentOptError(f"cannot import module {target!r} for {what}: {exc}") from None
+    except Exception as exc:
+        raise AgentOptError(f"importing module {target!r} for {what} failed: {_where(exc, path)}") from None
 
 
 def first_line(exc: BaseException) -> str:
@@ -99,12 +125,38 @@ def load_data(path: str) -> list[Any]:
     return out
 
 
-def parse_candidates(values: list[str]) -> list[str] | dict[str, list[str]]:
-    """``["a,b,c"]`` -> one list for every slot; ``["plan=a,b", "solve=c"]`` -> per slot."""
-    shared: list[str] = []
-    per_slot: dict[str, list[str]] = {}
+def parse_json(text: str, option: str) -> Any:
+    """A JSON value given on the command line (one clear error naming the option)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AgentOptError(f"{option} must be JSON, e.g. {option} '{{\"user_id\": \"u1\"}}' ({exc.msg})") from None
+
+
+def dataset_for(app: Any, rows: list[Any]) -> list[Any]:
+    """Rows as the app's framework expects them: for a DSPy program, ``dspy.Example``s whose inputs are
+    the program's input fields (so metrics can read ``example.answer``); other apps get the rows."""
+    from ..protocol import adapter_for
+
+    adapter = adapter_for(app)
+    to_example = getattr(adapter, "example_from_row", None)
+    return [to_example(app, r) if to_example and isinstance(r, dict) else r for r in rows]
+
+
+def parse_candidates(values: list[str]) -> list[Any] | dict[str, list[Any]]:
+    """``["a,b,c"]`` -> one list for every slot; ``["plan=a,b", "solve=c"]`` -> per slot; a ``.json``
+    file holds a list or a ``{slot: [...]}`` object whose candidates may be ``{"model", "kwargs"}``."""
+    shared: list[Any] = []
+    per_slot: dict[str, list[Any]] = {}
     for v in values:
-        if "=" in v:
+        if v.strip().endswith(".json"):
+            loaded = _candidates_file(v.strip())
+            if isinstance(loaded, dict):
+                for slot, cands in loaded.items():
+                    per_slot.setdefault(str(slot), []).extend(cands if isinstance(cands, list) else [cands])
+            else:
+                shared.extend(loaded)
+        elif "=" in v:
             slot, _, models = v.partition("=")
             per_slot.setdefault(slot.strip(), []).extend(m.strip() for m in models.split(",") if m.strip())
         else:
@@ -116,8 +168,19 @@ def parse_candidates(values: list[str]) -> list[str] | dict[str, list[str]]:
     return per_slot or shared
 
 
-def storage_url(path_or_url: str) -> str:
-    """``run.db`` -> ``sqlite:///run.db``; URLs pass through (``postgresql://`` gets an installed driver)."""
-    from agentopt_search.storage import resolve_url
+def _candidates_file(path: str) -> Any:
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AgentOptError(f"--candidates file {path!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AgentOptError(f"--candidates file {path!r} is not readable JSON: {exc}") from None
+    if not isinstance(loaded, (list, dict)):
+        raise AgentOptError(f"--candidates file {path!r} must hold a JSON list of candidates or "
+                            f"{{slot: [candidates]}}, got {type(loaded).__name__}")
+    return loaded
 
-    return resolve_url(path_or_url) if "://" in path_or_url else f"sqlite:///{path_or_url}"
+
+def storage_url(path_or_url: str) -> str:
+    """``run.db`` -> ``sqlite:///run.db``; URLs pass through."""
+    return path_or_url if "://" in path_or_url else f"sqlite:///{path_or_url}"

@@ -14,7 +14,7 @@ import typer
 
 from ..errors import AgentOptError
 from .app import app, fail
-from .loading import first_line, load_data, load_object, parse_candidates, storage_url
+from .loading import dataset_for, first_line, load_data, load_object, parse_candidates, parse_json, storage_url
 
 __all__ = ["load_stored_run", "dashboard_command"]
 
@@ -36,6 +36,14 @@ def optimize_cmd(
     max_cost_per_example: Optional[float] = typer.Option(None, "--max-cost-per-example", help="Constraint (USD)."),
     max_latency_s: Optional[float] = typer.Option(None, "--max-latency-s", help="Constraint (seconds)."),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="Constraint on the mean score."),
+    objective: str = typer.Option("score", "--objective", help="score (the best) or cost (the cheapest within "
+                                  "--tolerance of the best)."),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Accept any combination this close to "
+                                              "the best score (default 0.01)."),
+    baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also measure the app as it is."),
+    context: Optional[str] = typer.Option(None, "--context", help="LangGraph runtime context for every run (JSON)."),
+    strict_metric: bool = typer.Option(False, "--strict-metric", help="Stop when the metric fails or returns a "
+                                       "value outside [0, 1] (default: that example scores 0 and the run goes on)."),
     out: str = typer.Option("agentopt.json", "--out", help="Where to write the winning assignment/v1 file."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Also write the accuracy-vs-cost plot (HTML)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the live progress bar."),
@@ -49,12 +57,14 @@ def optimize_cmd(
                 raise AgentOptError(f"{opt} {target!r}: directory {str(Path(target).parent)!r} does not exist")
         app_obj = load_object(app_spec, "app")
         metric_fn = load_object(metric, "metric")
-        dataset = load_data(data)
+        dataset = dataset_for(app_obj, load_data(data))
         result = _optimize(
             app_obj, dataset, metric_fn, parse_candidates(candidates),
             slots=[s.strip() for s in slots.split(",") if s.strip()] if slots else None,
             strategy=strategy, budget_usd=budget_usd, seed=seed, max_concurrency=max_concurrency,
             max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s, min_score=min_score,
+            objective=objective, tolerance=tolerance, baseline=baseline, strict_metric=strict_metric,
+            context=parse_json(context, "--context") if context else None,
             storage=storage_url(storage) if storage else None, study_name=study, progress=progress,
         )
     except AgentOptError as exc:

@@ -81,7 +81,7 @@ class SlotRecorder(BaseCallbackHandler):
         seq, slot, model, t0 = pending
         wall = time.perf_counter() - t0
         in_tok, out_tok, served = _tokens(response)
-        reported = reported_latency(*_messages(response))
+        reported = reported_latency(*_messages(response), response.llm_output or {})
         call = call_record(slot, model or served or "unknown", input_tokens=in_tok, output_tokens=out_tok,
                            latency_s=wall if reported is None else reported)
         with self._lock:

@@ -108,7 +108,8 @@ def run_demo(
     summary = {
         "app": module, "framework": result.framework, "task": task.name, "n_examples": len(data),
         "candidates": cands, "seed": seed, "strategy": result.strategy, "elapsed_s": round(elapsed, 2),
-        "best": _row(best), "baseline": _row(base), "best_beats_baseline": beats,
+        "best": _row(best), "baseline": _row(base), "baseline_models": result.baseline_models,
+        "best_beats_baseline": beats,
         "pareto": [_row(s) for s in result.pareto()],
         "spent_usd": result.spent_usd, "brute_force_usd": result.brute_force_usd,
         "n_evaluations": result.n_evaluations, "comparison": result.comparison(),

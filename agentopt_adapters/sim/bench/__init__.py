@@ -1,0 +1,1 @@
+"""Benchmarks of the library against the simulated zoo (run each with ``python -m``)."""
