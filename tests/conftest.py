@@ -1,5 +1,91 @@
-"""Shared test setup: litellm uses its bundled price map (no fetch at import; the tests are a program)."""
+"""Shared test setup.
+
+- litellm uses its bundled price map (no fetch at import; the tests are a program).
+- Property tests are derandomized: hypothesis draws the same examples on every run (no example
+  database, no deadline), so a run fails or passes the same way on any machine. Explore with fresh draws
+  with ``HYPOTHESIS_PROFILE=explore pytest ...``.
+- Every test stops what it started: a test (or a module's fixtures) that leaves a new non-daemon thread
+  or an ``agentopt-*`` thread (the sim server, the storage heartbeat, the evaluation pool) running
+  fails. Threads that are finishing get a short join first; nothing here waits for a fixed time.
+"""
+
+from __future__ import annotations
 
 import os
+import threading
+import time
+from typing import Iterator
+
+import pytest
+from hypothesis import settings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+JOIN_S = 10.0  # how long new threads get to finish (spent only while one is still alive)
+
+# Leaks known today and being fixed elsewhere, by thread name: a test that leaves only such threads is
+# reported as xfail with the reason (visible with -rx), not silently passed; once the leak is fixed it
+# simply passes, and the entry should be deleted.
+KNOWN_LEAKS: dict[str, str] = {
+    "agentopt-heartbeat": "OptunaStore's heartbeat thread is never stopped: aa.optimize/search(..., storage=...) "
+                          "leave one per store (fix in the engine branch)",
+}
+
+# Process-wide worker pools of third-party libraries: created once by the first call, bounded, reused by
+# every later test (not a per-test leak).
+PROCESS_POOLS = ("litellm-logging", "litellm-beta-headers-config", "litellm-oidc-token-fetch")
+
+_reported: set[threading.Thread] = set()  # leaks already reported by a test: not again by its module
+
+
+def _watched(t: threading.Thread) -> bool:
+    if t is threading.main_thread() or t.name.startswith(PROCESS_POOLS) or t in _reported:
+        return False
+    return not t.daemon or t.name.startswith("agentopt")
+
+
+def _known(t: threading.Thread) -> str | None:
+    return next((why for name, why in KNOWN_LEAKS.items() if t.name.startswith(name)), None)
+
+
+def _leftovers(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Watched threads started since ``before`` still alive after a bounded join (known leaks: no wait)."""
+    new = [t for t in threading.enumerate() if t not in before and _watched(t)]
+    deadline = time.monotonic() + JOIN_S
+    for t in new:
+        if _known(t) is None:
+            t.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in new if t.is_alive()]
+
+
+def _check(before: set[threading.Thread], what: str) -> None:
+    left = _leftovers(before)
+    if not left:
+        return
+    _reported.update(left)
+    names = sorted(f"{t.name} (daemon={t.daemon})" for t in left)
+    reasons = {_known(t) for t in left}
+    if None not in reasons:
+        pytest.xfail(f"known leak, {len(left)} thread(s) left running {names}: {'; '.join(sorted(reasons))}")
+    pytest.fail(f"{what} left {len(left)} thread(s) running: {names}; stop them (close the server / "
+                "storage / pool, join the thread) before the test ends", pytrace=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _module_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Module-scoped fixtures (a shared server) are stopped when the module ends."""
+    before = set(threading.enumerate())
+    yield
+    _check(before, f"module {request.node.nodeid}")
+
+
+@pytest.fixture(autouse=True)
+def _test_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The test and its function-scoped fixtures stop the threads and servers they started."""
+    before = set(threading.enumerate())
+    yield
+    _check(before, f"test {request.node.nodeid}")

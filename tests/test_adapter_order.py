@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh interpreter importing DSPy
+
 SCRIPT = """
 from agentopt_adapters.callable import completion  # registers the plain-callable adapter first
 import dspy

@@ -46,6 +46,7 @@ def test_help(cmd):
     assert "Usage" in res.output
 
 
+@pytest.mark.slow
 def test_optimize_then_show(files):
     db = files / "run.db"
     out = files / "agentopt.json"

@@ -12,7 +12,7 @@ import collections
 import json
 import os
 import random
-import socket
+import re
 import subprocess
 import sys
 import urllib.request
@@ -40,20 +40,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def server_url():
-    """The sim server in its own process (its own core and GIL); time scale 0."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """The sim server in its own process (its own core and GIL); time scale 0. It binds port 0 itself and
+    prints the port it got (a port probed here and passed on could be taken by then on a busy machine)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "agentopt_adapters.cli", "sim-server", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "agentopt_adapters.cli", "sim-server", "--port", "0",
                              "--time-scale", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         banner = proc.stdout.readline()  # printed once the socket is bound
-        assert "sim-server" in banner, banner + proc.stdout.read()
-        yield f"http://127.0.0.1:{port}/v1"
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/v1", banner)
+        assert found and found.group(1) != "0", banner + proc.stdout.read()
+        yield found.group(0)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        proc.stdout.close()
 
 
 def _get(url: str) -> Any:

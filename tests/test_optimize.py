@@ -227,6 +227,7 @@ def test_bad_objective_and_constraints():
         opt(max_latency_s=-1)
 
 
+@pytest.mark.slow
 def test_storage_resume_and_meta(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     first = opt(app=single, candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])

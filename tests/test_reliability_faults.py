@@ -129,6 +129,7 @@ def test_policy_defaults_env_and_override(monkeypatch: pytest.MonkeyPatch) -> No
     assert RetryPolicy(backoff_s=0.0, max_backoff_s=0.1)._wait(state) == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_every_factory_path_survives_all_fault_kinds() -> None:
     """completion / acompletion / chat_model (LangChain) / dspy_lm (DSPy) against a 50% faulty server."""
     with serve_in_thread(port=0, fail_rate=0.5, faults=FAULTS, seed=3, timeout_s=2.0) as srv:

@@ -122,6 +122,7 @@ def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[lis
         return out, [r.status for r in srv.log.records]
 
 
+@pytest.mark.slow
 def test_fault_injection_is_deterministic_and_covers_all_kinds() -> None:
     first, statuses = _outcomes(0.6, ("429", "500", "timeout", "malformed"), seed=0)
     again, _ = _outcomes(0.6, ("429", "500", "timeout", "malformed"), seed=0)

@@ -58,6 +58,7 @@ def sim_server_cmd(
         return
     import uvicorn
 
+    port = sock.getsockname()[1]  # the bound port (--port 0 picks a free one)
     typer.echo(f"agentopt sim-server: http://{host}:{port}/v1 (models: GET /v1/models; stats: GET /sim/stats)"
                f"; time scale {time_scale:g}; fail rate {fail_rate:g} {list(opts.faults) if fail_rate else ''}")
     config = uvicorn.Config(create_app(opts), log_level="warning", lifespan="off")
