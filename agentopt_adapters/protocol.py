@@ -19,7 +19,12 @@ __all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_ro
 
 
 class Runner:
-    """Runs the app under one assignment. ``run(x)`` and ``await run.acall(x)`` -> (output, Usage)."""
+    """Runs the app under one assignment. ``run(x)`` and ``await run.acall(x)`` -> (output, Usage).
+
+    ``prefers_async``: True when the app is async-only, so an evaluator should await ``acall``; False
+    when ``run`` should be called (from the evaluator's own thread pool for concurrency)."""
+
+    prefers_async: bool = False
 
     def __init__(
         self,

@@ -46,7 +46,8 @@ class _AfterLitellm(importlib.abc.MetaPathFinder):
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if name != "litellm":
             return None
-        sys.meta_path.remove(self)
+        # stays in sys.meta_path until litellm is executed: a find_spec probe (DSPy's lazy
+        # ``require("litellm")``) must not use it up before the real import
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
             return spec
@@ -54,6 +55,8 @@ class _AfterLitellm(importlib.abc.MetaPathFinder):
         exec_module = loader.exec_module
 
         def exec_then_register(module: ModuleType) -> Any:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             exec_module(module)
             register_providers()
 

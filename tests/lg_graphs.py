@@ -108,7 +108,9 @@ def react_class():
 # --------------------------------------------------------------------------------------------
 # 3. create_react_agent as a subgraph node, next to a partial-bound summariser
 def _summarise(state: MsgState, llm: Any) -> dict:
-    return {"messages": [llm.invoke([SystemMessage("Summarise.")] + state["messages"][-2:])]}
+    # the last exchange without tool results: a tool message without the call it answers is a 400 on the real API
+    recent = [m for m in state["messages"] if m.type != "tool"][-2:]
+    return {"messages": [llm.invoke([SystemMessage("Summarise.")] + recent)]}
 
 
 def agent_subgraph():

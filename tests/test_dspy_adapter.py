@@ -8,7 +8,7 @@ import warnings
 
 import dspy
 import pytest
-from dspy_programs import SLOTS, DirectLM, Hidden, Typed, load_example
+from dspy_programs import SLOTS, GlobalLM, Hidden, Typed, load_example
 
 import agentopt_adapters as aa
 from agentopt_adapters.dspy import (
@@ -142,7 +142,7 @@ def test_inputs_from_dict_example_or_single_value(program):
 
 
 def test_unexplained_calls_are_recorded_with_slot_none():
-    program = DirectLM(dspy_lm("sim/nano"))
+    program = GlobalLM()  # calls a module-level LM directly: no slot explains it
     with aa.bind(program, {"answer": "sim/small"}) as run:
         with pytest.warns(UnattributedCallWarning, match="not through a dspy.Predict"):
             _, usage = run({"question": ITEM["question"]})

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import json
+import re
 from typing import Iterator
 
 import httpx
@@ -20,7 +21,7 @@ from agentopt_adapters.cli import app
 from agentopt_adapters.errors import AgentOptError
 from agentopt_adapters.models import chat_model
 from agentopt_adapters.sim import ZOO, simulate
-from agentopt_adapters.sim.server import SimServer, serve_in_thread
+from agentopt_adapters.sim.server import FAULTS, SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
 
 ITEM = load_task("arithmetic").items[2]
@@ -103,9 +104,10 @@ def test_port_in_use_is_a_clear_error(server: SimServer) -> None:
     assert result.exit_code == 2 and "already in use" in result.output
 
 
-def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[list[str], list[int]]:
-    with serve_in_thread(port=0, fail_rate=fail_rate, faults=faults, seed=seed, timeout_s=2.0) as srv:
-        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0, timeout=0.3)
+def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[list[str], list[str | None]]:
+    """(what the client saw, the fault the server injected) for 12 sequential requests."""
+    with serve_in_thread(port=0, fail_rate=fail_rate, faults=faults, seed=seed, timeout_s=3.0) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0, timeout=1.0)
         out = []
         for i in range(12):
             try:
@@ -119,16 +121,18 @@ def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[lis
                 out.append("timeout")
             except json.JSONDecodeError:
                 out.append("malformed")
-        return out, [r.status for r in srv.log.records]
+        return out, [r.fault for r in sorted(srv.log.snapshot(), key=lambda r: r.n)]
 
 
 @pytest.mark.slow
 def test_fault_injection_is_deterministic_and_covers_all_kinds() -> None:
-    first, statuses = _outcomes(0.6, ("429", "500", "timeout", "malformed"), seed=0)
-    again, _ = _outcomes(0.6, ("429", "500", "timeout", "malformed"), seed=0)
-    assert first == again
-    assert {"ok", "429", "500", "timeout", "malformed"} <= set(first), first
-    assert len(statuses) == 12
+    """Random faults are a function of (seed, request body, repeat): the same requests, the same faults."""
+    seen, injected = _outcomes(0.6, FAULTS, seed=0)
+    _, again = _outcomes(0.6, FAULTS, seed=0)
+    assert injected == again and len(injected) == 12
+    assert set(FAULTS) <= set(injected), injected
+    # every injected fault reached the client as that fault (a slow ok reply is not asserted on)
+    assert all(seen[i] == fault for i, fault in enumerate(injected) if fault is not None), (seen, injected)
 
 
 def test_retry_of_a_failed_request_can_succeed() -> None:
@@ -154,3 +158,42 @@ def test_cli_models_lists_prices_and_latency() -> None:
     assert "75" in result.output and "p95" in result.output
     data = json.loads(CliRunner().invoke(app, ["models", "--json"]).output)
     assert data[0]["name"] == "sim/nano" and data[0]["input_usd_per_mtok"] == 0.05
+
+
+def test_fault_schedule_fixes_kinds_by_request_number() -> None:
+    from agentopt_adapters.sim.faults import FAULTS, FaultPlan
+
+    plan = FaultPlan(0.0, FAULTS, 0, "every:3")
+    assert [plan.fault_for(n, "any body", 0) for n in range(1, 13)] == [
+        None, None, "429", None, None, "500", None, None, "timeout", None, None, "malformed"]
+    assert plan.expected(14) == {"429": 1, "500": 1, "timeout": 1, "malformed": 1}
+    exact = FaultPlan(0.0, FAULTS, 0, "2:timeout, 5:429")
+    assert [exact.fault_for(n, "", 0) for n in range(1, 7)] == [None, "timeout", None, None, "429", None]
+    assert FaultPlan(0.0, FAULTS, 0, {4: "malformed"}).expected(10) == {"malformed": 1}
+    # the server applies it by arrival number, whatever the requests say
+    with serve_in_thread(port=0, fault_schedule="every:2", faults=("429", "500")) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
+        out = []
+        for i in range(6):
+            try:
+                client.chat.completions.create(model="sim/mini", messages=[{"role": "user", "content": "same"}])
+                out.append("ok")
+            except openai.RateLimitError:
+                out.append("429")
+            except openai.InternalServerError:
+                out.append("500")
+        assert out == ["ok", "429", "ok", "500", "ok", "429"]
+        assert [r.fault for r in srv.log.records] == [None, "429", None, "500", None, "429"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--faults-schedule", "every:0"], "needs K >= 1"),
+    (["--faults-schedule", "3:boom"], "unknown fault kind 'boom'"),
+    (["--faults-schedule", "three"], "is not 'N:kind'"),
+    (["--faults-schedule", "every:4", "--fail-rate", "0.1"], "either a fault schedule"),
+])
+def test_bad_fault_schedules_are_clear_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["sim-server", "--port", "0", *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+    with pytest.raises(AgentOptError, match=re.escape(message)):
+        serve_in_thread(port=0, fault_schedule=args[1], fail_rate=0.1 if "--fail-rate" in args else 0.0)

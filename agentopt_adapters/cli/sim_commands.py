@@ -44,6 +44,10 @@ def sim_server_cmd(
     faults: str = typer.Option("429,500", "--faults", help="Fault kinds: 429,500,timeout,malformed."),
     seed: int = typer.Option(0, help="Seed of the (deterministic) fault injection."),
     timeout_s: float = typer.Option(30.0, "--timeout-s", help="How long a 'timeout' fault hangs (seconds)."),
+    faults_schedule: str = typer.Option(
+        "", "--faults-schedule",
+        help="Faults fixed by request number instead of --fail-rate: 'every:5' fails requests 5, 10, 15, ... "
+             "with the --faults kinds in turn; '3:429,8:timeout' fails exactly those requests."),
 ) -> None:
     """Serve the simulated models as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
     from ..sim.server import ServerOptions, bind_socket, create_app
@@ -51,7 +55,7 @@ def sim_server_cmd(
     try:
         opts = ServerOptions(time_scale=time_scale, fail_rate=fail_rate,
                              faults=tuple(f.strip() for f in faults.split(",") if f.strip()),
-                             seed=seed, timeout_s=timeout_s)
+                             seed=seed, timeout_s=timeout_s, fault_schedule=faults_schedule or None)
         sock = bind_socket(host, port)
     except AgentOptError as exc:
         fail(exc)
@@ -60,7 +64,8 @@ def sim_server_cmd(
 
     port = sock.getsockname()[1]  # the bound port (--port 0 picks a free one)
     typer.echo(f"agentopt sim-server: http://{host}:{port}/v1 (models: GET /v1/models; stats: GET /sim/stats)"
-               f"; time scale {time_scale:g}; fail rate {fail_rate:g} {list(opts.faults) if fail_rate else ''}")
+               f"; time scale {time_scale:g}; fail rate {fail_rate:g} {list(opts.faults) if fail_rate else ''}"
+               + (f"; fault schedule {faults_schedule} {list(opts.faults)}" if faults_schedule else ""))
     config = uvicorn.Config(create_app(opts), log_level="warning", lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -1,77 +1,64 @@
-"""DSPy adapter: slots are a program's ``named_predictors()``; each is rebound with its own LM.
+"""DSPy adapter: slots are a program's predictors (``named_predictors()`` names) and the LMs its
+modules call directly (attribute paths); each is rebound with its own LM.
 
 ```python
-slots = aa.discover(program)        # [Slot("plan.predict"), Slot("agent.react"), ...]
+slots = aa.discover(program)                       # static: predictors + directly called LM attributes
+slots = aa.discover(program, probe_input=example)  # runs once: the model each slot really used
 with aa.bind(program, {"plan.predict": "sim/small", "agent.react": "sim/large"}) as run:
     out, usage = run(example)       # dspy.Example (its inputs) or a dict of input fields
-cfg = aa.export_config(program, {"plan.predict": "sim/small"})
-tuned = aa.apply(program, cfg)      # a fresh copy whose predictors use the assigned LMs
+cfg = aa.export_config(program, {"plan.predict": "sim/small"})   # + the compiled state (demos, ...)
+tuned = aa.apply(MyProgram(), cfg)  # a fresh copy whose slots use the assigned LMs, state restored
 ```
 
-How it works (verified against DSPy 3.4.1, see docs/notes):
-
-* **Binding.** One deep copy of the program per assignment. Every predictor's LM in the copy is an
-  uncached copy (``cache=False``: a cache hit reports zero cost and ~0 latency); each assigned slot
-  gets its own freshly built, uncached LM instance. The user's program and LMs are never mutated.
-  A slot that is not assigned keeps its own LM (uncached copy) or, without one, the LM configured
-  with ``dspy.configure``/``dspy.context`` at run time (also used uncached).
-* **Recording.** Every run installs, through ``dspy.context`` (per thread / task, so concurrent
-  runs never see each other), a callback that sees every LM call of the run, attributes it to the
-  innermost ``dspy.Predict`` in ``settings.caller_modules`` and times it, and a history sink that
-  receives the call's history entry (DSPy writes each entry to every ``caller_modules`` owner),
-  keyed by the callback call id -- so tokens and cost come from the entry of exactly that call.
-  Cost is DSPy's/litellm's when it has one, else ``pricing.cost_usd``. Latency is the call's wall
-  time (for ``sim/`` models the simulated latency they report, as their wall clock is scaled
-  down). A call no slot explains (a module inside a ReAct tool, a predictor in a nested list,
-  ``lm(...)`` in ``forward``) is kept as ``CallUsage(slot=None)`` and warned about once per runner.
+* **Binding** (``binding.py``): one deep copy of the program per assignment. Every LM the program
+  can reach is used as the user's own object with only DSPy's cache off (class, endpoint, key,
+  headers, client kept): ``bind(program, {})`` *is* the program as the user runs it. Assigned slots
+  get their own LM; the user's program and LMs are never mutated.
+* **Recording** (``recording.py``): every LM call of a run is attributed to its slot from DSPy's
+  own history entry (no DSPy callback: those cost as much as DSPy on a fast model). A call no slot
+  explains (a module inside a ReAct tool, a predictor in a nested list) is kept as
+  ``CallUsage(slot=None)`` and warned about once per runner.
 * **Failures.** When DSPy cannot parse the model's reply (``AdapterParseError``, after its
-  JSONAdapter retry), the run returns ``(FailedRun(kind="parse_error", ...), usage)``: the example
-  counts as failed, the calls it paid for are in ``usage``. Any other exception propagates
-  unchanged, with the run's usage attached as ``exc.agentopt_usage``.
+  JSONAdapter retry), the run returns ``(FailedRun(kind="parse_error", ...), usage)``. Any other
+  exception propagates unchanged, with the run's usage attached as ``exc.agentopt_usage``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import difflib
-import inspect
 import json
-import threading
 import warnings
+from collections import Counter
 from contextlib import AbstractContextManager
 from typing import Any, Mapping
 
 import dspy
-from dspy.utils.exceptions import AdapterParseError
 
 from ..assignment_file import check_slot_names, make_config
 from ..errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
 from ..models import dspy_lm as _factory_lm
-from ..protocol import Adapter, Runner, register_adapter
+from ..protocol import Adapter, register_adapter
 from ..redaction import strip_secrets
-from ..usage import FailedRun, Slot, Usage
-from .recording import RunRecorder, model_label, signature_text
+from ..usage import Slot, is_failed
+from .binding import bound_copy
+from .recording import model_label, owned_lm, signature_text
+from .runner import DSPyRunner, UnattributedCallWarning, example_from_row
+from .slots import SlotNames, direct_lm_calls, runtime_lm_modules, slot_names, unseen_predictors
 
-__all__ = [
-    "DSPyAdapter",
-    "DSPyRunner",
-    "UnseenPredictorWarning",
-    "UnattributedCallWarning",
-    "unseen_predictors",
-    "export_config",
-]
+__all__ = ["DSPyAdapter", "DSPyRunner", "UnseenPredictorWarning", "UnattributedCallWarning",
+           "DemosLostWarning", "unseen_predictors", "export_config", "example_from_row"]
 
 FRAMEWORK = "dspy"
 STATE_KEY = "dspy_state"
+BUILT_ATTR = "_agentopt_built"
 
 
 class UnseenPredictorWarning(UserWarning):
     """A predictor that ``named_predictors()`` does not reach, so it cannot be a slot."""
 
 
-class UnattributedCallWarning(UserWarning):
-    """An LM call at run time that no slot explains (recorded with ``slot=None``)."""
+class DemosLostWarning(UserWarning):
+    """``apply`` left the program with fewer few-shot demos than the config carries."""
 
 
 # --------------------------------------------------------------------------- models
@@ -95,106 +82,26 @@ def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.Ba
     )
 
 
-def _uncached_lm(slot: str, value: Any) -> dspy.BaseLM:
-    """A new LM instance for one slot with DSPy's response cache off."""
+def _assigned_lm(slot: str, value: Any) -> dspy.BaseLM:
+    """A new, uncached LM instance owned by the binding for one assigned slot (``BUILT_ATTR`` set when
+    the binding built it from a model string: only those are closed with the binding, as copies of a
+    user's LM share its connection pools)."""
     model, kwargs, lm = _normalize_spec(slot, value)
     if lm is not None:
-        return lm.copy(cache=False)
+        return owned_lm(lm)
     kwargs.pop("cache", None)
-    return _factory_lm(model, cache=False, **kwargs)
+    built = owned_lm(_factory_lm(model, slot=slot, cache=False, **kwargs))
+    built.__dict__[BUILT_ATTR] = True
+    return built
 
 
-# --------------------------------------------------------------------------- discovery helpers
+# --------------------------------------------------------------------------- names
 
 
 def _check_program(app: Any) -> dspy.Module:
     if not isinstance(app, dspy.Module):
         raise AgentOptError(f"the DSPy adapter needs a dspy.Module instance, got {type(app).__name__}")
     return app
-
-
-def _predictors(program: dspy.Module) -> dict[str, dspy.Predict]:
-    preds = dict(program.named_predictors())
-    if not preds:
-        raise DiscoveryError(
-            f"{type(program).__name__} has no predictors reachable by named_predictors(); assign "
-            "dspy.Predict / ChainOfThought / ReAct modules as attributes in __init__ (self.step = ...)"
-        )
-    return preds
-
-
-def _modules_in_callable(func: Any) -> list[dspy.Module]:
-    """dspy.Modules a tool function can reach: itself, its bound object, closure cells, globals."""
-    found: list[Any] = []
-    if isinstance(func, dspy.Module):
-        found.append(func)
-    owner = getattr(func, "__self__", None)
-    if isinstance(owner, dspy.Module):
-        found.append(owner)
-    target = getattr(func, "__func__", func)
-    for cell in getattr(target, "__closure__", None) or ():
-        try:
-            value = cell.cell_contents
-        except ValueError:  # empty cell
-            continue
-        if isinstance(value, dspy.Module):
-            found.append(value)
-    code = getattr(target, "__code__", None)
-    glb = getattr(target, "__globals__", None)
-    if code is not None and isinstance(glb, dict):
-        for name in code.co_names:
-            value = glb.get(name)
-            if isinstance(value, dspy.Module):
-                found.append(value)
-    return found
-
-
-def unseen_predictors(program: dspy.Module) -> list[tuple[str, str]]:
-    """Predictors that are not slots, as ``(path, why)``: nested lists, compiled sub-modules, tools."""
-    seen = {id(p) for _, p in program.named_predictors()}
-    out: list[tuple[str, str]] = []
-    reported: set[int] = set()
-    compiled = [
-        name for name, mod in program.named_sub_modules()
-        if mod is not program and getattr(mod, "_compiled", False)
-    ]
-    for name, pred in program.named_sub_modules(type_=dspy.Predict):
-        if id(pred) in seen or id(pred) in reported:
-            continue
-        reported.add(id(pred))
-        inside = next((c for c in compiled if name.startswith(c + ".")), None)
-        why = (
-            f"inside the compiled sub-module {inside!r} (_compiled=True), which named_predictors() skips"
-            if inside else "inside a nested list/dict, which named_predictors() does not descend into"
-        )
-        out.append((name, why))
-    for rname, react in program.named_sub_modules(type_=dspy.ReAct):
-        for tname, tool in (getattr(react, "tools", None) or {}).items():
-            for mod in _modules_in_callable(getattr(tool, "func", tool)):
-                for pname, pred in mod.named_sub_modules(type_=dspy.Predict):
-                    if id(pred) in seen or id(pred) in reported:
-                        continue
-                    reported.add(id(pred))
-                    where = pname.removeprefix("self").lstrip(".")
-                    label = f"{type(mod).__name__}{'.' + where if where else ''}"
-                    out.append((f"{rname}.tools[{tname!r}] -> {label}",
-                                f"used inside the tool {tname!r} of ReAct {rname!r}; tools are not searched"))
-    return out
-
-
-def _warn_unseen(program: dspy.Module) -> None:
-    for path, why in unseen_predictors(program):
-        warnings.warn(
-            f"DSPy predictor {path} is not a slot: {why}. Its LM calls run on its own/configured LM and "
-            "are recorded with slot=None. Make it a direct attribute of a module (self.x = dspy.Predict(...)) "
-            "to optimize it.",
-            UnseenPredictorWarning,
-            stacklevel=4,
-        )
-
-
-def _lm_of(pred: dspy.Predict) -> Any:
-    return pred.lm if pred.lm is not None else dspy.settings.lm
 
 
 def _suggest(name: str, known: Any) -> str:
@@ -204,175 +111,78 @@ def _suggest(name: str, known: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_names(given: Any, known: Mapping[str, Any], *, what: str) -> None:
+def _check_names(given: Any, known: Any, *, what: str) -> None:
+    known = list(known)
     unknown = sorted(set(given) - set(known))
     if unknown:
         hints = "".join(f"; {u!r}{_suggest(u, known)}" for u in unknown if _suggest(u, known))
         raise SlotError(
-            f"{what} names unknown DSPy slot(s) {unknown}; the program's slots (named_predictors()) "
-            f"are {sorted(known)}{hints}"
+            f"{what} names unknown DSPy slot(s) {unknown}; the program's slots (named_predictors() and LM "
+            f"attributes) are {sorted(known)}{hints}"
         )
     check_slot_names(given, known, what=what)
 
 
-def _copy_program(program: dspy.Module, lm_copy: Any) -> dspy.Module:
-    """Deep copy ``program``; every LM reachable from it is replaced by ``lm_copy(lm)``.
-
-    Pre-seeding deepcopy's memo keeps the user's LMs (and their long histories) out of the copy.
-    """
-    memo: dict[int, Any] = {}
-    for _, lm in program.named_sub_modules(type_=dspy.BaseLM):
-        memo.setdefault(id(lm), lm_copy(lm))
-    try:
-        return copy.deepcopy(program, memo)
-    except Exception:  # noqa: BLE001 - same fallback as dspy.Module.deepcopy
-        new = program.deepcopy()
-        for _, pred in new.named_sub_modules(type_=dspy.Predict):
-            if pred.lm is not None:
-                pred.lm = lm_copy(pred.lm)
-        return new
+# --------------------------------------------------------------------------- discovery
 
 
-# --------------------------------------------------------------------------- runner
+def _static_slots(program: dspy.Module) -> list[Slot]:
+    names = slot_names(program)
+    preds, lms = names.predictors, names.lms
+    runtime = runtime_lm_modules(program)
+    slots = []
+    for name, pred in preds.items():
+        lm = pred.lm if pred.lm is not None else dspy.settings.lm
+        chosen = [m for m in runtime if not m or name.startswith(m + ".")]
+        if chosen and pred.lm is None:
+            where = ("model chosen at run time (lm= in the forward of "
+                     f"{', '.join(repr(m or 'the program') for m in chosen)}): known after probing "
+                     "(discover(program, probe_input=x))")
+            lm = None
+        else:
+            where = "own lm" if pred.lm is not None else ("configured lm" if lm is not None else "no lm yet")
+        slots.append(Slot(name=name, framework=FRAMEWORK, default_model=model_label(lm) if lm is not None else None,
+                          where=f"named_predictors(): {type(pred).__name__} '{signature_text(pred)}' ({where})"))
+    for path in sorted(direct_lm_calls(program)):
+        slots.append(Slot(name=path, framework=FRAMEWORK, default_model=model_label(lms[path]),
+                          where=f"LM attribute called directly in forward: {type(lms[path]).__name__}"))
+    for name in names.feedback:
+        lm = dspy.settings.lm
+        slots.append(Slot(name=name, framework=FRAMEWORK, default_model=model_label(lm) if lm is not None else None,
+                          where="dspy.Refine's advice predictor (OfferFeedback), called when an attempt scores "
+                                "below the threshold (configured lm)"))
+    return slots
 
 
-def _input_kwargs(program: dspy.Module, example: Any) -> dict[str, Any]:
-    """Keyword arguments for ``program(**kwargs)`` from a dspy.Example, a dict or a single value."""
-    if isinstance(example, dspy.Example):
+def _probe_slots(adapter: "DSPyAdapter", program: dspy.Module, static: list[Slot], probe_input: Any) -> list[Slot]:
+    """Run the program once as it is; each slot reports the model(s) it really called."""
+    lms = slot_names(program).lms
+    with adapter.bind(program, {}) as run:
         try:
-            data = dict(example.inputs())
-        except ValueError:  # no .with_inputs(...): use every field the program accepts
-            data = dict(example.toDict())
-    elif isinstance(example, Mapping):
-        data = dict(example)
-    else:
-        data = None
-
-    forward = getattr(type(program), "forward", None)  # via the class: dspy warns on program.forward
-    params: list[inspect.Parameter] = []
-    var_kw = True
-    if forward is not None:
-        try:
-            sig = inspect.signature(forward)
-            params = [p for p in list(sig.parameters.values())[1:]  # drop self
-                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-            var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-        except (TypeError, ValueError):
-            pass
-    accepted = [p.name for p in params]
-    if var_kw and isinstance(program, dspy.Predict):  # Predict / ChainOfThought.predict
-        accepted, var_kw = list(program.signature.input_fields), False
-    elif var_kw and hasattr(program, "signature") and not params:  # ChainOfThought, ReAct, ...
-        accepted, var_kw = list(program.signature.input_fields), False
-
-    if data is None:
-        if len(accepted) == 1:
-            return {accepted[0]: example}
-        raise AgentOptError(
-            f"cannot call {type(program).__name__} with a {type(example).__name__}; pass a dspy.Example "
-            f"(.with_inputs(...)) or a dict of its input fields {accepted or '(keyword arguments)'}"
-        )
-    if var_kw:
-        return data
-    kwargs = {k: v for k, v in data.items() if k in accepted}
-    required = [p.name for p in params if p.default is inspect.Parameter.empty] if params else accepted
-    missing = [k for k in required if k not in kwargs]
-    if missing:
-        raise AgentOptError(
-            f"example has no input field(s) {missing} needed by {type(program).__name__}; it has "
-            f"{sorted(data)}. Use dspy.Example(...).with_inputs({', '.join(map(repr, required))}) or a dict "
-            "with those keys"
-        )
-    return kwargs
+            out, usage = run(probe_input)
+        except Exception as exc:  # noqa: BLE001 - reported with the program's own error
+            raise DiscoveryError(f"the probe run of {type(program).__name__} failed: {type(exc).__name__}: {exc}; "
+                                 "fix the program or the probe input, or discover without probe_input") from exc
+    used = {slot: Counter(c.model for c in calls) for slot, calls in usage.by_slot().items() if slot is not None}
+    known = {s.name for s in static}
+    slots = list(static) + [Slot(name=p, framework=FRAMEWORK, default_model=model_label(lms[p]),
+                                 where=f"LM attribute called directly in forward: {type(lms[p]).__name__}")
+                            for p in lms if p in used and p not in known]
+    failed = f"; the probe run failed to parse ({out.error})" if is_failed(out) else ""
+    result = []
+    for slot in slots:
+        models = used.get(slot.name)
+        if models:
+            model = models.most_common(1)[0][0]
+            seen = ", ".join(f"{m} x{n}" for m, n in models.most_common())
+            where = f"probe: called {seen}; {slot.where}"
+        else:
+            model, where = slot.default_model, f"probe: not called for this input{failed}; {slot.where}"
+        result.append(Slot(name=slot.name, framework=FRAMEWORK, default_model=model, where=where))
+    return result
 
 
-class DSPyRunner(Runner):
-    """Runs one bound copy of the program. ``run(x)`` / ``await run.acall(x)`` -> (output, Usage).
-
-    ``output`` is the program's ``dspy.Prediction``, or a ``FailedRun`` when DSPy could not parse a
-    model reply. Safe to call from many threads and tasks at once.
-    """
-
-    def __init__(self, program: dspy.Module, slots: Mapping[str, dspy.Predict],
-                 lms: Mapping[str, dspy.BaseLM], assignment: Mapping[str, str]) -> None:
-        super().__init__(self._run, self._arun)
-        self.program = program
-        self.lms = dict(lms)                # slot -> the LM instance bound to it
-        self.assignment = dict(assignment)  # slot -> model string (assigned slots only)
-        self._slot_by_pred = {id(p): name for name, p in slots.items()}
-        self._warned: set[str] = set()
-        self._warn_lock = threading.Lock()
-
-    def _overrides(self, recorder: RunRecorder) -> dict[str, Any]:
-        settings = dspy.settings
-        over: dict[str, Any] = {
-            "callbacks": [*(settings.callbacks or []), recorder],
-            "caller_modules": [recorder.sink, *(settings.caller_modules or [])],
-            "disable_history": False,  # the history entry carries each call's usage and cost
-        }
-        if not settings.max_history_size:
-            over["max_history_size"] = 1
-        lm = settings.lm
-        if isinstance(lm, dspy.BaseLM) and getattr(lm, "cache", False):
-            over["lm"] = lm.copy(cache=False)  # unassigned slots: configured LM, but never cached
-        return over
-
-    def _finish(self, recorder: RunRecorder) -> Usage:
-        usage = recorder.usage()
-        for chain, model in recorder.unexplained:
-            key = f"{chain}|{model}"
-            with self._warn_lock:
-                if key in self._warned:
-                    continue
-                self._warned.add(key)
-            warnings.warn(
-                f"LM call to {model} is not explained by any DSPy slot: {chain}. It is recorded with "
-                "slot=None (usage.unattributed); make that predictor a direct module attribute to optimize it.",
-                UnattributedCallWarning,
-                stacklevel=3,
-            )
-        return usage
-
-    def _failed(self, exc: AdapterParseError, recorder: RunRecorder) -> FailedRun:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return FailedRun(error=f"{type(exc).__name__}: {first}"[:500], kind="parse_error",
-                         slot=recorder.last_slot())
-
-    def _run(self, example: Any) -> tuple[Any, Usage]:
-        kwargs = _input_kwargs(self.program, example)
-        recorder = RunRecorder(self._slot_by_pred)
-        with dspy.context(**self._overrides(recorder)):
-            try:
-                out: Any = self.program(**kwargs)
-            except BaseException as exc:
-                out = self._on_error(exc, recorder)
-        return out, self._finish(recorder)
-
-    async def _arun(self, example: Any) -> tuple[Any, Usage]:
-        if not callable(getattr(type(self.program), "aforward", None)):
-            return await asyncio.to_thread(self._run, example)  # module without aforward: sync in a thread
-        kwargs = _input_kwargs(self.program, example)
-        recorder = RunRecorder(self._slot_by_pred)
-        with dspy.context(**self._overrides(recorder)):
-            try:
-                out: Any = await self.program.acall(**kwargs)
-            except BaseException as exc:
-                out = self._on_error(exc, recorder)
-        return out, self._finish(recorder)
-
-    def _on_error(self, exc: BaseException, recorder: Any) -> Any:
-        """A parse failure becomes a FailedRun output; anything else re-raises with its usage."""
-        if isinstance(exc, AdapterParseError):
-            return self._failed(exc, recorder)
-        _attach_usage(exc, self._finish(recorder))
-        raise exc
-
-
-def _attach_usage(exc: BaseException, usage: Usage) -> None:
-    try:
-        exc.agentopt_usage = usage  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - some exception types refuse attributes
-        pass
+# --------------------------------------------------------------------------- the adapter
 
 
 class _Binding(AbstractContextManager):
@@ -384,7 +194,7 @@ class _Binding(AbstractContextManager):
 
     def __exit__(self, *exc: Any) -> None:
         for lm in self.runner.lms.values():
-            close = getattr(lm, "close", None)
+            close = getattr(lm, "close", None) if lm.__dict__.get(BUILT_ATTR) else None
             if callable(close):
                 try:
                     close()
@@ -393,78 +203,68 @@ class _Binding(AbstractContextManager):
         return None
 
 
-# --------------------------------------------------------------------------- the adapter
-
-
 @register_adapter
 class DSPyAdapter(Adapter):
-    """Slots = ``named_predictors()`` names of a ``dspy.Module``."""
+    """Slots = ``named_predictors()`` names of a ``dspy.Module`` and the LM attributes it calls directly."""
 
     framework = FRAMEWORK
+    example_from_row = staticmethod(example_from_row)
 
     @classmethod
     def handles(cls, app: Any) -> bool:
         return isinstance(app, dspy.Module)
 
-    def discover(self, app: Any, *, warn: bool = True, **options: Any) -> list[Slot]:
+    def discover(self, app: Any, *, warn: bool = True, probe_input: Any = None, **options: Any) -> list[Slot]:
+        """Every slot. Without ``probe_input`` what the code shows (a model chosen in ``forward`` is
+        reported as unknown); with it, the program runs once and each slot reports the model it used."""
         program = _check_program(app)
-        preds = _predictors(program)
         if warn:
-            _warn_unseen(program)
-        slots = []
-        for name, pred in preds.items():
-            lm = _lm_of(pred)
-            own = "own lm" if pred.lm is not None else ("configured lm" if lm is not None else "no lm yet")
-            slots.append(Slot(
-                name=name,
-                framework=FRAMEWORK,
-                default_model=model_label(lm) if lm is not None else None,
-                where=f"named_predictors(): {type(pred).__name__} '{signature_text(pred)}' ({own})",
-            ))
+            for path, why in unseen_predictors(program):
+                warnings.warn(
+                    f"DSPy predictor {path} is not a slot: {why}. Its LM calls run on its own/configured LM and "
+                    "are recorded with slot=None. Make it a direct attribute of a module (self.x = dspy.Predict(...)) "
+                    "to optimize it.", UnseenPredictorWarning, stacklevel=3)
+        slots = _static_slots(program)
+        if probe_input is not None:
+            slots = _probe_slots(self, program, slots, probe_input)
         return slots
 
     def bind(self, app: Any, assignment: Mapping[str, Any]) -> AbstractContextManager[DSPyRunner]:
         program = _check_program(app)
-        preds = _predictors(program)
+        names = slot_names(program)
         if not isinstance(assignment, Mapping):
             raise SlotError(f"assignment must be a dict {{slot: model}}, got {type(assignment).__name__}")
-        _check_names(assignment, preds, what="assignment")
-        lms = {name: _uncached_lm(name, value) for name, value in assignment.items()}
-        for name, pred in preds.items():
-            if name not in lms and _lm_of(pred) is None:
-                raise SlotError(
-                    f"slot {name!r} has no model: assign one (bind(program, {{{name!r}: 'provider/model'}})) "
-                    "or configure a default with dspy.configure(lm=dspy.LM(...))"
-                )
-        bound = _copy_program(program, lambda lm: lm.copy(cache=False))
-        bound_preds = dict(bound.named_predictors())
-        for name, lm in lms.items():
-            bound_preds[name].lm = lm
+        _check_names(assignment, names.all, what="assignment")
+        lms = {name: _assigned_lm(name, value) for name, value in assignment.items()}
+        _check_models_known(program, names, lms)
+        bound = bound_copy(program, lms, names)
         models = {name: _normalize_spec(name, value)[0] for name, value in assignment.items()}
-        return _Binding(DSPyRunner(bound, bound_preds, lms, models))
+        return _Binding(DSPyRunner(bound, names.all, lms, models))
 
-    def export_config(self, app: Any, assignment: Mapping[str, Any], *, include_state: bool = False,
+    def export_config(self, app: Any, assignment: Mapping[str, Any], *, include_state: bool | None = None,
                       **options: Any) -> dict[str, Any]:
-        """``{"format": "agentopt.assignment/v1", "framework": "dspy", "slots": {slot: {model, kwargs}}}``.
-
-        ``include_state=True`` adds ``"dspy_state"``: the ``program.save()`` state (demos,
-        signatures) with plain ``dspy.LM`` objects for the assigned slots, never secrets.
-        """
+        """``{"format": "agentopt.assignment/v1", "framework": "dspy", "slots": {slot: {model, kwargs}},
+        "dspy_state": ...}``. The program's compiled state (demos, instructions: ``program.dump_state()``,
+        never secrets) is included by default; ``include_state=False`` leaves it out. By default a state
+        that is not JSON-serializable is left out with a warning (``include_state=True``: an error)."""
         program = _check_program(app)
-        preds = _predictors(program)
-        _check_names(assignment, preds, what="assignment")
+        names = slot_names(program)
+        _check_names(assignment, names.all, what="assignment")
         slots: dict[str, Any] = {}
         for name, value in assignment.items():
             model, kwargs, _ = _normalize_spec(name, value)
             kwargs.pop("cache", None)
             slots[name] = {"model": model, "kwargs": strip_secrets(kwargs)}
         extra: dict[str, Any] = {}
-        if include_state:
-            extra[STATE_KEY] = _program_state(program, slots)
+        if include_state is not False:
+            state = _program_state(program, {k: v for k, v in slots.items() if k in names.predictors},
+                                   strict=bool(include_state))
+            if state is not None:
+                extra[STATE_KEY] = state
         return make_config(FRAMEWORK, slots, extra=extra)
 
     def apply(self, app: Any, cfg: Mapping[str, Any], **options: Any) -> dspy.Module:
-        """A deep copy of ``app`` whose assigned predictors use the config's models."""
+        """A deep copy of ``app`` with the config's compiled state and models; other slots keep their LMs."""
         program = _check_program(app)
         framework = cfg.get("framework", FRAMEWORK)
         if framework != FRAMEWORK:
@@ -472,48 +272,82 @@ class DSPyAdapter(Adapter):
                 f"config was exported for framework {framework!r}, not 'dspy'; apply it to the app it was "
                 "made for, or export a new one from this DSPy program"
             )
-        preds = _predictors(program)
-        _check_names(cfg["slots"], preds, what="config")
-        new = _copy_program(program, lambda lm: lm.copy())
-        state = cfg.get(STATE_KEY)
-        if state is not None:
-            if not isinstance(state, Mapping):
-                raise ConfigError(f"config {STATE_KEY!r} must be the program.save() state object")
-            try:
-                new.load_state(dict(state))
-            except (KeyError, ValueError, TypeError) as exc:
-                raise ConfigError(
-                    f"config {STATE_KEY!r} does not fit {type(program).__name__} ({type(exc).__name__}: {exc}); "
-                    "apply it to an instance of the program it was exported from, or export without state"
-                ) from None
-        new_preds = dict(new.named_predictors())
+        names = slot_names(program)
+        _check_names(cfg["slots"], names.all, what="config")
+        lms = {}
         for name, spec in cfg["slots"].items():
             kwargs = dict(spec.get("kwargs") or {})
             kwargs.setdefault("cache", True)  # a production program: DSPy's default caching
-            new_preds[name].lm = _factory_lm(spec["model"], **kwargs)
-        return new
+            lms[name] = _factory_lm(spec["model"], slot=name, **kwargs)
+        state = cfg.get(STATE_KEY)
+        if state is None:
+            return bound_copy(program, lms, names, own=False)
+        new = program.deepcopy()
+        _load_state(new, state, type(program).__name__)
+        return bound_copy(new, lms, names, own=False)
 
 
-def _program_state(program: dspy.Module, slots: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """``program.dump_state()`` with a plain ``dspy.LM`` per assigned slot, JSON-checked, no secrets."""
-    new = _copy_program(program, lambda lm: lm.copy())
-    new_preds = dict(new.named_predictors())
-    for name, spec in slots.items():
-        new_preds[name].lm = dspy.LM(spec["model"], **spec["kwargs"])
-    state = new.dump_state()
-    for pred_state in state.values():
-        if isinstance(pred_state, dict) and isinstance(pred_state.get("lm"), dict):
+def _check_models_known(program: dspy.Module, names: SlotNames, lms: Mapping[str, Any]) -> None:
+    for name, pred in names.predictors.items():
+        if name not in lms and pred.lm is None and dspy.settings.lm is None and not runtime_lm_modules(program):
+            raise SlotError(
+                f"slot {name!r} has no model: assign one (bind(program, {{{name!r}: 'provider/model'}})) "
+                "or configure a default with dspy.configure(lm=dspy.LM(...))"
+            )
+
+
+# --------------------------------------------------------------------------- compiled state
+
+
+def _demo_count(state: Mapping[str, Any]) -> int:
+    return sum(len(s.get("demos") or []) for s in state.values() if isinstance(s, Mapping))
+
+
+def _program_state(program: dspy.Module, slots: Mapping[str, Mapping[str, Any]], *, strict: bool) -> dict[str, Any] | None:
+    """``program.dump_state()`` (demos, signatures), JSON-checked, no secrets. Each assigned predictor's
+    ``lm`` is its assigned model; the others carry none (``apply`` keeps the target program's LMs)."""
+    state = program.dump_state()
+    for name, pred_state in state.items():
+        if not isinstance(pred_state, dict):
+            continue
+        spec = slots.get(name)
+        pred_state["lm"] = dspy.LM(spec["model"], **spec["kwargs"]).dump_state() if spec else None
+        if isinstance(pred_state["lm"], dict):
             pred_state["lm"] = {k: v for k, v in strip_secrets(pred_state["lm"]).items()
                                 if k not in ("api_base", "base_url")}
     try:
         return json.loads(json.dumps(state))
     except (TypeError, ValueError) as exc:
+        if strict:
+            raise ConfigError(f"the program's state is not JSON-serializable ({exc}); export with "
+                              "include_state=False") from None
+        warnings.warn(f"the program's compiled state (demos, instructions) is not JSON-serializable ({exc}); "
+                      "it is left out of the config", UserWarning, stacklevel=4)
+        return None
+
+
+def _load_state(new: dspy.Module, state: Any, name: str) -> None:
+    """Load the exported state into ``new``, keeping its own predictor LMs; warn if demos were lost."""
+    if not isinstance(state, Mapping):
+        raise ConfigError(f"config {STATE_KEY!r} must be the program.dump_state() object")
+    own = {n: p.lm for n, p in new.named_predictors()}
+    try:
+        new.load_state(dict(state))
+    except (KeyError, ValueError, TypeError) as exc:
         raise ConfigError(
-            f"the program's state is not JSON-serializable ({exc}); export without include_state"
+            f"config {STATE_KEY!r} does not fit {name} ({type(exc).__name__}: {exc}); apply it to an "
+            "instance of the program it was exported from, or export with include_state=False"
         ) from None
+    for n, pred in new.named_predictors():
+        if pred.lm is None:
+            pred.lm = own.get(n)
+    have, want = _demo_count(new.dump_state()), _demo_count(state)
+    if have < want:
+        warnings.warn(f"{name} has {have} few-shot demos after apply, the config carries {want}: its predictors "
+                      "differ from the program the config was exported from", DemosLostWarning, stacklevel=4)
 
 
 def export_config(program: dspy.Module, assignment: Mapping[str, Any], *,
-                  include_state: bool = False) -> dict[str, Any]:
+                  include_state: bool | None = None) -> dict[str, Any]:
     """Module-level ``DSPyAdapter().export_config`` (with the ``include_state`` option)."""
     return DSPyAdapter().export_config(program, assignment, include_state=include_state)

@@ -1,4 +1,9 @@
-"""The in-process way in: a litellm custom provider ``sim`` backed by the simulator engine."""
+"""The in-process way in: a litellm custom provider ``sim`` backed by the simulator engine.
+
+``litellm.completion(model="sim/<name>", ...)`` takes the same request parameters as the HTTP server
+(tools, tool_choice, response_format, n, seed, stream with usage); bad requests raise litellm's
+BadRequestError / NotFoundError with the API's message.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,15 @@ from typing import Any, AsyncIterator, Iterator
 
 import litellm
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
-from litellm.types.utils import GenericStreamingChunk, ModelResponse
+from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from ..errors import ModelError
+from .contract import request_params
 from .engine import SimResult, simulate
+from .errors import SimRequestError
+from .stream import chunks, usage_of
 from .zoo import PROVIDER
 
-__all__ = ["SimLLM", "time_scale", "to_model_response"]
-
-_PASS = ("tools", "tool_choice", "response_format", "seed", "max_tokens", "max_completion_tokens")
+__all__ = ["SimLLM", "time_scale", "to_model_response", "install"]
 
 
 def time_scale() -> float:
@@ -29,26 +34,21 @@ def time_scale() -> float:
 
 
 def _run(model: str, messages: list, optional_params: dict) -> SimResult:
-    kwargs = {k: optional_params[k] for k in _PASS if optional_params.get(k) is not None}
-    if "max_completion_tokens" in kwargs:
-        kwargs.setdefault("max_tokens", kwargs.pop("max_completion_tokens"))
     try:
-        return simulate(f"{PROVIDER}/{model.split('/')[-1]}", messages, **kwargs)
-    except ModelError as exc:
-        raise CustomLLMError(status_code=400, message=str(exc)) from None
+        return simulate(f"{PROVIDER}/{model.split('/')[-1]}", messages, **request_params(optional_params))
+    except SimRequestError as exc:
+        raise CustomLLMError(status_code=exc.status, message=exc.message) from None
 
 
 def to_model_response(res: SimResult, model_response: ModelResponse | None = None) -> ModelResponse:
-    """Fill a litellm ModelResponse (content or tool calls, usage, simulated latency)."""
-    message: dict[str, Any] = {"role": "assistant", "content": res.content}
-    if res.tool_calls:
-        message["tool_calls"] = res.tool_calls
-    resp = ModelResponse(
-        model=res.model,
-        choices=[{"index": 0, "message": message, "finish_reason": res.finish_reason}],
-        usage={"prompt_tokens": res.input_tokens, "completion_tokens": res.output_tokens,
-               "total_tokens": res.input_tokens + res.output_tokens},
-    )
+    """Fill a litellm ModelResponse (``n`` choices of content or tool calls, usage, simulated latency)."""
+    choices = []
+    for i, c in enumerate(res.choices):
+        message: dict[str, Any] = {"role": "assistant", "content": c.content}
+        if c.tool_calls:
+            message["tool_calls"] = c.tool_calls
+        choices.append({"index": i, "message": message, "finish_reason": c.finish_reason})
+    resp = ModelResponse(model=res.model, choices=choices, usage=usage_of(res))
     if model_response is not None:
         model_response.choices = resp.choices
         model_response.model = res.model
@@ -56,7 +56,23 @@ def to_model_response(res: SimResult, model_response: ModelResponse | None = Non
         resp = model_response
     resp._hidden_params = {**getattr(resp, "_hidden_params", {}), "sim_latency_s": res.latency_s,
                            "sim_info": res.info}
+    # the simulated latency where LangChain passes response fields on (its llm_output), as DSPy reads
+    # the hidden params: every framework records the same latency for the same call
+    resp.provider_specific_fields = {"sim_latency_s": res.latency_s}
     return resp
+
+
+def _stream(res: SimResult) -> Iterator[ModelResponseStream]:
+    """The stream as litellm takes it from a custom provider: every choice's deltas, the last one
+    carrying the finish reason and the usage (litellm drops chunks without content after a finish)."""
+    deltas = [c for c in chunks(res, 0, "", False) if c["choices"]]
+    body = [c for c in deltas if not c["choices"][0]["finish_reason"]]
+    finish = [c["choices"][0]["finish_reason"] for c in deltas if c["choices"][0]["finish_reason"]][-1]
+    for c in body[:-1]:
+        yield ModelResponseStream(**c)
+    last = body[-1]
+    yield ModelResponseStream(**{**last, "choices": [{**last["choices"][0], "finish_reason": finish}],
+                                 "usage": usage_of(res)})
 
 
 class SimLLM(CustomLLM):
@@ -76,53 +92,30 @@ class SimLLM(CustomLLM):
         await asyncio.sleep(res.latency_s * time_scale())
         return to_model_response(res, model_response)
 
-    def _chunk(self, res: SimResult) -> GenericStreamingChunk:
-        tool_use = None
-        if res.tool_calls:
-            tc = res.tool_calls[0]
-            tool_use = {"id": tc["id"], "type": "function", "index": 0,
-                        "function": {"name": tc["function"]["name"], "arguments": tc["function"]["arguments"]}}
-        return {"text": res.content or "", "tool_use": tool_use, "is_finished": True,
-                "finish_reason": res.finish_reason, "index": 0,
-                "usage": {"prompt_tokens": res.input_tokens, "completion_tokens": res.output_tokens,
-                          "total_tokens": res.input_tokens + res.output_tokens}}
-
     def streaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                   model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                  logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> Iterator[GenericStreamingChunk]:
+                  logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> Iterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         time.sleep(res.latency_s * time_scale())
-        yield self._chunk(res)
+        yield from _stream(res)
 
     async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                          model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                         logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[GenericStreamingChunk]:
+                         logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         await asyncio.sleep(res.latency_s * time_scale())
-        yield self._chunk(res)
+        for chunk in _stream(res):
+            yield chunk
 
 
 _HANDLER = SimLLM()
 
 
 def install() -> None:
-    """Add the ``sim`` provider to litellm (idempotent) and register the zoo's prices."""
-    from .zoo import ZOO
-
+    """Add the ``sim`` provider to litellm (idempotent; prices are registered by ``sim.register``)."""
     if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
         litellm.custom_provider_map = [*litellm.custom_provider_map,
                                        {"provider": PROVIDER, "custom_handler": _HANDLER}]
         from litellm.utils import custom_llm_setup
 
         custom_llm_setup()
-    litellm.register_model({
-        key: {"input_cost_per_token": spec.input_cost_per_token,
-              "output_cost_per_token": spec.output_cost_per_token,
-              "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
-              "litellm_provider": PROVIDER, "mode": "chat",
-              "max_input_tokens": spec.context_window, "max_tokens": spec.max_output_tokens,
-              "max_output_tokens": spec.max_output_tokens,
-              "supports_function_calling": True, "supports_tool_choice": True,
-              "supports_response_schema": False}
-        for key, spec in ZOO.items()
-    })

@@ -1,8 +1,10 @@
 """The HTTP way in: an OpenAI-compatible server for the simulated zoo (loopback only).
 
 ``POST /v1/chat/completions`` and ``GET /v1/models`` work with the openai SDK, litellm
-(``openai/sim/<name>`` + ``api_base``) and LangChain. Optional deterministic fault injection
-(429, 500, timeout, malformed) for reliability tests. ``GET /sim/stats`` and the in-process
+(``openai/sim/<name>`` + ``api_base``), LangChain and DSPy: the whole request contract (tools,
+tool_choice, response_format, n, stream with usage) is answered by the same engine as the in-process
+provider, and bad requests get the API's 400/404 error bodies. Optional fault injection (429, 500,
+timeout, malformed), random or scheduled by request number (``faults.py``), for reliability tests. ``GET /sim/stats`` and the in-process
 ``SimServer.log`` give the server's own request count and per-model usage; ``GET /sim/requests``
 lists every request (model, status, tokens, and the first ``[tag:...]`` marker found in its
 messages, so a caller can tell which of its runs sent it).
@@ -14,7 +16,6 @@ import asyncio
 import errno
 import hashlib
 import json
-import random
 import re
 import socket
 import threading
@@ -25,25 +26,30 @@ from typing import Any, Iterable
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from ..errors import AgentOptError, ModelError
-from .engine import simulate
+from ..errors import AgentOptError
+from .contract import check_stream_options, request_params
+from .engine import SimResult, simulate
+from .errors import SimRequestError
+from .faults import FAULTS, FaultPlan
+from .stream import chunks, completion_json
 from .zoo import ZOO, get_spec
 
 __all__ = ["FAULTS", "ServerOptions", "RequestRecord", "SimServer", "create_app", "serve_in_thread", "run_server",
            "bind_socket"]
 
-FAULTS = ("429", "500", "timeout", "malformed")
-
 
 @dataclass
 class ServerOptions:
-    """Server behaviour: latency scale, fault injection (rate, kinds, seed), timeout fault length."""
+    """Server behaviour: latency scale, fault injection (random: rate, kinds, seed; or a schedule by
+    request number, see ``faults.py``), timeout fault length."""
 
     time_scale: float = 0.001
     fail_rate: float = 0.0
     faults: tuple[str, ...] = ("429", "500")
     seed: int = 0
     timeout_s: float = 30.0
+    fault_schedule: str | dict[int, str] | None = None
+    plan: FaultPlan = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         bad = [f for f in self.faults if f not in FAULTS]
@@ -55,6 +61,7 @@ class ServerOptions:
             raise AgentOptError(f"time scale must be >= 0, got {self.time_scale}")
         if self.fail_rate > 0 and not self.faults:
             raise AgentOptError("--fail-rate > 0 needs at least one fault kind, e.g. --faults 429,500")
+        self.plan = FaultPlan(self.fail_rate, tuple(self.faults), self.seed, self.fault_schedule)
 
 
 @dataclass
@@ -151,41 +158,82 @@ def _error(status: int, message: str, kind: str, code: str | None = None, header
                         status_code=status, headers=headers)
 
 
-def _fault_for(opts: ServerOptions, body_key: str, occurrence: int) -> str | None:
-    if opts.fail_rate <= 0:
-        return None
-    h = hashlib.sha256(f"{opts.seed}|{body_key}|{occurrence}".encode()).digest()
-    rng = random.Random(int.from_bytes(h[:8], "big"))
-    if rng.random() >= opts.fail_rate:
-        return None
-    return rng.choice(list(opts.faults))
-
-
-def _completion_json(res: Any, created: int, rid: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": res.content}
-    if res.tool_calls:
-        message["tool_calls"] = res.tool_calls
-    return {
-        "id": rid, "object": "chat.completion", "created": created, "model": res.model,
-        "system_fingerprint": "agentopt-sim",
-        "choices": [{"index": 0, "message": message, "finish_reason": res.finish_reason, "logprobs": None}],
-        "usage": {"prompt_tokens": res.input_tokens, "completion_tokens": res.output_tokens,
-                  "total_tokens": res.input_tokens + res.output_tokens},
-    }
-
-
-def _stream_chunks(res: Any, created: int, rid: str, include_usage: bool) -> Iterable[str]:
-    base = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": res.model}
-    delta: dict[str, Any] = {"role": "assistant", "content": res.content or ""}
-    if res.tool_calls:
-        delta["tool_calls"] = [{"index": i, **tc} for i, tc in enumerate(res.tool_calls)]
-    yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}) + "\n\n"
-    yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": res.finish_reason}]}) + "\n\n"
-    if include_usage:
-        usage = {"prompt_tokens": res.input_tokens, "completion_tokens": res.output_tokens,
-                 "total_tokens": res.input_tokens + res.output_tokens}
-        yield "data: " + json.dumps({**base, "choices": [], "usage": usage}) + "\n\n"
+def _sse(res: SimResult, created: int, rid: str, include_usage: bool) -> Iterable[str]:
+    for chunk in chunks(res, created, rid, include_usage):
+        yield "data: " + json.dumps(chunk) + "\n\n"
     yield "data: [DONE]\n\n"
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise SimRequestError("We could not parse the JSON body of your request. The request body must be a JSON "
+                              "object.", param=None)
+    return body
+
+
+def _complete(body: dict[str, Any]) -> tuple[SimResult, bool]:
+    """The simulated completion of a request body and whether a usage chunk is wanted (or the 4xx)."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise SimRequestError("you must provide a model parameter", param="model", code="missing_required_parameter")
+    spec = get_spec(model)
+    include_usage = check_stream_options(body.get("stream"), body.get("stream_options"))
+    return simulate(spec.name, body.get("messages"), **request_params(body)), include_usage
+
+
+async def _fault_reply(rec: RequestRecord, opts: ServerOptions, log: RequestLog) -> JSONResponse:
+    """The reply of an injected 429 / 500 / timeout (the request is logged with its fault)."""
+    if rec.fault == "429":
+        rec.status = 429
+        log.add(rec)
+        return _error(429, "simulated rate limit; retry after a moment", "rate_limit_error", "rate_limit_exceeded",
+                      headers={"retry-after": "1", "retry-after-ms": "20"})
+    if rec.fault == "500":
+        rec.status = 500
+        log.add(rec)
+        return _error(500, "simulated internal server error", "server_error")
+    rec.status = 504
+    log.add(rec)
+    try:
+        await asyncio.sleep(opts.timeout_s)
+    except asyncio.CancelledError:  # server shutting down: end quietly
+        pass
+    return _error(504, "simulated timeout", "server_error", "timeout")
+
+
+async def _chat(request: Request, opts: ServerOptions, log: RequestLog) -> Any:
+    """``POST /v1/chat/completions``: the completion (or stream), a 4xx for a bad request, or a fault."""
+    rec = RequestRecord(log.next_n(), None, 400)
+    raw = await request.body()
+    try:
+        body = _body(raw)
+        rec.model, rec.tag = str(body.get("model")), _tag(body.get("messages"))
+        res, include_usage = _complete(body)
+    except SimRequestError as exc:
+        rec.status = exc.status
+        log.add(rec)
+        return JSONResponse(exc.body(), status_code=exc.status)
+    rec.model, rec.key = res.model, hashlib.sha256(raw).hexdigest()
+    rec.fault = opts.plan.fault_for(rec.n, rec.key, log.occurrence(rec.key))
+    if rec.fault in ("429", "500", "timeout"):
+        return await _fault_reply(rec, opts, log)
+    await asyncio.sleep(res.latency_s * opts.time_scale)
+    rec.status, rec.input_tokens, rec.output_tokens, rec.sim_latency_s = \
+        200, res.input_tokens, res.output_tokens, res.latency_s
+    log.add(rec)
+    if rec.fault == "malformed":
+        return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"role": "assis',
+                                 media_type="application/json")
+    created, rid = int(time.time()), f"chatcmpl-sim{rec.n:08d}"
+    headers = {"x-sim-latency-s": f"{res.latency_s:.4f}"}
+    if body.get("stream"):
+        return StreamingResponse(_sse(res, created, rid, include_usage), media_type="text/event-stream",
+                                 headers=headers)
+    return JSONResponse(completion_json(res, created, rid), headers=headers)
 
 
 def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None) -> Any:
@@ -216,61 +264,17 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/v1/models/{model_id:path}")
+    async def model(model_id: str) -> Any:
+        try:
+            spec = get_spec(model_id)
+        except SimRequestError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        return {"id": spec.name, "object": "model", "created": 0, "owned_by": "agentopt-sim"}
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
-        n = log.next_n()
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-            assert isinstance(body, dict)
-        except (ValueError, AssertionError):
-            log.add(RequestRecord(n, None, 400))
-            return _error(400, "request body must be a JSON object", "invalid_request_error")
-        model = body.get("model")
-        tag = _tag(body.get("messages"))
-        try:
-            spec = get_spec(str(model))
-        except ModelError as exc:
-            log.add(RequestRecord(n, str(model), 404, tag=tag))
-            return _error(404, str(exc), "invalid_request_error", "model_not_found")
-        if not isinstance(body.get("messages"), list) or not body["messages"]:
-            log.add(RequestRecord(n, spec.name, 400, tag=tag))
-            return _error(400, "'messages' must be a non-empty list", "invalid_request_error")
-        key = hashlib.sha256(raw).hexdigest()
-        fault = _fault_for(opts, key, log.occurrence(key))
-        if fault == "429":
-            log.add(RequestRecord(n, spec.name, 429, fault, key=key, tag=tag))
-            return _error(429, "simulated rate limit; retry after a moment", "rate_limit_error", "rate_limit_exceeded",
-                          headers={"retry-after": "1", "retry-after-ms": "20"})
-        if fault == "500":
-            log.add(RequestRecord(n, spec.name, 500, fault, key=key, tag=tag))
-            return _error(500, "simulated internal server error", "server_error")
-        if fault == "timeout":
-            log.add(RequestRecord(n, spec.name, 504, fault, key=key, tag=tag))
-            try:
-                await asyncio.sleep(opts.timeout_s)
-            except asyncio.CancelledError:  # server shutting down: end quietly
-                pass
-            return _error(504, "simulated timeout", "server_error", "timeout")
-        kwargs = {k: body[k] for k in ("tools", "tool_choice", "response_format", "seed") if body.get(k) is not None}
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-        try:
-            res = simulate(spec.name, body["messages"], max_tokens=max_tokens, **kwargs)
-        except ModelError as exc:
-            log.add(RequestRecord(n, spec.name, 400, tag=tag))
-            return _error(400, str(exc), "invalid_request_error", "context_length_exceeded")
-        await asyncio.sleep(res.latency_s * opts.time_scale)
-        log.add(RequestRecord(n, spec.name, 200, fault, res.input_tokens, res.output_tokens, res.latency_s, key=key, tag=tag))
-        if fault == "malformed":
-            return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"role": "assis',
-                                     media_type="application/json")
-        created, rid = int(time.time()), f"chatcmpl-sim{n:08d}"
-        headers = {"x-sim-latency-s": f"{res.latency_s:.4f}"}
-        if body.get("stream"):
-            include = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(_stream_chunks(res, created, rid, include), media_type="text/event-stream",
-                                     headers=headers)
-        return JSONResponse(_completion_json(res, created, rid), headers=headers)
+        return await _chat(request, opts, log)
 
     return app
 
@@ -302,9 +306,16 @@ def bind_socket(host: str = "127.0.0.1", port: int = 8765) -> socket.socket:
 class SimServer:
     """A running server (in a background thread): ``.url`` (ends in /v1), ``.log``, ``.stop()``."""
 
-    def __init__(self, server: Any, thread: threading.Thread, host: str, port: int, log: RequestLog) -> None:
+    def __init__(self, server: Any, thread: threading.Thread, host: str, port: int, log: RequestLog,
+                 opts: ServerOptions | None = None) -> None:
         self._server, self._thread = server, thread
         self.host, self.port, self.log = host, port, log
+        self.opts = opts or ServerOptions()
+
+    @property
+    def plan(self) -> FaultPlan:
+        """The server's fault plan (``plan.expected(n)``: scheduled faults among n requests)."""
+        return self.opts.plan
 
     @property
     def base_url(self) -> str:
@@ -351,7 +362,7 @@ def serve_in_thread(port: int = 0, host: str = "127.0.0.1", **options: Any) -> S
         time.sleep(0.01)
     if not server.started:
         raise AgentOptError(f"simulated model server did not start on {host}:{real_port}")
-    return SimServer(server, thread, host, real_port, log)
+    return SimServer(server, thread, host, real_port, log, opts)
 
 
 def run_server(port: int = 8765, host: str = "127.0.0.1", **options: Any) -> None:
@@ -365,4 +376,4 @@ def run_server(port: int = 8765, host: str = "127.0.0.1", **options: Any) -> Non
 
 
 def options_dict(opts: ServerOptions) -> dict[str, Any]:
-    return asdict(opts)
+    return {k: v for k, v in asdict(opts).items() if k != "plan"}

@@ -32,6 +32,7 @@ class SimModelSpec:
     max_output_tokens: int = 4096
     verbosity: int = 1
     direct_answer_rate: float = 0.0
+    malformed_json_rate: float = 0.0
     plan_header: str = "Plan outline:"
     description: str = ""
 
@@ -61,11 +62,11 @@ ZOO: dict[str, SimModelSpec] = dict(
     [
         _spec("nano", skill=0.50, input_usd_per_mtok=0.05, output_usd_per_mtok=0.20,
               latency_median_s=0.15, latency_p95_s=0.45, tokens_per_s=250, context_window=8_192,
-              max_output_tokens=1024, verbosity=0, plan_header="Steps to follow:",
+              max_output_tokens=1024, verbosity=0, malformed_json_rate=0.06, plan_header="Steps to follow:",
               description="tiny, cheap and fast; often wrong on multi-step work"),
         _spec("mini", skill=0.62, input_usd_per_mtok=0.15, output_usd_per_mtok=0.60,
               latency_median_s=0.20, latency_p95_s=0.55, tokens_per_s=200, context_window=16_384,
-              max_output_tokens=2048, verbosity=0, plan_header="Plan outline:",
+              max_output_tokens=2048, verbosity=0, malformed_json_rate=0.03, plan_header="Plan outline:",
               description="small and cheap"),
         _spec("small", skill=0.74, input_usd_per_mtok=0.40, output_usd_per_mtok=1.60,
               latency_median_s=0.30, latency_p95_s=0.80, tokens_per_s=150, context_window=32_768,
@@ -96,8 +97,8 @@ ZOO: dict[str, SimModelSpec] = dict(
 
 
 def get_spec(model: str) -> SimModelSpec:
-    """The spec of ``sim/<name>`` (also accepts bare ``<name>``); ModelError listing the zoo if unknown."""
-    from ..errors import ModelError
+    """The spec of ``sim/<name>`` (also bare ``<name>``); SimModelNotFoundError (404) listing the zoo if unknown."""
+    from .errors import SimModelNotFoundError
 
     key = model if model.startswith(f"{PROVIDER}/") else f"{PROVIDER}/{model}"
     # litellm may hand the custom provider the name without its prefix, or with "openai/" (server)
@@ -106,6 +107,6 @@ def get_spec(model: str) -> SimModelSpec:
     try:
         return ZOO[key]
     except KeyError:
-        raise ModelError(
-            f"unknown simulated model {model!r}; available: {', '.join(ZOO)}"
+        raise SimModelNotFoundError(
+            f"unknown simulated model {model!r}; available: {', '.join(ZOO)}", param="model"
         ) from None
