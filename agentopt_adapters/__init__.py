@@ -29,9 +29,10 @@ def discover(app: Any, **options: Any) -> list[Slot]:
     return adapter_for(app).discover(app, **options)
 
 
-def bind(app: Any, assignment: Mapping[str, Any]) -> AbstractContextManager[Runner]:
-    """``with bind(app, {slot: model}) as run: out, usage = run(x)``."""
-    return adapter_for(app).bind(app, assignment)
+def bind(app: Any, assignment: Mapping[str, Any], **options: Any) -> AbstractContextManager[Runner]:
+    """``with bind(app, {slot: model}) as run: out, usage = run(x)``; ``options`` are the framework's
+    run settings (LangGraph: ``config=``, ``context=``, ``tracing=``)."""
+    return adapter_for(app).bind(app, assignment, **options)
 
 
 def export_config(app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:

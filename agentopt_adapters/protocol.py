@@ -8,41 +8,83 @@ never loads DSPy), then asks the plain-callable adapter last.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from typing import Any, Awaitable, Callable, ClassVar, Mapping
+from typing import Any, Awaitable, Callable, ClassVar, Mapping, TypeVar
 
 from .errors import AgentOptError
 from .usage import Slot, Usage
 
-__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_roots"]
+__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_roots", "run_blocking"]
+
+T = TypeVar("T")
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def run_blocking(awaitable: Awaitable[T]) -> T:
+    """Run ``awaitable`` to completion from sync code, on a private event loop in a daemon thread.
+
+    Works whether or not the calling thread runs an event loop; the caller's context variables
+    are copied into the task. One loop serves the whole process, so async clients cached by
+    model objects stay on one loop."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None or _LOOP.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="agentopt-private-loop", daemon=True).start()
+            _LOOP = loop
+        loop = _LOOP
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        raise AgentOptError("run(x) was called from code running on agentopt's private event loop; "
+                            "use `await run.acall(x)` there")
+
+    async def main() -> T:
+        return await awaitable
+
+    return asyncio.run_coroutine_threadsafe(main(), loop).result()
 
 
 class Runner:
     """Runs the app under one assignment. ``run(x)`` and ``await run.acall(x)`` -> (output, Usage).
 
-    ``prefers_async``: True when the app is async-only, so an evaluator should await ``acall``; False
-    when ``run`` should be called (from the evaluator's own thread pool for concurrency)."""
+    ``prefers_async`` is True when the app has async-only parts: await ``acall`` (``run(x)``
+    still works, running ``acall`` on a private event loop). Keyword options (e.g. LangGraph's
+    ``config=`` / ``context=``) go through to the adapter's call.
+    """
 
     prefers_async: bool = False
 
     def __init__(
         self,
-        call: Callable[[Any], tuple[Any, Usage]],
-        acall: Callable[[Any], Awaitable[tuple[Any, Usage]]] | None = None,
+        call: Callable[..., tuple[Any, Usage]] | None,
+        acall: Callable[..., Awaitable[tuple[Any, Usage]]] | None = None,
+        *,
+        prefers_async: bool = False,
     ) -> None:
+        if call is None and acall is None:
+            raise TypeError("Runner needs a sync call, an async acall, or both")
         self._call = call
         self._acall = acall
+        self.prefers_async = prefers_async or call is None
 
-    def __call__(self, example_input: Any) -> tuple[Any, Usage]:
-        return self._call(example_input)
+    def __call__(self, example_input: Any, **options: Any) -> tuple[Any, Usage]:
+        if self._call is None:
+            assert self._acall is not None
+            return run_blocking(self._acall(example_input, **options))
+        return self._call(example_input, **options)
 
-    async def acall(self, example_input: Any) -> tuple[Any, Usage]:
+    async def acall(self, example_input: Any, **options: Any) -> tuple[Any, Usage]:
         if self._acall is not None:
-            return await self._acall(example_input)
-        import asyncio
-
-        return await asyncio.to_thread(self._call, example_input)
+            return await self._acall(example_input, **options)
+        assert self._call is not None
+        return await asyncio.to_thread(self._call, example_input, **options)
 
 
 class Adapter(ABC):
@@ -61,8 +103,9 @@ class Adapter(ABC):
         """Every model slot of ``app``."""
 
     @abstractmethod
-    def bind(self, app: Any, assignment: Mapping[str, Any]) -> AbstractContextManager[Runner]:
-        """Context manager yielding a Runner that uses ``assignment`` (slot -> model)."""
+    def bind(self, app: Any, assignment: Mapping[str, Any], **options: Any) -> AbstractContextManager[Runner]:
+        """Context manager yielding a Runner that uses ``assignment`` (slot -> model); slots not in
+        ``assignment`` keep the app's own models. ``options`` are framework-specific run settings."""
 
     @abstractmethod
     def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,34 +6,37 @@ slots = aa.discover(graph)                       # static view
 slots = aa.discover(graph, probe_input=example)  # + dynamic probe (runs the graph once)
 with aa.bind(graph, {"plan": "sim/small", "solve": "sim/large"}) as run:
     out, usage = run(example)                    # or: await run.acall(example); run.stream(example)
+with aa.bind(graph, {}, context=Ctx(), config={"tags": ["eval"]}, tracing=False) as run:
+    out, usage = run(example, config={"metadata": {"example": 3}})   # {}: the app as it is
 cfg = aa.export_config(graph, {"plan": "sim/small"})
 tuned = aa.apply(graph, cfg)                     # a copy of the graph that uses those models
 ```
 
 Slot names: the node name (``plan``); nodes of subgraphs / prebuilt agents get a dotted path
-(``research.agent``); a second distinct model held by one node is ``plan#2``.
+(``research.agent``); a second distinct model held by one node is ``plan#2``. Slots not in an
+assignment call the app's own model objects untouched (endpoint, client, key, headers).
 """
 
 from __future__ import annotations
 
 import contextvars
-import uuid
+import warnings
 import weakref
 from contextlib import contextmanager
 from typing import Any, AsyncIterator, Iterator, Mapping
 
-from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables.config import RunnableConfig
 
 from ..assignment_file import make_config
 from ..errors import ConfigError, DiscoveryError, SlotError
 from ..models import check_model_string, model_name
-from ..protocol import Adapter, Runner, register_adapter
-from ..usage import Slot, Usage
+from ..protocol import Adapter, register_adapter
+from ..usage import Slot
 from .discovery import Path, SlotTable, inherited_kwargs
-from .recording import SlotRecorder
-from .routing import ModelSpec, Route, install, reset_route, set_route, warn_unroutable
+from .routing import ModelSpec, Route, install, push_route, warn_unroutable
+from .runner import LangGraphRunner, merge_config
 
 FRAMEWORK = "langgraph"
 
@@ -115,112 +118,6 @@ def _route(graph: Any, assignment: Mapping[str, Any], *, what: str = "assignment
     return Route(table, specs)
 
 
-def _with_handler(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
-    cfg: dict[str, Any] = dict(config or {})
-    callbacks = cfg.get("callbacks")
-    if callbacks is None:
-        cfg["callbacks"] = [handler]
-    elif isinstance(callbacks, BaseCallbackManager):
-        manager = callbacks.copy()
-        manager.add_handler(handler, inherit=True)
-        cfg["callbacks"] = manager
-    else:
-        cfg["callbacks"] = [*callbacks, handler]
-    return cfg  # type: ignore[return-value]
-
-
-def _run_config(graph: Any, config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
-    cfg = _with_handler(config, handler)
-    if getattr(graph, "checkpointer", None) and not (cfg.get("configurable") or {}).get("thread_id"):
-        cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": f"agentopt-{uuid.uuid4().hex}"}
-    return cfg
-
-
-class RunStream:
-    """``run.stream(x, **kw)``: iterate the graph's stream; ``.usage`` afterwards."""
-
-    def __init__(self, graph: Any, example: Any, config: RunnableConfig, route: Route, recorder: SlotRecorder, kwargs: dict[str, Any]) -> None:
-        self._ctx = contextvars.copy_context()
-        self._ctx.run(set_route, route)  # the route lives in this private context only
-        self._iter = self._ctx.run(graph.stream, example, config, **kwargs)
-        self._recorder = recorder
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            try:
-                chunk = self._ctx.run(next, self._iter)
-            except StopIteration:
-                return
-            yield chunk
-
-    @property
-    def usage(self) -> Usage:
-        return self._recorder.usage()
-
-
-class AsyncRunStream:
-    """``run.astream(x, **kw)``: ``async for`` over the graph's astream; ``.usage`` afterwards.
-
-    The route travels with the run's callbacks (the recorder), so the consumer's context
-    is never touched between chunks.
-    """
-
-    def __init__(self, graph: Any, example: Any, config: RunnableConfig, recorder: SlotRecorder, kwargs: dict[str, Any]) -> None:
-        self._aiter = graph.astream(example, config, **kwargs)
-        self._recorder = recorder
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiter.__aiter__()
-
-    @property
-    def usage(self) -> Usage:
-        return self._recorder.usage()
-
-
-class LangGraphRunner(Runner):
-    """Runs a graph under one assignment: ``run(x)`` / ``await run.acall(x)`` -> (output, Usage)."""
-
-    def __init__(self, graph: Any, route: Route) -> None:
-        self.graph = graph
-        self.route = route
-        super().__init__(self._call_sync, self._call_async)
-
-    def _recorder(self) -> SlotRecorder:
-        return SlotRecorder(self.route.table, self.route)
-
-    def _call_sync(self, example: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
-        recorder = self._recorder()
-        token = set_route(self.route)
-        try:
-            out = self.graph.invoke(example, _run_config(self.graph, config, recorder))
-        finally:
-            reset_route(token)
-        return out, recorder.usage()
-
-    async def _call_async(self, example: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
-        recorder = self._recorder()
-        token = set_route(self.route)
-        try:
-            out = await self.graph.ainvoke(example, _run_config(self.graph, config, recorder))
-        finally:
-            reset_route(token)
-        return out, recorder.usage()
-
-    def __call__(self, example_input: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
-        return self._call_sync(example_input, config)
-
-    async def acall(self, example_input: Any, config: RunnableConfig | None = None) -> tuple[Any, Usage]:
-        return await self._call_async(example_input, config)
-
-    def stream(self, example_input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RunStream:
-        recorder = self._recorder()
-        return RunStream(self.graph, example_input, _run_config(self.graph, config, recorder), self.route, recorder, kwargs)
-
-    def astream(self, example_input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncRunStream:
-        recorder = self._recorder()
-        return AsyncRunStream(self.graph, example_input, _run_config(self.graph, config, recorder), recorder, kwargs)
-
-
 class _RouteCarrier(BaseCallbackHandler):
     """No-op handler that carries a route through a run's callbacks (used by ``apply``)."""
 
@@ -237,8 +134,8 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
 
     def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         ctx = contextvars.copy_context()
-        ctx.run(set_route, route)
-        it = ctx.run(base.stream, self, input, _with_handler(config, _RouteCarrier(route)), **kwargs)
+        ctx.run(push_route, route)
+        it = ctx.run(base.stream, self, input, merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
         while True:
             try:
                 chunk = ctx.run(next, it)
@@ -247,7 +144,7 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
             yield chunk
 
     def astream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-        return base.astream(self, input, _with_handler(config, _RouteCarrier(route)), **kwargs)
+        return base.astream(self, input, merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
 
     tuned_cls = type(f"Tuned{base.__name__}", (base,), {
         "stream": stream, "astream": astream, "__module__": base.__module__,
@@ -267,12 +164,15 @@ class LangGraphAdapter(Adapter):
         return _is_graph(app)
 
     # -- discover -----------------------------------------------------------------------------
-    def discover(self, app: Any, probe_input: Any = None, probe_config: RunnableConfig | None = None, **options: Any) -> list[Slot]:
-        """Static slots; with ``probe_input`` also run the graph once and merge the calls it made."""
+    def discover(self, app: Any, probe_input: Any = None, probe_config: RunnableConfig | None = None,
+                 probe_context: Any = None, **options: Any) -> list[Slot]:
+        """Static slots; with ``probe_input`` also run the graph once (awaited when it has async
+        nodes; ``probe_config`` / ``probe_context`` passed on) and merge the calls it made."""
         if options:
-            raise TypeError(f"discover() got unexpected option(s) {sorted(options)}; LangGraph takes probe_input=, probe_config=")
+            raise TypeError(f"discover() got unexpected option(s) {sorted(options)}; LangGraph takes "
+                            "probe_input=, probe_config=, probe_context=")
         if probe_input is not None:
-            self.probe(app, probe_input, probe_config)
+            self.probe(app, probe_input, probe_config, context=probe_context)
         table = slot_table(app)
         if not table.slots:
             nodes = [".".join(p) for p in table.node_paths]
@@ -285,16 +185,18 @@ class LangGraphAdapter(Adapter):
         return [Slot(name=s.name, framework=FRAMEWORK, default_model=s.model_name, where="; ".join(s.where))
                 for s in table.slots.values()]
 
-    def probe(self, app: Any, example: Any, config: RunnableConfig | None = None) -> list[tuple[Path, Any, str | None]]:
+    def probe(self, app: Any, example: Any, config: RunnableConfig | None = None, *,
+              context: Any = None) -> list[tuple[Path, Any, str | None]]:
         """Run ``app`` once on ``example`` with its own models; remember which node called which model."""
         install()
         route = Route(SlotTable.from_graph(app), {}, observe=True)
-        recorder = SlotRecorder(route.table, route)
-        token = set_route(route)
         try:
-            app.invoke(example, _run_config(app, config, recorder))
-        finally:
-            reset_route(token)
+            LangGraphRunner(app, route, config=config, context=context)(example)
+        except Exception as exc:  # noqa: BLE001 - the app's own failure: what ran before it still shows which node calls which model
+            warnings.warn(f"the probe run of {getattr(app, 'name', type(app).__name__)!r} failed after "
+                          f"{len(route.observed or [])} model call(s) ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "slots are the static ones plus the calls made before it failed", RuntimeWarning,
+                          stacklevel=3)
         observed = list(route.observed or [])
         try:
             _PROBES[app] = observed
@@ -304,12 +206,16 @@ class LangGraphAdapter(Adapter):
 
     # -- bind ---------------------------------------------------------------------------------
     @contextmanager
-    def _bind(self, app: Any, route: Route) -> Iterator[LangGraphRunner]:
-        yield LangGraphRunner(app, route)
+    def _bind(self, runner: LangGraphRunner) -> Iterator[LangGraphRunner]:
+        yield runner
 
-    def bind(self, app: Any, assignment: Mapping[str, Any]):  # type: ignore[override]
+    def bind(self, app: Any, assignment: Mapping[str, Any], *, config: RunnableConfig | None = None,  # type: ignore[override]
+             context: Any = None, tracing: bool | None = None):
+        """``with bind(graph, {slot: model}) as run``. Slots not in ``assignment`` run on the graph's
+        own model objects, untouched (``{}`` runs the app as it is). ``config`` / ``context``: given
+        to every run; ``tracing=False``: LangChain/LangSmith tracing off for these runs."""
         route = _route(app, assignment)
-        return self._bind(app, route)
+        return self._bind(LangGraphRunner(app, route, config=config, context=context, tracing=tracing))
 
     # -- export / apply -----------------------------------------------------------------------
     def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:

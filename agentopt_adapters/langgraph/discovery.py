@@ -104,6 +104,8 @@ class _Walker:
         self.hits: list[_Hit] = []
         self.node_paths: list[Path] = []
         self.tool_paths: set[Path] = set()
+        self.async_only: list[Path] = []  # nodes with only an async function (the graph must be awaited)
+        self.applied: dict[str, str] = {}  # slot name -> model label, inside graphs made by aa.apply
         self._graphs_seen: set[tuple[int, Path]] = set()
 
     # -- graphs -------------------------------------------------------------------------------
@@ -112,6 +114,8 @@ class _Walker:
         if key in self._graphs_seen:
             return
         self._graphs_seen.add(key)
+        for slot, label in (getattr(graph, "agentopt_assignment", None) or {}).items():
+            self.applied.setdefault(".".join((*prefix, slot)), label)
         for name, node in getattr(graph, "nodes", {}).items():
             if name.startswith("__"):
                 continue
@@ -120,6 +124,8 @@ class _Walker:
             bound = getattr(node, "bound", node)
             if type(bound).__name__ == "ToolNode":
                 self.tool_paths.add(path)
+            if _is_async_only(bound):
+                self.async_only.append(path)
             seen: set[int] = set()
             self.visit(bound, path, [], 0, seen)
         # conditional-edge functions run as part of their source node
@@ -252,6 +258,12 @@ class _Walker:
             self.visit(value, path, trail + [f"global '{name}' of {label}"], depth + 1, seen)
 
 
+def _is_async_only(runnable: Any) -> bool:
+    """A LangGraph node built from an ``async def`` (no sync function to call)."""
+    return type(runnable).__name__ == "RunnableCallable" and getattr(runnable, "func", None) is None \
+        and getattr(runnable, "afunc", None) is not None
+
+
 def _safe_attrs(obj: Any) -> set[str]:
     present = set(getattr(obj, "__dict__", {}) or {})
     for klass in type(obj).__mro__:
@@ -269,10 +281,12 @@ def _code_names(code: types.CodeType) -> Iterable[str]:
 class SlotTable:
     """All slots of one graph plus the lookup used per call by the router and the recorder."""
 
-    def __init__(self, slots: list[SlotInfo], node_paths: list[Path], tool_paths: set[Path]) -> None:
+    def __init__(self, slots: list[SlotInfo], node_paths: list[Path], tool_paths: set[Path],
+                 async_only: Iterable[Path] = ()) -> None:
         self.slots: dict[str, SlotInfo] = {s.name: s for s in slots}
         self.node_paths = list(dict.fromkeys(node_paths))
         self.tool_paths = set(tool_paths)
+        self.async_only = list(dict.fromkeys(async_only))  # nodes that only have an async function
         self._index()
 
     def _index(self) -> None:
@@ -282,6 +296,7 @@ class SlotTable:
             self.by_path.setdefault(slot.path, []).append(slot)
             for mid in slot.ids:
                 self.by_id.setdefault(mid, []).append(slot)
+        self._found: dict[Path, tuple[list[SlotInfo], int]] = {}
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
@@ -314,7 +329,11 @@ class SlotTable:
             base = ".".join(path)
             for i, info in enumerate(infos):
                 info.name = base if i == 0 else f"{base}#{i + 1}"
-        return cls(slots, walker.node_paths, walker.tool_paths)
+                label = walker.applied.get(info.name)
+                if label is not None:  # inside a graph made by aa.apply: that config's model runs
+                    info.model_name = label
+                    info.where.append("applied config (aa.apply)")
+        return cls(slots, walker.node_paths, walker.tool_paths, walker.async_only)
 
     def merge_probe(self, observed: list[tuple[Path, Any, str | None]]) -> None:
         """Merge the dynamic view: (node path, model object or None, model string) per call."""
@@ -340,23 +359,53 @@ class SlotTable:
             self._index()
 
     # -- lookup -------------------------------------------------------------------------------
-    def resolve(self, path: Path, obj: Any = None, name: str | None = None, *, strict: bool = False) -> SlotInfo | None:
-        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs."""
+    def _candidates(self, path: Path) -> tuple[list[SlotInfo], int]:
+        """Slots at node ``path`` and how many outer levels were dropped to find them (memoised)."""
+        found = self._found.get(path)
+        if found is None:
+            found = self._search(path)
+            self._found[path] = found
+        return found
+
+    def _search(self, path: Path) -> tuple[list[SlotInfo], int]:
         cands = self.by_path.get(path)
-        if not cands and path:
-            # namespace restarted (subgraph invoked with its own thread_id): match by suffix
+        if cands:
+            return cands, 0
+        for k in range(1, len(path)):  # this graph ran as a subgraph of another: drop the outer levels
+            cands = self.by_path.get(path[k:])
+            if cands:
+                return cands, k
+        if path:  # namespace restarted (subgraph invoked with its own thread_id): a unique longer path
             tail = [p for p in self.by_path if len(p) > len(path) and p[-len(path):] == path]
             if len(tail) == 1:
-                cands = self.by_path[tail[0]]
+                return self.by_path[tail[0]], 0
+        return [], len(path) + 1
+
+    def locate(self, path: Path, obj: Any = None, name: str | None = None, *,
+               strict: bool = False) -> tuple[SlotInfo | None, int]:
+        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs, and how many
+        outer namespace levels (a parent graph running this one as a subgraph) were dropped."""
+        cands, dropped = self._candidates(path)
         if not cands:
             if obj is not None and not strict:
                 owners = self.by_id.get(id(obj), [])
                 if len(owners) == 1:  # call outside any node (e.g. user thread) by a 1-slot model
-                    return owners[0]
-            return None
+                    return owners[0], dropped
+            return None, dropped
+        return self._pick(cands, obj, name, strict), dropped
+
+    def resolve(self, path: Path, obj: Any = None, name: str | None = None, *, strict: bool = False) -> SlotInfo | None:
+        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs."""
+        return self.locate(path, obj, name, strict=strict)[0]
+
+    @staticmethod
+    def _pick(cands: list[SlotInfo], obj: Any, name: str | None, strict: bool) -> SlotInfo | None:
+        if len(cands) == 1 and not strict:
+            return cands[0]
         if obj is not None:
+            oid = id(obj)
             for slot in cands:
-                if id(obj) in slot.ids:
+                if any(id(m) == oid for m in slot.models):
                     return slot
         if name is None and obj is not None:
             name = model_name(obj)
@@ -366,8 +415,6 @@ class SlotTable:
         named = [s for s in (dynamic or cands) if s.model_name == name]
         if len(named) == 1:
             return named[0]
-        if len(cands) == 1 and not strict:
-            return cands[0]
         if strict and len(cands) == 1 and cands[0].model_name == name:
             return cands[0]
         return None
@@ -376,13 +423,22 @@ class SlotTable:
         return list(self.slots)
 
 
+_NS_PATHS: dict[str, Path] = {}
+
+
 def path_from_metadata(metadata: dict[str, Any] | None) -> Path:
     """Node path from LangGraph's run metadata (``research:<id>|agent:<id>`` -> research, agent)."""
     if not metadata:
         return ()
     ns = metadata.get("langgraph_checkpoint_ns") or ""
     if ns:
-        return tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part)
+        path = _NS_PATHS.get(ns)
+        if path is None:  # purely numeric segments are batch / concurrent-task indexes, not node levels
+            path = tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part and not part.isdigit())
+            if len(_NS_PATHS) >= 4096:  # one entry per running task; old tasks are not asked again
+                _NS_PATHS.clear()
+            _NS_PATHS[ns] = path
+        return path
     node = metadata.get("langgraph_node")
     return (str(node),) if node else ()
 

@@ -12,7 +12,7 @@ from langchain_core.outputs import LLMResult
 
 from ..usage import CallUsage, Usage, call_record, reported_latency
 from .discovery import SlotTable, path_from_metadata
-from .routing import ROUTED, SLOT, Route
+from .routing import ROUTED, SLOTS, Route
 
 
 def _invoked_model(serialized: dict[str, Any] | None, params: dict[str, Any] | None) -> str | None:
@@ -32,9 +32,10 @@ def _invoked_model(serialized: dict[str, Any] | None, params: dict[str, Any] | N
 class SlotRecorder(BaseCallbackHandler):
     """Records one run's chat-model calls: slot, model, tokens, USD cost, latency.
 
-    The slot comes from the router's tag in the call metadata; calls the router did not see
-    (e.g. ``llm.generate``) are attributed from LangGraph's node path, and calls no slot
-    explains are kept with ``slot=None`` (a discovery gap), never dropped.
+    The slot comes from the router's tag in the call metadata (the name this recorder's route
+    gave the call); calls the router did not see (e.g. ``llm.generate``) are attributed from
+    LangGraph's node path, and calls no slot explains are kept with ``slot=None`` (a discovery
+    gap), never dropped.
     """
 
     raise_error = False
@@ -44,6 +45,7 @@ class SlotRecorder(BaseCallbackHandler):
         super().__init__()
         self.table = table
         self.agentopt_route = route  # read by the router when the context variable is absent
+        self._key = route.key if route is not None else None
         self._lock = threading.Lock()
         self._seq = 0
         self._pending: dict[UUID, tuple[int, str | None, str | None, float]] = {}
@@ -53,7 +55,7 @@ class SlotRecorder(BaseCallbackHandler):
     def _start(self, serialized: dict[str, Any], run_id: UUID, metadata: dict[str, Any] | None, kwargs: dict[str, Any]) -> None:
         metadata = metadata or {}
         model = _invoked_model(serialized, kwargs.get("invocation_params"))
-        slot = metadata.get(SLOT) if metadata.get(ROUTED) else None
+        slot = (metadata.get(SLOTS) or {}).get(self._key) if metadata.get(ROUTED) else None
         if slot is None:  # not seen by the router, or the router could not tell: use the node path
             info = self.table.resolve(path_from_metadata(metadata), None, model)
             slot = info.name if info is not None else None

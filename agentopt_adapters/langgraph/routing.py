@@ -1,18 +1,26 @@
-"""Per-call routing: every chat-model call picks its model from the active assignment.
+"""Per-call routing: every chat-model call picks its model from the active assignments.
 
 ``BaseChatModel.invoke / ainvoke / stream / astream`` are wrapped once per process. Outside a
-binding the wrappers pass straight through. Inside one (a ``Route`` held by a context variable,
-or by the recorder in the run's callbacks), each call resolves its slot from the LangGraph node
-path in the run metadata plus the identity of the model object, then runs on the assigned model
-with the same input, config and call kwargs (tools bound by ``bind_tools``, ``tool_choice``,
-``response_format``, temperature, ...). Nothing of the user's graph, models or module globals is
+binding the wrappers pass straight through. Inside one (``Route`` objects held by a context
+variable, or carried by a handler in the run's callbacks), each call resolves its slot from the
+LangGraph node path in the run metadata plus the identity of the model object, then runs on the
+assigned model with the same input, config and call kwargs (tools bound by ``bind_tools``,
+``tool_choice``, ``response_format``, temperature, ...). A slot no route assigns runs on the
+user's own model object, untouched. Nothing of the user's graph, models or module globals is
 changed, so any number of bindings can run at once in threads and asyncio tasks.
+
+Routes nest: a graph made by ``aa.apply`` running as a node of a parent graph, itself bound by
+``aa.bind``. Each active route locates the call in its own slot table (dropping the parent's
+namespace levels where needed) and tags the call with its own slot name, so every recorder
+attributes the call in its own terms. The outermost route that assigns the slot decides the model.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import uuid
 import warnings
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -20,16 +28,19 @@ from typing import Any, AsyncIterator, Iterator, Mapping
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.runnables.config import RunnableConfig, ensure_config
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.runnables.config import RunnableConfig, var_child_runnable_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from ..models import chat_model, model_name
 from .discovery import Path, SlotInfo, SlotTable, inherited_kwargs, path_from_metadata
 
 ROUTED = "agentopt_routed"
-SLOT = "agentopt_slot"
+SLOT = "agentopt_slot"    # slot name in the route that chose the model (readable in traces)
+SLOTS = "agentopt_slots"  # {route key: slot name} for every active route that knows the call
 
-_ACTIVE: ContextVar["Route | None"] = ContextVar("agentopt_langgraph_route", default=None)
+_ACTIVE: ContextVar[tuple["Route", ...]] = ContextVar("agentopt_langgraph_routes", default=())
+_CACHE_LIMIT = 256
 
 
 @dataclass(frozen=True)
@@ -50,124 +61,270 @@ class Route:
     def __init__(self, table: SlotTable, assignment: Mapping[str, ModelSpec], *, observe: bool = False) -> None:
         self.table = table
         self.assignment = dict(assignment)
-        self._cache: dict[tuple[str, str], BaseChatModel] = {}
+        self.key = uuid.uuid4().hex[:12]
+        self._built: dict[tuple[str, str], BaseChatModel] = {}
+        self._targets: dict[tuple[str, int], tuple[Any, BaseChatModel]] = {}
+        self._rebound: dict[tuple[int, int, int], tuple[Any, Any, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.observed: list[tuple[Path, Any, str | None]] | None = [] if observe else None
 
-    def decide(self, model: BaseChatModel, config: RunnableConfig | None) -> tuple[BaseChatModel, RunnableConfig]:
-        cfg = ensure_config(config)
-        metadata = dict(cfg.get("metadata") or {})
-        path = path_from_metadata(metadata)
+    def observe(self, path: Path, model: BaseChatModel) -> None:
         if self.observed is not None:
             with self._lock:
                 self.observed.append((path, model, model_name(model)))
-        slot = self.table.resolve(path, model)
-        spec = self.assignment.get(slot.name) if slot is not None else None
-        target = model if spec is None else self.build(spec, model, slot.name)  # type: ignore[union-attr]
-        metadata[ROUTED] = True
-        metadata[SLOT] = slot.name if slot is not None else None
-        return target, {**cfg, "metadata": metadata}
+
+    def target(self, slot: SlotInfo, original: BaseChatModel) -> BaseChatModel | None:
+        """The model this route runs ``slot``'s call on (None: the slot is not assigned here).
+        Built once per (slot, original model object) for the life of the binding."""
+        spec = self.assignment.get(slot.name)
+        if spec is None:
+            return None
+        if isinstance(spec.model, BaseChatModel):
+            return spec.model
+        key = (slot.name, id(original))
+        hit = self._targets.get(key)
+        if hit is not None and hit[0] is original:
+            return hit[1]
+        built = self.build(spec, original, slot.name)
+        with self._lock:
+            self._targets[key] = (original, built)  # the original is kept so its id stays unique
+        return built
+
+    def adapt(self, src: BaseChatModel, target: BaseChatModel, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` for ``target``: tools bound on ``src`` re-bound in the target's own format when the
+        class changes (once per tools list and target for the life of the binding)."""
+        tools = kwargs.get("tools")
+        if tools is None or type(src) is type(target):
+            return kwargs
+        choice = kwargs.get("tool_choice")
+        key = (id(target), id(tools), id(choice))
+        hit = self._rebound.get(key)
+        if hit is None or hit[0] is not tools or hit[1] is not choice:
+            hit = (tools, choice, _rebind_tools(target, tools, choice))
+            with self._lock:
+                if len(self._rebound) >= _CACHE_LIMIT:  # tools built per call (e.g. create_agent): no reuse
+                    self._rebound.clear()
+                self._rebound[key] = hit
+        rest = {k: v for k, v in kwargs.items() if k not in ("tools", "tool_choice")}
+        return {**hit[2], **rest} if hit[2] is not None else kwargs
 
     def build(self, spec: ModelSpec, original: Any = None, slot: str | None = None) -> BaseChatModel:
-        """The candidate model for ``spec`` (cached per model string + kwargs within the binding)."""
+        """The candidate model for ``spec``, inheriting the original's generation settings
+        (temperature, max_tokens, top_p) unless ``spec.kwargs`` sets them; cached per model + kwargs."""
         if isinstance(spec.model, BaseChatModel):
             return spec.model
         kwargs = {**(inherited_kwargs(original) if original is not None else {}), **dict(spec.kwargs)}
         key = (str(spec.model), json.dumps(kwargs, sort_keys=True, default=repr))
         with self._lock:
-            found = self._cache.get(key)
+            found = self._built.get(key)
             if found is None:
                 found = chat_model(spec.model, slot=slot, **kwargs)
-                self._cache[key] = found
+                self._built[key] = found
         return found
 
 
-def active_route() -> Route | None:
-    return _ACTIVE.get()
+# -- active routes ------------------------------------------------------------------------------
+def push_route(route: Route) -> Any:
+    """Make ``route`` active in the current context (innermost); returns a token for ``pop_route``."""
+    return _ACTIVE.set((*_ACTIVE.get(), route))
 
 
-def set_route(route: Route | None) -> Any:
-    return _ACTIVE.set(route)
-
-
-def reset_route(token: Any) -> None:
+def pop_route(token: Any) -> None:
     _ACTIVE.reset(token)
 
 
-def _route_from_callbacks(config: RunnableConfig | None) -> Route | None:
-    callbacks = ensure_config(config).get("callbacks")
+def _config_value(config: RunnableConfig | None, key: str) -> Any:
+    """``ensure_config(config)[key]`` without building the whole config (the call's own value wins)."""
+    if config is not None:
+        value = config.get(key)
+        if value is not None:
+            return value
+    parent = var_child_runnable_config.get()
+    return parent.get(key) if parent else None
+
+
+def _carried(callbacks: Any) -> list[Route]:
+    """Routes carried by handlers in a run's callbacks (inherited handlers first: outer runs first)."""
     if isinstance(callbacks, BaseCallbackManager):
-        handlers = list(callbacks.handlers) + list(callbacks.inheritable_handlers)
+        handlers = list(callbacks.inheritable_handlers) + list(callbacks.handlers)
     elif isinstance(callbacks, list):
         handlers = callbacks
     else:
-        return None
+        return []
+    out: list[Route] = []
     for handler in handlers:
         route = getattr(handler, "agentopt_route", None)
-        if isinstance(route, Route):
-            return route
-    return None
+        if isinstance(route, Route) and route not in out:
+            out.append(route)
+    return out
 
 
-def _adapt_kwargs(src: BaseChatModel, target: BaseChatModel, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Re-bind tools in the candidate's own format when the model class changes."""
-    if "tools" not in kwargs or type(src) is type(target):
-        return kwargs
-    rest = dict(kwargs)
-    tools = rest.pop("tools")
-    tool_choice = rest.pop("tool_choice", None)
+def active_routes(config: RunnableConfig | None = None) -> tuple[Route, ...]:
+    """Routes that apply to a call made with ``config`` now, outermost first."""
+    routes = _ACTIVE.get()
+    carried = _carried(_config_value(config, "callbacks"))
+    extra = tuple(r for r in carried if r not in routes)
+    return routes + extra if extra else routes
+
+
+# -- one call -------------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    target: BaseChatModel
+    config: RunnableConfig
+    kwargs: dict[str, Any]
+    fill_parsed: bool = False
+
+
+def _plan(model: BaseChatModel, config: RunnableConfig | None, kwargs: dict[str, Any]) -> _Plan | None:
+    """Where this call goes (None: not inside a binding, or already routed)."""
+    metadata = _config_value(config, "metadata") or {}
+    if metadata.get(ROUTED):
+        return None
+    routes = active_routes(config)
+    if not routes:
+        return None
+    path = path_from_metadata(metadata)
+    names: dict[str, str] = {}
+    chosen: tuple[int, int, Route, SlotInfo] | None = None
+    for i, route in enumerate(routes):
+        route.observe(path, model)
+        slot, dropped = route.table.locate(path, model)
+        if slot is None:
+            continue
+        names[route.key] = slot.name
+        if slot.name in route.assignment and (chosen is None or (dropped, i) < chosen[:2]):
+            chosen = (dropped, i, route, slot)
+    target = model
+    if chosen is not None:
+        target = chosen[2].target(chosen[3], model) or model
+    label = chosen[3].name if chosen is not None else next(iter(names.values()), None)
+    cfg: Any = {**(config or {}), "metadata": {**metadata, ROUTED: True, SLOT: label, SLOTS: names}}
+    if target is model:
+        return _Plan(model, cfg, kwargs)
+    return _Plan(target, cfg, chosen[2].adapt(model, target, kwargs), _needs_parsed(model, target, kwargs))  # type: ignore[index]
+
+
+def _rebind_tools(target: BaseChatModel, tools: Any, tool_choice: Any) -> dict[str, Any] | None:
+    """The binding kwargs ``target.bind_tools`` makes for ``tools`` (None: it cannot bind them)."""
+    choice = _openai_tool_choice(tool_choice)
     try:
         openai_tools = [convert_to_openai_tool(t) for t in tools]
-        bound = target.bind_tools(openai_tools, **({"tool_choice": tool_choice} if tool_choice is not None else {}))
-        return {**dict(getattr(bound, "kwargs", {}) or {}), **rest}
+        bound = target.bind_tools(openai_tools, **({"tool_choice": choice} if choice is not None else {}))
     except Exception:  # noqa: BLE001 - candidate has no bind_tools: pass the tools unchanged
-        return kwargs
-
-
-def _plan(model: BaseChatModel, config: RunnableConfig | None, kwargs: dict[str, Any]):
-    if config is not None and (config.get("metadata") or {}).get(ROUTED):
         return None
-    route = _ACTIVE.get() or _route_from_callbacks(config)
-    if route is None:
+    return dict(getattr(bound, "kwargs", {}) or {})
+
+
+def _openai_tool_choice(choice: Any) -> Any:
+    """A provider-specific forced tool choice in the form every ``bind_tools`` understands."""
+    if isinstance(choice, dict):
+        kind = choice.get("type")
+        if kind == "tool" and isinstance(choice.get("name"), str):  # Anthropic: {"type": "tool", "name": ...}
+            return choice["name"]
+        if kind in ("any", "auto", "none") and len(choice) == 1:
+            return kind
+    return choice
+
+
+def _needs_parsed(src: BaseChatModel, target: BaseChatModel, kwargs: dict[str, Any]) -> bool:
+    """True when the app's parser reads ``additional_kwargs["parsed"]``, which only the original's class
+    fills: ChatOpenAI's ``with_structured_output`` (json_schema method) on a candidate of another class."""
+    openai_mod = sys.modules.get("langchain_openai.chat_models.base")
+    base = getattr(openai_mod, "BaseChatOpenAI", None)
+    if base is None or not isinstance(src, base) or isinstance(target, base):
+        return False
+    fmt = kwargs.get("response_format")
+    if isinstance(fmt, dict):
+        return fmt.get("type") == "json_schema"
+    return isinstance(fmt, type)
+
+
+def _parsed(content: Any) -> Any:
+    """The JSON object in a reply's text (a fenced ```json block allowed); None when there is none."""
+    if isinstance(content, list):
+        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    if not isinstance(content, str):
         return None
-    target, cfg = route.decide(model, config)
-    if target is not model:
-        kwargs = _adapt_kwargs(model, target, kwargs)
-    return target, cfg, kwargs
+    text = content.strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
+def _fill_parsed(message: Any) -> Any:
+    if isinstance(message, BaseMessage) and "parsed" not in message.additional_kwargs:
+        value = _parsed(message.content)
+        if value is not None:
+            message.additional_kwargs["parsed"] = value
+    return message
+
+
+def _parsed_chunk(text: list[str]) -> AIMessageChunk | None:
+    value = _parsed("".join(text))
+    return None if value is None else AIMessageChunk(content="", additional_kwargs={"parsed": value})
+
+
+def _stream_with_parsed(chunks: Iterator[Any]) -> Iterator[Any]:
+    text: list[str] = []
+    for chunk in chunks:
+        text.append(chunk.content if isinstance(getattr(chunk, "content", None), str) else "")
+        yield chunk
+    last = _parsed_chunk(text)
+    if last is not None:
+        yield last
+
+
+async def _astream_with_parsed(chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    text: list[str] = []
+    async for chunk in chunks:
+        text.append(chunk.content if isinstance(getattr(chunk, "content", None), str) else "")
+        yield chunk
+    last = _parsed_chunk(text)
+    if last is not None:
+        yield last
+
+
+# -- the wrappers -----------------------------------------------------------------------------------
 _ORIG: dict[str, Any] = {}
 _INSTALL_LOCK = threading.Lock()
 
 
-def _dispatch(method: str, self: BaseChatModel, input: Any, config: RunnableConfig | None,
-              stop: list[str] | None, kwargs: dict[str, Any]) -> Any:
-    """Call ``method`` on the model this call is routed to (the original when not bound).
-    The route is decided now, while the node's context is current; async methods return the
-    awaitable / async iterator for the caller."""
+def _call(method: str, self: BaseChatModel, input: Any, config: RunnableConfig | None,
+          stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[Any, bool]:
+    """Call ``method`` on the model this call is routed to (the original when not bound); the
+    route is decided now, while the node's context is current. Returns (result, fill_parsed)."""
     plan = _plan(self, config, kwargs)
     if plan is None:
-        return _ORIG[method](self, input, config, stop=stop, **kwargs)
-    target, cfg, kw = plan
-    if target is self:
-        return _ORIG[method](self, input, cfg, stop=stop, **kw)
-    return getattr(target, method)(input, cfg, stop=stop, **kw)
+        return _ORIG[method](self, input, config, stop=stop, **kwargs), False
+    if plan.target is self:
+        return _ORIG[method](self, input, plan.config, stop=stop, **plan.kwargs), False
+    return getattr(plan.target, method)(input, plan.config, stop=stop, **plan.kwargs), plan.fill_parsed
 
 
 def _invoke(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> Any:
-    return _dispatch("invoke", self, input, config, stop, kwargs)
+    out, fill = _call("invoke", self, input, config, stop, kwargs)
+    return _fill_parsed(out) if fill else out
 
 
 async def _ainvoke(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> Any:
-    return await _dispatch("ainvoke", self, input, config, stop, kwargs)
+    out, fill = _call("ainvoke", self, input, config, stop, kwargs)
+    out = await out
+    return _fill_parsed(out) if fill else out
 
 
 def _stream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> Iterator[Any]:
-    return _dispatch("stream", self, input, config, stop, kwargs)
+    out, fill = _call("stream", self, input, config, stop, kwargs)
+    return _stream_with_parsed(out) if fill else out
 
 
 def _astream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-    return _dispatch("astream", self, input, config, stop, kwargs)
+    out, fill = _call("astream", self, input, config, stop, kwargs)
+    return _astream_with_parsed(out) if fill else out
 
 
 def install() -> None:
@@ -196,4 +353,5 @@ def warn_unroutable(table: SlotTable) -> None:
                     break
 
 
-__all__ = ["ModelSpec", "Route", "install", "active_route", "set_route", "reset_route", "SlotInfo"]
+__all__ = ["ModelSpec", "Route", "install", "active_routes", "push_route", "pop_route", "SlotInfo",
+           "ROUTED", "SLOT", "SLOTS"]

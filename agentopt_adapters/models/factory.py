@@ -61,6 +61,16 @@ def _in_process(model: str) -> bool:
         return False
 
 
+def _key_in_environment(model: str) -> bool:
+    """True when the provider's API key is set in the environment (litellm reads it from there)."""
+    import litellm
+
+    try:
+        return bool(litellm.validate_environment(model).get("keys_in_environment"))
+    except Exception:  # noqa: BLE001 - unknown provider: no key to find
+        return False
+
+
 def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolicy | None = None,
                **kwargs: Any) -> Any:
     """A LangChain ``BaseChatModel`` for a model string, chat model object or zero-arg factory.
@@ -91,8 +101,8 @@ def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolic
     direct = {k: v for k, v in kwargs.items() if k in fields and k != "model_kwargs"}
     extra = {**kwargs.get("model_kwargs", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
     local = _in_process(model)
-    if local or "api_base" in direct:
-        direct.setdefault("api_key", "unused")
+    if local or ("api_base" in direct and not _key_in_environment(model)):
+        direct.setdefault("api_key", "unused")  # a keyless endpoint; a key in the environment is used
     if not local and policy.timeout_s is not None:
         direct.setdefault("request_timeout", policy.timeout_s)
     extra.setdefault("max_retries", 0)  # the provider SDK's own retries off: the policy retries
