@@ -35,15 +35,17 @@ KNOWN_LEAKS: dict[str, str] = {
                           "leave one per store (fix in the engine branch)",
 }
 
-# Process-wide worker pools of third-party libraries: created once by the first call, bounded, reused by
-# every later test (not a per-test leak).
-PROCESS_POOLS = ("litellm-logging", "litellm-beta-headers-config", "litellm-oidc-token-fetch")
+# Process-wide threads, created once by the first call and reused by every later test (not a per-test
+# leak): litellm's worker pools, and the library's one private event loop for running async-only apps
+# from sync code (agentopt_adapters/protocol.py).
+PROCESS_WIDE = ("litellm-logging", "litellm-beta-headers-config", "litellm-oidc-token-fetch",
+                "agentopt-private-loop")
 
 _reported: set[threading.Thread] = set()  # leaks already reported by a test: not again by its module
 
 
 def _watched(t: threading.Thread) -> bool:
-    if t is threading.main_thread() or t.name.startswith(PROCESS_POOLS) or t in _reported:
+    if t is threading.main_thread() or t.name.startswith(PROCESS_WIDE) or t in _reported:
         return False
     return not t.daemon or t.name.startswith("agentopt")
 
