@@ -4,13 +4,14 @@
 - Property tests are derandomized: hypothesis draws the same examples on every run (no example
   database, no deadline), so a run fails or passes the same way on any machine. Explore with fresh draws
   with ``HYPOTHESIS_PROFILE=explore pytest ...``.
-- Every test stops what it started: a test (or a module's fixtures) that leaves a new non-daemon thread
-  or an ``agentopt-*`` thread (the sim server, the storage heartbeat, the evaluation pool) running
-  fails. Threads that are finishing get a short join first; nothing here waits for a fixed time.
+- Every test stops what it started: a test (or a module's fixtures) that leaves a child process, a new
+  non-daemon thread or an ``agentopt-*`` thread (the sim server, the storage heartbeat, the evaluation
+  pool) running fails. Threads that are finishing get a short join first; nothing here waits for a fixed time.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import threading
 import time
@@ -64,8 +65,26 @@ def _leftovers(before: set[threading.Thread]) -> list[threading.Thread]:
     return [t for t in new if t.is_alive()]
 
 
-def _check(before: set[threading.Thread], what: str) -> None:
-    left = _leftovers(before)
+def _children() -> set[int]:
+    """Live (not zombie) child processes of this process (Linux /proc; empty elsewhere)."""
+    me, found = os.getpid(), set()
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if int(ppid) == me and state != "Z":
+            found.add(int(stat.split("/")[2]))
+    return found
+
+
+def _check(before: tuple[set[threading.Thread], set[int]], what: str) -> None:
+    procs = _children() - before[1]  # a test waits for the processes it starts: no grace period
+    if procs:
+        pytest.fail(f"{what} left {len(procs)} child process(es) running (pids {sorted(procs)}); "
+                    "terminate and wait for them before the test ends", pytrace=False)
+    left = _leftovers(before[0])
     if not left:
         return
     _reported.update(left)
@@ -80,7 +99,7 @@ def _check(before: set[threading.Thread], what: str) -> None:
 @pytest.fixture(autouse=True, scope="module")
 def _module_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
     """Module-scoped fixtures (a shared server) are stopped when the module ends."""
-    before = set(threading.enumerate())
+    before = set(threading.enumerate()), _children()
     yield
     _check(before, f"module {request.node.nodeid}")
 
@@ -88,6 +107,6 @@ def _module_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _test_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
     """The test and its function-scoped fixtures stop the threads and servers they started."""
-    before = set(threading.enumerate())
+    before = set(threading.enumerate()), _children()
     yield
     _check(before, f"test {request.node.nodeid}")
