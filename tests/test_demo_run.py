@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agentopt_adapters.sim.demo.run import run_demo
+from agentopt_adapters.sim.demo import run_demo  # the package-level entry (lazy import of run.py)
 
 
 @pytest.mark.parametrize("use_dspy, slots", [(False, {"plan", "solve"}), (True, {"plan.predict", "answer"})])
