@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import math
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .outcome import UsageRow
 from .state import SearchState
-from .stats import mean_ci
+from .stats import mean_ci, paired_bounds_against
 
-__all__ = ["CombinationStats", "SearchResult", "pareto_front"]
+if TYPE_CHECKING:
+    from .recording import AnchorRecords
+    from .storage.base import StoredCell
 
-Status = Literal["kept", "eliminated", "not tried", "failed"]
+__all__ = ["CombinationStats", "PairedComparison", "SearchResult", "pareto_front", "row_stats", "rows_from_cells"]
+
+Status = Literal["kept", "eliminated", "not tried", "failed", "anchor"]
 
 
 @dataclass
@@ -39,6 +44,67 @@ class CombinationStats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class PairedComparison:
+    """The pick against an anchor on the examples both saw: the mean of (pick - anchor) and its
+    two-sided interval at the search's confidence (paired bound of ``stats``, for new examples like these)."""
+
+    anchor: str
+    mean_difference: float
+    ci: tuple[float, float]
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def row_stats(index: int, assignment: dict[str, str], scores: np.ndarray, costs: np.ndarray, latencies: np.ndarray,
+              errors: list[tuple[int, str]], confidence: float, status: Status, reason: str = "",
+              dominated: bool = False) -> CombinationStats:
+    """One row's stats from its (item position) arrays; status "not tried" / "failed" when they say so."""
+    seen = ~np.isnan(scores)
+    n = int(seen.sum())
+    priced = costs[seen & ~np.isnan(costs)]
+    lat = latencies[seen & ~np.isnan(latencies)]
+    final: Status = "not tried" if n == 0 else "failed" if len(errors) == n else status
+    return CombinationStats(
+        index=index, assignment=assignment, mean_score=float(scores[seen].mean()) if n else float("nan"),
+        ci=mean_ci(scores[seen], confidence) if n else (0.0, 1.0),
+        mean_cost_usd=float(priced.mean()) if priced.size else float("nan"),
+        mean_latency_s=float(lat.mean()) if lat.size else float("nan"),
+        n=n, n_errors=len(errors), status=final, reason=reason,
+        first_error=min(errors)[1] if errors else None, dominated=dominated,
+    )
+
+
+def rows_from_cells(cells: Iterable["StoredCell"], slots: Sequence[str], anchors: Mapping[str, Mapping[str, str]],
+                    n_examples: int, confidence: float = 0.95) -> tuple[list[CombinationStats], dict[str, CombinationStats]]:
+    """Stats per stored assignment, best mean first, and per anchor, from cells such as
+    ``read_run(...).cells`` (possibly re-priced): what ``agentopt show`` prints, with no model call."""
+    by_values: dict[tuple[str, ...], list["StoredCell"]] = defaultdict(list)
+    for cell in cells:
+        if 0 <= cell.example < n_examples:
+            by_values[tuple(cell.assignment[s] for s in slots)].append(cell)
+    anchor_of = {tuple(a[s] for s in slots): name for name, a in anchors.items()}
+    rows, anchor_rows = [], {}
+    for i, (values, group) in enumerate(sorted(by_values.items())):
+        arrays = np.full((3, n_examples), np.nan)
+        errors = []
+        for c in group:
+            arrays[:, c.example] = (c.outcome.score, np.nan if c.outcome.cost_usd is None else c.outcome.cost_usd,
+                                    c.outcome.latency_s)
+            if c.outcome.error:
+                errors.append((c.example, c.outcome.error))
+        stats = row_stats(i, dict(zip(slots, values)), arrays[0], arrays[1], arrays[2], errors, confidence,
+                          "anchor" if values in anchor_of else "kept")
+        if values in anchor_of:
+            anchor_rows[anchor_of[values]] = stats
+        else:
+            rows.append(stats)
+    rows.sort(key=lambda s: (s.status == "failed", -s.mean_score, s.index))
+    return rows, anchor_rows
 
 
 def pareto_front(points: list[CombinationStats]) -> list[CombinationStats]:
@@ -72,6 +138,19 @@ class SearchResult:
     storage: str | None = None
     brute_force_usd: float = float("nan")
     extra: dict[str, Any] = field(default_factory=dict)
+    anchors: dict[str, CombinationStats] = field(default_factory=dict)  # evaluated beside the space
+    comparisons: dict[str, PairedComparison] = field(default_factory=dict)  # the pick against each anchor
+    idle_slots: list[str] = field(default_factory=list)  # slots that made no call in any evaluation
+    n_reused: int = 0  # cells read from the store (earlier runs, other candidate lists)
+    n_paid: int = 0  # cells this process paid for in this run
+    n_shared: int = 0  # cells recorded from an evaluation of another assignment (idle slots), never paid
+    spent_this_run_usd: float = 0.0  # dollars this process paid in this run (``spent_usd``: every cell used)
+    cell_usage: dict[str, dict[int, tuple[UsageRow, ...]]] = field(default_factory=dict, repr=False)
+
+    def usage(self, assignment: dict[str, str]) -> dict[int, tuple[UsageRow, ...]]:
+        """Example index -> the usage table of the evaluation the result rests on (resumed cells
+        included), for the cells whose evaluation reported one."""
+        return self.cell_usage.get("|".join(f"{k}={v}" for k, v in assignment.items()), {})
 
     @property
     def stopped_on_budget(self) -> bool:
@@ -100,6 +179,10 @@ class SearchResult:
             "leaderboard": [s.to_dict() for s in self.leaderboard],
             "spent_usd": self.spent_usd, "n_evaluations": self.n_evaluations, "n_items": self.n_items,
             "strategy": self.strategy, "stop_reason": self.stop_reason, "brute_force_usd": self.brute_force_usd,
+            "anchors": {k: v.to_dict() for k, v in self.anchors.items()},
+            "comparisons": {k: v.to_dict() for k, v in self.comparisons.items()}, "idle_slots": self.idle_slots,
+            "n_reused": self.n_reused, "n_paid": self.n_paid, "n_shared": self.n_shared,
+            "spent_this_run_usd": self.spent_this_run_usd,
         }
 
     def print_summary(self, console: Any = None, top: int = 10) -> None:
@@ -110,41 +193,49 @@ class SearchResult:
 
     @classmethod
     def from_state(cls, state: SearchState, pick: int | None, strategy: str, stop_reason: str,
-                   storage: str | None = None) -> "SearchResult":
-        n_obs = state.n_observed()
-        means = state.means()
-        cost_items = state.cost_per_item()
-        rows: list[CombinationStats] = []
-        for c in range(state.space.size):
-            n = int(n_obs[c])
-            errs = [(p, e) for (cc, p), e in state.errors.items() if cc == c]
-            if n == 0:
-                status: Status = "not tried"
-            elif len(errs) == n:
-                status = "failed"
-            elif state.status[c] == "alive":
-                status = "kept"
-            else:
-                status = "eliminated"
-            scores = state.scores[c][~np.isnan(state.scores[c])]
-            lat = state.latencies[c][~np.isnan(state.latencies[c])]
-            rows.append(CombinationStats(
-                index=c, assignment=state.space.assignment(c),
-                mean_score=float(means[c]) if n else float("nan"),
-                ci=mean_ci(scores, state.confidence) if n else (0.0, 1.0),
-                mean_cost_usd=float(cost_items[c]) if n and not math.isnan(cost_items[c]) else float("nan"),
-                mean_latency_s=float(lat.mean()) if lat.size else float("nan"),
-                n=n, n_errors=len(errs), status=status, reason=state.reasons.get(c, ""),
-                first_error=min(errs)[1] if errs else None, dominated=c in state.dominated,
-            ))
+                   storage: str | None = None, anchors: "AnchorRecords | None" = None) -> "SearchResult":
+        errors: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for (c, p), e in state.errors.items():
+            errors[c].append((p, e))
+        rows = [row_stats(c, state.space.assignment(c), state.scores[c], state.costs[c], state.latencies[c],
+                          errors[c], state.confidence, "kept" if state.status[c] == "alive" else "eliminated",
+                          state.reasons.get(c, ""), c in state.dominated)
+                for c in range(state.space.size)]
         rank = {"kept": 0, "eliminated": 1, "failed": 2, "not tried": 3}
         board = sorted(rows, key=lambda s: (rank[s.status], -(s.mean_score if s.n else -1), s.index))
         best = rows[pick] if pick is not None and rows[pick].status != "failed" else None
+        cost_items = state.cost_per_item()
         tried_cost = cost_items[~np.isnan(cost_items)]
         per_item = np.where(np.isnan(cost_items), tried_cost.mean() if tried_cost.size else np.nan, cost_items)
-        return cls(
+        result = cls(
             best=best, leaderboard=board, spent_usd=state.spent_usd, n_evaluations=state.n_evaluations,
             n_items=state.n_items, strategy=strategy, stop_reason=stop_reason,  # type: ignore[arg-type]
             confidence=state.confidence, epsilon=state.epsilon, storage=storage,
             brute_force_usd=float(np.sum(per_item) * state.n_items),
         )
+        if anchors is not None:
+            result.anchors = _anchor_rows(anchors, state)
+            if best is not None:
+                result.comparisons = _comparisons(state.scores[best.index], anchors, state.confidence)
+        return result
+
+
+def _anchor_rows(anchors: "AnchorRecords", state: SearchState) -> dict[str, CombinationStats]:
+    errors: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for (k, p), e in anchors.errors.items():
+        errors[k].append((p, e))
+    return {name: row_stats(state.space.size + k, dict(zip(state.space.names, anchors.values[k])),
+                            anchors.scores[k], anchors.costs[k], anchors.latencies[k], errors[k],
+                            state.confidence, "anchor")
+            for k, name in enumerate(anchors.names)}
+
+
+def _comparisons(pick_scores: np.ndarray, anchors: "AnchorRecords", confidence: float) -> dict[str, PairedComparison]:
+    """Paired (pick - anchor) on common examples: the same bound as elimination, two-sided."""
+    if not anchors.names:
+        return {}
+    mean, lower, upper, n = paired_bounds_against(anchors.scores, pick_scores, (1 - confidence) / 2, None)
+    # paired_bounds_against gives anchor - pick: flip the sign
+    return {name: PairedComparison(name, float(-mean[k]) if n[k] else float("nan"),
+                                   (float(-upper[k]), float(-lower[k])), int(n[k]))
+            for k, name in enumerate(anchors.names)}

@@ -50,14 +50,16 @@ class SearchState:
         self.rng = np.random.default_rng(self.seed)
 
     # -- recording -------------------------------------------------------------------------
-    def record(self, cell: Cell, score: float, cost: float | None, latency: float, error: str | None) -> None:
+    def record(self, cell: Cell, score: float, cost: float | None, latency: float, error: str | None,
+               paid: bool = True) -> None:
+        """Note one observation; ``paid=False``: its cost is already in ``spent_usd`` (or never was paid)."""
         c, p = cell
         self.scores[c, p] = score
         self.costs[c, p] = np.nan if cost is None else cost
         self.latencies[c, p] = latency
         if error:
             self.errors[cell] = error
-        if cost:
+        if cost and paid:
             self.spent_usd += cost
 
     def observed(self, cell: Cell) -> bool:

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from typer.testing import CliRunner
 
 import mw_app
 from agentopt_adapters import optimize
-from agentopt_adapters.cli import app as cli_app
 from agentopt_adapters.sim.tasks import load_task
 from agentopt_search.storage import resolve_url
 from pg_server import postgres_server
@@ -102,8 +100,8 @@ def _reference(app, items, log: Path, monkeypatch) -> tuple[dict[str, str], set]
     return res.best.assignment, set(cells)
 
 
-def _stored_cells(url: str, studies: list[str], worker: int | None = None) -> set[tuple[str, str, str]]:
-    """(planner, solver, example id) of every stored cell (of one worker's trials); none stored twice in a study."""
+def _stored_cells(url: str, studies: list[str]) -> set[tuple[str, str, str]]:
+    """(planner, solver, example id) of every stored cell; none stored twice in a study."""
     ids = {i: x["id"] for i, x in enumerate(load_task("arithmetic").items[:N_EXAMPLES])}
     union: set[tuple[str, str, str]] = set()
     for name in studies:
@@ -113,9 +111,7 @@ def _stored_cells(url: str, studies: list[str], worker: int | None = None) -> se
         except KeyError:  # not created yet
             continue
         for t in trials:
-            if worker is not None and not t.user_attrs.get("worker", "").endswith(f":{worker}"):
-                continue
-            for k in t.user_attrs:
+            for k in t.system_attrs:
                 if k.startswith("cell:"):
                     cell = (t.params["planner"], t.params["solver"], ids[int(k[5:])])
                     assert cell not in out, f"cell {cell} stored twice in study {name}"
@@ -155,63 +151,101 @@ def test_two_workers_share_one_study_without_duplicates(pg_url, data, tmp_path, 
     assert _stored_cells(pg_url, ["shared"]) == ref_cells
     assert _picked(outs[0]) == _picked(outs[1]) == best
 
-    shown = CliRunner().invoke(cli_app, ["show", pg_url, "--study", "shared", "--json"])
-    assert shown.exit_code == 0, shown.output
-    assert json.loads(shown.stdout)["best"]["assignment"] == best
+    from agentopt_search.storage import read_run
+
+    assert {(c.assignment["planner"], c.assignment["solver"]) for c in read_run(pg_url, "shared").cells} >= {
+        tuple(best.values())}
+
+
+def _search_worker(url: str, study: str, log: Path, strategy: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(TESTS / "mw_search_worker.py"), url, study, str(log), strategy],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _search_log(log: Path) -> list[tuple[int, tuple[str, str, int]]]:
+    if not log.exists():
+        return []
+    rows = [line.split() for line in log.read_text().splitlines() if line.strip()]
+    return [(int(pid), (a, b, int(ex))) for pid, a, b, ex in rows]
+
+
+def _search_reference(strategy: str) -> tuple[dict[str, str], set[tuple[str, str, int]]]:
+    """One worker alone: its pick and the cells it evaluates (anchor included)."""
+    from agentopt_search import search
+    from mw_search_worker import ANCHORS, BEST, N_ITEMS, SLOTS, make_evaluate
+    from search_helpers import Planted
+
+    ref = Planted(SLOTS, BEST, n_items=N_ITEMS)
+    cells: list[tuple[str, str, int]] = []
+    single = search(ref.space, make_evaluate(ref, lambda a, e: cells.append((a["a"], a["b"], e))), ref.examples,
+                    strategy=strategy, max_concurrency=4, progress=False, anchors=ANCHORS)
+    assert len(cells) == len(set(cells))
+    return single.best.assignment, set(cells)
+
+
+def _search_stored(url: str, study: str) -> set[tuple[str, str, int]]:
+    from agentopt_search.storage import read_run
+
+    try:
+        cells = read_run(url, study).cells
+    except ValueError:  # not created yet
+        return set()
+    out = {(c.assignment["a"], c.assignment["b"], c.example) for c in cells}
+    assert len(out) == len(cells)
+    return out
 
 
 @pytest.mark.parametrize("backend,strategy", [("postgresql", "brute_force"), ("postgresql", "auto"), ("sqlite", "auto")])
 def test_three_racing_search_workers(backend, strategy, pg_url, tmp_path):
     """agentopt_search alone, fast cells, three workers racing for claims: no cell twice, none missing."""
     url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'run.db'}"
-    study, log = f"race-{backend}-{strategy}", tmp_path / "evals.txt"
-    env = _env(log)
-    procs = [subprocess.Popen([sys.executable, str(TESTS / "mw_search_worker.py"), url, study, str(log), strategy],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    study, log, gate = f"race-{backend}-{strategy}", tmp_path / "evals.txt", tmp_path / "gate"
+    gate.mkdir()
+    procs = [_search_worker(url, study, log, strategy, _env(log, MW_SLEEP="0.005", MW_GATE=str(gate)))
+             for _ in range(3)]
+    # two workers hold claims before any evaluates (the first look of auto, 35 cells, may leave none to a third)
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) >= 2, procs, "two workers to claim cells")
+    (gate / "go").touch()
     results = [json.loads(_finish(p).strip().splitlines()[-1]) for p in procs]
-    rows = [tuple(map(int, line.split())) for line in log.read_text().splitlines()]
-    per_cell = collections.Counter((c, e) for _, c, e in rows)
+    rows = _search_log(log)
+    per_cell = collections.Counter(cell for _, cell in rows)
     dupes = {k: n for k, n in per_cell.items() if n > 1}
-    print(f"\n{backend}/{strategy}: {len(rows)} evaluations by {len({p for p, _, _ in rows})} workers, duplicates {len(dupes)}")
-    assert dupes == {}
-
-    from agentopt_search import search
-    from mw_search_worker import BEST, N_ITEMS, SLOTS
-    from search_helpers import Planted
-
-    ref = Planted(SLOTS, BEST, n_items=N_ITEMS)
-    single = search(ref.space, ref.evaluate, ref.examples, strategy=strategy, max_concurrency=4, progress=False)
-    assert set(per_cell) == set(ref.calls), "the workers evaluated other cells than one worker would"
-    assert all(r["best"] == single.best.assignment for r in results)
+    print(f"\n{backend}/{strategy}: {len(rows)} evaluations by {len({p for p, _ in rows})} workers, duplicates {len(dupes)}")
+    assert dupes == {} and len({p for p, _ in rows}) >= 2
+    best, ref_cells = _search_reference(strategy)
+    assert set(per_cell) == ref_cells, "the workers evaluated other cells than one worker would"
+    assert _search_stored(url, study) == ref_cells
+    assert all(r["best"] == best for r in results)
     assert sum(r["paid"] for r in results) == len(rows)
 
 
-def test_killed_workers_lose_no_cell(pg_url, data, tmp_path, monkeypatch):
+def test_killed_workers_lose_no_cell(pg_url, tmp_path):
     """A and B run together; A gets stuck holding claimed cells and is killed (SIGKILL), the others redo them;
     then B gets stuck the same way and is killed, and a restarted worker C finishes. Every needed cell is
-    stored, none is evaluated twice, and the dead workers' trials end failed (stale heartbeat)."""
-    items, data_path = data
-    log, a_killed = tmp_path / "evals.jsonl", tmp_path / "a-killed"
-    fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4")
-    study = "killed"
-    a = _worker("app_with_baseline", data_path, pg_url, study, tmp_path / "a.json", _env(log, MW_HANG_AFTER="10", **fast))
-    b = _worker("app_with_baseline", data_path, pg_url, study, tmp_path / "b.json",
-                _env(log, MW_HANG_AFTER="20", MW_HANG_WHEN=str(a_killed), **fast))
+    stored, none is evaluated twice, every trial ends COMPLETE and no claim or heartbeat is left behind."""
+    from agentopt_search.storage import OptunaStore, _sql
 
-    def count(pid: int) -> int:
-        return sum(1 for p, _ in _evaluations(log) if p == pid)
+    log, a_killed, study, gate = tmp_path / "evals.txt", tmp_path / "a-killed", "killed", tmp_path / "gate"
+    gate.mkdir()
+    fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4", MW_SLEEP="0.005", MW_GATE=str(gate))
+    a = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="10", **fast))
+    # A claims first (a chunk of 32 of the first look's 35 cells: enough to get stuck after 10), then B
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) == 1, [a], "A to claim cells")
+    b = _search_worker(pg_url, study, log, "auto", _env(log, MW_HANG_AFTER="20", MW_HANG_WHEN=str(a_killed), **fast))
+
+    def done(pid: int) -> set:
+        return {cell for p, cell in _search_log(log) if p == pid}
 
     def stuck(pid: int) -> bool:
-        """It blocks in the app (its log is final) and every cell it finished is stored: it holds claims only."""
-        done = {cell for p, cell in _evaluations(log) if p == pid}
-        return Path(f"{log}.hung-{pid}").exists() and \
-            done <= _stored_cells(pg_url, [study, f"{study}-baseline"], worker=pid)
+        """It blocks in evaluate (its log is final) and every cell it finished is stored: it holds claims only."""
+        return Path(f"{log}.hung-{pid}").exists() and done(pid) <= _search_stored(pg_url, study)
 
     def explain(pid: int):
         return lambda: (f"hung: {Path(f'{log}.hung-{pid}').exists()}; logged but not stored by {pid}: "
-                        f"{ {c for p, c in _evaluations(log) if p == pid} - _stored_cells(pg_url, [study, f'{study}-baseline'], worker=pid)}; "
-                        f"evaluations per pid {collections.Counter(p for p, _ in _evaluations(log))}")
+                        f"{done(pid) - _search_stored(pg_url, study)}")
 
+    _wait_for(lambda: len(list(gate.glob("ready-*"))) == 2, [a, b], "A and B to claim cells")
+    (gate / "go").touch()
     _wait_for(lambda: stuck(a.pid), [a, b], "A to get stuck", explain=explain(a.pid))
     a.send_signal(signal.SIGKILL)
     a.wait()
@@ -219,30 +253,23 @@ def test_killed_workers_lose_no_cell(pg_url, data, tmp_path, monkeypatch):
     _wait_for(lambda: stuck(b.pid), [b], "B to take over and get stuck", explain=explain(b.pid))
     b.send_signal(signal.SIGKILL)
     b.wait()
-    c = _worker("app_with_baseline", data_path, pg_url, study, tmp_path / "c.json", _env(log, **fast))
-    _finish(c)
+    c = _search_worker(pg_url, study, log, "auto", _env(log, **fast))
+    result = json.loads(_finish(c).strip().splitlines()[-1])
 
-    evals = _evaluations(log)
-    per_cell = collections.Counter(cell for _, cell in evals)
+    rows = _search_log(log)
+    per_cell = collections.Counter(cell for _, cell in rows)
     dupes = {cell: n for cell, n in per_cell.items() if n > 1}
-    by_worker = {name: count(p.pid) for name, p in (("A", a), ("B", b), ("C", c))}
-    best, ref_cells = _reference(mw_app.app_with_baseline, items, tmp_path / "ref.jsonl", monkeypatch)
-    stored = _stored_cells(pg_url, [study, f"{study}-baseline"])
+    by_worker = {name: len(done(p.pid)) for name, p in (("A", a), ("B", b), ("C", c))}
+    best, ref_cells = _search_reference("auto")
+    stored = _search_stored(pg_url, study)
     print(f"\nkilled workers: evaluations per worker {by_worker}, duplicate cells {len(dupes)}, "
           f"cells lost {len(ref_cells - stored)}")
     assert min(by_worker.values()) > 0, by_worker
     assert dupes == {}, f"cells evaluated more than once: {dupes}"
-    assert ref_cells <= stored, f"cells lost: {sorted(ref_cells - stored)[:5]}"
-    assert stored == ref_cells
-    assert _picked(tmp_path / "c.json") == best
+    assert stored == ref_cells, f"lost {sorted(ref_cells - stored)[:5]}, extra {sorted(stored - ref_cells)[:5]}"
+    assert result["best"] == best
 
-    states: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for name in (study, f"{study}-baseline"):
-        for t in optuna.load_study(study_name=name, storage=resolve_url(pg_url)).get_trials(deepcopy=False):
-            pid = int(t.user_attrs["worker"].rsplit(":", 1)[1])
-            states[{a.pid: "A", b.pid: "B", c.pid: "C"}[pid]][t.state.name] += 1
-    print(f"trial states per worker: { {k: dict(v) for k, v in states.items()} }")
-    # the killed workers died holding claims: their RUNNING trials were failed as stale; none is left running
-    assert states["A"]["FAIL"] > 0 and states["B"]["FAIL"] > 0
-    assert all(v["RUNNING"] == 0 for v in states.values())
-    assert set(states["C"]) <= {"COMPLETE"}
+    trials = optuna.load_study(study_name=study, storage=resolve_url(pg_url)).get_trials(deepcopy=False)
+    assert {t.state.name for t in trials} == {"COMPLETE"} and len(trials) == len({(a, b_) for a, b_, _ in stored})
+    with OptunaStore(pg_url, study) as store, store._engine.connect() as conn:
+        assert _sql.read_system_attrs(conn, store.study_id, "agentopt:") == {}  # no claim or beat left

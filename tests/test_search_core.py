@@ -1,6 +1,7 @@
 """search(): strategies find the planted best, cells are never paid twice, budget, concurrency, bad input."""
 
 import asyncio
+import collections
 import threading
 
 import numpy as np
@@ -193,3 +194,168 @@ def test_print_summary_mentions_best_and_spend(capsys):
     result.print_summary()
     out = capsys.readouterr().out
     assert "Best:" in out and "planner=p2|solver=s3" in out and "brute force" in out
+
+
+# -- anchors ---------------------------------------------------------------------------------------
+OWN = {"planner": "app-own", "solver": "app-own"}
+
+
+def _with_anchor(prob, fail=False):
+    """The planted problem plus the anchor OWN (outside the space), scored like a middling combination."""
+    from search_helpers import _u
+
+    calls = []
+
+    def evaluate(a, ex):
+        if a == OWN:
+            calls.append(ex)
+            if fail:
+                raise ConnectionError("the app's own endpoint is down")
+            return Outcome(score=float(_u("own", ex) < 0.4), cost_usd=0.02, latency_s=0.1)
+        return prob.evaluate(a, ex)
+
+    return evaluate, calls
+
+
+def test_anchor_is_evaluated_wherever_a_combination_is_and_never_picked():
+    prob = Planted(SLOTS, BEST, gap=0.3, n_items=200)
+    evaluate, own_calls = _with_anchor(prob)
+    result = search(prob.space, evaluate, prob.examples, strategy="arm_elimination", anchors={"own": OWN},
+                    progress=False)
+    covered = {ex for _, ex in prob.calls}
+    assert sorted(own_calls) == sorted(covered)  # every example any combination saw, once each
+    own = result.anchors["own"]
+    assert own.assignment == OWN and own.status == "anchor" and own.n == len(covered)
+    assert result.best.assignment == BEST and all(s.assignment != OWN for s in result.leaderboard)
+    assert result.n_evaluations == len(prob.calls) + len(own_calls)
+    assert result.spent_usd == pytest.approx(sum(prob.price[c] for c, _ in prob.calls) + 0.02 * len(own_calls))
+
+
+def test_comparison_of_the_pick_with_an_anchor_is_paired_on_common_examples():
+    prob = Planted(SLOTS, BEST, gap=0.3, n_items=120)
+    evaluate, _ = _with_anchor(prob)
+    result = search(prob.space, evaluate, prob.examples, strategy="brute_force", anchors={"own": OWN},
+                    progress=False)
+    from search_helpers import _u
+
+    best = prob.space.index(BEST)
+    diffs = [prob.score(best, ex) - float(_u("own", ex) < 0.4) for ex in prob.examples]
+    comp = result.comparisons["own"]
+    assert comp.n == len(prob.examples) and comp.mean_difference == pytest.approx(np.mean(diffs))
+    assert comp.ci[0] < comp.mean_difference < comp.ci[1] and comp.ci[0] > 0  # the planted best is clearly better
+
+
+def test_failing_anchor_is_reported_and_never_stops_the_search():
+    prob = Planted(SLOTS, BEST)
+    evaluate, own_calls = _with_anchor(prob, fail=True)
+    result = search(prob.space, evaluate, prob.examples, anchors={"own": OWN}, progress=False)
+    own = result.anchors["own"]
+    assert own.status == "failed" and "ConnectionError: the app's own endpoint is down" in own.first_error
+    assert own_calls and result.best.assignment == BEST
+
+
+def test_every_combination_failing_is_an_error_even_when_the_anchor_works():
+    def evaluate(a, ex):
+        if a["m"] == "own":
+            return 1.0
+        raise RuntimeError(f"no key for {a['m']}")
+
+    with pytest.raises(SearchError, match="no key for a"):
+        search({"m": ["a", "b"]}, evaluate, [1, 2, 3], anchors={"own": {"m": "own"}}, progress=False)
+
+
+def test_anchor_equal_to_a_combination_shares_its_cells_and_is_paid_once():
+    prob = Planted(SLOTS, BEST)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="brute_force", anchors={"same": BEST},
+                    progress=False)
+    assert set(prob.calls.values()) == {1}
+    same = result.anchors["same"]
+    assert same.n == len(prob.examples) and same.mean_score == result.get(BEST).mean_score
+    assert result.comparisons["same"].mean_difference == 0
+
+
+@pytest.mark.parametrize("anchors,match", [
+    ({"own": {"planner": "x"}}, "must give a value for each slot"),
+    ({"": OWN}, "non-empty strings"),
+    ({"own": {"planner": "x", "solver": 3}}, "values must be non-empty strings"),
+    (["own"], "anchors must be a dict"),
+])
+def test_bad_anchors_are_one_clear_error(anchors, match):
+    with pytest.raises(ValueError, match=match):
+        search(SLOTS, lambda a, e: 1.0, [1], anchors=anchors, progress=False)
+
+
+# -- shared cells: slots that made no call -------------------------------------------------------
+ROUTED = {"router": ["r1", "r2"], "expert": ["e1", "e2", "e3"]}
+PRICE = {"r1": 0.001, "r2": 0.004, "e1": 0.01, "e2": 0.02, "e3": 0.03}
+
+
+def _routed(expert_called, report_usage=True, calls=None):
+    """The router answers; the expert is called only on examples where ``expert_called(ex)``."""
+    from search_helpers import _u
+
+    def evaluate(a, ex):
+        if calls is not None:
+            calls.append((a["router"], a["expert"], ex))
+        rows = [("router", a["router"], 1, 100, 20, PRICE[a["router"]])]
+        score = float(_u(a["router"], ex) < (0.7 if a["router"] == "r2" else 0.4))
+        if expert_called(ex):
+            rows.append(("expert", a["expert"], 1, 200, 50, PRICE[a["expert"]]))
+            score = float(_u(a["router"], a["expert"], ex) < 0.5)
+        return Outcome(score=score, cost_usd=sum(r[5] for r in rows), latency_s=0.1,
+                       usage=rows if report_usage else None)
+
+    return evaluate
+
+
+def test_an_idle_slot_is_not_paid_for_and_is_reported():
+    examples = list(range(60))
+    plain = search(ROUTED, _routed(lambda ex: False, report_usage=False), examples, strategy="brute_force",
+                   progress=False)
+    calls = []
+    shared = search(ROUTED, _routed(lambda ex: False, calls=calls), examples, strategy="brute_force",
+                    max_concurrency=8, progress=False)
+    assert plain.n_paid == 6 * 60 and plain.idle_slots == []
+    assert shared.n_paid == len(calls) == 2 * 60 and shared.n_shared == 4 * 60  # one expert paid per router
+    assert shared.spent_usd == pytest.approx(plain.spent_usd / 3)
+    assert shared.best.assignment == plain.best.assignment and shared.idle_slots == ["expert"]
+    assert all(s.n == 60 for s in shared.leaderboard)
+
+
+def test_a_slot_called_on_some_examples_is_shared_exactly_on_the_others():
+    examples = list(range(30))
+    called = lambda ex: ex % 3 == 0  # noqa: E731
+    calls = []
+    result = search(ROUTED, _routed(called, calls=calls), examples, strategy="brute_force", max_concurrency=1,
+                    progress=False)
+    per_example = collections.Counter(ex for _, _, ex in calls)
+    assert all(per_example[ex] == (6 if called(ex) else 2) for ex in examples)
+    assert result.n_shared == 4 * sum(not called(ex) for ex in examples) and result.idle_slots == []
+    fresh = search(ROUTED, _routed(called, report_usage=False), examples, strategy="brute_force", progress=False)
+    for row in fresh.leaderboard:  # sharing changed no number
+        assert result.get(row.assignment).mean_score == row.mean_score
+        assert result.get(row.assignment).mean_cost_usd == pytest.approx(row.mean_cost_usd)
+
+
+def test_shared_cells_are_correct_under_concurrency():
+    examples = list(range(40))
+    called = lambda ex: ex % 4 == 0  # noqa: E731
+    calls = []
+    result = search(ROUTED, _routed(called, calls=calls), examples, strategy="brute_force", max_concurrency=8,
+                    progress=False)
+    assert len(calls) == len(set(calls)) == result.n_paid
+    assert {ex for _, _, ex in calls if called(ex)} == {ex for ex in examples if called(ex)}
+    assert result.n_paid + result.n_shared == 6 * 40
+    fresh = search(ROUTED, _routed(called, report_usage=False), examples, strategy="brute_force", progress=False)
+    assert {r.key: r.mean_score for r in result.leaderboard} == {r.key: r.mean_score for r in fresh.leaderboard}
+
+
+@pytest.mark.parametrize("usage,match", [
+    ([("s", "m", -1, 0, 0, None)], "usage row"),
+    ([("s", "m", 1, 0, 0, float("nan"))], "usage row"),
+])
+def test_bad_usage_rows_name_combination_and_example(usage, match):
+    with pytest.raises(ValueError, match=match + r".*s=m on example #0"):
+        search({"s": ["m"]}, lambda a, ex: Outcome(score=1.0, usage=usage), [0], progress=False)
+    with pytest.raises(ValueError, match="usage must be rows"):
+        Outcome(score=1.0, usage=[("s", "m")])
