@@ -28,21 +28,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 JOIN_S = 10.0  # how long new threads get to finish (spent only while one is still alive)
 
-# Leaks known today and being fixed elsewhere, by thread name: a test that leaves only such threads is
-# reported as xfail with the reason (visible with -rx), not silently passed; once the leak is fixed it
-# simply passes, and the entry should be deleted.
-KNOWN_LEAKS: dict[str, str] = {
-    "agentopt-heartbeat": "OptunaStore's heartbeat thread is never stopped: aa.optimize/search(..., storage=...) "
-                          "leave one per store (fix in the engine branch)",
-}
-
 # Process-wide threads, created once by the first call and reused by every later test (not a per-test
 # leak): litellm's worker pools, and the library's one private event loop for running async-only apps
 # from sync code (agentopt_adapters/protocol.py).
 PROCESS_WIDE = ("litellm-logging", "litellm-beta-headers-config", "litellm-oidc-token-fetch",
                 "agentopt-private-loop")
 
-_reported: set[threading.Thread] = set()  # leaks already reported by a test: not again by its module
+_reported: set[object] = set()  # threads and pids already reported by a test: not again by its module
 
 
 def _watched(t: threading.Thread) -> bool:
@@ -51,17 +43,12 @@ def _watched(t: threading.Thread) -> bool:
     return not t.daemon or t.name.startswith("agentopt")
 
 
-def _known(t: threading.Thread) -> str | None:
-    return next((why for name, why in KNOWN_LEAKS.items() if t.name.startswith(name)), None)
-
-
 def _leftovers(before: set[threading.Thread]) -> list[threading.Thread]:
-    """Watched threads started since ``before`` still alive after a bounded join (known leaks: no wait)."""
+    """Watched threads started since ``before`` that are still alive after a bounded join."""
     new = [t for t in threading.enumerate() if t not in before and _watched(t)]
     deadline = time.monotonic() + JOIN_S
     for t in new:
-        if _known(t) is None:
-            t.join(max(0.0, deadline - time.monotonic()))
+        t.join(max(0.0, deadline - time.monotonic()))
     return [t for t in new if t.is_alive()]
 
 
@@ -80,7 +67,8 @@ def _children() -> set[int]:
 
 
 def _check(before: tuple[set[threading.Thread], set[int]], what: str) -> None:
-    procs = _children() - before[1]  # a test waits for the processes it starts: no grace period
+    procs = _children() - before[1] - _reported  # a test waits for the processes it starts: no grace period
+    _reported.update(procs)
     if procs:
         pytest.fail(f"{what} left {len(procs)} child process(es) running (pids {sorted(procs)}); "
                     "terminate and wait for them before the test ends", pytrace=False)
@@ -89,15 +77,12 @@ def _check(before: tuple[set[threading.Thread], set[int]], what: str) -> None:
         return
     _reported.update(left)
     names = sorted(f"{t.name} (daemon={t.daemon})" for t in left)
-    reasons = {_known(t) for t in left}
-    if None not in reasons:
-        pytest.xfail(f"known leak, {len(left)} thread(s) left running {names}: {'; '.join(sorted(reasons))}")
     pytest.fail(f"{what} left {len(left)} thread(s) running: {names}; stop them (close the server / "
                 "storage / pool, join the thread) before the test ends", pytrace=False)
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _module_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+def _module_stops_what_it_started(request: pytest.FixtureRequest) -> Iterator[None]:
     """Module-scoped fixtures (a shared server) are stopped when the module ends."""
     before = set(threading.enumerate()), _children()
     yield
@@ -105,8 +90,8 @@ def _module_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _test_stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The test and its function-scoped fixtures stop the threads and servers they started."""
+def _test_stops_what_it_started(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The test and its function-scoped fixtures stop the processes, threads and servers they started."""
     before = set(threading.enumerate()), _children()
     yield
     _check(before, f"test {request.node.nodeid}")

@@ -36,7 +36,6 @@ class Additive:
         return np.array([[self.score(c, i) for i in self.examples] for c in range(self.space.size)]).mean(axis=1)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["screening", "auto"])
 def test_screening_finds_a_top_combination_cheaply(strategy):
     prob = Additive()
