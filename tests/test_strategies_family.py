@@ -133,6 +133,7 @@ def test_epsilon_lucb_spends_on_the_contenders_and_stops_on_ties():
     assert len(calls) < 3 * 400 * 0.6 and res.best is not None
 
 
+@pytest.mark.slow
 def test_epsilon_lucb_resumes_from_storage_without_paying_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     first = Additive(n_slots=1, n_models=3, n_items=40, step=0.3, seed=2)
