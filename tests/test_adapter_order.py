@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh interpreter importing DSPy
+
 SCRIPT = """
 from agentopt_adapters.callable import completion  # registers the plain-callable adapter first
 import dspy
@@ -25,6 +29,6 @@ print(aa.adapter_for(Program()).framework, aa.adapter_for(lambda models, x: x).f
 def test_dspy_program_is_not_taken_for_a_plain_callable():
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["dspy", "callable"]

@@ -46,6 +46,7 @@ def test_help(cmd):
     assert "Usage" in res.output
 
 
+@pytest.mark.slow
 def test_optimize_then_show(files):
     db = files / "run.db"
     out = files / "agentopt.json"
@@ -99,3 +100,12 @@ def test_parse_candidates():
     assert parse_candidates(["plan=a,b", "solve=c"]) == {"plan": ["a", "b"], "solve": ["c"]}
     with pytest.raises(AgentOptError):
         parse_candidates(["a", "plan=b"])
+
+
+def test_console_entry_point_runs_a_command(capsys):
+    from agentopt_adapters.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["models", "--json"])
+    assert done.value.code == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == "sim/nano"

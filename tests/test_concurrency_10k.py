@@ -12,7 +12,7 @@ import collections
 import json
 import os
 import random
-import socket
+import re
 import subprocess
 import sys
 import urllib.request
@@ -40,20 +40,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def server_url():
-    """The sim server in its own process (its own core and GIL); time scale 0."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """The sim server in its own process (its own core and GIL); time scale 0. It binds port 0 itself and
+    prints the port it got (a port probed here and passed on could be taken by then on a busy machine)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "agentopt_adapters.cli", "sim-server", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "agentopt_adapters.cli", "sim-server", "--port", "0",
                              "--time-scale", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         banner = proc.stdout.readline()  # printed once the socket is bound
-        assert "sim-server" in banner, banner + proc.stdout.read()
-        yield f"http://127.0.0.1:{port}/v1"
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/v1", banner)
+        assert found and found.group(1) != "0", banner + proc.stdout.read()
+        yield found.group(0)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        proc.stdout.close()
 
 
 def _get(url: str) -> Any:
@@ -101,8 +101,9 @@ def build_graph(url: str) -> Any:
     return b.compile()
 
 
-def _messages(tag: str, slot: str, text: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": f"You are the {slot} step. [tag:{tag}:{slot}]"},
+def _messages(ex: dict[str, str], slot: str, text: str) -> list[dict[str, str]]:
+    """The run's id in every prompt makes each call's request body unique (a retry is then visible)."""
+    return [{"role": "system", "content": f"You are the {slot} step of run {ex['run']}. [tag:{ex['tag']}:{slot}]"},
             {"role": "user", "content": text}]
 
 
@@ -110,14 +111,14 @@ def make_callables(url: str) -> tuple[Any, Any]:
     def app(models: dict[str, str], ex: dict[str, str]) -> str:
         text = ex["question"]
         for slot in SLOTS:
-            text = completion(models, slot, messages=_messages(ex["tag"], slot, text), api_base=url,
+            text = completion(models, slot, messages=_messages(ex, slot, text), api_base=url,
                               api_key="sim").choices[0].message.content
         return text
 
     async def aapp(models: dict[str, str], ex: dict[str, str]) -> str:
         text = ex["question"]
         for slot in SLOTS:
-            resp = await acompletion(models, slot, messages=_messages(ex["tag"], slot, text), api_base=url, api_key="sim")
+            resp = await acompletion(models, slot, messages=_messages(ex, slot, text), api_base=url, api_key="sim")
             text = resp.choices[0].message.content
         return text
 
@@ -164,7 +165,7 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
 
         def example(aid: int, k: int) -> dict[str, str]:
             q = f"What is {k % 97} + {aid}? (run {k})"
-            return {"tag": f"A{aid}", "question": q}
+            return {"tag": f"A{aid}", "question": q, "run": f"{aid}/{k}"}
 
         def sync_job(job: tuple[int, int]) -> None:
             aid, k = job
@@ -203,21 +204,45 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
             for counter in (per_tag[f"A{aid}:{c.slot}"], per_model[c.model.removeprefix("openai/")]):
                 counter.update(requests=1, input_tokens=c.input_tokens, output_tokens=c.output_tokens)
 
-    # server side: its own log of every request, the model it served and the tag in the prompt
+    # server side: its own log of every request, the model it served and the tag in the prompt. Every
+    # call's prompt is unique, so one request body is one call: a body logged twice is a client retry of a
+    # reply lost in transit (e.g. a dropped connection on a busy machine), answered alike both times
     log = _get(url.replace("/v1", "/sim/requests"))
     n_calls = sum(len(c) for c in recorded.values())
     misrouted = 0
+    first: dict[str, dict[str, Any]] = {}
+    retried: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     server_tag: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for r in log:
         assert r["status"] == 200 and r["tag"], r
         aid, slot = r["tag"][1:].split(":")
         misrouted += r["model"] != plan[int(aid)][slot]
-        server_tag[r["tag"]].update(requests=1, input_tokens=r["input_tokens"], output_tokens=r["output_tokens"])
-    server_model = _get(url.replace("/v1", "/sim/stats"))["usage_by_model"]
-    print(f"\n{n_calls} calls from {len(plan)} assignments ({collections.Counter(kinds)}), {len(log)} server requests, "
-          f"misrouted: {misrouted} at the server, {wrong_recorded} in the recorded usage; usage totals "
-          f"{'match' if per_model == {m: collections.Counter(u) for m, u in server_model.items()} else 'DIFFER'}")
-    assert n_calls >= MIN_CALLS and len(log) == n_calls
+        usage = dict(requests=1, input_tokens=r["input_tokens"], output_tokens=r["output_tokens"])
+        if r["key"] in first:
+            assert _same_call(r, first[r["key"]]), (r, first[r["key"]])
+            retried[r["model"]].update(usage)
+            continue
+        first[r["key"]] = r
+        server_tag[r["tag"]].update(usage)
+    server_model = {m: collections.Counter(u) for m, u in _get(url.replace("/v1", "/sim/stats"))["usage_by_model"].items()}
+    n_retried = len(log) - len(first)
+    print(f"\n{n_calls} calls from {len(plan)} assignments ({collections.Counter(kinds)}), {len(log)} server requests "
+          f"({n_retried} retried), misrouted: {misrouted} at the server, {wrong_recorded} in the recorded usage; "
+          f"usage totals {'match' if _plus(per_model, retried) == server_model else 'DIFFER'}")
+    assert n_calls >= MIN_CALLS and len(first) == n_calls  # every call reached the server, nothing else did
     assert misrouted == 0 and wrong_recorded == 0
     assert per_tag == server_tag  # per assignment and slot: requests, input and output tokens
-    assert per_model == {m: collections.Counter(u) for m, u in server_model.items()}
+    assert _plus(per_model, retried) == server_model  # the server's totals: every call, and each retry
+
+
+def _same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    fields = ("model", "tag", "status", "input_tokens", "output_tokens")
+    return all(a[f] == b[f] for f in fields)
+
+
+def _plus(*tables: dict[str, collections.Counter]) -> dict[str, collections.Counter]:
+    out: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for table in tables:
+        for key, counts in table.items():
+            out[key].update(counts)
+    return dict(out)

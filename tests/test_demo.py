@@ -21,7 +21,7 @@ ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "COLUMNS": "120"}
 def _demo(tmp_path: Path, *extra: str) -> tuple[str, Path]:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "agentopt_adapters.cli", "demo", "--out", str(out), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=ENV, cwd=tmp_path)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=540, env=ENV, cwd=tmp_path)  # a hang guard
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout, out
 

@@ -13,6 +13,8 @@ from dspy_programs import SLOTS, load_example
 
 import agentopt_adapters as aa
 
+pytestmark = pytest.mark.slow  # >= 1,000 calls over 16 threads
+
 ex = load_example()
 DATA = ex.examples(ex.TASK.items[:60])
 SINGLES = ["sim/small", "sim/medium", "sim/large", "sim/xl"]

@@ -10,12 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage
 
 import agentopt_adapters as aa
 import lg_graphs as G
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+pytestmark = pytest.mark.slow  # thousands of calls per mode
 
 MODELS = ["sim/nano", "sim/mini", "sim/small", "sim/medium", "sim/large", "sim/xl", "sim/frontier", "sim/maverick"]
 GRAPHS = {

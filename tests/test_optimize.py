@@ -249,6 +249,7 @@ def test_bad_objective_and_constraints():
         opt(max_latency_s=-1)
 
 
+@pytest.mark.slow
 def test_storage_resume_and_meta(tmp_path):
     from agentopt_search import read_run
 

@@ -46,6 +46,12 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     settings.reload()
 
 
+def _client_timeout(seconds: float) -> None:
+    """Set the client timeout for the rest of the test (``fast_retries`` restores the environment)."""
+    os.environ["AGENTOPT_TIMEOUT"] = str(seconds)
+    settings.reload()
+
+
 EVERY = 8  # the faulty server fails requests 8, 16, 24, ... with 429, 500, timeout, malformed in turn
 
 
@@ -131,6 +137,7 @@ def test_policy_defaults_env_and_override(monkeypatch: pytest.MonkeyPatch) -> No
     assert RetryPolicy(backoff_s=0.0, max_backoff_s=0.1)._wait(state) == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_every_factory_path_survives_all_fault_kinds() -> None:
     """completion / acompletion / chat_model (LangChain) / dspy_lm (DSPy) against a server failing every
     4th request (16 requests to answer, so at least 4 faults: each kind at least once)."""
@@ -158,7 +165,9 @@ def test_every_factory_path_survives_all_fault_kinds() -> None:
         assert set(figs["by_kind"]) == set(FAULTS), figs["by_kind"]  # ... so every kind (>= 16 requests)
         assert figs["survived"] == figs["injected"] >= 4  # and every faulted request was later answered
         assert len(figs["answered_keys"]) == 16
-        # a permanent error (unknown model: 404) is not retried
+        # a permanent error (unknown model: 404) is not retried; no timeout fault is expected from here
+        # on, so the client waits long enough that a slow reply on a busy machine is not retried either
+        _client_timeout(60)
         before = srv.request_count
         with pytest.raises(openai.NotFoundError, match="unknown simulated model 'sim/bogus'"):
             chat_model("openai/sim/bogus", api_base=srv.url).invoke("hi")
@@ -208,6 +217,7 @@ def test_optimize_under_faults_matches_the_fault_free_pick(faulty: SimServer) ->
 
 @pytest.mark.slow
 def test_permanent_failures_are_recorded_with_their_message_and_summarized() -> None:
+    _client_timeout(60)  # no timeout faults here: requests are counted exactly, a slow reply must not be retried
     with serve_in_thread(port=0) as good, serve_in_thread(port=0, fail_rate=1.0, faults=("500",)) as broken:
         app = make_app(good.url, bases={"openai/sim/mini": broken.url})
         res = aa.optimize(app, DATA[:4], TASK.metric, ["openai/sim/small", "openai/sim/mini", "openai/sim/bogus"],

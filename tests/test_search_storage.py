@@ -18,6 +18,7 @@ class Killed(BaseException):
     """Stands for the process dying: not an evaluation error the search would record."""
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_re_evaluating(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     prob = Planted(SLOTS, BEST, n_items=80)
@@ -47,6 +48,7 @@ def _die_after(n):
     return hook
 
 
+@pytest.mark.slow
 def test_second_run_on_finished_study_pays_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     prob = Planted(SLOTS, BEST, n_items=60)
@@ -58,6 +60,7 @@ def test_second_run_on_finished_study_pays_nothing(tmp_path):
     assert again.extra["paid_this_run"] == 0
 
 
+@pytest.mark.slow
 def test_study_is_readable_by_optuna(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     prob = Planted(SLOTS, BEST, n_items=40)
@@ -71,6 +74,7 @@ def test_study_is_readable_by_optuna(tmp_path):
     assert len(best_trial.intermediate_values) == 40
 
 
+@pytest.mark.slow
 def test_resuming_with_different_data_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     prob = Planted(SLOTS, BEST, n_items=20)

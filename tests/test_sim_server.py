@@ -124,6 +124,7 @@ def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[lis
         return out, [r.fault for r in sorted(srv.log.snapshot(), key=lambda r: r.n)]
 
 
+@pytest.mark.slow
 def test_fault_injection_is_deterministic_and_covers_all_kinds() -> None:
     """Random faults are a function of (seed, request body, repeat): the same requests, the same faults."""
     seen, injected = _outcomes(0.6, FAULTS, seed=0)

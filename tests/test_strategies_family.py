@@ -132,6 +132,7 @@ def test_epsilon_lucb_spends_on_the_contenders_and_stops_on_ties():
     assert len(calls) < 3 * 400 * 0.6 and res.best is not None
 
 
+@pytest.mark.slow
 def test_epsilon_lucb_resumes_from_storage_without_paying_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     first = Additive(n_slots=1, n_models=3, n_items=40, step=0.3, seed=2)
@@ -336,6 +337,7 @@ def test_parse_proposals_reads_common_answer_shapes():
     assert parse_proposals("", space) == [] and parse_proposals(None, space) == []
 
 
+@pytest.mark.slow
 def test_search_layer_imports_neither_litellm_nor_the_adapters():
     code = ("import sys, agentopt_search; from agentopt_search import registry; registry(); "
             "print('litellm' in sys.modules, 'agentopt_adapters' in sys.modules)")

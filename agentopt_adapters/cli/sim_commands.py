@@ -62,6 +62,7 @@ def sim_server_cmd(
         return
     import uvicorn
 
+    port = sock.getsockname()[1]  # the bound port (--port 0 picks a free one)
     typer.echo(f"agentopt sim-server: http://{host}:{port}/v1 (models: GET /v1/models; stats: GET /sim/stats)"
                f"; time scale {time_scale:g}; fail rate {fail_rate:g} {list(opts.faults) if fail_rate else ''}"
                + (f"; fault schedule {faults_schedule} {list(opts.faults)}" if faults_schedule else ""))

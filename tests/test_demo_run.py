@@ -1,0 +1,30 @@
+"""The demo modules at unit level (fast lane): each bundled app goes through ``run_demo`` on a few
+examples with one candidate and writes the files the demo promises (the full demo is in test_demo.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from agentopt_adapters.sim.demo import run_demo  # the package-level entry (lazy import of run.py)
+
+
+@pytest.mark.parametrize("use_dspy, slots", [(False, {"plan", "solve"}), (True, {"plan.predict", "answer"})])
+def test_run_demo_on_a_few_examples_writes_summary_config_and_plot(tmp_path: Path, use_dspy: bool,
+                                                                   slots: set[str]) -> None:
+    printed = io.StringIO()
+    summary = run_demo(dspy=use_dspy, out_dir=tmp_path, n_examples=3, candidates=["sim/mini"],
+                       strategy="brute_force", progress=False, console=Console(file=printed, width=160))
+    assert summary["n_examples"] == 3 and summary["candidates"] == ["sim/mini"]
+    base = summary["baseline"]["assignment"]
+    assert set(base) == slots and set(base.values()) == {"sim/frontier"}  # the apps' own model
+    assert summary["n_evaluations"] == 2 ** len(slots) * 3  # brute force over {sim/mini, own model} per slot
+    assert json.loads((tmp_path / "summary.json").read_text())["best"] == summary["best"]
+    config = json.loads((tmp_path / "agentopt.json").read_text())
+    assert {slot: entry["model"] for slot, entry in config["slots"].items()} == summary["best"]["assignment"]
+    assert (tmp_path / "pareto.html").stat().st_size > 0
+    assert f'aa.apply({"program" if use_dspy else "graph"}, "{tmp_path / "agentopt.json"}")' in printed.getvalue()
