@@ -72,7 +72,7 @@ class CellEvaluator:
     async def __call__(self, assignment: dict[str, str], item: Item) -> Outcome:
         started = time.perf_counter()
         try:
-            out, usage = await self._run_app(self._runner(assignment), item)
+            out, usage = await self._run_app(self._runner(assignment), item, self._options(assignment, item))
         except AgentOptError as exc:  # binding / slot / model errors are the user's input: stop ...
             if not all(v == CURRENT for v in assignment.values()):
                 raise Abort(exc) from None
@@ -89,10 +89,21 @@ class CellEvaluator:
         score, error = await self._score(assignment, item, out)
         return Outcome(score, usage.cost_usd, _latency(usage, started), error, usage=rows)
 
-    async def _run_app(self, runner: Runner, item: Item) -> tuple[Any, Usage]:
+    async def _run_app(self, runner: Runner, item: Item, options: Mapping[str, Any]) -> tuple[Any, Usage]:
         if getattr(runner, "prefers_async", False):
-            return await runner.acall(item.input, **self.run_options)
-        return await self._in_thread(functools.partial(runner, item.input, **self.run_options))
+            return await runner.acall(item.input, **options)
+        return await self._in_thread(functools.partial(runner, item.input, **options))
+
+    def _options(self, assignment: Mapping[str, str], item: Item) -> Mapping[str, Any]:
+        """The run options of one evaluation: a run config (LangGraph) also names the evaluation in
+        its metadata, ``agentopt_combination`` (``slot=model|...``, as in ``cell_usage``) and
+        ``agentopt_example`` (the dataset index), so tracing tools can group search traffic."""
+        config = self.run_options.get("config")
+        if config is None:
+            return self.run_options
+        metadata = {**(config.get("metadata") or {}), "agentopt_combination": _key(assignment),
+                    "agentopt_example": item.index}
+        return {**self.run_options, "config": {**config, "metadata": metadata}}
 
     async def _in_thread(self, fn: Callable[[], Any]) -> Any:
         loop = asyncio.get_running_loop()
