@@ -40,7 +40,9 @@ class Trace:
 
 
 class LoggedRace(ArmElimination):
-    """arm_elimination that notes each round it proposes."""
+    """arm_elimination that notes each round it proposes (unregistered: ``name`` is empty)."""
+
+    name = ""
 
     def __init__(self, trace: Trace) -> None:
         super().__init__()
@@ -50,6 +52,9 @@ class LoggedRace(ArmElimination):
         cells = super().propose(state)
         self.trace.events.append(("propose", len(cells)))
         return cells
+
+    def describe(self) -> str:
+        return "arm_elimination (logged)"
 
 
 def _evaluator(prob: Planted, trace: Trace, anchor_yields: int, cell_yields: int = 3):
