@@ -15,7 +15,7 @@ from .settings import Settings, settings
 from .usage import CallUsage, Slot, Usage
 
 __all__ = [
-    "discover", "bind", "export_config", "apply", "optimize", "set_prices", "settings", "Settings",
+    "discover", "bind", "export_config", "apply", "optimize", "load_result", "set_prices", "settings", "Settings",
     "Adapter", "Runner", "register_adapter", "adapter_for",
     "Slot", "CallUsage", "Usage",
     "AgentOptError", "ConfigError", "DiscoveryError", "ModelError", "SlotError",
@@ -50,3 +50,11 @@ def optimize(*args: Any, **kwargs: Any) -> Any:
     from .optimization import optimize as _optimize
 
     return _optimize(*args, **kwargs)
+
+
+def load_result(storage: str, study_name: str | None = None, prices: Any = None) -> Any:
+    """A stored optimize run as its ``OptimizeResult``, re-priced with ``prices`` if given (no model
+    call); see ``agentopt_adapters.optimization.load_result``."""
+    from .optimization import load_result as _load
+
+    return _load(storage, study_name, prices)

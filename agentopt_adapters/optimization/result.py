@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -34,15 +34,15 @@ class OptimizeResult(SearchResult):
     _app: Any = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, res: SearchResult, *, plan: SpacePlan, adapter: Any, app: Any, evaluator: Any,
-           rule: Mapping[str, Any], baseline_wanted: bool = True) -> "OptimizeResult":
+    def of(cls, res: SearchResult, *, plan: SpacePlan, adapter: Any, app: Any, rule: Mapping[str, Any],
+           metric_errors: Sequence[str] = (), baseline_wanted: bool = True) -> "OptimizeResult":
         kw = {f.name: getattr(res, f.name) for f in fields(SearchResult)}
         why = ("not measured (baseline=False)" if not baseline_wanted else "" if plan.baseline else
                "the app declares no default model for every searched slot (declare them: "
                "app.agentopt_slots = {slot: model})")
         return cls(**kw, baseline=res.anchors.get("baseline"), baseline_comparison=res.comparisons.get("baseline"),
                    rule=dict(rule), slots=list(plan.slots), framework=adapter.framework,
-                   metric_errors=list(evaluator.metric_errors), no_baseline_why=why, _plan=plan, _adapter=adapter,
+                   metric_errors=list(metric_errors), no_baseline_why=why, _plan=plan, _adapter=adapter,
                    _app=app)
 
     # ---- reading ---------------------------------------------------------------------------

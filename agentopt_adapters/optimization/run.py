@@ -90,8 +90,8 @@ def optimize(
         raise abort.error from None
     finally:
         evaluator.close()
-    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, evaluator=evaluator, rule=rule,
-                             baseline_wanted=baseline)
+    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, rule=rule,
+                             metric_errors=evaluator.metric_errors, baseline_wanted=baseline)
 
 
 def _discover(adapter: Adapter, app: Any, candidates: Any, slots: Any,
