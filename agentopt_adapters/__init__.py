@@ -9,7 +9,6 @@ from typing import Any, Mapping
 from . import providers
 from .assignment_file import load_config
 from .errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
-from .models.pricing import set_prices
 from .protocol import Adapter, Runner, adapter_for, register_adapter
 from .settings import Settings, settings
 from .usage import CallUsage, Slot, Usage
@@ -50,6 +49,13 @@ def optimize(*args: Any, **kwargs: Any) -> Any:
     from .optimization import optimize as _optimize
 
     return _optimize(*args, **kwargs)
+
+
+def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
+    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}`` (see ``models.pricing``)."""
+    from .models.pricing import set_prices as _set
+
+    _set(prices)
 
 
 def load_result(storage: str, study_name: str | None = None, prices: Any = None) -> Any:

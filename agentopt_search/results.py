@@ -160,6 +160,7 @@ class SearchResult:
     epsilon: float = 0.01
     storage: str | None = None
     brute_force_usd: float = float("nan")
+    budget_usd: float | None = None
     objective: Any = "score"
     operating_points: list[OperatingPoint] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -209,6 +210,7 @@ class SearchResult:
             "leaderboard": [s.to_dict() for s in self.leaderboard],
             "spent_usd": self.spent_usd, "n_evaluations": self.n_evaluations, "n_items": self.n_items,
             "strategy": self.strategy, "stop_reason": self.stop_reason, "brute_force_usd": self.brute_force_usd,
+            "budget_usd": self.budget_usd,
             "anchors": {k: v.to_dict() for k, v in self.anchors.items()},
             "comparisons": {k: v.to_dict() for k, v in self.comparisons.items()}, "idle_slots": self.idle_slots,
             "n_reused": self.n_reused, "n_paid": self.n_paid, "n_shared": self.n_shared,
@@ -245,6 +247,7 @@ class SearchResult:
             n_items=state.n_items, strategy=strategy, stop_reason=stop_reason,  # type: ignore[arg-type]
             confidence=state.confidence, epsilon=state.epsilon, storage=storage,
             brute_force_usd=float(np.sum(per_item) * state.n_items), objective=state.objective,
+            budget_usd=state.budget_usd,
             operating_points=operating_points(state, rows, best),
         )
         if anchors is not None:
