@@ -207,7 +207,7 @@ def _result(run: _Run, strat: Strategy, stop_reason: str) -> SearchResult:
                                      storage=run.store.url, anchors=rec.anchors)
     result.idle_slots = rec.idle_slots()
     result.n_reused, result.n_paid, result.n_shared = rec.counts["reused"], rec.counts["paid"], rec.counts["shared"]
-    result.spent_this_run_usd = rec.spent_this_run
+    result.spent_usd = run.state.spent_usd - rec.stored_usd  # evidence_usd: every cell and proposal
     result.cell_usage = {"|".join(f"{s}={v}" for s, v in zip(rec.slots, values)): by_example
                          for values, by_example in rec.usage.items()}
     result.extra.update(resumed=rec.counts["reused"] + rec.counts["prior"], from_other_workers=rec.counts["other"],

@@ -91,15 +91,16 @@ def _anchor_table(result: "SearchResult") -> Table:
 def _spend_line(result: "SearchResult") -> str:
     """What the search spent against brute force (anchors apart), and where the cells came from."""
     beside = sum(a.mean_cost_usd * a.n for a in result.anchors.values() if a.n and not math.isnan(a.mean_cost_usd))
-    searched = result.spent_usd - beside
+    searched = result.evidence_usd - beside
     bf = result.brute_force_usd
     share = f" = {100 * searched / bf:.0f}% of brute force (~{_usd(bf)})" if bf and not math.isnan(bf) else ""
-    line = f"Search spent {_usd(searched)}{share}"
+    line = f"The search's evidence cost {_usd(searched)}{share}"
     if result.anchors:
         line += f"; measuring {', '.join(result.anchors)} beside it {_usd(beside)}"
     line += f"; {result.n_evaluations} evaluations, strategy {result.strategy}"
     if result.n_reused and not result.extra.get("replayed"):
-        line += f" ({result.n_reused} cells reused from storage, {_usd(result.spent_this_run_usd)} paid in this run)"
+        line += f" ({result.n_reused} cells reused from storage)"
+    line += f"; paid in this run {_usd(result.spent_usd)}"
     if result.extra.get("replayed"):
         line += " (decided again on the stored cells: no model called)"
     return line + ("; [yellow]stopped on budget[/yellow]" if result.stopped_on_budget else "")

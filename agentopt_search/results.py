@@ -147,7 +147,12 @@ def pareto_front(points: list[CombinationStats]) -> list[CombinationStats]:
 
 @dataclass
 class SearchResult:
-    """The outcome of ``search``: the pick, every combination's stats, money spent, why it stopped."""
+    """The outcome of ``search``: the pick, every combination's stats, money spent, why it stopped.
+
+    ``spent_usd``: dollars this run paid (new cells, and a strategy's own model calls);
+    ``evidence_usd``: dollars of everything the result rests on, stored cells included (what a
+    run from scratch would have paid; the budget counts it).
+    """
 
     best: CombinationStats | None
     leaderboard: list[CombinationStats]
@@ -170,7 +175,7 @@ class SearchResult:
     n_reused: int = 0  # cells read from the store (earlier runs, other candidate lists)
     n_paid: int = 0  # cells this process paid for in this run
     n_shared: int = 0  # cells recorded from an evaluation of another assignment (idle slots), never paid
-    spent_this_run_usd: float = 0.0  # dollars this process paid in this run (``spent_usd``: every cell used)
+    evidence_usd: float = float("nan")
     cell_usage: dict[str, dict[int, tuple[UsageRow, ...]]] = field(default_factory=dict, repr=False)
 
     def usage(self, assignment: dict[str, str]) -> dict[int, tuple[UsageRow, ...]]:
@@ -214,7 +219,7 @@ class SearchResult:
             "anchors": {k: v.to_dict() for k, v in self.anchors.items()},
             "comparisons": {k: v.to_dict() for k, v in self.comparisons.items()}, "idle_slots": self.idle_slots,
             "n_reused": self.n_reused, "n_paid": self.n_paid, "n_shared": self.n_shared,
-            "spent_this_run_usd": self.spent_this_run_usd,
+            "evidence_usd": self.evidence_usd,
             "confidence": self.confidence, "tolerance": self.tolerance, "objective": self.objective,
             "operating_points": [p.to_dict() for p in self.operating_points],
             "no_feasible": bool(self.extra.get("no_feasible", False)),
@@ -243,7 +248,8 @@ class SearchResult:
         tried_cost = cost_items[~np.isnan(cost_items)]
         per_item = np.where(np.isnan(cost_items), tried_cost.mean() if tried_cost.size else np.nan, cost_items)
         result = cls(
-            best=best, leaderboard=board, spent_usd=state.spent_usd, n_evaluations=state.n_evaluations,
+            best=best, leaderboard=board, spent_usd=state.spent_usd, evidence_usd=state.spent_usd,
+            n_evaluations=state.n_evaluations,
             n_items=state.n_items, strategy=strategy, stop_reason=stop_reason,  # type: ignore[arg-type]
             confidence=state.confidence, epsilon=state.epsilon, storage=storage,
             brute_force_usd=float(np.sum(per_item) * state.n_items), objective=state.objective,

@@ -256,7 +256,7 @@ def test_storage_resume_and_meta(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     first = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
     again = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
-    assert again.n_reused == first.n_paid and again.n_paid == 0 and again.spent_this_run_usd == 0
+    assert again.n_reused == first.n_paid and again.n_paid == 0 and again.spent_usd == 0
     assert again.best.assignment == first.best.assignment
     meta = read_run(url).metadata
     assert meta["framework"] == "callable" and meta["slots"] == {"solve": "solve"}

@@ -160,6 +160,6 @@ def test_optimize_budget_counts_the_baseline_and_says_it_stopped() -> None:
             out = io.StringIO()
             res.print_summary(console=Console(file=out, width=200))
             text = " ".join(out.getvalue().split())
-            assert f"Stopped on the budget of {_usd(budget)}: spent {_usd(res.spent_usd)}" in text
+            assert f"Stopped on the budget of {_usd(budget)}: the evidence cost {_usd(res.evidence_usd)}" in text
             assert f"Best so far: {best.key}, score {best.mean_score:.3f}" in text
             assert f"[{best.ci[0]:.3f}, {best.ci[1]:.3f}] on {best.n} of {len(data)} examples" in text

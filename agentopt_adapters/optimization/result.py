@@ -153,8 +153,9 @@ class OptimizeResult(SearchResult):
     def budget_sentence(self) -> str:
         """Why the search stopped early and what the pick rests on (for a budget stop)."""
         b = self.best
-        head = (f"Stopped on the budget of {usd(self.budget_usd)}: spent {usd(self.spent_usd)} (calls already in "
-                "flight when the cap was reached finish and are counted).")
+        head = (f"Stopped on the budget of {usd(self.budget_usd)}: the evidence cost {usd(self.evidence_usd)}, "
+                f"{usd(self.spent_usd)} of it paid in this run (calls already in flight when the cap was reached "
+                "finish and are counted).")
         if b is None:
             return head + " No combination has a usable result yet."
         return (f"{head} Best so far: {b.key}, score {b.mean_score:.3f} [{b.ci[0]:.3f}, {b.ci[1]:.3f}] "
