@@ -234,25 +234,16 @@ class SearchResult:
     @classmethod
     def from_state(cls, state: SearchState, pick: int | None, strategy: str, stop_reason: str,
                    storage: str | None = None, anchors: "AnchorRecords | None" = None) -> "SearchResult":
-        errors: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for (c, p), e in state.errors.items():
-            errors[c].append((p, e))
-        rows = [row_stats(c, state.space.assignment(c), state.scores[c], state.costs[c], state.latencies[c],
-                          errors[c], state.confidence, "kept" if state.status[c] == "alive" else "eliminated",
-                          state.reasons.get(c, ""), c in state.dominated)
-                for c in range(state.space.size)]
+        rows = _rows(state)
         rank = {"kept": 0, "eliminated": 1, "failed": 2, "not tried": 3}
         board = sorted(rows, key=lambda s: (rank[s.status], -(s.mean_score if s.n else -1), s.index))
         best = rows[pick] if pick is not None and rows[pick].status != "failed" else None
-        cost_items = state.cost_per_item()
-        tried_cost = cost_items[~np.isnan(cost_items)]
-        per_item = np.where(np.isnan(cost_items), tried_cost.mean() if tried_cost.size else np.nan, cost_items)
         result = cls(
             best=best, leaderboard=board, spent_usd=state.spent_usd, evidence_usd=state.spent_usd,
             n_evaluations=state.n_evaluations,
             n_items=state.n_items, strategy=strategy, stop_reason=stop_reason,  # type: ignore[arg-type]
             confidence=state.confidence, epsilon=state.epsilon, storage=storage,
-            brute_force_usd=float(np.sum(per_item) * state.n_items), objective=state.objective,
+            brute_force_usd=_brute_force_usd(state), objective=state.objective,
             budget_usd=state.budget_usd,
             operating_points=operating_points(state, rows, best),
         )
@@ -260,11 +251,29 @@ class SearchResult:
             result.anchors = _anchor_rows(anchors, state)
             if best is not None:
                 result.comparisons = _comparisons(state.scores[best.index], anchors, state.confidence)
-        constrained = state.min_score is not None or state.max_cost_per_example is not None \
-            or state.max_latency_s is not None
+        constrained = (state.min_score, state.max_cost_per_example, state.max_latency_s) != (None, None, None)
         if best is None and constrained and any(r.n for r in rows):
             result.extra["no_feasible"] = True
         return result
+
+
+def _rows(state: SearchState) -> list[CombinationStats]:
+    """Every combination's stats, in index order."""
+    errors: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for (c, p), e in state.errors.items():
+        errors[c].append((p, e))
+    return [row_stats(c, state.space.assignment(c), state.scores[c], state.costs[c], state.latencies[c],
+                      errors[c], state.confidence, "kept" if state.status[c] == "alive" else "eliminated",
+                      state.reasons.get(c, ""), c in state.dominated)
+            for c in range(state.space.size)]
+
+
+def _brute_force_usd(state: SearchState) -> float:
+    """What every combination on every example would cost (untried ones at the tried ones' mean)."""
+    cost_items = state.cost_per_item()
+    tried = cost_items[~np.isnan(cost_items)]
+    per_item = np.where(np.isnan(cost_items), tried.mean() if tried.size else np.nan, cost_items)
+    return float(np.sum(per_item) * state.n_items)
 
 
 def _anchor_rows(anchors: "AnchorRecords", state: SearchState) -> dict[str, CombinationStats]:

@@ -52,28 +52,35 @@ def optimize_cmd(
     from ..optimization import optimize as _optimize
 
     try:
-        for opt, target in (("--out", out), ("--plot", plot)):
-            if target and not Path(target).resolve().parent.is_dir():
-                raise AgentOptError(f"{opt} {target!r}: directory {str(Path(target).parent)!r} does not exist")
+        _check_writable(out=out, plot=plot)
         app_obj = load_object(app_spec, "app")
-        metric_fn = load_object(metric, "metric")
-        dataset = dataset_for(app_obj, load_data(data))
         result = _optimize(
-            app_obj, dataset, metric_fn, parse_candidates(candidates),
-            slots=[s.strip() for s in slots.split(",") if s.strip()] if slots else None,
+            app_obj, dataset_for(app_obj, load_data(data)), load_object(metric, "metric"),
+            parse_candidates(candidates), slots=[s.strip() for s in slots.split(",") if s.strip()] if slots else None,
             strategy=strategy, budget_usd=budget_usd, seed=seed, max_concurrency=max_concurrency,
             max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s, min_score=min_score,
             objective=objective, tolerance=tolerance, baseline=baseline, strict_metric=strict_metric,
             context=parse_json(context, "--context") if context else None,
             storage=storage_url(storage) if storage else None, study_name=study, progress=progress,
         )
-    except AgentOptError as exc:
-        fail(exc)
-        return
-    except ValueError as exc:  # search-level input errors (storage URL, budget, ...)
+    except ValueError as exc:  # AgentOptError, and search-level input errors (storage URL, budget, ...)
         fail(exc)
         return
     result.print_summary()
+    _write_outputs(result, out, plot, storage)
+    if storage:
+        again = f" --study {study}" if study else ""
+        typer.echo(f"stored in {storage_url(storage)}; re-print with: agentopt show {storage}{again}")
+
+
+def _check_writable(**targets: str | None) -> None:
+    for opt, target in targets.items():
+        if target and not Path(target).resolve().parent.is_dir():
+            raise AgentOptError(f"--{opt} {target!r}: directory {str(Path(target).parent)!r} does not exist")
+
+
+def _write_outputs(result: Any, out: str, plot: str | None, storage: str | None) -> None:
+    """The pick's assignment file and the plot; a write error keeps the stored results and says so."""
     try:
         if result.best is not None:
             path = result.export(out)
@@ -85,10 +92,6 @@ def optimize_cmd(
     except OSError as exc:
         kept = f"; the results are kept in {storage_url(storage)} (agentopt show)" if storage else ""
         fail(AgentOptError(f"cannot write {exc.filename or out}: {exc.strerror or exc}{kept}"))
-        return
-    if storage:
-        again = f" --study {study}" if study else ""
-        typer.echo(f"stored in {storage_url(storage)}; re-print with: agentopt show {storage}{again}")
 
 
 @app.command("show")
