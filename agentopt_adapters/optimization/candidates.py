@@ -43,17 +43,16 @@ class Candidate:
         """What ``adapter.bind`` takes for this candidate."""
         if not self.kwargs and not self.scaling.active:
             return self.model
-        return {"model": self.model, "kwargs": dict(self.kwargs), **self._scaling()}
+        return {"model": self.model, "kwargs": dict(self.kwargs), **self.scaling.settings()}
 
     def public(self) -> dict[str, Any]:
-        """The candidate without secrets (what may be stored, exported or printed)."""
+        """The candidate without secrets (what may be stored or printed; a select function by name)."""
         return {"model": self.model, "kwargs": strip_secrets(self.kwargs), **self.scaling.public()}
 
-    def _scaling(self) -> dict[str, Any]:
-        if not self.scaling.active:
-            return {}
-        return {"samples": self.scaling.samples, "select": self.scaling.select,
-                **({"judge": self.scaling.judge} if self.scaling.judge else {})}
+    def exported(self) -> dict[str, Any]:
+        """What ``export`` writes for the candidate: without secrets; a select function stays a function,
+        so that the export refuses it with a clear error instead of writing a name it cannot apply."""
+        return {"model": self.model, "kwargs": strip_secrets(self.kwargs), **self.scaling.settings()}
 
 
 def parse_candidate(spec: Any, slot: str) -> Candidate:
@@ -127,9 +126,9 @@ class SpacePlan:
         return out
 
     def public(self, assignment: Mapping[str, str]) -> dict[str, Any]:
-        """``{app slot: {"model", "kwargs"}}`` without secrets, for export (``CURRENT`` slots left out)."""
+        """``{app slot: {"model", "kwargs", scaling}}`` without secrets, for export (``CURRENT`` slots left out)."""
         by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
-        return {self.aliases[a]: by_label[a][label].public() for a, label in assignment.items() if label != CURRENT}
+        return {self.aliases[a]: by_label[a][label].exported() for a, label in assignment.items() if label != CURRENT}
 
     def app_slot(self, name: str | None) -> str | None:
         """The display name of an app slot (itself when it is not searched)."""
