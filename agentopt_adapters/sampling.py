@@ -7,8 +7,8 @@ one output (``key``: its vote key; ``text``: what the judge reads) and how to as
 
 * Sample ``i > 0`` is drawn with ``seed = i`` (plus the seed the call already had) where the model
   takes a seed, so providers that honour it (and the simulated zoo) give reproducible, independent
-  samples; the first sample is the plain call. Models without a seed rely on their own sampling
-  temperature (at temperature 0 the samples agree and voting changes nothing).
+  samples; the first sample is the plain call. A model set to a temperature of 0.15 or less draws its
+  samples at 0.7 (DSPy's rule for ``n > 1``): at temperature 0 samples agree and voting changes nothing.
 * A sample that fails is left out of the choice (its cost is still recorded); when every sample
   fails, the first failure is raised as it is.
 * ``vote``: the most frequent key, ties to the earliest sample. ``judge``: asked only when the kept
@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from .errors import ModelError
 from .scaling import Scaling, judge_choice, judge_prompt, vote
 
-__all__ = ["SAMPLE_GROUP", "Step", "sample_seed"]
+__all__ = ["SAMPLE_GROUP", "Step", "sample_seed", "sample_temperature"]
 
 T = TypeVar("T")
 
@@ -58,6 +58,13 @@ def sample_seed(i: int, model: str | None, given: Any = None) -> int | None:
         return None
     base = given if isinstance(given, int) and not isinstance(given, bool) else 0
     return base + i
+
+
+def sample_temperature(current: Any) -> float | None:
+    """The temperature samples are drawn at when the model's own (``current``) is too low to vary
+    them (<= 0.15); None: keep the model's own."""
+    low = isinstance(current, (int, float)) and not isinstance(current, bool) and current <= 0.15
+    return 0.7 if low else None
 
 
 @dataclass(frozen=True)

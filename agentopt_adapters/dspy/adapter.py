@@ -234,6 +234,7 @@ class DSPyAdapter(Adapter):
     """Slots = ``named_predictors()`` names of a ``dspy.Module`` and the LM attributes it calls directly."""
 
     framework = FRAMEWORK
+    scales = True
     example_from_row = staticmethod(example_from_row)
 
     @classmethod

@@ -5,7 +5,7 @@ The predictor is re-classed once to a subclass (same name and import path, so sa
 unchanged) whose ``forward`` / ``aforward`` run the predictor's own ``forward`` once per sample, in
 the caller's DSPy context (its calling modules, so every sample and the judge call are recorded
 under the slot). Sample ``i > 0`` gets ``rollout_id=i`` (DSPy's cache key for distinct samples)
-and a seed of its own where the model takes one. The vote key of a prediction is its output fields
+and a seed of its own where the model takes one; a low temperature is raised (``sampling``). The vote key of a prediction is its output fields
 without DSPy's own thinking fields (``reasoning`` of ChainOfThought, ``next_thought`` of ReAct),
 each normalised (text: whitespace and case; structured values: the parsed object).
 """
@@ -18,7 +18,7 @@ from typing import Any, Hashable, Mapping
 import dspy
 
 from ..models import model_name
-from ..sampling import Step, sample_seed
+from ..sampling import Step, sample_seed, sample_temperature
 from ..scaling import Scaling, normalize
 
 __all__ = ["scale_predictor", "SCALING_ATTR"]
@@ -58,14 +58,13 @@ def _task(predictor: Any, kwargs: Mapping[str, Any]) -> str:
 
 
 def _sample_kwargs(predictor: Any, kwargs: Mapping[str, Any], i: int) -> dict[str, Any]:
-    if i == 0:
-        return dict(kwargs)
+    """The predictor's keyword arguments for sample ``i`` (its own config: rollout id, seed, temperature)."""
     config = dict(kwargs.get("config") or {})
     lm = kwargs.get("lm") or predictor.lm or dspy.settings.lm
-    seed = sample_seed(i, model_name(lm), config.get("seed", (getattr(lm, "kwargs", None) or {}).get("seed")))
-    config["rollout_id"] = i
-    if seed is not None:
-        config["seed"] = seed
+    own = {**(getattr(lm, "kwargs", None) or {}), **getattr(predictor, "config", {}), **config}
+    extra = {"rollout_id": i or None, "seed": sample_seed(i, model_name(lm), own.get("seed")),
+             "temperature": sample_temperature(own.get("temperature"))}
+    config.update({k: v for k, v in extra.items() if v is not None})
     return {**kwargs, "config": config}
 
 

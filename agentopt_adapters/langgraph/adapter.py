@@ -161,6 +161,7 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
 @register_adapter
 class LangGraphAdapter(Adapter):
     framework = FRAMEWORK
+    scales = True
 
     @classmethod
     def handles(cls, app: Any) -> bool:

@@ -39,7 +39,7 @@ from langchain_core.runnables.config import RunnableConfig, var_child_runnable_c
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from ..models import chat_model, model_name
-from ..sampling import Step, sample_seed
+from ..sampling import Step, sample_seed, sample_temperature
 from ..scaling import Scaling, normalize
 from .discovery import Path, SlotInfo, SlotTable, inherited_kwargs, path_from_metadata
 
@@ -262,8 +262,8 @@ def _sample_call(plan: _Plan, i: int, stop: list[str] | None) -> tuple[RunnableC
     cfg["metadata"] = {**cfg["metadata"], "agentopt_sample": i}
     kwargs = dict(plan.kwargs)
     seed = sample_seed(i, model_name(plan.target), kwargs.get("seed"))
-    if seed is not None:
-        kwargs["seed"] = seed
+    temperature = sample_temperature(kwargs.get("temperature", getattr(plan.target, "temperature", None)))
+    kwargs.update({k: v for k, v in (("seed", seed), ("temperature", temperature)) if v is not None})
     return cfg, {"stop": stop, **kwargs}
 
 

@@ -137,11 +137,12 @@ class SpacePlan:
 
 
 def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, scaling: Any = None,
-               spell_out_current: bool = False) -> SpacePlan:
+               spell_out_current: bool = False, scales: bool = True) -> SpacePlan:
     """Which slots are searched over which candidates; one clear error for each kind of bad input.
     ``scaling``: ``{"samples": [1, 4, 8], "select": ..., "judge": ...}`` for every searched slot, or
     ``{slot: {...}}``: each candidate of those slots once per sample count.
-    ``spell_out_current``: the app takes model strings, so its own models are its declared defaults."""
+    ``spell_out_current``: the app takes model strings, so its own models are its declared defaults.
+    ``scales``: the app's adapter can draw samples (else a candidate with samples is an error)."""
     if candidates is None:
         raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
     if isinstance(candidates, str):
@@ -161,6 +162,10 @@ def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, sc
                              "(give a 'label' to tell apart one model with different kwargs)")
         if not parsed:
             raise ModelError(f"slot {alias!r} has no candidate models")
+        scaled = [c.label for c in parsed if c.scaling.active]
+        if scaled and not scales:
+            raise ModelError(f"slot {alias!r}, candidate(s) {scaled}: samples are drawn by the LangGraph and DSPy "
+                             "adapters; a plain callable app gets model strings and calls them itself")
         plan[alias] = parsed
     spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
     return SpacePlan(aliases, plan, list(discovered), spelled)
