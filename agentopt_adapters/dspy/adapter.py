@@ -41,7 +41,7 @@ from ..errors import AgentOptError, ConfigError, DiscoveryError, ModelError, Slo
 from ..models import dspy_lm as _factory_lm
 from ..protocol import Adapter, register_adapter
 from ..redaction import strip_secrets
-from ..scaling import Scaling, parse_scaling
+from ..scaling import Scaling, parse_scaling, parse_shorthand
 from ..usage import Slot, is_failed
 from .binding import bound_copy
 from .scaled import scale_predictor
@@ -66,6 +66,11 @@ class DemosLostWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- models
+
+
+def _expanded(assignment: Mapping[str, Any]) -> dict[str, Any]:
+    """The assignment with shorthand strings (``"sim/small*8:vote"``) as candidate dicts."""
+    return {k: parse_shorthand(v) if isinstance(v, str) else v for k, v in assignment.items()}
 
 
 def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.BaseLM | None]:
@@ -262,6 +267,7 @@ class DSPyAdapter(Adapter):
         if not isinstance(assignment, Mapping):
             raise SlotError(f"assignment must be a dict {{slot: model}}, got {type(assignment).__name__}")
         _check_names(assignment, names.all, what="assignment")
+        assignment = _expanded(assignment)
         scalings = {name: _scaling_of(name, value, names) for name, value in assignment.items()}
         lms = {name: _assigned_lm(name, value) for name, value in assignment.items()}
         _check_models_known(program, names, lms)
@@ -280,6 +286,7 @@ class DSPyAdapter(Adapter):
         program = _check_program(app)
         names = slot_names(program)
         _check_names(assignment, names.all, what="assignment")
+        assignment = _expanded(assignment)
         slots: dict[str, Any] = {}
         for name, value in assignment.items():
             model, kwargs, _ = _normalize_spec(name, value)

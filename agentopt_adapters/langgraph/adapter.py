@@ -35,7 +35,7 @@ from ..assignment_file import make_config
 from ..errors import ConfigError, DiscoveryError, SlotError
 from ..models import check_model_string, model_name
 from ..protocol import Adapter, register_adapter
-from ..scaling import parse_scaling
+from ..scaling import parse_scaling, parse_shorthand
 from ..usage import Slot
 from .discovery import Path, SlotTable, inherited_kwargs
 from .routing import ModelSpec, Route, install, push_route, warn_unroutable
@@ -82,6 +82,8 @@ def _accepted_names(table: SlotTable) -> set[str]:
 def _to_spec(name: str, value: Any) -> ModelSpec:
     if isinstance(value, ModelSpec):
         return value
+    if isinstance(value, str):
+        value = parse_shorthand(value)  # "sim/small*8:vote" -> {"model", "samples", "select"}
     if isinstance(value, str) and value:
         return ModelSpec(value, {})
     if isinstance(value, BaseChatModel):
