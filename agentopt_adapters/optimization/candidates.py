@@ -130,6 +130,11 @@ class SpacePlan:
         by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
         return {self.aliases[a]: by_label[a][label].exported() for a, label in assignment.items() if label != CURRENT}
 
+    def uses_samples(self, assignment: Mapping[str, str]) -> bool:
+        """True when a slot of ``assignment`` is on a candidate that draws samples (``scaling``)."""
+        by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
+        return any(label in by_label.get(a, {}) and by_label[a][label].scaling.active for a, label in assignment.items())
+
     def app_slot(self, name: str | None) -> str | None:
         """The display name of an app slot (itself when it is not searched)."""
         back = {v: k for k, v in self.aliases.items()}
