@@ -21,7 +21,7 @@ import agentopt_adapters as aa
 from agentopt_adapters.sim.tasks import load_task
 
 CANDS = ["sim/small", "sim/small*4:vote", "sim/small*8:vote", "sim/frontier"]
-EXTRA = ["sim/small*8:judge=sim/large"]
+EXTRA = ["sim/small*8:judge=sim/large", "sim/small*8:judge=sim/frontier"]
 
 
 def dspy_predict(cot: bool) -> Any:

@@ -287,7 +287,7 @@ def test_langgraph_export_apply_round_trip(tmp_path) -> None:
     assert plain["slots"]["solve"] == {"model": "sim/nano", "kwargs": {}}
 
 
-def test_a_select_function_runs_but_cannot_be_exported() -> None:
+def test_a_select_function_runs_but_cannot_be_exported(tmp_path) -> None:
     graph, spy = text_graph(), Spy(index=3)
     with aa.bind(graph, {"solve": scaled(select=spy)}) as run:
         out, _ = run({"question": HARD["question"]})
@@ -298,6 +298,10 @@ def test_a_select_function_runs_but_cannot_be_exported() -> None:
         aa.apply(graph, {"format": "agentopt.assignment/v1", "slots": {"solve": scaled(select=spy)}})
     with pytest.raises(ConfigError, match="samples must be an integer"):
         aa.apply(graph, {"format": "agentopt.assignment/v1", "slots": {"solve": scaled(samples=0)}})
+    res = _optimize(graph, [scaled(samples=2, select=Spy())])
+    assert res.best is not None and res.best.assignment == {"solve": "sim/nano*2:spy"}
+    with pytest.raises(ConfigError, match="select is the function 'spy'"):
+        res.export(tmp_path / "agentopt.json")
     with aa.bind(graph, {"solve": scaled(select=lambda outs: len(outs))}) as run:
         with pytest.raises(ModelError, match="select function <lambda> returned 5; it must return the index"):
             run({"question": HARD["question"]})
