@@ -59,24 +59,23 @@ def setups() -> list[dict[str, Any]]:
     ]
 
 
-def per_example(app: Any, slot: str, cand: str, data: list[Any], metric: Any, plan: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(score, cost of the slot) per example, through aa.bind (the cells the search evaluated)."""
+def per_example(app: Any, slot: str, cand: str, data: list[Any], metric: Any, plan: Any) -> np.ndarray:
+    """Rows (score, cost, cost of the slot) per example, through aa.bind (the cells the search evaluated)."""
     binding = plan.binding({slot: cand})
-    scores, costs = [], []
+    rows = []
     with aa.bind(app, binding) as run:
         for ex in data:
             out, usage = run(ex)
-            scores.append(float(metric(ex, out)))
-            costs.append(sum(c.cost_usd for c in usage if c.slot == slot))
-    return np.array(scores), np.array(costs)
+            rows.append((float(metric(ex, out)), usage.cost_usd, sum(c.cost_usd for c in usage if c.slot == slot)))
+    return np.array(rows)
 
 
-def paired_ci(a: np.ndarray, b: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
+def boot(x: np.ndarray, stat: Any, n_boot: int = 10_000, seed: int = 0) -> list[float]:
+    """95% percentile bootstrap interval of ``stat`` over examples (rows of ``x``)."""
     rng = np.random.default_rng(seed)
-    d = a - b
-    idx = rng.integers(0, len(d), size=(n_boot, len(d)))
-    boot = d[idx].mean(axis=1)
-    return float(d.mean()), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    vals = np.array([stat(x[i]) for i in idx])
+    return [float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))]
 
 
 def measure(setup: dict[str, Any]) -> dict[str, Any]:
@@ -96,15 +95,20 @@ def measure(setup: dict[str, Any]) -> dict[str, Any]:
                       "slot_cost_per_example": (slot_use.get("cost_usd") or 0.0) / max(1, slot_use.get("n_examples", 1)),
                       "slot_calls_per_example": slot_use.get("calls", 0) / max(1, slot_use.get("n_examples", 1)),
                       "latency_s": s.mean_latency_s, "n": s.n}
-    small8, front = (per_example(app, slot, c, setup["data"], setup["metric"], plan)
-                     for c in ("sim/small*8:vote", "sim/frontier"))
-    diff = paired_ci(small8[0], front[0])
+    cells = {c: per_example(app, slot, c, setup["data"], setup["metric"], plan) for c in setup["cands"]}
+    for cand, x in cells.items():  # the bound runs are the searched cells (the zoo is seeded)
+        assert abs(x[:, 0].mean() - rows[cand]["accuracy"]) < 1e-9 and abs(x[:, 1].mean() - rows[cand]["cost_per_example"]) < 1e-9
+        rows[cand]["cost_ci"] = boot(x[:, 1], np.mean)
+        rows[cand]["slot_cost_ci"] = boot(x[:, 2], np.mean)
+    pair = np.column_stack([cells["sim/small*8:vote"], cells["sim/frontier"]])  # score, cost, slot cost x 2
+    diff = boot(pair[:, 0] - pair[:, 3], np.mean)
+    ratio = lambda p: p[:, 1].mean() / p[:, 4].mean()  # noqa: E731
+    slot_ratio = lambda p: p[:, 2].mean() / p[:, 5].mean()  # noqa: E731
     return {"name": setup["name"], "slot": slot, "n_examples": len(setup["data"]), "elapsed_s": round(elapsed, 1),
-            "rows": rows, "small8_minus_frontier": {"mean": diff[0], "ci95": [diff[1], diff[2]]},
-            "check_bind_equals_search": {"small8": float(small8[0].mean()), "frontier": float(front[0].mean())},
-            "cost_ratio_small8_over_frontier": rows["sim/small*8:vote"]["cost_per_example"] / rows["sim/frontier"]["cost_per_example"],
-            "slot_cost_ratio_small8_over_frontier": rows["sim/small*8:vote"]["slot_cost_per_example"]
-            / rows["sim/frontier"]["slot_cost_per_example"]}
+            "rows": rows,
+            "small8_minus_frontier": {"mean": float((pair[:, 0] - pair[:, 3]).mean()), "ci95": diff},
+            "cost_ratio_small8_over_frontier": {"value": ratio(pair), "ci95": boot(pair, ratio)},
+            "slot_cost_ratio_small8_over_frontier": {"value": slot_ratio(pair), "ci95": boot(pair, slot_ratio)}}
 
 
 def main() -> None:
@@ -112,14 +116,17 @@ def main() -> None:
     out = [measure(s) for s in setups()]
     for m in out:
         print(f"\n## {m['name']}  (n={m['n_examples']}, {m['elapsed_s']}s)")
+        print("| candidate | accuracy [95% Wilson] | cost/example [95% bootstrap] | slot cost/example | slot calls | latency |")
+        print("|---|---|---|---|---|---|")
         for cand, r in m["rows"].items():
-            print(f"  {cand:30s} acc {r['accuracy']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]  "
-                  f"${r['cost_per_example']:.5f}/ex (slot ${r['slot_cost_per_example']:.5f}, "
-                  f"{r['slot_calls_per_example']:.1f} calls)  {r['latency_s']:.2f}s")
-        d = m["small8_minus_frontier"]
-        print(f"  small*8 - frontier: {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] paired; cost ratio "
-              f"{m['cost_ratio_small8_over_frontier']:.2f} (slot only {m['slot_cost_ratio_small8_over_frontier']:.2f}); "
-              f"bind check {m['check_bind_equals_search']}")
+            print(f"| {cand} | {r['accuracy']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] | "
+                  f"${r['cost_per_example']:.5f} [{r['cost_ci'][0]:.5f}, {r['cost_ci'][1]:.5f}] | "
+                  f"${r['slot_cost_per_example']:.5f} [{r['slot_cost_ci'][0]:.5f}, {r['slot_cost_ci'][1]:.5f}] | "
+                  f"{r['slot_calls_per_example']:.1f} | {r['latency_s']:.2f}s |")
+        d, c, sc = m["small8_minus_frontier"], m["cost_ratio_small8_over_frontier"], m["slot_cost_ratio_small8_over_frontier"]
+        print(f"\nsmall*8 - frontier accuracy: {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] (paired bootstrap); "
+              f"cost ratio small*8 / frontier: {c['value']:.2f} [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}] per example, "
+              f"{sc['value']:.2f} [{sc['ci95'][0]:.2f}, {sc['ci95'][1]:.2f}] for the slot alone")
     if len(sys.argv) > 1:
         with open(sys.argv[1], "w") as f:
             json.dump(out, f, indent=2)
