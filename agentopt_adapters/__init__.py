@@ -9,13 +9,12 @@ from typing import Any, Mapping
 from . import providers
 from .assignment_file import load_config
 from .errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
-from .models.pricing import set_prices
 from .protocol import Adapter, Runner, adapter_for, register_adapter
 from .settings import Settings, settings
 from .usage import CallUsage, Slot, Usage
 
 __all__ = [
-    "discover", "bind", "export_config", "apply", "optimize", "set_prices", "settings", "Settings",
+    "discover", "bind", "export_config", "apply", "optimize", "load_result", "set_prices", "settings", "Settings",
     "Adapter", "Runner", "register_adapter", "adapter_for",
     "Slot", "CallUsage", "Usage",
     "AgentOptError", "ConfigError", "DiscoveryError", "ModelError", "SlotError",
@@ -50,3 +49,18 @@ def optimize(*args: Any, **kwargs: Any) -> Any:
     from .optimization import optimize as _optimize
 
     return _optimize(*args, **kwargs)
+
+
+def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
+    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}`` (see ``models.pricing``)."""
+    from .models.pricing import set_prices as _set
+
+    _set(prices)
+
+
+def load_result(storage: str, study_name: str | None = None, prices: Any = None) -> Any:
+    """A stored optimize run as its ``OptimizeResult``, re-priced with ``prices`` if given (no model
+    call); see ``agentopt_adapters.optimization.load_result``."""
+    from .optimization import load_result as _load
+
+    return _load(storage, study_name, prices)

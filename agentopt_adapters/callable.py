@@ -141,7 +141,7 @@ class CallableAdapter(Adapter):
                 _USAGE.reset(token)
             return _usage_from(ret, rec)
 
-        yield Runner(call, acall)
+        yield Runner(call, acall, prefers_async=is_async)  # an async app is awaited on the loop
 
     def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:
         if getattr(app, "agentopt_slots", None) is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .engine import SearchError, asearch, search
 from .outcome import Outcome, UsageRow
+from .replay import replay
 from .results import CombinationStats, PairedComparison, SearchResult, pareto_front, rows_from_cells
 from .space import SearchSpace
 from .state import SearchState
@@ -20,7 +21,7 @@ from .strategies import Strategy, get_strategy, registry
 __all__ = [
     "SearchSpace", "Outcome", "UsageRow", "search", "asearch", "SearchResult", "CombinationStats", "PairedComparison",
     "SearchError", "SearchState", "Strategy", "get_strategy", "registry", "pareto_front", "rows_from_cells",
-    "Store", "MemoryStore", "OptunaStore", "StoredCell", "StoredRun", "read_run",
+    "Store", "MemoryStore", "OptunaStore", "StoredCell", "StoredRun", "read_run", "replay",
 ]
 
 

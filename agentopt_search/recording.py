@@ -73,7 +73,7 @@ class Recorder:
         self.usage_seen = False
         self.n_paid_outcomes = 0
         self.counts: dict[Source, int] = {"paid": 0, "reused": 0, "other": 0, "prior": 0, "shared": 0}
-        self.spent_this_run = 0.0
+        self.stored_usd = 0.0  # dollars of the cells read, not paid, by this run
         self.covered: set[int] = set()  # positions some combination was observed at
         self.usage: dict[Values, dict[int, tuple[UsageRow, ...]]] = {}  # assignment -> example -> usage table
 
@@ -164,8 +164,8 @@ class Recorder:
         self.state.n_evaluations += 1
         if outcome.cost_usd:
             self.state.spent_usd += outcome.cost_usd
-            if source == "paid":
-                self.spent_this_run += outcome.cost_usd
+            if source != "paid":
+                self.stored_usd += outcome.cost_usd
 
     def _learn_usage(self, outcome: Outcome, source: Source) -> None:
         called = outcome.called_slots()

@@ -147,7 +147,12 @@ def pareto_front(points: list[CombinationStats]) -> list[CombinationStats]:
 
 @dataclass
 class SearchResult:
-    """The outcome of ``search``: the pick, every combination's stats, money spent, why it stopped."""
+    """The outcome of ``search``: the pick, every combination's stats, money spent, why it stopped.
+
+    ``spent_usd``: dollars this run paid (new cells, and a strategy's own model calls);
+    ``evidence_usd``: dollars of everything the result rests on, stored cells included (what a
+    run from scratch would have paid; the budget counts it).
+    """
 
     best: CombinationStats | None
     leaderboard: list[CombinationStats]
@@ -160,6 +165,7 @@ class SearchResult:
     epsilon: float = 0.01
     storage: str | None = None
     brute_force_usd: float = float("nan")
+    budget_usd: float | None = None
     objective: Any = "score"
     operating_points: list[OperatingPoint] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -169,7 +175,7 @@ class SearchResult:
     n_reused: int = 0  # cells read from the store (earlier runs, other candidate lists)
     n_paid: int = 0  # cells this process paid for in this run
     n_shared: int = 0  # cells recorded from an evaluation of another assignment (idle slots), never paid
-    spent_this_run_usd: float = 0.0  # dollars this process paid in this run (``spent_usd``: every cell used)
+    evidence_usd: float = float("nan")
     cell_usage: dict[str, dict[int, tuple[UsageRow, ...]]] = field(default_factory=dict, repr=False)
 
     def usage(self, assignment: dict[str, str]) -> dict[int, tuple[UsageRow, ...]]:
@@ -209,10 +215,11 @@ class SearchResult:
             "leaderboard": [s.to_dict() for s in self.leaderboard],
             "spent_usd": self.spent_usd, "n_evaluations": self.n_evaluations, "n_items": self.n_items,
             "strategy": self.strategy, "stop_reason": self.stop_reason, "brute_force_usd": self.brute_force_usd,
+            "budget_usd": self.budget_usd,
             "anchors": {k: v.to_dict() for k, v in self.anchors.items()},
             "comparisons": {k: v.to_dict() for k, v in self.comparisons.items()}, "idle_slots": self.idle_slots,
             "n_reused": self.n_reused, "n_paid": self.n_paid, "n_shared": self.n_shared,
-            "spent_this_run_usd": self.spent_this_run_usd,
+            "evidence_usd": self.evidence_usd,
             "confidence": self.confidence, "tolerance": self.tolerance, "objective": self.objective,
             "operating_points": [p.to_dict() for p in self.operating_points],
             "no_feasible": bool(self.extra.get("no_feasible", False)),
@@ -241,10 +248,12 @@ class SearchResult:
         tried_cost = cost_items[~np.isnan(cost_items)]
         per_item = np.where(np.isnan(cost_items), tried_cost.mean() if tried_cost.size else np.nan, cost_items)
         result = cls(
-            best=best, leaderboard=board, spent_usd=state.spent_usd, n_evaluations=state.n_evaluations,
+            best=best, leaderboard=board, spent_usd=state.spent_usd, evidence_usd=state.spent_usd,
+            n_evaluations=state.n_evaluations,
             n_items=state.n_items, strategy=strategy, stop_reason=stop_reason,  # type: ignore[arg-type]
             confidence=state.confidence, epsilon=state.epsilon, storage=storage,
             brute_force_usd=float(np.sum(per_item) * state.n_items), objective=state.objective,
+            budget_usd=state.budget_usd,
             operating_points=operating_points(state, rows, best),
         )
         if anchors is not None:

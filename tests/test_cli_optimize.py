@@ -61,13 +61,25 @@ def test_optimize_then_show(files):
     assert (files / "p.html").exists()
     shown = runner.invoke(app, ["show", str(db)])
     assert shown.exit_code == 0, shown.output
-    assert "solve=sim/nano" in shown.output and "solve=sim/medium" in shown.output
-    as_json = runner.invoke(app, ["show", str(db), "--json"])
-    d = json.loads(as_json.output)
-    assert d["baseline"]["assignment"] == {"solve": "sim/medium"} and d["baseline"]["n"] == 6
+    assert "solve=sim/nano" in shown.output and "solve=sim/small" in shown.output
+    assert "no model called" in shown.output and "baseline" in shown.output.lower()
+    d = json.loads(runner.invoke(app, ["show", str(db), "--json"]).output)
+    assert d["baseline"]["assignment"] == {"solve": "(current)"} and d["baseline"]["n"] == 6
+    assert d["baseline_models"] == {"solve": "sim/medium"}
     assert d["best"]["assignment"] == {"solve": doc["slots"]["solve"]["model"]}
-    assert {tuple(r["assignment"].items()) for r in d["leaderboard"]} == {
-        (("solve", "sim/nano"),), (("solve", "sim/small"),), (("solve", "sim/medium"),)}
+    assert {tuple(r["assignment"].items()) for r in d["leaderboard"]} == {(("solve", "sim/nano"),),
+                                                                          (("solve", "sim/small"),)}
+    # new prices: the pick's model 100x dearer; the tolerance-aware cost pick moves, with no model call
+    picked = d["best"]["assignment"]["solve"]
+    (files / "prices.json").write_text(json.dumps({picked: [100.0, 400.0]}))
+    repriced = json.loads(runner.invoke(app, ["show", str(db), "--json", "--prices",
+                                              str(files / "prices.json")]).output)
+    row = {r["assignment"]["solve"]: r for r in repriced["leaderboard"]}
+    old_row = {r["assignment"]["solve"]: r for r in d["leaderboard"]}
+    assert row[picked]["mean_cost_usd"] > 10 * old_row[picked]["mean_cost_usd"]
+    other = "sim/small" if picked == "sim/nano" else "sim/nano"
+    assert row[other]["mean_cost_usd"] == pytest.approx(old_row[other]["mean_cost_usd"])
+    assert repriced["n_evaluations"] == d["n_evaluations"]  # the same stored cells, nothing new
 
 
 def test_optimize_bad_inputs(files):

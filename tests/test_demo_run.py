@@ -21,8 +21,9 @@ def test_run_demo_on_a_few_examples_writes_summary_config_and_plot(tmp_path: Pat
                        strategy="brute_force", progress=False, console=Console(file=printed, width=160))
     assert summary["n_examples"] == 3 and summary["candidates"] == ["sim/mini"]
     base = summary["baseline"]["assignment"]
-    assert set(base) == slots and set(base.values()) == {"sim/frontier"}  # the apps' own model
-    assert summary["n_evaluations"] == 2 ** len(slots) * 3  # brute force over {sim/mini, own model} per slot
+    assert set(base) == slots and set(base.values()) == {"(current)"}  # the apps' own model objects ...
+    assert set(summary["baseline_models"].values()) == {"sim/frontier"}  # ... which call sim/frontier
+    assert summary["n_evaluations"] == 2 * 3  # the one asked combination and the baseline beside it
     assert json.loads((tmp_path / "summary.json").read_text())["best"] == summary["best"]
     config = json.loads((tmp_path / "agentopt.json").read_text())
     assert {slot: entry["model"] for slot, entry in config["slots"].items()} == summary["best"]["assignment"]

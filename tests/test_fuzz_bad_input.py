@@ -425,9 +425,10 @@ def test_cli_show_bad_runs(cli_dir):
     for args, match in [(["show", str(cli_dir / "missing.db")], "no such run database"),
                         (["show", str(cli_dir / "garbage.db")], "cannot read storage"),
                         (["show", "nosuch://x"], "cannot read storage"),
-                        (["show", foreign], "not written by agentopt"),
+                        (["show", foreign], "holds no agentopt run"),
                         (["show", foreign, "--study", "nope"], "has no study 'nope'"),
-                        (["show", foreign, "--json"], "not written by agentopt")]:
+                        (["show", foreign, "--study", "x"], "not written by agentopt"),
+                        (["show", foreign, "--json"], "holds no agentopt run")]:
         res, lines = _cli(args)
         assert match in _assert_one_clear_error(res, lines), args
 

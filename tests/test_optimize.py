@@ -256,7 +256,32 @@ def test_storage_resume_and_meta(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     first = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
     again = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
-    assert again.n_reused == first.n_paid and again.n_paid == 0 and again.spent_this_run_usd == 0
+    assert again.n_reused == first.n_paid and again.n_paid == 0 and again.spent_usd == 0
     assert again.best.assignment == first.best.assignment
     meta = read_run(url).metadata
     assert meta["framework"] == "callable" and meta["slots"] == {"solve": "solve"}
+
+
+@pytest.mark.slow
+def test_load_result_reprices_and_moves_a_cost_pick_with_no_call(tmp_path):
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    cands = {"solve": ["sim/nano", "sim/small", "sim/medium"]}
+    # tolerance 1: every combination is acceptable, so the cheapest is the pick
+    first = opt(candidates=cands, storage=url, data=DATA[:6], objective="cost", tolerance=0.99,
+                strategy="brute_force")
+    cheapest = first.best.assignment["solve"]
+    assert first.best.mean_cost_usd == min(s.mean_cost_usd for s in first.leaderboard)
+    calls = CALLS["n"]
+    same = aa.load_result(url)
+    assert same.best.assignment == first.best.assignment and same.n_paid == 0 and same.spent_usd == 0
+    assert [(s.assignment, s.mean_score, s.n) for s in same.leaderboard] == \
+        [(s.assignment, s.mean_score, s.n) for s in first.leaderboard]
+    assert same.evidence_usd == pytest.approx(first.evidence_usd)
+    dearer = aa.load_result(url, prices={cheapest: [1000.0, 1000.0]})
+    assert CALLS["n"] == calls  # no evaluation at all
+    assert dearer.best.assignment["solve"] != cheapest and dearer.n_paid == 0
+    assert dearer.get({"solve": cheapest}).mean_cost_usd > 10 * first.get({"solve": cheapest}).mean_cost_usd
+    path = dearer.export(tmp_path / "agentopt.json")  # no app needed: the stored candidates
+    assert json.loads(path.read_text())["slots"]["solve"]["model"] == dearer.best.assignment["solve"]
+    with pytest.raises(aa.ModelError, match="must be a pair"):
+        aa.load_result(url, prices={"sim/nano": 3})

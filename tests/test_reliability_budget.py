@@ -23,7 +23,7 @@ from rich.console import Console
 
 import agentopt_adapters as aa
 from agentopt_adapters.callable import acompletion
-from agentopt_adapters.optimization import _usd
+from agentopt_adapters.optimization.result import usd as _usd
 from agentopt_adapters.models.pricing import cost_usd
 from agentopt_adapters.sim.server import serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
@@ -123,19 +123,25 @@ def make_app(url: str, ledger: Ledger) -> Any:
     return app
 
 
+async def async_metric(example: Any, output: Any) -> float:
+    """The task's metric, awaited on the loop: a cell's cost reaches the search the moment the app returns
+    (a metric in a thread would let another cell start before the search learns the cap was reached)."""
+    return TASK.metric(example, output)
+
+
 @pytest.mark.slow
-def test_optimize_budget_counts_both_passes_and_says_it_stopped() -> None:
+def test_optimize_budget_counts_the_baseline_and_says_it_stopped() -> None:
     data = TASK.items[:10]
     cands = ["openai/sim/nano", "openai/sim/small", "openai/sim/medium", "openai/sim/xl"]
     with serve_in_thread(port=0) as srv:
         full = aa.optimize(make_app(srv.url, Ledger()), data, TASK.metric, cands, strategy="brute_force",
                            progress=False, max_concurrency=4)
-        base = full.extra["baseline_spent_usd"]
-        budgets = {"in the search": base + 0.3 * (full.spent_usd - base), "in the baseline pass": 0.5 * base}
+        base = full.baseline.mean_cost_usd * full.baseline.n  # the app as it is, measured beside the search
+        budgets = {"early (baseline cells included)": 0.5 * base, "mid-search": 0.4 * full.spent_usd}
         for where, budget in budgets.items():
             ledger = Ledger()
             before = srv.log.count
-            res = aa.optimize(make_app(srv.url, ledger), data, TASK.metric, cands, strategy="brute_force",
+            res = aa.optimize(make_app(srv.url, ledger), data, async_metric, cands, strategy="brute_force",
                               budget_usd=budget, progress=False, max_concurrency=4)
             figs = ledger.check(budget)
             # dollars as the server saw them: every answered request priced
@@ -154,6 +160,6 @@ def test_optimize_budget_counts_both_passes_and_says_it_stopped() -> None:
             out = io.StringIO()
             res.print_summary(console=Console(file=out, width=200))
             text = " ".join(out.getvalue().split())
-            assert f"Stopped on the budget of {_usd(budget)}: spent {_usd(res.spent_usd)}" in text
+            assert f"Stopped on the budget of {_usd(budget)}: the evidence cost {_usd(res.evidence_usd)}" in text
             assert f"Best so far: {best.key}, score {best.mean_score:.3f}" in text
             assert f"[{best.ci[0]:.3f}, {best.ci[1]:.3f}] on {best.n} of {len(data)} examples" in text

@@ -135,7 +135,7 @@ def test_a_run_with_other_candidates_reuses_every_shared_cell(tmp_path):
     new = {k: v for k, v in full.calls.items() if k not in paid_before}
     assert set(full.calls.values()) == {1} and grown.n_reused == 4 * 40 and grown.n_paid == len(new) == 2 * 40
     assert {full.space.assignment(c)["planner"] for c, _ in new} == {"p3"}
-    assert grown.spent_this_run_usd == pytest.approx(sum(full.price[c] for c, _ in new))
+    assert grown.spent_usd == pytest.approx(sum(full.price[c] for c, _ in new))
     fresh = Planted(big, {"planner": "p3", "solver": "s1"}, n_items=40)
     ref = search(big, fresh.evaluate, fresh.examples, strategy="brute_force", progress=False)
     assert grown.best.assignment == ref.best.assignment == {"planner": "p3", "solver": "s1"}

@@ -14,9 +14,9 @@ import typer
 
 from ..errors import AgentOptError
 from .app import app, fail
-from .loading import dataset_for, first_line, load_data, load_object, parse_candidates, parse_json, storage_url
+from .loading import dataset_for, load_data, load_object, parse_candidates, parse_json, storage_url
 
-__all__ = ["load_stored_run", "dashboard_command"]
+__all__ = ["dashboard_command"]
 
 
 @app.command("optimize")
@@ -91,127 +91,43 @@ def optimize_cmd(
         typer.echo(f"stored in {storage_url(storage)}; re-print with: agentopt show {storage}{again}")
 
 
-def load_stored_run(url: str, study_name: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """Rebuild a SearchResult (and the optimize metadata) from an Optuna storage written by optimize."""
-    try:
-        return _load_stored_run(url, study_name)
-    except AgentOptError:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        raise AgentOptError(f"{url}: the study is not a readable agentopt run ({type(exc).__name__}: {exc}); "
-                            "agentopt show reads studies written by agentopt optimize") from None
-
-
-def _load_stored_run(url: str, study_name: str | None) -> tuple[Any, dict[str, Any]]:
-    import optuna
-
-    from agentopt_search import CombinationStats, SearchResult
-    from agentopt_search.stats import mean_ci
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        raise AgentOptError(f"no such run database {url[len('sqlite:///'):]!r}")
-    try:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage=url)]
-    except Exception as exc:
-        raise AgentOptError(f"cannot read storage {url!r}: {type(exc).__name__}: {first_line(exc)}") from None
-    mains = [n for n in names if not n.endswith("-baseline")]
-    if study_name is None:
-        if not mains:
-            raise AgentOptError(f"{url} holds no agentopt study")
-        study_name = "agentopt" if "agentopt" in mains else mains[0]
-    elif study_name not in names:
-        raise AgentOptError(f"{url} has no study {study_name!r}; studies: {names}")
-
-    def stats(name: str) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
-        st = optuna.load_study(study_name=name, storage=url)
-        meta = st.user_attrs.get("agentopt")
-        if not isinstance(meta, dict):
-            raise AgentOptError(f"study {name!r} in {url} was not written by agentopt optimize (no 'agentopt' record); "
-                                "pass the study name of an agentopt run with --study")
-        conf = float(st.user_attrs.get("agentopt_optimize", {}).get("confidence", 0.95))
-        cells: dict[str, dict[int, list[Any]]] = {}
-        assign: dict[str, dict[str, str]] = {}
-        for t in st.get_trials(deepcopy=False):
-            key = "|".join(f"{k}={v}" for k, v in t.params.items())
-            assign[key] = dict(t.params)
-            for k, v in t.user_attrs.items():
-                if k.startswith("cell:"):
-                    cells.setdefault(key, {})[int(k[5:])] = v
-        rows = []
-        for i, (key, by_ex) in enumerate(sorted(cells.items())):
-            vals = list(by_ex.values())
-            scores = [float(v[0]) for v in vals]
-            costs = [v[1] for v in vals if v[1] is not None]
-            lats = [float(v[2]) for v in vals]
-            errs = [v[3] for v in vals if v[3]]
-            n = len(vals)
-            rows.append(CombinationStats(
-                index=i, assignment=assign[key], mean_score=sum(scores) / n,
-                ci=mean_ci(scores, conf), mean_cost_usd=(sum(costs) / len(costs)) if costs else float("nan"),
-                mean_latency_s=sum(lats) / n, n=n, n_errors=len(errs),
-                status="failed" if len(errs) == n else "stored", first_error=errs[0] if errs else None))  # type: ignore[arg-type]
-        rows.sort(key=lambda s: (s.status == "failed", -s.mean_score, s.mean_cost_usd))
-        total = sum(sum(v[1] or 0.0 for v in by.values()) for by in cells.values())
-        return rows, meta, {"spent": total, "n": sum(len(by) for by in cells.values())}
-
-    rows, meta, tot = stats(study_name)
-    st = optuna.load_study(study_name=study_name, storage=url)
-    opt_meta = dict(st.user_attrs.get("agentopt_optimize", {}))
-    base_rows: list[Any] = []
-    if f"{study_name}-baseline" in names:
-        base_rows, _, btot = stats(f"{study_name}-baseline")
-        opt_meta.setdefault("baseline", base_rows[0].assignment if base_rows else None)
-    best_assign = opt_meta.get("best")
-    best = next((s for s in rows if s.assignment == best_assign), None) if best_assign else None
-    if best is None and not best_assign:
-        best = next((s for s in rows if s.status != "failed"), None)
-    # the baseline pass saw every example: show its fuller evidence in the leaderboard
-    base = base_rows[0] if base_rows else None
-    if base is not None:
-        rows = [base if s.assignment == base.assignment and s.n <= base.n else s for s in rows]
-        if best is not None and best.assignment == base.assignment:
-            best = base
-    n_items = int(meta.get("n_examples", 0))
-    result = SearchResult(best=best, leaderboard=rows, spent_usd=float(opt_meta.get("spent_usd", tot["spent"])),
-                          n_evaluations=int(opt_meta.get("n_evaluations", tot["n"])), n_items=n_items,
-                          strategy=str(opt_meta.get("strategy", "stored run")),
-                          stop_reason=opt_meta.get("stop_reason", "done"),
-                          confidence=float(opt_meta.get("confidence", 0.95)), epsilon=float(opt_meta.get("epsilon", 0.01)),
-                          storage=url, brute_force_usd=float(opt_meta.get("brute_force_usd") or float("nan")))
-    result.extra.update(baseline=base, study=study_name, space=meta.get("space"))
-    return result, opt_meta
-
-
 @app.command("show")
 def show_cmd(
     run: str = typer.Argument(..., metavar="RUN", help="The run database (run.db) or an Optuna storage URL."),
-    study: Optional[str] = typer.Option(None, "--study", help="Study name (default: agentopt)."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name (default: agentopt, or the only one)."),
+    prices: Optional[str] = typer.Option(None, "--prices", help='JSON file {"model": [usd_in_per_mtok, '
+                                         'usd_out_per_mtok]}: re-rank the stored run at these prices (no model call).'),
     top: int = typer.Option(10, "--top", help="Leaderboard rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    out: Optional[str] = typer.Option(None, "--out", help="Also write the pick's assignment/v1 file here."),
 ) -> None:
-    """Re-print the summary of a stored optimize run (leaderboard, Pareto front, baseline comparison)."""
-    from ..optimization import baseline_sentence
+    """Re-print a stored optimize run (leaderboard, Pareto front, baseline comparison), optionally at new prices."""
+    from ..optimization import load_result
 
     try:
-        result, meta = load_stored_run(storage_url(run), study)
+        result = load_result(storage_url(run), study, prices=prices)
+        path = result.export(out) if out and result.best is not None else None
     except AgentOptError as exc:
         fail(exc)
         return
-    base = result.extra.get("baseline")
-    sentence = baseline_sentence(result.best, base, result.epsilon)
     if as_json:
         d = result.to_dict()
-        d.update(baseline=base.to_dict() if base else None, comparison=sentence, study=result.extra["study"])
+        d.update(study=result.extra.get("study"), needs_evaluations=result.extra.get("needs_evaluations"))
         typer.echo(json.dumps(d, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else str(x)))
         return
     from rich.console import Console
 
     console = Console()
-    console.print(f"[bold]Run[/bold] {result.storage} (study {result.extra['study']}, {result.n_items} examples, "
-                  f"slots {list((result.extra.get('space') or {}).keys())})")
+    priced = f", re-priced with {prices}" if prices else ""
+    console.print(f"[bold]Run[/bold] {result.storage} (study {result.extra.get('study')}, {result.n_items} "
+                  f"examples, slots {list(result.baseline_models)}{priced}; no model called)")
     result.print_summary(console=console, top=top)
-    console.print(sentence)
+    if result.extra.get("needs_evaluations"):
+        console.print("[yellow]The stored evidence does not settle the pick under these settings[/yellow]: the pick "
+                      "is the search's best guess. Run optimize again with the same --storage and --study to pay "
+                      "for the cells it asks for (stored cells are reused).")
+    if path is not None:
+        console.print(f"wrote {path} ({result.best.key})")
 
 
 def dashboard_command(url: str, port: int = 8080, host: str = "127.0.0.1") -> list[str]:

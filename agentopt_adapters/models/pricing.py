@@ -10,13 +10,17 @@ gives one warning and cost None, never a silent 0.
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import threading
 import warnings
-from typing import Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from ..errors import ModelError
 
-__all__ = ["cost_usd", "set_prices", "price_per_mtok", "UnpricedModelWarning"]
+__all__ = ["cost_usd", "set_prices", "check_prices", "pricer", "price_per_mtok", "UnpricedModelWarning"]
 
 _WARNED: set[str] = set()
 _LOCK = threading.Lock()
@@ -97,9 +101,17 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
     return input_tokens * pin + output_tokens * pout
 
 
-def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
-    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}``; registered with litellm."""
-    entries = {}
+def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
+    """``{"model string": (usd_in_per_mtok, usd_out_per_mtok)}`` from a mapping or a JSON file path;
+    one clear ``ModelError`` otherwise."""
+    if isinstance(prices, (str, os.PathLike)):
+        try:
+            prices = json.loads(Path(prices).read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read prices from {str(prices)!r}: {exc}") from None
+    if not isinstance(prices, Mapping):
+        raise ModelError(f'prices must be {{"model": [usd_in_per_mtok, usd_out_per_mtok]}}, got {type(prices).__name__}')
+    out = {}
     for model, pair in prices.items():
         try:
             pin, pout = (float(x) for x in pair)
@@ -107,8 +119,30 @@ def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
             raise ModelError(
                 f"prices[{model!r}] must be a pair (usd_in_per_mtok, usd_out_per_mtok), got {pair!r}"
             ) from None
-        if pin < 0 or pout < 0:
-            raise ModelError(f"prices[{model!r}] must be non-negative, got {pair!r}")
+        if not (0 <= pin < math.inf and 0 <= pout < math.inf):
+            raise ModelError(f"prices[{model!r}] must be non-negative numbers, got {pair!r}")
+        out[str(model)] = (pin, pout)
+    return out
+
+
+def pricer(prices: Any = None) -> Callable[[str, int, int], float | None]:
+    """``price(model, input_tokens, output_tokens)``: ``prices`` (see ``check_prices``) first, then the
+    current price of the model (``cost_usd``); changes no global price."""
+    given = check_prices(prices) if prices is not None else {}
+
+    def price(model: str, input_tokens: int, output_tokens: int) -> float | None:
+        if model in given:
+            pin, pout = given[model]
+            return (input_tokens * pin + output_tokens * pout) / 1e6
+        return cost_usd(model, input_tokens, output_tokens)
+
+    return price
+
+
+def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
+    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}``; registered with litellm."""
+    entries = {}
+    for model, (pin, pout) in check_prices(prices).items():
         provider = model.split("/", 1)[0] if "/" in model else "openai"
         entries[model] = {"input_cost_per_token": pin / 1e6, "output_cost_per_token": pout / 1e6,
                           "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,

@@ -62,7 +62,7 @@ class CellEvaluator:
         self.metric_errors: list[str] = []
         self._metric_ok = 0
         self._failed_examples: set[int] = set()  # examples the metric failed on before it ever succeeded
-        self._threads = 2 * max_concurrency + 4  # app + metric per cell in flight, and libraries' to_thread
+        self.max_concurrency = max_concurrency  # checked by the search before any cell runs
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._runners: dict[str, Runner] = {}
         self._bindings: list[Any] = []
@@ -80,12 +80,13 @@ class CellEvaluator:
             return Outcome.failed(redact(f"the app as it is: {type(exc).__name__}: {exc}"))
         except Exception as exc:
             usage = getattr(exc, "agentopt_usage", None) or Usage()
+            # usage=None: the call that failed may be in no record, so which slots called is unknown
+            # (an empty table would say "no slot called" and lend this failure to other combinations)
             return Outcome.failed(redact(f"{type(exc).__name__}: {exc}"), cost_usd=usage.cost_usd or 0.0,
-                                  latency_s=_latency(usage, started), usage=self._rows(usage))
+                                  latency_s=_latency(usage, started))
         rows = self._rows(usage)
         if is_failed(out):
-            return Outcome(0.0, usage.cost_usd, _latency(usage, started), redact(f"{out.kind}: {out.error}"),
-                           usage=rows)
+            return Outcome(0.0, usage.cost_usd, _latency(usage, started), redact(f"{out.kind}: {out.error}"))
         score, error = await self._score(assignment, item, out)
         return Outcome(score, usage.cost_usd, _latency(usage, started), error, usage=rows)
 
@@ -97,7 +98,9 @@ class CellEvaluator:
     async def _in_thread(self, fn: Callable[[], Any]) -> Any:
         loop = asyncio.get_running_loop()
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(self._threads, thread_name_prefix="agentopt-app")
+            # app + metric per cell in flight, and the libraries' own to_thread calls
+            threads = 2 * self.max_concurrency + 4
+            self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="agentopt-app")
             loop.set_default_executor(self._pool)
         return await loop.run_in_executor(self._pool, contextvars.copy_context().run, fn)
 
@@ -120,6 +123,13 @@ class CellEvaluator:
         with self._lock:
             self._metric_ok += 1
         return float(value), None
+
+    def metric_never_worked(self) -> MetricError | None:
+        """The error to raise when the metric failed on every example it scored (None otherwise)."""
+        if self._metric_ok or not self.metric_errors:
+            return None
+        return MetricError(f"{self.metric_errors[0]}. The metric failed on all {len(self.metric_errors)} "
+                           "evaluations it scored; fix the metric")
 
     def _metric_failed(self, message: str, item: Item) -> tuple[float, str]:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -34,15 +34,15 @@ class OptimizeResult(SearchResult):
     _app: Any = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, res: SearchResult, *, plan: SpacePlan, adapter: Any, app: Any, evaluator: Any,
-           rule: Mapping[str, Any], baseline_wanted: bool = True) -> "OptimizeResult":
+    def of(cls, res: SearchResult, *, plan: SpacePlan, adapter: Any, app: Any, rule: Mapping[str, Any],
+           metric_errors: Sequence[str] = (), baseline_wanted: bool = True) -> "OptimizeResult":
         kw = {f.name: getattr(res, f.name) for f in fields(SearchResult)}
         why = ("not measured (baseline=False)" if not baseline_wanted else "" if plan.baseline else
                "the app declares no default model for every searched slot (declare them: "
                "app.agentopt_slots = {slot: model})")
         return cls(**kw, baseline=res.anchors.get("baseline"), baseline_comparison=res.comparisons.get("baseline"),
                    rule=dict(rule), slots=list(plan.slots), framework=adapter.framework,
-                   metric_errors=list(evaluator.metric_errors), no_baseline_why=why, _plan=plan, _adapter=adapter,
+                   metric_errors=list(metric_errors), no_baseline_why=why, _plan=plan, _adapter=adapter,
                    _app=app)
 
     # ---- reading ---------------------------------------------------------------------------
@@ -153,8 +153,9 @@ class OptimizeResult(SearchResult):
     def budget_sentence(self) -> str:
         """Why the search stopped early and what the pick rests on (for a budget stop)."""
         b = self.best
-        head = (f"Stopped on the budget: spent {usd(self.spent_usd)} (calls already in flight when the cap "
-                "was reached finish and are counted).")
+        head = (f"Stopped on the budget of {usd(self.budget_usd)}: the evidence cost {usd(self.evidence_usd)}, "
+                f"{usd(self.spent_usd)} of it paid in this run (calls already in flight when the cap was reached "
+                "finish and are counted).")
         if b is None:
             return head + " No combination has a usable result yet."
         return (f"{head} Best so far: {b.key}, score {b.mean_score:.3f} [{b.ci[0]:.3f}, {b.ci[1]:.3f}] "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from agentopt_search import search, selection
+from agentopt_search import SearchError, search, selection
 
 from ..errors import AgentOptError, MetricError, SlotError
 from ..protocol import Adapter, adapter_for
@@ -88,10 +88,15 @@ def optimize(
                      progress=progress, metadata=_metadata(adapter, plan, rule), **rule)
     except Abort as abort:
         raise abort.error from None
+    except SearchError:
+        broken = evaluator.metric_never_worked()  # every cell failed because the metric did: say so
+        if broken is not None:
+            raise broken from None
+        raise
     finally:
         evaluator.close()
-    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, evaluator=evaluator, rule=rule,
-                             baseline_wanted=baseline)
+    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, rule=rule,
+                             metric_errors=evaluator.metric_errors, baseline_wanted=baseline)
 
 
 def _discover(adapter: Adapter, app: Any, candidates: Any, slots: Any,
