@@ -2,9 +2,12 @@
 
 ```json
 {"format": "agentopt.assignment/v1", "framework": "langgraph",
- "slots": {"plan": {"model": "openai/gpt-4o-mini", "kwargs": {"temperature": 0}}}}
+ "slots": {"plan": {"model": "openai/gpt-4o-mini", "kwargs": {"temperature": 0}},
+           "solve": {"model": "sim/small", "kwargs": {}, "samples": 8, "select": "vote"}}}
 ```
-Secrets are never written (``redaction.strip_secrets``).
+A slot with inference-time scaling also has ``samples``, ``select`` (``"vote"`` / ``"judge"``) and,
+for a judge, ``judge`` (a model string); a select function cannot be written. Secrets are never
+written (``redaction.strip_secrets``).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError, SlotError
+from .errors import ConfigError, ModelError, SlotError
 from .redaction import strip_secrets
+from .scaling import Scaling, parse_scaling
 
 FORMAT = "agentopt.assignment/v1"
 
@@ -28,18 +32,26 @@ def make_config(
     kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build the v1 document. ``assignment`` maps slot -> model string (or {"model", "kwargs"})."""
+    """Build the v1 document. ``assignment`` maps slot -> model string (or {"model", "kwargs"} plus
+    scaling: "samples", "select", "judge")."""
     slots: dict[str, Any] = {}
     for name, value in assignment.items():
+        scaling = Scaling()
         if isinstance(value, Mapping):
             model, kw = value.get("model"), value.get("kwargs", {})
+            scaling = _scaling(name, value)
         else:
             model, kw = value, (kwargs or {}).get(name, {})
         if not isinstance(model, str) or not model:
             raise ConfigError(
                 f"slot {name!r}: model must be a model string such as 'openai/gpt-4o-mini', got {model!r}"
             )
-        slots[name] = {"model": model, "kwargs": strip_secrets(kw)}
+        if scaling.active and callable(scaling.select):
+            raise ConfigError(
+                f"slot {name!r}: select is the function {getattr(scaling.select, '__name__', scaling.select)!r}, "
+                "which cannot be written to a config file; export with select='vote' or 'judge', or pass the "
+                "function in code: aa.bind(app, {slot: {'model': ..., 'samples': n, 'select': fn}})")
+        slots[name] = {"model": model, "kwargs": strip_secrets(kw), **scaling.public()}
     doc: dict[str, Any] = {"format": FORMAT, "framework": framework, "slots": slots}
     if extra:
         doc.update(extra)
@@ -75,7 +87,19 @@ def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict
             raise ConfigError(f"config slot {name!r} needs a 'model' string, got {spec!r}")
         if not isinstance(spec.get("kwargs", {}), Mapping):
             raise ConfigError(f"config slot {name!r}: 'kwargs' must be an object, got {spec.get('kwargs')!r}")
+        if callable(spec.get("select")):
+            raise ConfigError(f"config slot {name!r}: 'select' in a config is 'vote' or 'judge'; a select "
+                              "function is passed in code (aa.bind)")
+        _scaling(name, spec, what="config slot")
     return dict(cfg)
+
+
+def _scaling(name: str, spec: Mapping[str, Any], what: str = "slot") -> Scaling:
+    """The scaling of one slot entry (samples, select, judge); a ConfigError when it is wrong."""
+    try:
+        return parse_scaling(spec, f"{what} {name!r}")
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def check_slot_names(given: Any, known: Any, *, what: str = "assignment") -> None:

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
 from .assignment_file import check_slot_names, make_config
-from .errors import DiscoveryError, SlotError
+from .errors import DiscoveryError, ModelError, SlotError
 from .models import check_model_string, retry_policy
 from .protocol import Adapter, Runner, framework_roots, register_adapter
 from .redaction import remember_secrets
@@ -109,6 +109,10 @@ class CallableAdapter(Adapter):
 
     @contextmanager
     def bind(self, app: Any, assignment: Mapping[str, Any]) -> Iterator[Runner]:  # type: ignore[override]
+        for slot, value in assignment.items():
+            if isinstance(value, Mapping) and value.get("samples", 1) != 1:
+                raise ModelError(f"slot {slot!r}: samples are drawn by the LangGraph and DSPy adapters; a plain "
+                                 "callable app gets model strings and calls them itself")
         models = {str(k): str(v) for k, v in assignment.items()}
         if not models:
             raise SlotError("assignment is empty; map every slot of the app to a model")

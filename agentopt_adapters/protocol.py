@@ -92,6 +92,8 @@ class Adapter(ABC):
 
     framework: ClassVar[str]
     fallback: ClassVar[bool] = False  # asked only after every specific adapter (e.g. plain callables)
+    #: ``bind`` draws samples for a slot given ``{"model", "samples", "select", ...}`` (``scaling``).
+    scales: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

@@ -46,12 +46,19 @@ class Scaling:
         how = self.select if isinstance(self.select, str) else getattr(self.select, "__name__", "select")
         return f"*{self.samples}:{how}" + (f"={self.judge}" if self.select == "judge" else "")
 
-    def public(self) -> dict[str, Any]:
-        """JSON form for export and storage (a function is named, it cannot be written)."""
+    def settings(self) -> dict[str, Any]:
+        """``{"samples", "select", "judge"}`` as given (a select function stays a function; {} for one sample):
+        the keys an adapter's ``bind`` takes in a slot's value."""
         if not self.active:
             return {}
-        select = self.select if isinstance(self.select, str) else getattr(self.select, "__name__", "select")
-        return {"samples": self.samples, "select": select, **({"judge": self.judge} if self.judge else {})}
+        return {"samples": self.samples, "select": self.select, **({"judge": self.judge} if self.judge else {})}
+
+    def public(self) -> dict[str, Any]:
+        """JSON form for storage and display (a function is named; ``export`` refuses it)."""
+        out = self.settings()
+        if callable(out.get("select")):
+            out["select"] = getattr(self.select, "__name__", "select")
+        return out
 
 
 def parse_scaling(spec: Mapping[str, Any], where: str = "") -> Scaling:

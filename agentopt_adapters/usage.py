@@ -4,7 +4,8 @@
 here (``models.pricing``: litellm's cost map plus ``set_prices`` overrides, so every framework
 prices the same call the same way) and ``latency_s`` always means the seconds the app waited for
 the model: the latency the provider reports for the call when it reports one (simulated models
-do), else the wall clock around the call.
+do), else the wall clock around the call. The samples of one scaled step (``scaling``) share a
+``sample_group``: they ran side by side, so a run's latency (``Usage.latency_s``) counts the slowest.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class CallUsage:
     cost_usd: float | None = None
     latency_s: float = 0.0
     error: str | None = None
+    #: Calls drawn side by side as the samples of one scaled step share an id (None: a call of its own).
+    sample_group: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,7 +51,7 @@ class CallUsage:
 
 def call_record(slot: str | None, model: str, *, input_tokens: int = 0, output_tokens: int = 0,
                 latency_s: float = 0.0, reported_cost_usd: float | None = None,
-                error: str | None = None, finished: bool = True) -> CallUsage:
+                error: str | None = None, finished: bool = True, sample_group: str | None = None) -> CallUsage:
     """One model call, priced from its tokens (the provider's own figure only where we have no price).
 
     A call that failed before any response costs 0; one that did not finish (still running when the
@@ -63,7 +66,7 @@ def call_record(slot: str | None, model: str, *, input_tokens: int = 0, output_t
         cost = cost_usd(model, input_tokens, output_tokens)
         cost = reported_cost_usd if cost is None else cost
     return CallUsage(slot=slot, model=model, input_tokens=int(input_tokens), output_tokens=int(output_tokens),
-                     cost_usd=cost, latency_s=float(latency_s), error=error)
+                     cost_usd=cost, latency_s=float(latency_s), error=error, sample_group=sample_group)
 
 
 def reported_latency(*sources: Any) -> float | None:
@@ -130,6 +133,17 @@ class Usage:
         if any(c is None for c in costs):
             return None
         return float(sum(costs))  # type: ignore[arg-type]
+
+    @property
+    def latency_s(self) -> float:
+        """Model seconds of the run: calls add up, except the samples of one step, which ran side by
+        side and count as their slowest."""
+        alone = sum(c.latency_s for c in self.calls if c.sample_group is None)
+        groups: dict[str, float] = {}
+        for c in self.calls:
+            if c.sample_group is not None:
+                groups[c.sample_group] = max(groups.get(c.sample_group, 0.0), c.latency_s)
+        return alone + sum(groups.values())
 
     @property
     def input_tokens(self) -> int:

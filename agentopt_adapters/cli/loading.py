@@ -145,7 +145,8 @@ def dataset_for(app: Any, rows: list[Any]) -> list[Any]:
 
 def parse_candidates(values: list[str]) -> list[Any] | dict[str, list[Any]]:
     """``["a,b,c"]`` -> one list for every slot; ``["plan=a,b", "solve=c"]`` -> per slot; a ``.json``
-    file holds a list or a ``{slot: [...]}`` object whose candidates may be ``{"model", "kwargs"}``."""
+    file holds a list or a ``{slot: [...]}`` object whose candidates may be ``{"model", "kwargs"}``.
+    A candidate may draw samples: ``sim/small*8:vote``, ``sim/small*4:judge=sim/large`` (``scaling``)."""
     shared: list[Any] = []
     per_slot: dict[str, list[Any]] = {}
     for v in values:
@@ -156,7 +157,7 @@ def parse_candidates(values: list[str]) -> list[Any] | dict[str, list[Any]]:
                     per_slot.setdefault(str(slot), []).extend(cands if isinstance(cands, list) else [cands])
             else:
                 shared.extend(loaded)
-        elif "=" in v:
+        elif "=" in v and "*" not in v.partition("=")[0]:  # 'slot=...', not 'model*4:judge=<model>'
             slot, _, models = v.partition("=")
             per_slot.setdefault(slot.strip(), []).extend(m.strip() for m in models.split(",") if m.strip())
         else:

@@ -8,6 +8,8 @@ with aa.bind(program, {"plan.predict": "sim/small", "agent.react": "sim/large"})
     out, usage = run(example)       # dspy.Example (its inputs) or a dict of input fields
 cfg = aa.export_config(program, {"plan.predict": "sim/small"})   # + the compiled state (demos, ...)
 tuned = aa.apply(MyProgram(), cfg)  # a fresh copy whose slots use the assigned LMs, state restored
+with aa.bind(program, {"answer": {"model": "sim/small", "samples": 8, "select": "vote"}}) as run:
+    out, usage = run(example)       # each call of the predictor: 8 predictions, the most frequent kept
 ```
 
 * **Binding** (``binding.py``): one deep copy of the program per assignment. Every LM the program
@@ -39,8 +41,10 @@ from ..errors import AgentOptError, ConfigError, DiscoveryError, ModelError, Slo
 from ..models import dspy_lm as _factory_lm
 from ..protocol import Adapter, register_adapter
 from ..redaction import strip_secrets
+from ..scaling import Scaling, parse_scaling, parse_shorthand
 from ..usage import Slot, is_failed
 from .binding import bound_copy
+from .scaled import scale_predictor
 from .recording import model_label, owned_lm, signature_text
 from .runner import DSPyRunner, UnattributedCallWarning, example_from_row
 from .slots import SlotNames, direct_lm_calls, runtime_lm_modules, slot_names, unseen_predictors
@@ -64,6 +68,11 @@ class DemosLostWarning(UserWarning):
 # --------------------------------------------------------------------------- models
 
 
+def _expanded(assignment: Mapping[str, Any]) -> dict[str, Any]:
+    """The assignment with shorthand strings (``"sim/small*8:vote"``) as candidate dicts."""
+    return {k: parse_shorthand(v) if isinstance(v, str) else v for k, v in assignment.items()}
+
+
 def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.BaseLM | None]:
     """(model string, kwargs, LM object or None) for one assignment value."""
     if isinstance(value, dspy.BaseLM):
@@ -80,6 +89,27 @@ def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.Ba
         f"slot {slot!r}: expected a model string such as 'openai/gpt-4o-mini', a dict "
         f"{{'model': ..., 'kwargs': {{...}}}} or a dspy.LM, got {value!r}"
     )
+
+
+def _scaling_of(slot: str, value: Any, names: SlotNames) -> Scaling:
+    """The inference-time scaling asked for a slot (samples + select); only a predictor can have it."""
+    scaling = parse_scaling(value, f"slot {slot!r}") if isinstance(value, Mapping) else Scaling()
+    if scaling.active and slot not in names.predictors:
+        raise ModelError(f"slot {slot!r}: samples apply to a predictor's call (a dspy.Predict slot); {slot!r} is an "
+                         "LM called directly or Refine's advice predictor, give it a plain model")
+    return scaling
+
+
+def _scale(bound: dspy.Module, scalings: Mapping[str, Scaling], judge_lm: Any) -> list[Any]:
+    """Scaled predictors of ``bound`` draw their samples; returns the judge LMs made (``judge_lm(slot, model)``)."""
+    preds = dict(bound.named_predictors())
+    judges = []
+    for name, scaling in scalings.items():
+        if scaling.active:
+            judge = judge_lm(name, scaling.judge) if scaling.judge else None
+            judges += [judge] if judge is not None else []
+            scale_predictor(preds[name], name, scaling, judge)
+    return judges
 
 
 def _assigned_lm(slot: str, value: Any) -> dspy.BaseLM:
@@ -186,14 +216,15 @@ def _probe_slots(adapter: "DSPyAdapter", program: dspy.Module, static: list[Slot
 
 
 class _Binding(AbstractContextManager):
-    def __init__(self, runner: DSPyRunner) -> None:
+    def __init__(self, runner: DSPyRunner, judges: list[Any]) -> None:
         self.runner = runner
+        self.judges = judges
 
     def __enter__(self) -> DSPyRunner:
         return self.runner
 
     def __exit__(self, *exc: Any) -> None:
-        for lm in self.runner.lms.values():
+        for lm in [*self.runner.lms.values(), *self.judges]:
             close = getattr(lm, "close", None) if lm.__dict__.get(BUILT_ATTR) else None
             if callable(close):
                 try:
@@ -208,6 +239,7 @@ class DSPyAdapter(Adapter):
     """Slots = ``named_predictors()`` names of a ``dspy.Module`` and the LM attributes it calls directly."""
 
     framework = FRAMEWORK
+    scales = True
     example_from_row = staticmethod(example_from_row)
 
     @classmethod
@@ -235,11 +267,15 @@ class DSPyAdapter(Adapter):
         if not isinstance(assignment, Mapping):
             raise SlotError(f"assignment must be a dict {{slot: model}}, got {type(assignment).__name__}")
         _check_names(assignment, names.all, what="assignment")
+        assignment = _expanded(assignment)
+        scalings = {name: _scaling_of(name, value, names) for name, value in assignment.items()}
         lms = {name: _assigned_lm(name, value) for name, value in assignment.items()}
         _check_models_known(program, names, lms)
         bound = bound_copy(program, lms, names)
+        judges = _scale(bound, scalings, _assigned_lm)
         models = {name: _normalize_spec(name, value)[0] for name, value in assignment.items()}
-        return _Binding(DSPyRunner(bound, names.all, lms, models))
+        return _Binding(DSPyRunner(bound, names.all, lms, models,
+                                   {n: s.judge for n, s in scalings.items() if s.judge}), judges)
 
     def export_config(self, app: Any, assignment: Mapping[str, Any], *, include_state: bool | None = None,
                       **options: Any) -> dict[str, Any]:
@@ -250,11 +286,12 @@ class DSPyAdapter(Adapter):
         program = _check_program(app)
         names = slot_names(program)
         _check_names(assignment, names.all, what="assignment")
+        assignment = _expanded(assignment)
         slots: dict[str, Any] = {}
         for name, value in assignment.items():
             model, kwargs, _ = _normalize_spec(name, value)
             kwargs.pop("cache", None)
-            slots[name] = {"model": model, "kwargs": strip_secrets(kwargs)}
+            slots[name] = {"model": model, "kwargs": strip_secrets(kwargs), **_scaling_of(name, value, names).settings()}
         extra: dict[str, Any] = {}
         if include_state is not False:
             state = _program_state(program, {k: v for k, v in slots.items() if k in names.predictors},
@@ -279,12 +316,14 @@ class DSPyAdapter(Adapter):
             kwargs = dict(spec.get("kwargs") or {})
             kwargs.setdefault("cache", True)  # a production program: DSPy's default caching
             lms[name] = _factory_lm(spec["model"], slot=name, **kwargs)
+        scalings = {name: _scaling_of(name, spec, names) for name, spec in cfg["slots"].items()}
         state = cfg.get(STATE_KEY)
-        if state is None:
-            return bound_copy(program, lms, names, own=False)
-        new = program.deepcopy()
-        _load_state(new, state, type(program).__name__)
-        return bound_copy(new, lms, names, own=False)
+        if state is not None:
+            program = program.deepcopy()
+            _load_state(program, state, type(app).__name__)
+        bound = bound_copy(program, lms, names, own=False)
+        _scale(bound, scalings, lambda slot, model: _factory_lm(model, slot=slot, cache=True))
+        return bound
 
 
 def _check_models_known(program: dspy.Module, names: SlotNames, lms: Mapping[str, Any]) -> None:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Collection, Mapping
 import dspy
 
 from ..models import model_name
+from ..sampling import SAMPLE_GROUP
 from ..usage import CallUsage, Usage, call_record, reported_latency
 
 __all__ = ["RunLog", "UnattributedCallWarning", "SLOT_ATTR", "FEEDBACK_ATTR", "caller_slot", "owned_lm", "is_owned", "model_label", "signature_text"]
@@ -229,7 +230,8 @@ class RunLog:
         call = call_record(slot, str(entry.get("model") or (model_label(mark.lm) if mark else "(unknown)")),
                            input_tokens=in_tok, output_tokens=out_tok,
                            latency_s=wall if reported is None else reported,
-                           reported_cost_usd=float(cost) if isinstance(cost, (int, float)) else None)
+                           reported_cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
+                           sample_group=SAMPLE_GROUP.get())
         with self._lock:
             self._calls.append(call)
 
@@ -241,7 +243,8 @@ class RunLog:
         error = None if exc is None else f"{type(exc).__name__}: {exc}"[:500]
         unfinished = exc is not None and not isinstance(exc, Exception)  # cancelled / interrupted
         call = call_record(slot, model_label(mark.lm), latency_s=time.perf_counter() - mark.start,
-                           error="call did not finish" if unfinished else error, finished=not unfinished)
+                           error="call did not finish" if unfinished else error, finished=not unfinished,
+                           sample_group=SAMPLE_GROUP.get())
         if exc is None:
             call.cost_usd = None  # finished, but its usage is unknown: never a silent 0
         with self._lock:

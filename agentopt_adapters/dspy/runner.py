@@ -116,12 +116,13 @@ class DSPyRunner(Runner):
     """
 
     def __init__(self, program: dspy.Module, slots: Collection[str], lms: Mapping[str, dspy.BaseLM],
-                 assignment: Mapping[str, str]) -> None:
+                 assignment: Mapping[str, str], judges: Mapping[str, str] | None = None) -> None:
         super().__init__(self._run, self._arun)
         self.program = program
         self.slots = frozenset(slots)
         self.lms = dict(lms)                # slot -> the LM instance bound to it (assigned slots)
         self.assignment = dict(assignment)  # slot -> model string (assigned slots only)
+        self.judges = dict(judges or {})    # slot -> its judge model (scaled slots with select="judge")
         self.prefers_async = is_async_only(program)
         self._fields = input_fields(program)
         self._defaults: dict[int, tuple[Any, Any]] = {}  # id(configured LM) -> (it, its owned copy)
@@ -163,7 +164,7 @@ class DSPyRunner(Runner):
         usage = log.usage()
         for call in usage:
             wanted = self.assignment.get(call.slot)  # type: ignore[arg-type]
-            if wanted is not None and call.model != wanted and call.error is None:
+            if wanted is not None and call.model not in (wanted, self.judges.get(call.slot)) and call.error is None:
                 self._warn_once(f"{call.slot}|{call.model}", f"slot {call.slot!r} was assigned {wanted} but called "
                                 f"{call.model}: its forward passes lm= to the predictor or sets its LM at run time, "
                                 "which overrides the assignment")

@@ -10,6 +10,8 @@ with aa.bind(graph, {}, context=Ctx(), config={"tags": ["eval"]}, tracing=False)
     out, usage = run(example, config={"metadata": {"example": 3}})   # {}: the app as it is
 cfg = aa.export_config(graph, {"plan": "sim/small"})
 tuned = aa.apply(graph, cfg)                     # a copy of the graph that uses those models
+with aa.bind(graph, {"solve": {"model": "sim/small", "samples": 8, "select": "vote"}}) as run:
+    out, usage = run(example)                    # each call of solve: 8 samples, the most frequent kept
 ```
 
 Slot names: the node name (``plan``); nodes of subgraphs / prebuilt agents get a dotted path
@@ -33,6 +35,7 @@ from ..assignment_file import make_config
 from ..errors import ConfigError, DiscoveryError, SlotError
 from ..models import check_model_string, model_name
 from ..protocol import Adapter, register_adapter
+from ..scaling import parse_scaling, parse_shorthand
 from ..usage import Slot
 from .discovery import Path, SlotTable, inherited_kwargs
 from .routing import ModelSpec, Route, install, push_route, warn_unroutable
@@ -79,6 +82,8 @@ def _accepted_names(table: SlotTable) -> set[str]:
 def _to_spec(name: str, value: Any) -> ModelSpec:
     if isinstance(value, ModelSpec):
         return value
+    if isinstance(value, str):
+        value = parse_shorthand(value)  # "sim/small*8:vote" -> {"model", "samples", "select"}
     if isinstance(value, str) and value:
         return ModelSpec(value, {})
     if isinstance(value, BaseChatModel):
@@ -87,10 +92,10 @@ def _to_spec(name: str, value: Any) -> ModelSpec:
         kwargs = value.get("kwargs") or {}
         if not isinstance(kwargs, Mapping):
             raise ConfigError(f"slot {name!r}: 'kwargs' must be a dict, got {kwargs!r}")
-        return ModelSpec(value["model"], dict(kwargs))
+        return ModelSpec(value["model"], dict(kwargs), parse_scaling(value, f"slot {name!r}"))
     raise ConfigError(
         f"slot {name!r}: assign a model string such as 'sim/small' or 'openai/gpt-4o-mini', a chat model "
-        f"object, or {{'model': ..., 'kwargs': {{...}}}}; got {value!r}"
+        f"object, or {{'model': ..., 'kwargs': {{...}}, 'samples': 8, 'select': 'vote'}}; got {value!r}"
     )
 
 
@@ -158,6 +163,7 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
 @register_adapter
 class LangGraphAdapter(Adapter):
     framework = FRAMEWORK
+    scales = True
 
     @classmethod
     def handles(cls, app: Any) -> bool:
@@ -232,16 +238,17 @@ class LangGraphAdapter(Adapter):
                           **dict(spec.kwargs)}
             if not model:
                 raise ConfigError(f"slot {name!r}: cannot tell the model string of {spec.model!r}; assign a model string")
-            slots[name] = {"model": model, "kwargs": kwargs}
+            slots[name] = {"model": model, "kwargs": kwargs, **spec.scaling.settings()}
         return make_config(FRAMEWORK, slots)
 
     def apply(self, app: Any, cfg: Mapping[str, Any]) -> Any:
         if cfg.get("framework") not in (None, FRAMEWORK):
             raise ConfigError(f"config was exported for framework {cfg.get('framework')!r}, not {FRAMEWORK!r}; "
                               "apply it to the app it was exported from")
-        assignment = {name: {"model": spec["model"], "kwargs": dict(spec.get("kwargs") or {})}
-                      for name, spec in cfg["slots"].items()}
+        assignment = {name: {**spec, "kwargs": dict(spec.get("kwargs") or {})} for name, spec in cfg["slots"].items()}
         route = _route(app, assignment, what="config")
         for name, spec in route.assignment.items():
             route.build(spec, slot=name)  # fail now (unknown model / provider), not at the first call
+            if spec.scaling.judge:
+                route.build(ModelSpec(spec.scaling.judge), slot=name)
         return _tuned_graph(app, route)

@@ -10,6 +10,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
+from ..sampling import SAMPLE_GROUP
 from ..usage import CallUsage, Usage, call_record, reported_latency
 from .discovery import SlotTable, path_from_metadata
 from .routing import ROUTED, SLOTS, Route
@@ -48,7 +49,7 @@ class SlotRecorder(BaseCallbackHandler):
         self._key = route.key if route is not None else None
         self._lock = threading.Lock()
         self._seq = 0
-        self._pending: dict[UUID, tuple[int, str | None, str | None, float]] = {}
+        self._pending: dict[UUID, tuple[int, str | None, str | None, float, str | None]] = {}
         self._done: list[tuple[int, CallUsage]] = []
 
     # -- events -------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ class SlotRecorder(BaseCallbackHandler):
             slot = info.name if info is not None else None
         with self._lock:
             self._seq += 1
-            self._pending[run_id] = (self._seq, slot, model, time.perf_counter())
+            self._pending[run_id] = (self._seq, slot, model, time.perf_counter(), SAMPLE_GROUP.get())
 
     def on_chat_model_start(self, serialized: dict[str, Any], messages: Any, *, run_id: UUID,
                             parent_run_id: UUID | None = None, tags: list[str] | None = None,
@@ -78,12 +79,12 @@ class SlotRecorder(BaseCallbackHandler):
             pending = self._pending.pop(run_id, None)
         if pending is None:
             return
-        seq, slot, model, t0 = pending
+        seq, slot, model, t0, group = pending
         wall = time.perf_counter() - t0
         in_tok, out_tok, served = _tokens(response)
         reported = reported_latency(*_messages(response), response.llm_output or {})
         call = call_record(slot, model or served or "unknown", input_tokens=in_tok, output_tokens=out_tok,
-                           latency_s=wall if reported is None else reported)
+                           latency_s=wall if reported is None else reported, sample_group=group)
         with self._lock:
             self._done.append((seq, call))
 
@@ -92,9 +93,9 @@ class SlotRecorder(BaseCallbackHandler):
             pending = self._pending.pop(run_id, None)
         if pending is None:
             return
-        seq, slot, model, t0 = pending
+        seq, slot, model, t0, group = pending
         call = call_record(slot, model or "unknown", latency_s=time.perf_counter() - t0,
-                           error=f"{type(error).__name__}: {error}")
+                           error=f"{type(error).__name__}: {error}", sample_group=group)
         with self._lock:
             self._done.append((seq, call))
 
@@ -104,9 +105,9 @@ class SlotRecorder(BaseCallbackHandler):
             done = list(self._done)
             pending = list(self._pending.values())
         calls = [c for _, c in sorted(done, key=lambda item: item[0])]
-        for seq, slot, model, t0 in sorted(pending, key=lambda item: item[0]):
+        for seq, slot, model, t0, group in sorted(pending, key=lambda item: item[0]):
             calls.append(call_record(slot, model or "unknown", latency_s=time.perf_counter() - t0,
-                                     error="call did not finish", finished=False))
+                                     error="call did not finish", finished=False, sample_group=group))
         return Usage(calls=calls)
 
 

@@ -9,6 +9,12 @@ assigned model with the same input, config and call kwargs (tools bound by ``bin
 user's own model object, untouched. Nothing of the user's graph, models or module globals is
 changed, so any number of bindings can run at once in threads and asyncio tasks.
 
+A slot with inference-time scaling (``ModelSpec.scaling``: samples + select) makes each of its
+calls ``samples`` calls side by side and returns the one selected (``sampling.Step``): the vote key
+of a reply is its tool calls (name + arguments) when it has any, else its text, compared as a parsed
+object when it is JSON (structured output); the judge reads the conversation and each reply.
+``stream`` / ``astream`` of such a slot yield the selected reply as one chunk once the samples are in.
+
 Routes nest: a graph made by ``aa.apply`` running as a node of a parent graph, itself bound by
 ``aa.bind``. Each active route locates the call in its own slot table (dropping the parent's
 namespace levels where needed) and tags the call with its own slot name, so every recorder
@@ -28,11 +34,13 @@ from typing import Any, AsyncIterator, Iterator, Mapping
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, get_buffer_string
 from langchain_core.runnables.config import RunnableConfig, var_child_runnable_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from ..models import chat_model, model_name
+from ..sampling import Step, sample_seed, sample_temperature
+from ..scaling import Scaling, normalize
 from .discovery import Path, SlotInfo, SlotTable, inherited_kwargs, path_from_metadata
 
 ROUTED = "agentopt_routed"
@@ -49,10 +57,12 @@ class ModelSpec:
 
     model: Any
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    scaling: Scaling = field(default_factory=Scaling)
 
     @property
     def label(self) -> str:
-        return self.model if isinstance(self.model, str) else (model_name(self.model) or type(self.model).__name__)
+        name = self.model if isinstance(self.model, str) else (model_name(self.model) or type(self.model).__name__)
+        return name + self.scaling.label()
 
 
 class Route:
@@ -174,6 +184,7 @@ class _Plan:
     config: RunnableConfig
     kwargs: dict[str, Any]
     fill_parsed: bool = False
+    scaled: "_Scaled | None" = None
 
 
 def _plan(model: BaseChatModel, config: RunnableConfig | None, kwargs: dict[str, Any]) -> _Plan | None:
@@ -200,9 +211,117 @@ def _plan(model: BaseChatModel, config: RunnableConfig | None, kwargs: dict[str,
         target = chosen[2].target(chosen[3], model) or model
     label = chosen[3].name if chosen is not None else next(iter(names.values()), None)
     cfg: Any = {**(config or {}), "metadata": {**metadata, ROUTED: True, SLOT: label, SLOTS: names}}
+    spec = chosen[2].assignment[chosen[3].name] if chosen is not None else None
+    scaled = _Scaled(chosen[2], chosen[3].name, spec.scaling) if spec is not None and spec.scaling.active else None  # type: ignore[index]
     if target is model:
-        return _Plan(model, cfg, kwargs)
-    return _Plan(target, cfg, chosen[2].adapt(model, target, kwargs), _needs_parsed(model, target, kwargs))  # type: ignore[index]
+        return _Plan(model, cfg, kwargs, scaled=scaled)
+    return _Plan(target, cfg, chosen[2].adapt(model, target, kwargs), _needs_parsed(model, target, kwargs),  # type: ignore[index]
+                 scaled)
+
+
+# -- scaled calls (samples + select) ---------------------------------------------------------------
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return content if isinstance(content, str) else str(content)
+
+
+def _vote_key(message: Any) -> Any:
+    """Tool calls (name + arguments, in any order), else the text (JSON compared as an object)."""
+    calls = [{"name": c.get("name"), "args": c.get("args")} for c in getattr(message, "tool_calls", None) or []]
+    calls += [{"name": c.get("name"), "raw": c.get("args")} for c in getattr(message, "invalid_tool_calls", None) or []]
+    if calls:
+        return normalize(sorted(calls, key=lambda c: json.dumps(c, sort_keys=True, default=str)))
+    return normalize(_text(getattr(message, "content", message)))
+
+
+def _judge_text(message: Any) -> str:
+    calls = getattr(message, "tool_calls", None) or []
+    said = [f"calls tool {c.get('name')} with {json.dumps(c.get('args'), sort_keys=True, default=str)}" for c in calls]
+    return "\n".join([_text(getattr(message, "content", message)), *said]).strip()
+
+
+@dataclass(frozen=True)
+class _Scaled:
+    """The scaling of the slot a call is routed to, and where its judge model comes from."""
+
+    route: "Route"
+    slot: str
+    scaling: Scaling
+
+    def step(self) -> Step:
+        return Step(self.scaling, self.slot, _vote_key, _judge_text)
+
+    def judge_model(self) -> BaseChatModel:
+        return self.route.build(ModelSpec(self.scaling.judge), slot=self.slot)
+
+
+def _sample_call(plan: _Plan, i: int, stop: list[str] | None) -> tuple[RunnableConfig, dict[str, Any]]:
+    """Config and kwargs of sample ``i``: its own run, a seed of its own where the model takes one."""
+    cfg: Any = {k: v for k, v in plan.config.items() if not (k == "run_id" and i)}
+    cfg["metadata"] = {**cfg["metadata"], "agentopt_sample": i}
+    kwargs = dict(plan.kwargs)
+    seed = sample_seed(i, model_name(plan.target), kwargs.get("seed"))
+    temperature = sample_temperature(kwargs.get("temperature", getattr(plan.target, "temperature", None)))
+    kwargs.update({k: v for k, v in (("seed", seed), ("temperature", temperature)) if v is not None})
+    return cfg, {"stop": stop, **kwargs}
+
+
+def _task_text(model: BaseChatModel, input: Any) -> str:
+    try:
+        return get_buffer_string(model._convert_input(input).to_messages())
+    except Exception:  # noqa: BLE001 - shown to the judge only
+        return str(input)
+
+
+def _scaled_invoke(plan: _Plan, model: BaseChatModel, input: Any, stop: list[str] | None) -> Any:
+    assert plan.scaled is not None
+    scaled = plan.scaled
+
+    def draw(i: int) -> Any:
+        cfg, kwargs = _sample_call(plan, i, stop)
+        return plan.target.invoke(input, cfg, **kwargs)
+
+    def judge(prompt: str) -> str:
+        return _text(scaled.judge_model().invoke(prompt, plan.config).content)
+
+    return scaled.step().run(draw, lambda: _task_text(model, input), judge)
+
+
+async def _scaled_ainvoke(plan: _Plan, model: BaseChatModel, input: Any, stop: list[str] | None) -> Any:
+    assert plan.scaled is not None
+    scaled = plan.scaled
+
+    async def draw(i: int) -> Any:
+        cfg, kwargs = _sample_call(plan, i, stop)
+        return await plan.target.ainvoke(input, cfg, **kwargs)
+
+    async def judge(prompt: str) -> str:
+        return _text((await scaled.judge_model().ainvoke(prompt, plan.config)).content)
+
+    return await scaled.step().arun(draw, lambda: _task_text(model, input), judge)
+
+
+def _as_chunk(message: Any) -> Any:
+    """The selected reply as one stream chunk."""
+    if isinstance(message, AIMessageChunk) or not isinstance(message, BaseMessage):
+        return message
+    calls = [{"name": c["name"], "args": json.dumps(c["args"]), "id": c.get("id"), "index": i}
+             for i, c in enumerate(getattr(message, "tool_calls", None) or [])]
+    return AIMessageChunk(content=message.content, additional_kwargs=dict(message.additional_kwargs),
+                          response_metadata=dict(message.response_metadata), id=message.id,
+                          tool_call_chunks=calls, usage_metadata=getattr(message, "usage_metadata", None))
+
+
+def _scaled_stream(plan: _Plan, model: BaseChatModel, input: Any, stop: list[str] | None) -> Iterator[Any]:
+    yield _as_chunk(_scaled_invoke(plan, model, input, stop))
+
+
+async def _scaled_astream(plan: _Plan, model: BaseChatModel, input: Any, stop: list[str] | None) -> AsyncIterator[Any]:
+    yield _as_chunk(await _scaled_ainvoke(plan, model, input, stop))
+
+
+_SCALED = {"invoke": _scaled_invoke, "ainvoke": _scaled_ainvoke, "stream": _scaled_stream, "astream": _scaled_astream}
 
 
 def _rebind_tools(target: BaseChatModel, tools: Any, tool_choice: Any) -> dict[str, Any] | None:
@@ -301,6 +420,8 @@ def _call(method: str, self: BaseChatModel, input: Any, config: RunnableConfig |
     plan = _plan(self, config, kwargs)
     if plan is None:
         return _ORIG[method](self, input, config, stop=stop, **kwargs), False
+    if plan.scaled is not None:
+        return _SCALED[method](plan, self, input, stop), plan.fill_parsed
     if plan.target is self:
         return _ORIG[method](self, input, plan.config, stop=stop, **plan.kwargs), False
     return getattr(plan.target, method)(input, plan.config, stop=stop, **plan.kwargs), plan.fill_parsed

@@ -43,17 +43,16 @@ class Candidate:
         """What ``adapter.bind`` takes for this candidate."""
         if not self.kwargs and not self.scaling.active:
             return self.model
-        return {"model": self.model, "kwargs": dict(self.kwargs), **self._scaling()}
+        return {"model": self.model, "kwargs": dict(self.kwargs), **self.scaling.settings()}
 
     def public(self) -> dict[str, Any]:
-        """The candidate without secrets (what may be stored, exported or printed)."""
+        """The candidate without secrets (what may be stored or printed; a select function by name)."""
         return {"model": self.model, "kwargs": strip_secrets(self.kwargs), **self.scaling.public()}
 
-    def _scaling(self) -> dict[str, Any]:
-        if not self.scaling.active:
-            return {}
-        return {"samples": self.scaling.samples, "select": self.scaling.select,
-                **({"judge": self.scaling.judge} if self.scaling.judge else {})}
+    def exported(self) -> dict[str, Any]:
+        """What ``export`` writes for the candidate: without secrets; a select function stays a function,
+        so that the export refuses it with a clear error instead of writing a name it cannot apply."""
+        return {"model": self.model, "kwargs": strip_secrets(self.kwargs), **self.scaling.settings()}
 
 
 def parse_candidate(spec: Any, slot: str) -> Candidate:
@@ -127,9 +126,14 @@ class SpacePlan:
         return out
 
     def public(self, assignment: Mapping[str, str]) -> dict[str, Any]:
-        """``{app slot: {"model", "kwargs"}}`` without secrets, for export (``CURRENT`` slots left out)."""
+        """``{app slot: {"model", "kwargs", scaling}}`` without secrets, for export (``CURRENT`` slots left out)."""
         by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
-        return {self.aliases[a]: by_label[a][label].public() for a, label in assignment.items() if label != CURRENT}
+        return {self.aliases[a]: by_label[a][label].exported() for a, label in assignment.items() if label != CURRENT}
+
+    def uses_samples(self, assignment: Mapping[str, str]) -> bool:
+        """True when a slot of ``assignment`` is on a candidate that draws samples (``scaling``)."""
+        by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
+        return any(label in by_label.get(a, {}) and by_label[a][label].scaling.active for a, label in assignment.items())
 
     def app_slot(self, name: str | None) -> str | None:
         """The display name of an app slot (itself when it is not searched)."""
@@ -138,11 +142,12 @@ class SpacePlan:
 
 
 def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, scaling: Any = None,
-               spell_out_current: bool = False) -> SpacePlan:
+               spell_out_current: bool = False, scales: bool = True) -> SpacePlan:
     """Which slots are searched over which candidates; one clear error for each kind of bad input.
     ``scaling``: ``{"samples": [1, 4, 8], "select": ..., "judge": ...}`` for every searched slot, or
     ``{slot: {...}}``: each candidate of those slots once per sample count.
-    ``spell_out_current``: the app takes model strings, so its own models are its declared defaults."""
+    ``spell_out_current``: the app takes model strings, so its own models are its declared defaults.
+    ``scales``: the app's adapter can draw samples (else a candidate with samples is an error)."""
     if candidates is None:
         raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
     if isinstance(candidates, str):
@@ -162,6 +167,10 @@ def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, sc
                              "(give a 'label' to tell apart one model with different kwargs)")
         if not parsed:
             raise ModelError(f"slot {alias!r} has no candidate models")
+        scaled = [c.label for c in parsed if c.scaling.active]
+        if scaled and not scales:
+            raise ModelError(f"slot {alias!r}, candidate(s) {scaled}: samples are drawn by the LangGraph and DSPy "
+                             "adapters; a plain callable app gets model strings and calls them itself")
         plan[alias] = parsed
     spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
     return SpacePlan(aliases, plan, list(discovered), spelled)

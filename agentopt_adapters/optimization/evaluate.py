@@ -182,6 +182,7 @@ def _key(assignment: Mapping[str, str]) -> str:
 
 
 def _latency(usage: Usage, started: float) -> float:
-    """Model seconds of the example (sum over its calls), or the wall clock when no call reported any."""
-    model_time = sum(c.latency_s for c in usage.calls)
+    """Model seconds of the example (``Usage.latency_s``: its calls added up, side-by-side samples
+    counted as their slowest), or the wall clock when no call reported any."""
+    model_time = usage.latency_s
     return model_time if model_time > 0 else time.perf_counter() - started

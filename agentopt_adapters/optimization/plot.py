@@ -1,5 +1,5 @@
 """The accuracy-vs-cost plot of a run (offline plotly HTML): every tried combination with its interval,
-the Pareto front, the baseline and the pick."""
+the Pareto front, the combinations that draw samples (best-of-n, ringed), the baseline and the pick."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def plot_result(result: SearchResult, path: str | Path) -> Path:
     fig.add_trace(trace(pf, "Pareto front", color="crimson"))
     fig.add_trace(go.Scatter(x=[s.mean_cost_usd for s in pf], y=[s.mean_score for s in pf], mode="lines",
                              line=dict(color="crimson", dash="dot"), showlegend=False, hoverinfo="skip"))
+    plan = getattr(result, "_plan", None)
+    sampled = [s for s in rows if plan is not None and plan.uses_samples(s.assignment)]
+    if sampled:
+        fig.add_trace(trace(sampled, "uses samples (best-of-n)", color="rgba(0,0,0,0)", symbol="diamond-open",
+                            line=dict(color="darkgreen", width=2)))
     base = getattr(result, "baseline", None)
     if base is not None and _plottable(base):
         fig.add_trace(trace([base], "baseline (the app as it is)", color="black", symbol="square"))

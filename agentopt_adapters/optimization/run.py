@@ -68,7 +68,7 @@ def optimize(
     if not callable(metric):
         raise MetricError(f"metric must be a function metric(example, output) -> float in [0, 1], got {metric!r}")
     plan = plan_space(_discover(adapter, app, candidates, slots, discover_options), candidates, slots,
-                      scaling=scaling, spell_out_current=adapter.framework == "callable")
+                      scaling=scaling, spell_out_current=adapter.framework == "callable", scales=adapter.scales)
     rule = _selection_rule(objective, tolerance if tolerance is not None else epsilon,
                            max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s,
                            min_score=min_score)

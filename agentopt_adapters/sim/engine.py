@@ -27,7 +27,7 @@ from .errors import SimContextWindowError, SimRequestError
 from .mind import Mind
 from .render import malform, meaning_of, prompt_of, render_fields, shape_object, tool_call
 from .request import (ANSWER_F, PLAN_F, REASON_F, Field, Request, as_message, fields_of, find_item,
-                      message_text, read_request, role_for)
+                      judged_answers, message_text, read_request, role_for)
 from .schema import MISSING
 from .zoo import SimModelSpec, get_spec
 
@@ -396,9 +396,21 @@ def _forced_args(spec: SimModelSpec, req: Request, name: str, calc: tuple[str, s
 
 # --------------------------------------------------------------------------- entry point
 
+def _judge(spec: SimModelSpec, req: Request, rng: random.Random) -> _Reply:
+    """A judge names the best of the numbered answers: on a bundled item it checks them (``Mind.judge``),
+    otherwise it names the answer most of them agree with."""
+    answers = judged_answers(req.last_user)
+    if req.item is not None:
+        return _Reply(str(Mind(spec, req, rng).judge(answers) + 1), [], "judged")
+    keys = [" ".join(a.lower().split()) for a in answers]
+    return _Reply(str(max(range(len(keys)), key=lambda i: (keys.count(keys[i]), -i)) + 1), [], "judged (generic)")
+
+
 def _answer(spec: SimModelSpec, req: Request, rng: random.Random, aux: random.Random) -> _Reply:
     if req.params.tool_choice in ("required", "function"):
         return _forced_calls(spec, req, rng, aux)
+    if req.role == "judge" and req.fmt == "plain":
+        return _judge(spec, req, rng)
     if req.item is not None:
         return _answer_item(spec, req, rng, aux)
     return _answer_generic(spec, req, rng, aux)

@@ -173,6 +173,18 @@ class Mind:
         text = "\n".join([self.spec.plan_header, *lines, *tail, f"This gives {final}."])
         return text, lines, final
 
+    def judge(self, answers: list[str]) -> int:
+        """0-based index of the answer a judge picks: it checks the answers in turn as a critic does
+        (a right one accepted, a wrong one caught, as often as ``critique``) and takes the first it
+        accepts; the first answer when it accepts none."""
+        gold = self.gold_chain()[-1]["value"]
+        for i, text in enumerate(answers):
+            values = self.values_in(text)
+            right = bool(values) and values[-1] == gold
+            if self.rng.random() < (0.7 + 0.3 * self.s if right else 1 - self.s ** 1.5):
+                return i
+        return 0
+
     def critique(self) -> tuple[bool, Any]:
         """(says correct?, corrected value) for a critic reviewing a proposed answer."""
         gold = self.gold_chain()[-1]["value"]

@@ -15,7 +15,7 @@ from .mind import norm
 from .schema import json_type
 
 __all__ = ["Request", "Field", "read_request", "find_item", "content_text", "message_text", "as_message",
-           "role_for", "ANSWER_F", "PLAN_F", "REASON_F", "CRITIC_F", "ANY_SCALAR"]
+           "role_for", "judged_answers", "ANSWER_F", "PLAN_F", "REASON_F", "CRITIC_F", "ANY_SCALAR"]
 
 PLAN_F = {"plan", "steps", "subquestions", "sub_questions", "decomposition", "outline", "approach",
           "strategy", "subgoals", "step_by_step_plan"}
@@ -29,6 +29,8 @@ _PLANNER_RE = re.compile(
     r"you are (?:a|an|the) (?:\w+ )?planner|\b(?:write|make|create|produce|draft|give|devise) "
     r"(?:a|the) (?:\w+[ -])*plan\b|\bdecompose\b|\bbreak (?:\w+ ){0,3}(?:down|into (?:steps|sub-?questions))"
     r"|\bplanning (?:agent|step|assistant)", re.I)
+_JUDGE_RE = re.compile(r"\bpick the best (?:one|answer)\b|\breply with the number of the best answer\b", re.I)
+_CANDIDATE_RE = re.compile(r"^\[(\d+)\]\n(.*?)(?=\n\n\[\d+\]\n|\n\nReply with|\Z)", re.M | re.S)
 _CRITIC_RE = re.compile(
     r"you are (?:a|an|the) (?:\w+ )?(?:critic|verifier|reviewer|checker)|\bcheck (?:whether|if) "
     r"|\bverify (?:whether|if|the (?:answer|solution))|\breview the (?:answer|solution)", re.I)
@@ -252,8 +254,14 @@ def _default_schema(role: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- role
 
+def judged_answers(text: str) -> list[str]:
+    """The numbered candidate answers (``[1]``, ``[2]``, ...) a judge prompt lists, in order."""
+    return [body.strip() for _, body in _CANDIDATE_RE.findall(text)]
+
+
 def role_for(names: set[str], system: str, last_user: str, item: dict[str, Any] | None) -> str:
-    """planner / solver / critic / react, from the field names, else from the instructions."""
+    """planner / solver / critic / react / judge, from the field names, else from the instructions
+    (a judge: asked to pick the best of several numbered answers)."""
     if "next_tool_name" in names:
         return "react"
     if names & CRITIC_F:
@@ -262,6 +270,8 @@ def role_for(names: set[str], system: str, last_user: str, item: dict[str, Any] 
         return "planner"
     if names:
         return "solver"
+    if _JUDGE_RE.search(last_user) and len(judged_answers(last_user)) >= 2:
+        return "judge"
     role_text = system or last_user
     if item is not None:
         role_text = role_text.replace(item["question"], " ")
