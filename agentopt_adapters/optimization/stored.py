@@ -53,7 +53,19 @@ def _plan(meta: dict[str, Any]) -> SpacePlan:
 
 
 def _scaling(spec: dict[str, Any]) -> Scaling:
-    return Scaling(int(spec.get("samples", 1)), spec.get("select", "vote"), spec.get("judge"))
+    select = spec.get("select", "vote")
+    return Scaling(int(spec.get("samples", 1)), select if select in ("vote", "judge") else _stored_function(select),
+                   spec.get("judge"))
+
+
+def _stored_function(name: str) -> Any:
+    """Stands in for a select function the run stored by name only (exporting it says so)."""
+
+    def select(outputs: Any) -> int:
+        raise AgentOptError(f"select function {name!r} was stored by name only; run optimize with it to use it")
+
+    select.__name__ = select.__qualname__ = str(name)
+    return select
 
 
 class _Stored:

@@ -1,5 +1,5 @@
-"""Issue 17 measurement: brute force over {small, small x4 vote, small x8 vote, frontier} for one slot,
-offline on the bundled tasks (simulated zoo). ``python notes_issue17_measure.py [out.json]``.
+"""brute force over {small, small x4 vote, small x8 vote, frontier} for one slot,
+offline on the bundled tasks (simulated zoo). ``python -m agentopt_adapters.sim.bench.samples [out.json]``.
 
 For each setup: ``aa.optimize(..., strategy="brute_force")`` gives accuracy with its 95% interval
 and cost per example; the same cells are re-run through ``aa.bind`` (deterministic: the zoo is
