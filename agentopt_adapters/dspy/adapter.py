@@ -158,30 +158,38 @@ def _check_names(given: Any, known: Any, *, what: str) -> None:
 
 def _static_slots(program: dspy.Module) -> list[Slot]:
     names = slot_names(program)
-    preds, lms = names.predictors, names.lms
     runtime = runtime_lm_modules(program)
-    slots = []
-    for name, pred in preds.items():
-        lm = pred.lm if pred.lm is not None else dspy.settings.lm
-        chosen = [m for m in runtime if not m or name.startswith(m + ".")]
-        if chosen and pred.lm is None:
-            where = ("model chosen at run time (lm= in the forward of "
-                     f"{', '.join(repr(m or 'the program') for m in chosen)}): known after probing "
-                     "(discover(program, probe_input=x))")
-            lm = None
-        else:
-            where = "own lm" if pred.lm is not None else ("configured lm" if lm is not None else "no lm yet")
-        slots.append(Slot(name=name, framework=FRAMEWORK, default_model=model_label(lm) if lm is not None else None,
-                          where=f"named_predictors(): {type(pred).__name__} '{signature_text(pred)}' ({where})"))
+    slots = [_predictor_slot(name, pred, runtime) for name, pred in names.predictors.items()]
     for path in sorted(direct_lm_calls(program)):
-        slots.append(Slot(name=path, framework=FRAMEWORK, default_model=model_label(lms[path]),
-                          where=f"LM attribute called directly in forward: {type(lms[path]).__name__}"))
+        lm = names.lms[path]
+        slots.append(Slot(name=path, framework=FRAMEWORK, default_model=model_label(lm),
+                          where=f"LM attribute called directly in forward: {type(lm).__name__}"))
     for name in names.feedback:
-        lm = dspy.settings.lm
-        slots.append(Slot(name=name, framework=FRAMEWORK, default_model=model_label(lm) if lm is not None else None,
-                          where="dspy.Refine's advice predictor (OfferFeedback), called when an attempt scores "
-                                "below the threshold (configured lm)"))
+        slots.append(Slot(name=name, framework=FRAMEWORK, default_model=_label(dspy.settings.lm),
+                          where="dspy.Refine's advice predictor (OfferFeedback), called when an attempt "
+                                "scores below the threshold (configured lm)"))
     return slots
+
+
+def _predictor_slot(name: str, pred: dspy.Predict, runtime: list[str]) -> Slot:
+    """The slot of predictor ``name``; ``runtime``: paths of modules that choose the LM at run time."""
+    lm = pred.lm if pred.lm is not None else dspy.settings.lm
+    chosen = [m for m in runtime if not m or name.startswith(m + ".")]
+    if chosen and pred.lm is None:
+        where = ("model chosen at run time (lm= in the forward of "
+                 f"{', '.join(repr(m or 'the program') for m in chosen)}): known after probing "
+                 "(discover(program, probe_input=x))")
+        lm = None
+    elif pred.lm is not None:
+        where = "own lm"
+    else:
+        where = "configured lm" if lm is not None else "no lm yet"
+    return Slot(name=name, framework=FRAMEWORK, default_model=_label(lm),
+                where=f"named_predictors(): {type(pred).__name__} '{signature_text(pred)}' ({where})")
+
+
+def _label(lm: Any) -> str | None:
+    return model_label(lm) if lm is not None else None
 
 
 def _probe_slots(adapter: "DSPyAdapter", program: dspy.Module, static: list[Slot], probe_input: Any) -> list[Slot]:

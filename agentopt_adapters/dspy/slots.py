@@ -102,22 +102,32 @@ def _class_facts(cls: type) -> tuple[frozenset[str], bool]:
     for klass in cls.__mro__:
         if klass.__module__.partition(".")[0] in ("dspy", "builtins"):
             continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        methods = [f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-                   and f.name != "__init__"]  # dspy.configure(lm=...) in __init__ is no run-time choice
-        for node in (n for f in methods for n in ast.walk(f)):
-            if not isinstance(node, ast.Call):
-                continue
+        for node in _calls(klass):
             passes_lm = passes_lm or any(k.arg == "lm" for k in node.keywords)
-            func = node.func
-            if isinstance(func, ast.Attribute) and func.attr in ("acall", "forward", "aforward", "__call__"):
-                func = func.value  # self.X.acall(...)
-            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
-                called.add(func.attr)
+            attr = _self_attribute(node.func)
+            if attr is not None:
+                called.add(attr)
     return frozenset(called), passes_lm
+
+
+def _calls(klass: type) -> list[ast.Call]:
+    """The calls in ``klass``'s own methods (source not available: none)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    methods = [f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and f.name != "__init__"]  # dspy.configure(lm=...) in __init__ is no run-time choice
+    return [n for f in methods for n in ast.walk(f) if isinstance(n, ast.Call)]
+
+
+def _self_attribute(func: ast.expr) -> str | None:
+    """``X`` when the called expression is ``self.X`` or ``self.X.acall`` / ``.forward`` / ..."""
+    if isinstance(func, ast.Attribute) and func.attr in ("acall", "forward", "aforward", "__call__"):
+        func = func.value  # self.X.acall(...)
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+        return func.attr
+    return None
 
 
 def direct_lm_calls(program: dspy.Module) -> set[str]:
@@ -163,39 +173,58 @@ def _modules_in_callable(func: Any) -> list[dspy.Module]:
 
 
 def unseen_predictors(program: dspy.Module) -> list[tuple[str, str]]:
-    """Predictors that are not slots, as ``(path, why)``: nested lists, compiled sub-modules, tools."""
-    seen = {id(p) for _, p in program.named_predictors()}
+    """Predictors that are not slots, as ``(path, why)``: nested lists, compiled sub-modules, tools.
+
+    Each predictor is reported once, where it is first found.
+    """
+    known = {id(p) for _, p in program.named_predictors()}  # slots, then the ones reported
     out: list[tuple[str, str]] = []
-    reported: set[int] = set()
+    for found in (_nested_predictors, _reward_predictors, _tool_predictors):
+        for path, why, pred in found(program):
+            if id(pred) not in known:
+                known.add(id(pred))
+                out.append((path, why))
+    return out
+
+
+_Found = Iterator[tuple[str, str, Any]]  # (path, why it is not a slot, the predictor)
+
+
+def _nested_predictors(program: dspy.Module) -> _Found:
     compiled = [name for name, mod in program.named_sub_modules()
                 if mod is not program and getattr(mod, "_compiled", False)]
     for name, pred in program.named_sub_modules(type_=dspy.Predict):
-        if id(pred) in seen or id(pred) in reported:
-            continue
-        reported.add(id(pred))
         inside = next((c for c in compiled if name.startswith(c + ".")), None)
-        why = (f"inside the compiled sub-module {inside!r} (_compiled=True), which named_predictors() skips"
-               if inside else "inside a nested list/dict, which named_predictors() does not descend into")
-        out.append((name, why))
+        why = (f"inside the compiled sub-module {inside!r} (_compiled=True), which named_predictors() "
+               "skips" if inside else
+               "inside a nested list/dict, which named_predictors() does not descend into")
+        yield name, why, pred
+
+
+def _reward_predictors(program: dspy.Module) -> _Found:
     for wname, wrapper in program.named_sub_modules(type_=(dspy.BestOfN, dspy.Refine)):
         reward = getattr(wrapper, "reward_fn", None)
-        cells = [c.cell_contents for c in getattr(reward, "__closure__", None) or () if c.cell_contents is not None]
+        cells = [c.cell_contents for c in getattr(reward, "__closure__", None) or ()
+                 if c.cell_contents is not None]
+        why = (f"used inside the reward function of {type(wrapper).__name__} {wname!r}; "
+               "reward functions are not searched")
         for func in [reward, *[c for c in cells if callable(c)]]:
-            for mod in _modules_in_callable(func):
-                for pname, pred in mod.named_sub_modules(type_=dspy.Predict):
-                    if id(pred) not in seen and id(pred) not in reported:
-                        reported.add(id(pred))
-                        out.append((f"{wname}.reward_fn -> {type(mod).__name__}", f"used inside the reward function "
-                                    f"of {type(wrapper).__name__} {wname!r}; reward functions are not searched"))
+            for mod, _, pred in _predictors_in(func):
+                yield f"{wname}.reward_fn -> {type(mod).__name__}", why, pred
+
+
+def _tool_predictors(program: dspy.Module) -> _Found:
     for rname, react in program.named_sub_modules(type_=dspy.ReAct):
         for tname, tool in (getattr(react, "tools", None) or {}).items():
-            for mod in _modules_in_callable(getattr(tool, "func", tool)):
-                for pname, pred in mod.named_sub_modules(type_=dspy.Predict):
-                    if id(pred) in seen or id(pred) in reported:
-                        continue
-                    reported.add(id(pred))
-                    where = pname.removeprefix("self").lstrip(".")
-                    label = f"{type(mod).__name__}{'.' + where if where else ''}"
-                    out.append((f"{rname}.tools[{tname!r}] -> {label}",
-                                f"used inside the tool {tname!r} of ReAct {rname!r}; tools are not searched"))
-    return out
+            why = f"used inside the tool {tname!r} of ReAct {rname!r}; tools are not searched"
+            for mod, pname, pred in _predictors_in(getattr(tool, "func", tool)):
+                where = pname.removeprefix("self").lstrip(".")
+                label = f"{type(mod).__name__}{'.' + where if where else ''}"
+                yield f"{rname}.tools[{tname!r}] -> {label}", why, pred
+
+
+def _predictors_in(func: Any) -> Iterator[tuple[dspy.Module, str, dspy.Predict]]:
+    """(module, path in it, predictor) for every predictor of the modules ``func`` can reach."""
+    for mod in _modules_in_callable(func):
+        for pname, pred in mod.named_sub_modules(type_=dspy.Predict):
+            yield mod, pname, pred
