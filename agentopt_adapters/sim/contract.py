@@ -160,27 +160,34 @@ def check_messages(messages: Any) -> None:
     if not isinstance(messages, list):
         raise _bad_type("messages", "an array", messages)
     if not messages:
-        raise SimRequestError("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an "
-                              "empty array instead.", param="messages", code="empty_array")
+        raise SimRequestError("Invalid 'messages': empty array. Expected an array with minimum length 1, "
+                              "but got an empty array instead.", param="messages", code="empty_array")
     call_ids: set[str] = set()
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) and not hasattr(m, "role"):
-            raise _bad_type(f"messages[{i}]", "an object", m)
-        role = m.get("role") if isinstance(m, dict) else getattr(m, "role", None)
-        if role not in _ROLES:
-            raise SimRequestError(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
-                                  "'function', 'tool', and 'developer'.", param=f"messages[{i}].role",
-                                  code="invalid_value")
-        msg = m if isinstance(m, dict) else {}
-        for tc in msg.get("tool_calls") or []:
-            tc_id = tc.get("id") if isinstance(tc, dict) else getattr(tc, "id", None)
-            if tc_id:
-                call_ids.add(str(tc_id))
-        if role == "tool" and isinstance(m, dict) and str(msg.get("tool_call_id")) not in call_ids:
-            raise SimRequestError("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
-                                  "message with 'tool_calls'.", param=f"messages.[{i}].role", code=None)
-        if isinstance(m, dict) and not isinstance(m.get("content"), (str, list, type(None))):
-            raise _bad_type(f"messages[{i}].content", "one of a string or array of objects", m.get("content"))
+        _check_message(i, m, call_ids)
+
+
+def _check_message(i: int, m: Any, call_ids: set[str]) -> None:
+    """Message ``i``; ``call_ids``: the ids of the tool calls made so far (this message's added)."""
+    if not isinstance(m, dict) and not hasattr(m, "role"):
+        raise _bad_type(f"messages[{i}]", "an object", m)
+    role = m.get("role") if isinstance(m, dict) else getattr(m, "role", None)
+    if role not in _ROLES:
+        raise SimRequestError(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', "
+                              "'user', 'function', 'tool', and 'developer'.",
+                              param=f"messages[{i}].role", code="invalid_value")
+    if not isinstance(m, dict):
+        return
+    for tc in m.get("tool_calls") or []:
+        tc_id = tc.get("id") if isinstance(tc, dict) else getattr(tc, "id", None)
+        if tc_id:
+            call_ids.add(str(tc_id))
+    if role == "tool" and str(m.get("tool_call_id")) not in call_ids:
+        raise SimRequestError("Invalid parameter: messages with role 'tool' must be a response to a "
+                              "preceeding message with 'tool_calls'.", param=f"messages.[{i}].role",
+                              code=None)
+    if not isinstance(m.get("content"), (str, list, type(None))):
+        raise _bad_type(f"messages[{i}].content", "one of a string or array of objects", m.get("content"))
 
 
 def check_stream_options(stream: Any, stream_options: Any) -> bool:

@@ -286,19 +286,31 @@ def _generic_values(req: Request, text: str, computed: str | None, prompt: str) 
 
 def _generic_value(f: Field, is_answer: bool, role: str, text: str, computed: str | None, prompt: str,
                    numbers: list[str]) -> Any:
-    name = f.name.lower()
+    """What a model means for field ``f`` (MISSING: nothing, the schema's filler decides)."""
+    value = _read_value(f, is_answer, role, computed, prompt, numbers)
+    return value if value is not MISSING else _written_value(f, is_answer, text, computed, prompt)
+
+
+def _read_value(f: Field, is_answer: bool, role: str, computed: str | None, prompt: str,
+                numbers: list[str]) -> Any:
+    """A value taken from the prompt: its next number, steps for a plan, a place name."""
     if f.kind in ("integer", "number") and numbers and not (is_answer and computed is not None):
         return numbers.pop(0)
     if f.name in PLAN_F and (role == "planner" or f.kind == "array"):
         steps = _generic_steps(prompt)
         return steps if f.kind == "array" else "\n".join(steps)
-    if name in _PLACE_ARGS and f.kind == "string":
+    if f.name.lower() in _PLACE_ARGS and f.kind == "string":
         return _place(prompt)
-    if is_answer and f.kind not in ("object", "array"):  # a structured answer is left to the schema's filler
+    return MISSING
+
+
+def _written_value(f: Field, is_answer: bool, text: str, computed: str | None, prompt: str) -> Any:
+    """The answer, the reasoning or the query, for a field that asks for one."""
+    if is_answer and f.kind not in ("object", "array"):  # a structured answer is left to the filler
         return computed if computed is not None else text
     if f.name in REASON_F:
         return text
-    if name in _QUERY_ARGS and f.kind == "string":
+    if f.name.lower() in _QUERY_ARGS and f.kind == "string":
         return prompt[:80]
     return MISSING
 
@@ -316,36 +328,56 @@ def _generic_steps(prompt: str) -> list[str]:
 
 
 def _answer_generic(spec: SimModelSpec, req: Request, rng: random.Random, aux: random.Random) -> _Reply:
-    from .tasks.arithmetic import calculator
-
     prompt = prompt_of(req)
     expr = _expression(prompt)
-    computed = calculator(expr) if expr else None
-    if computed is not None and computed.startswith("error"):
-        computed = None
+    computed = _computed(expr)
     if req.tools and req.tool_result is None:
-        calc = _calc_tool(req.tools)
-        if calc and expr:
-            return _Reply(None, [tool_call(calc[0], {calc[1]: expr}, rng)], "generic tool call")
-        if not calc:
-            calls = [_generic_call(req, name, prompt, rng, aux) for name in _tools_to_call(req)]
-            return _Reply(None, calls, "generic tool call")
-    if req.tool_result is not None:
-        base = f"Based on the tool result, the answer is {req.tool_result.strip()[:200]}."
-    elif computed is not None:
-        base = f"The answer is {computed}."
-    else:
-        topic = " ".join(prompt.split()[:12])
-        base = f"Here is a short answer about \"{topic}\": it depends on the details, but the key point is clear."
-    text = " ".join([base, *_GENERIC_FILLER[: spec.verbosity]])
+        calls = _generic_tool_calls(req, expr, prompt, rng, aux)
+        if calls is not None:
+            return calls
+    text = " ".join([_generic_base(req, computed, prompt), *_GENERIC_FILLER[: spec.verbosity]])
     if req.fields:
         values = _generic_values(req, text, computed, prompt)
         if req.role == "react":
-            values.update(next_thought=text, next_tool_name="finish" if "finish" in req.react_tools or not req.react_tools
-                          else list(req.react_tools)[-1], next_tool_args={})
+            values.update(next_thought=text, next_tool_name=_finish_tool(req), next_tool_args={})
         answer = computed if computed is not None else text
         return _Reply(render_fields(req, values, aux, meaning_of(answer, text)), [], "generic fields")
     return _Reply(text, [], "generic")
+
+
+def _computed(expr: str | None) -> str | None:
+    """The calculator's value of ``expr`` (None without one, or when it cannot be computed)."""
+    from .tasks.arithmetic import calculator
+
+    computed = calculator(expr) if expr else None
+    return None if computed is not None and computed.startswith("error") else computed
+
+
+def _generic_tool_calls(req: Request, expr: str | None, prompt: str, rng: random.Random,
+                        aux: random.Random) -> _Reply | None:
+    """The calls a model makes when offered tools (None: it answers without calling one)."""
+    calc = _calc_tool(req.tools)
+    if calc and expr:
+        return _Reply(None, [tool_call(calc[0], {calc[1]: expr}, rng)], "generic tool call")
+    if not calc:
+        calls = [_generic_call(req, name, prompt, rng, aux) for name in _tools_to_call(req)]
+        return _Reply(None, calls, "generic tool call")
+    return None
+
+
+def _generic_base(req: Request, computed: str | None, prompt: str) -> str:
+    if req.tool_result is not None:
+        return f"Based on the tool result, the answer is {req.tool_result.strip()[:200]}."
+    if computed is not None:
+        return f"The answer is {computed}."
+    topic = " ".join(prompt.split()[:12])
+    return (f"Here is a short answer about \"{topic}\": it depends on the details, but the key point "
+            "is clear.")
+
+
+def _finish_tool(req: Request) -> str:
+    """The ReAct tool that ends the loop: ``finish`` when offered (or nothing is), else the last."""
+    return "finish" if "finish" in req.react_tools or not req.react_tools else list(req.react_tools)[-1]
 
 
 def _generic_call(req: Request, name: str, prompt: str, rng: random.Random, aux: random.Random) -> dict[str, Any]:

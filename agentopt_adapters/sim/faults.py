@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..errors import AgentOptError
 
@@ -27,36 +27,41 @@ __all__ = ["FAULTS", "FaultPlan", "parse_schedule"]
 FAULTS = ("429", "500", "timeout", "malformed")
 
 
-def parse_schedule(spec: str | Mapping[int, str] | None, faults: tuple[str, ...]) -> tuple[int, dict[int, str]]:
+def parse_schedule(spec: str | Mapping[int, str] | None,
+                   faults: tuple[str, ...]) -> tuple[int, dict[int, str]]:
     """``(every, {request number: kind})`` from ``"every:K"``, ``"n:kind,..."`` or a mapping."""
     if spec is None or spec == "":
         return 0, {}
     if isinstance(spec, Mapping):
-        pairs = [(k, v) for k, v in spec.items()]
+        pairs: list[tuple[Any, Any]] = list(spec.items())
     else:
         text = str(spec).strip()
         m = re.fullmatch(r"every\s*[:=]\s*(\d+)", text)
         if m:
             every = int(m.group(1))
             if every < 1 or not faults:
-                raise AgentOptError(f"fault schedule {text!r}: 'every:K' needs K >= 1 and at least one fault kind "
-                                    "(--faults 429,500,timeout,malformed)")
+                raise AgentOptError(f"fault schedule {text!r}: 'every:K' needs K >= 1 and at least one "
+                                    "fault kind (--faults 429,500,timeout,malformed)")
             return every, {}
-        pairs = []
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            n, sep, kind = part.partition(":")
-            if not sep or not n.strip().isdigit():
-                raise AgentOptError(f"fault schedule part {part!r} is not 'N:kind'; write e.g. "
-                                    "--faults-schedule 3:429,8:timeout or --faults-schedule every:5")
-            pairs.append((int(n), kind.strip()))
+        pairs = [_scheduled_fault(part) for part in filter(None, (p.strip() for p in text.split(",")))]
     out: dict[int, str] = {}
     for n, kind in pairs:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise AgentOptError(f"fault schedule: request numbers start at 1, got {n!r}")
         if kind not in FAULTS:
-            raise AgentOptError(f"fault schedule: unknown fault kind {kind!r}; choose from {', '.join(FAULTS)}")
+            raise AgentOptError(f"fault schedule: unknown fault kind {kind!r}; choose from "
+                                f"{', '.join(FAULTS)}")
         out[n] = kind
     return 0, out
+
+
+def _scheduled_fault(part: str) -> tuple[int, str]:
+    """``"N:kind"`` as ``(N, kind)``."""
+    n, sep, kind = part.partition(":")
+    if not sep or not n.strip().isdigit():
+        raise AgentOptError(f"fault schedule part {part!r} is not 'N:kind'; write e.g. "
+                            "--faults-schedule 3:429,8:timeout or --faults-schedule every:5")
+    return int(n), kind.strip()
 
 
 class FaultPlan:

@@ -89,31 +89,32 @@ class Mind:
         values = self.values_in(ev)
         claimed = values[-1] if values else None
         steps_like = bool(re.search(r"(?im)^\s*(?:[-*]\s*)?(?:step\s*\d+[:.)]?|\d+[.)])\s", ev))
-        has_all = all(f" {norm(str(st['value']))} " in ev_norm for st in gold[1:])
-        if steps_like and has_all and claimed == gold[-1]["value"]:
-            return "good", claimed, None
         if steps_like:
-            override = None
-            if self.req.task == "arithmetic":
-                plan_vals = [int(x) for x in re.findall(r"=\s*(-?\d+)", ev)]
-                for i, st in enumerate(gold[1:], start=1):
-                    if i - 1 < len(plan_vals) and plan_vals[i - 1] != st["value"]:
-                        override = {i: plan_vals[i - 1]}
-                        break
-            else:
-                for i, st in enumerate(gold[1:], start=1):
-                    if f" {norm(str(st['value']))} " not in ev_norm:
-                        rel = self.item["meta"]["relations"][i - 1]
-                        cands = [e for e in self.values_in_rel(ev, rel)]
-                        if cands:
-                            override = {i: cands[0]}
-                        break
+            has_all = all(f" {norm(str(st['value']))} " in ev_norm for st in gold[1:])
+            if has_all and claimed == gold[-1]["value"]:
+                return "good", claimed, None
+            override = self._plan_flaw(ev, ev_norm, gold)
             if claimed is None and override:
                 claimed = self.mod.chain(self.item, override)[-1]["value"]
             return "flawed", claimed, override
         if claimed is not None and re.search(r"answer|result|\bis\b", ev, re.I):
             return "claim", claimed, None
         return "none", None, None
+
+    def _plan_flaw(self, ev: str, ev_norm: str, gold: list[dict[str, Any]]) -> dict[int, Any] | None:
+        """The first step a step-by-step plan gets wrong, as an override of the gold chain (None if
+        the plan shows no wrong value)."""
+        if self.req.task == "arithmetic":
+            plan_vals = [int(x) for x in re.findall(r"=\s*(-?\d+)", ev)]
+            for i, st in enumerate(gold[1:], start=1):
+                if i - 1 < len(plan_vals) and plan_vals[i - 1] != st["value"]:
+                    return {i: plan_vals[i - 1]}
+            return None
+        for i, st in enumerate(gold[1:], start=1):
+            if f" {norm(str(st['value']))} " not in ev_norm:
+                cands = self.values_in_rel(ev, self.item["meta"]["relations"][i - 1])
+                return {i: cands[0]} if cands else None
+        return None
 
     def values_in_rel(self, text: str, relation: str) -> list[Any]:
         low = text.lower()

@@ -316,22 +316,34 @@ def _locate_item(messages: list[dict[str, Any]], users: list[int]) -> tuple[str 
 
 def read_request(messages: list[dict[str, Any]], params: Params) -> Request:
     """What ``messages`` (with checked ``params``) ask of the model."""
-    system = "\n".join(content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer"))
+    system = "\n".join(content_text(m.get("content")) for m in messages
+                       if m.get("role") in ("system", "developer"))
     users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
     last_user = content_text(messages[users[-1]].get("content")) if users else ""
     fmt, schema, is_dspy = _reply_shape(system, last_user, params)
     task, item, q_at = _locate_item(messages, users)
-    later = messages[q_at:] if q_at is not None else [m for m in messages if m.get("role") not in ("system", "developer")]
-    evidence = "\n".join(message_text(m) for m in later)
-    if item is not None:
-        evidence = re.sub(re.escape(item["question"]), " ", evidence)
-    tool_msgs = [content_text(m.get("content")) for m in later if m.get("role") == "tool"]
-    observations = re.findall(r"\[\[ ## observation_\d+ ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n*\Z)", last_user, re.S)
-    tool_result = tool_msgs[-1] if tool_msgs else (observations[-1].strip() if observations else None)
+    later = messages[q_at:] if q_at is not None else \
+        [m for m in messages if m.get("role") not in ("system", "developer")]
     fields = fields_of(schema) if schema is not None else []
     role = role_for({f.name for f in fields}, system, last_user, item)
     if fmt == "json" and schema is None:
         schema = _default_schema(role)
         fields = fields_of(schema)
-    return Request(messages, fmt, fields, schema, params, _react_tools(system), role, task, item, evidence,
-                   tool_result, last_user, system, is_dspy)
+    return Request(messages, fmt, fields, schema, params, _react_tools(system), role, task, item,
+                   _evidence(later, item), _tool_result(later, last_user), last_user, system, is_dspy)
+
+
+def _evidence(later: list[dict[str, Any]], item: dict[str, Any] | None) -> str:
+    """The text of the messages from the question on, without the question itself."""
+    evidence = "\n".join(message_text(m) for m in later)
+    return re.sub(re.escape(item["question"]), " ", evidence) if item is not None else evidence
+
+
+def _tool_result(later: list[dict[str, Any]], last_user: str) -> str | None:
+    """The newest tool result: a tool message, else a DSPy ReAct observation in the last user turn."""
+    tool_msgs = [content_text(m.get("content")) for m in later if m.get("role") == "tool"]
+    if tool_msgs:
+        return tool_msgs[-1]
+    observations = re.findall(r"\[\[ ## observation_\d+ ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n*\Z)",
+                              last_user, re.S)
+    return observations[-1].strip() if observations else None

@@ -16,7 +16,8 @@ import math
 import random
 import re
 from functools import lru_cache
-from typing import Any, Callable, Final
+from collections.abc import Callable, Iterator
+from typing import Any, Final
 from urllib.parse import unquote
 
 __all__ = ["MISSING", "SchemaError", "check_schema", "is_valid", "Shaper", "json_type"]
@@ -79,21 +80,35 @@ def _check_strict(node: Any, ctx: tuple[str, ...]) -> None:
         return
     if not isinstance(node, dict):
         return
-    is_object = node.get("type") == "object" or (isinstance(node.get("type"), list) and "object" in node["type"]) \
-        or "properties" in node
-    if is_object and "$ref" not in node:
-        if node.get("additionalProperties") is not False:
-            raise SchemaError(f"In context={ctx}, 'additionalProperties' is required to be supplied and to be false.")
-        missing = [k for k in node.get("properties", {}) if k not in (node.get("required") or [])]
-        if missing:
-            raise SchemaError(f"In context={ctx}, 'required' is required to be supplied and to be an array "
-                              f"including every key in properties. Missing '{missing[0]}'.")
+    if _is_object_schema(node) and "$ref" not in node:
+        _check_closed(node, ctx)
+    for sub, where in _subschemas(node, ctx):
+        _check_strict(sub, where)
+
+
+def _is_object_schema(node: dict[str, Any]) -> bool:
+    t = node.get("type")
+    return t == "object" or (isinstance(t, list) and "object" in t) or "properties" in node
+
+
+def _check_closed(node: dict[str, Any], ctx: tuple[str, ...]) -> None:
+    if node.get("additionalProperties") is not False:
+        raise SchemaError(f"In context={ctx}, 'additionalProperties' is required to be supplied and "
+                          "to be false.")
+    missing = [k for k in node.get("properties", {}) if k not in (node.get("required") or [])]
+    if missing:
+        raise SchemaError(f"In context={ctx}, 'required' is required to be supplied and to be an "
+                          f"array including every key in properties. Missing '{missing[0]}'.")
+
+
+def _subschemas(node: dict[str, Any], ctx: tuple[str, ...]) -> Iterator[tuple[Any, tuple[str, ...]]]:
+    """(sub-schema, its context) for the schemas ``node`` holds."""
     for key in ("properties", "$defs", "definitions"):
         for name, sub in (node.get(key) or {}).items():
-            _check_strict(sub, (*ctx, key, name))
+            yield sub, (*ctx, key, name)
     for key in ("items", "anyOf", "allOf", "oneOf", "prefixItems", "additionalProperties"):
         if isinstance(node.get(key), (dict, list)):
-            _check_strict(node[key], (*ctx, key))
+            yield node[key], (*ctx, key)
 
 
 @lru_cache(maxsize=256)
@@ -346,35 +361,54 @@ class Shaper:
         return self.rng.choice(mentioned or options)
 
     def _text_for(self, name: str, description: str = "") -> str:
-        n, t = name.lower(), self.topic
-        listed = re.search(r"\b(\w+(?:\s*\|\s*\w+)+)\b", description)  # e.g. "home|gym|hotel or null"
+        n = name.lower()
+        text = self._described_text(description)
+        if text is None:
+            text = self._identifier_text(n)
+        return text if text is not None else self._prose_text(n, description)
+
+    def _described_text(self, description: str) -> str | None:
+        """A value the field's description spells out (a listed choice, true / false), or None."""
+        listed = re.search(r"\b(\w+(?:\s*\|\s*\w+)+)\b", description)  # "home|gym|hotel or null"
         if listed:
-            return self._choose([o.strip() for o in listed.group(1).split("|") if o.strip() not in ("null", "none")])
-        if re.search(r"^\s*(?:true|false)\b|\btrue or false\b|\byes or no\b|^\s*whether\b", description, re.I):
+            options = [o.strip() for o in listed.group(1).split("|")]
+            return self._choose([o for o in options if o not in ("null", "none")])
+        if re.search(r"^\s*(?:true|false)\b|\btrue or false\b|\byes or no\b|^\s*whether\b",
+                     description, re.I):
             return "true" if self.rng.random() < 0.7 else "false"
+        return None
+
+    def _identifier_text(self, n: str) -> str | None:
+        """An email, link, date or id for a field named like one (``n`` lower case), or None."""
         if "email" in n:
             return "alex@example.com"
         if n.endswith("url") or "link" in n or n in ("uri", "website", "homepage", "source"):
-            return "https://example.com/" + "-".join(_norm(t).split()[:4])
+            return "https://example.com/" + "-".join(_norm(self.topic).split()[:4])
         if "date" in n:
             return "2024-05-17"
         if n == "id" or n.endswith("_id"):
             return f"{n}-{self.rng.randint(100, 999)}"
-        if any(k in n for k in _PERSON_KEYS) or ("name" in n and re.search(r"person|people|author|user|who",
-                                                                          description, re.I)):
+        return None
+
+    def _prose_text(self, n: str, description: str) -> str:
+        """A person, title, place, the topic or a sentence about it, by the field's name."""
+        t = self.topic
+        capital = t[:1].upper() + t[1:]
+        if any(k in n for k in _PERSON_KEYS) or ("name" in n and re.search(
+                r"person|people|author|user|who", description, re.I)):
             return self.rng.choice(_NAMES)
         if "name" in n:
-            return self.rng.choice(_TITLES).format(T=t[:1].upper() + t[1:])
+            return self.rng.choice(_TITLES).format(T=capital)
         if n in ("city", "location", "place", "country"):
             return self.rng.choice(_CITIES)
         if n in _QUERY_NAMES:
             return t
         if "title" in n or "heading" in n or "subject" in n:
-            return t[:1].upper() + t[1:]
-        return self.rng.choice(_SENTENCES).format(t=t, T=t[:1].upper() + t[1:])
+            return capital
+        return self.rng.choice(_SENTENCES).format(t=t, T=capital)
 
     def _make_array(self, s: dict[str, Any], name: str, depth: int) -> list[Any]:
-        prefix = s.get("prefixItems") if isinstance(s.get("prefixItems"), list) else []
+        prefix = _prefix(s)
         lo, hi = int(s.get("minItems", 0)), s.get("maxItems")
         hi = int(hi) if hi is not None else max(lo, 3)
         n = lo if depth >= self.max_depth else min(hi, max(lo, self.rng.randint(1, 3)))
@@ -382,8 +416,7 @@ class Shaper:
             n = min(n, len(prefix))
         out: list[Any] = []
         for i in range(n):
-            sub = prefix[i] if i < len(prefix) else s.get("items", {})
-            out.append(self._fresh_item(sub, out, bool(s.get("uniqueItems")), name, depth))
+            out.append(self._fresh_item(_item(s, prefix, i), out, bool(s.get("uniqueItems")), name, depth))
         if s.get("uniqueItems"):
             out = _unique(out)
         return out
@@ -448,13 +481,8 @@ class Shaper:
     def _fit_array(self, value: Any, s: dict[str, Any], name: str, depth: int) -> Any:
         if isinstance(value, dict):
             return MISSING
-        if isinstance(value, str):
-            value = [line for line in value.splitlines() if line.strip()] or [value]
-        elif not isinstance(value, (list, tuple)):
-            value = [value]
-        prefix = s.get("prefixItems") if isinstance(s.get("prefixItems"), list) else []
-        out = [self.shape(v, prefix[i] if i < len(prefix) else s.get("items", {}), "", depth + 1)
-               for i, v in enumerate(value)]
+        prefix = _prefix(s)
+        out = [self.shape(v, _item(s, prefix, i), "", depth + 1) for i, v in enumerate(_as_items(value))]
         if s.get("uniqueItems"):
             out = _unique(out)
         hi = s.get("maxItems")
@@ -462,7 +490,7 @@ class Shaper:
             hi = min(len(prefix), hi if hi is not None else len(prefix))
         out = out[: int(hi)] if hi is not None else out
         while len(out) < int(s.get("minItems", 0)):
-            sub = prefix[len(out)] if len(out) < len(prefix) else s.get("items", {})
+            sub = _item(s, prefix, len(out))
             out.append(self._fresh_item(sub, out, bool(s.get("uniqueItems")), name, depth))
         return out
 
@@ -498,6 +526,24 @@ class Shaper:
         return MISSING
 
 
+def _prefix(s: dict[str, Any]) -> list[Any]:
+    """The schemas of an array's first items (``prefixItems``)."""
+    prefix = s.get("prefixItems")
+    return prefix if isinstance(prefix, list) else []
+
+
+def _item(s: dict[str, Any], prefix: list[Any], i: int) -> Any:
+    """The schema of item ``i`` of an array."""
+    return prefix[i] if i < len(prefix) else s.get("items", {})
+
+
+def _as_items(value: Any) -> list[Any]:
+    """A meant value as array items: a list as it is, text line by line, anything else alone."""
+    if isinstance(value, str):
+        return [line for line in value.splitlines() if line.strip()] or [value]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 _MAIN_NAMES = ("answer", "response", "result", "text", "content", "value", "title", "description", "step",
                "name", "summary")
 
@@ -509,28 +555,32 @@ def _main_rank(key: str) -> int:
 
 def _bounds(s: dict[str, Any], integer: bool) -> tuple[float, float]:
     """The inclusive range a fresh number is drawn from (integers: whole bounds)."""
-    def num(key: str) -> float | None:
-        v = s.get(key)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-    lo, hi, ex_lo, ex_hi = num("minimum"), num("maximum"), num("exclusiveMinimum"), num("exclusiveMaximum")
+    lo, hi, ex_lo, ex_hi = (_bound(s, k) for k in
+                            ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"))
     if integer:
-        lo = math.ceil(lo) if lo is not None else None
-        hi = math.floor(hi) if hi is not None else None
-        if ex_lo is not None:
-            lo = max(lo, math.floor(ex_lo) + 1) if lo is not None else math.floor(ex_lo) + 1
-        if ex_hi is not None:
-            hi = min(hi, math.ceil(ex_hi) - 1) if hi is not None else math.ceil(ex_hi) - 1
+        lo = _tighter(None if lo is None else math.ceil(lo),
+                      None if ex_lo is None else math.floor(ex_lo) + 1, max)
+        hi = _tighter(None if hi is None else math.floor(hi),
+                      None if ex_hi is None else math.ceil(ex_hi) - 1, min)
     else:
-        lo = max(lo, ex_lo) if lo is not None and ex_lo is not None else (lo if lo is not None else ex_lo)
-        hi = min(hi, ex_hi) if hi is not None and ex_hi is not None else (hi if hi is not None else ex_hi)
-    if lo is None and hi is None:
-        lo, hi = 1.0, 100.0
-    elif lo is None:
-        lo = hi - 100
-    elif hi is None:
-        hi = lo + 100
+        lo, hi = _tighter(lo, ex_lo, max), _tighter(hi, ex_hi, min)
+    if lo is None:
+        return (1.0, 100.0) if hi is None else (float(hi - 100), float(hi))
+    if hi is None:
+        return float(lo), float(lo + 100)
     return float(lo), float(max(lo, hi))
+
+
+def _bound(s: dict[str, Any], key: str) -> float | None:
+    v = s.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _tighter(a: float | None, b: float | None, pick: Callable[[float, float], float]) -> float | None:
+    """``pick(a, b)`` of the bounds that are set (None if neither is)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return pick(a, b)
 
 
 def _in_bounds(x: float, s: dict[str, Any]) -> bool:

@@ -109,23 +109,7 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
         value = start = rng.randint(12, 60)
         ops: list[list[Any]] = []
         for _ in range(n_ops):
-            choices = ["add", "sub", "packs"]
-            if value <= 150:
-                choices.append("mul")
-            divisors = [k for k in range(2, 7) if value % k == 0 and value // k >= 4]
-            if divisors:
-                choices.append("div")
-            kind = rng.choice(choices)
-            if kind == "add":
-                op: list[Any] = ["add", rng.randint(5, 40)]
-            elif kind == "sub":
-                op = ["sub", rng.randint(2, max(2, value // 2))]
-            elif kind == "mul":
-                op = ["mul", rng.randint(2, 4)]
-            elif kind == "packs":
-                op = ["packs", rng.randint(2, 6), rng.randint(3, 12)]
-            else:
-                op = ["div", rng.choice(divisors)]
+            op = _draw_op(rng, value)
             if any(o == op for o in ops):
                 continue
             value = apply_op(value, op)
@@ -139,6 +123,26 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
         item["expression"] = expression(item)
         items.append(item)
     return items
+
+
+def _draw_op(rng: random.Random, value: int) -> list[Any]:
+    """One operation on ``value``: add, sub, packs, mul (while the value is small), div (exactly)."""
+    choices = ["add", "sub", "packs"]
+    if value <= 150:
+        choices.append("mul")
+    divisors = [k for k in range(2, 7) if value % k == 0 and value // k >= 4]
+    if divisors:
+        choices.append("div")
+    kind = rng.choice(choices)
+    if kind == "add":
+        return ["add", rng.randint(5, 40)]
+    if kind == "sub":
+        return ["sub", rng.randint(2, max(2, value // 2))]
+    if kind == "mul":
+        return ["mul", rng.randint(2, 4)]
+    if kind == "packs":
+        return ["packs", rng.randint(2, 6), rng.randint(3, 12)]
+    return ["div", rng.choice(divisors)]
 
 
 _NUM = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
