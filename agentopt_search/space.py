@@ -10,27 +10,32 @@ __all__ = ["SearchSpace", "Assignment"]
 Assignment = dict[str, str]
 
 
+def _checked(slot: object, candidates: object) -> tuple[str, ...]:
+    """The candidates of ``slot`` as a tuple (ValueError saying what is wrong with them)."""
+    if not isinstance(slot, str) or not slot:
+        raise ValueError(f"slot names must be non-empty strings, got {slot!r}")
+    if isinstance(candidates, str) or not isinstance(candidates, Sequence):
+        raise ValueError(f"slot {slot!r}: candidates must be a list of model names, got {candidates!r}")
+    if not candidates:
+        raise ValueError(f"slot {slot!r} has no candidate models; give at least one")
+    bad = [c for c in candidates if not isinstance(c, str) or not c]
+    if bad:
+        raise ValueError(f"slot {slot!r}: candidates must be non-empty model name strings, "
+                         f"got {bad[0]!r}")
+    dupes = sorted({c for c in candidates if list(candidates).count(c) > 1})
+    if dupes:
+        raise ValueError(f"slot {slot!r} lists duplicate candidates {dupes}; list each model once")
+    return tuple(str(c) for c in candidates)
+
+
 class SearchSpace:
     """Slot -> ordered candidates. Combinations are indexed 0..size-1 in row-major order."""
 
     def __init__(self, slots: Mapping[str, Sequence[str]]) -> None:
         if not isinstance(slots, Mapping) or not slots:
             raise ValueError("SearchSpace needs at least one slot: SearchSpace({'planner': ['model-a', 'model-b']})")
-        self.slots: dict[str, tuple[str, ...]] = {}
-        for slot, candidates in slots.items():
-            if not isinstance(slot, str) or not slot:
-                raise ValueError(f"slot names must be non-empty strings, got {slot!r}")
-            if isinstance(candidates, str) or not isinstance(candidates, Sequence):
-                raise ValueError(f"slot {slot!r}: candidates must be a list of model names, got {candidates!r}")
-            if not candidates:
-                raise ValueError(f"slot {slot!r} has no candidate models; give at least one")
-            bad = [c for c in candidates if not isinstance(c, str) or not c]
-            if bad:
-                raise ValueError(f"slot {slot!r}: candidates must be non-empty model name strings, got {bad[0]!r}")
-            dupes = sorted({c for c in candidates if list(candidates).count(c) > 1})
-            if dupes:
-                raise ValueError(f"slot {slot!r} lists duplicate candidates {dupes}; list each model once")
-            self.slots[slot] = tuple(str(c) for c in candidates)
+        self.slots: dict[str, tuple[str, ...]] = {
+            slot: _checked(slot, candidates) for slot, candidates in slots.items()}
         self.names: tuple[str, ...] = tuple(self.slots)
         self._sizes = [len(c) for c in self.slots.values()]
         self.size = 1

@@ -150,23 +150,28 @@ def parse_candidates(values: list[str]) -> list[Any] | dict[str, list[Any]]:
     shared: list[Any] = []
     per_slot: dict[str, list[Any]] = {}
     for v in values:
-        if v.strip().endswith(".json"):
-            loaded = _candidates_file(v.strip())
-            if isinstance(loaded, dict):
-                for slot, cands in loaded.items():
-                    per_slot.setdefault(str(slot), []).extend(cands if isinstance(cands, list) else [cands])
-            else:
-                shared.extend(loaded)
-        elif "=" in v and "*" not in v.partition("=")[0]:  # 'slot=...', not 'model*4:judge=<model>'
-            slot, _, models = v.partition("=")
-            per_slot.setdefault(slot.strip(), []).extend(m.strip() for m in models.split(",") if m.strip())
-        else:
-            shared.extend(m.strip() for m in v.split(",") if m.strip())
+        _add_candidates(v, shared, per_slot)
     if per_slot and shared:
         raise AgentOptError("give --candidates either as one list 'a,b,c' or per slot 'slot=a,b', not both")
     if not per_slot and not shared:
         raise AgentOptError("--candidates is empty; e.g. --candidates sim/nano,sim/small,sim/large")
     return per_slot or shared
+
+
+def _add_candidates(v: str, shared: list[Any], per_slot: dict[str, list[Any]]) -> None:
+    """One ``--candidates`` value into the shared list or the per-slot lists."""
+    if v.strip().endswith(".json"):
+        loaded = _candidates_file(v.strip())
+        if not isinstance(loaded, dict):
+            shared.extend(loaded)
+            return
+        for slot, cands in loaded.items():
+            per_slot.setdefault(str(slot), []).extend(cands if isinstance(cands, list) else [cands])
+    elif "=" in v and "*" not in v.partition("=")[0]:  # 'slot=...', not 'model*4:judge=<model>'
+        slot, _, models = v.partition("=")
+        per_slot.setdefault(slot.strip(), []).extend(m.strip() for m in models.split(",") if m.strip())
+    else:
+        shared.extend(m.strip() for m in v.split(",") if m.strip())
 
 
 def _candidates_file(path: str) -> Any:

@@ -84,20 +84,35 @@ def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolic
     if isinstance(model, BaseChatModel):
         return model
     if callable(model) and not isinstance(model, str):
-        built = model()
-        if not isinstance(built, BaseChatModel):
-            where = f"slot {slot!r}: " if slot else ""
-            raise ModelError(f"{where}model factory {model!r} returned {type(built).__name__}, "
-                             "expected a LangChain BaseChatModel")
-        return built
+        return _built_chat_model(model, slot)
     check_model_string(model, slot)
     from ._langchain import RetryingChatLiteLLM as cls
 
     remember_secrets(kwargs)
     if retries is None and "max_retries" in kwargs:  # ChatLiteLLM's own knob: the same meaning here
         retries = max(0, int(kwargs.pop("max_retries")) - 1)
-    policy = retry_policy(retries)
-    fields = set(cls.model_fields)
+    direct, extra = _chat_settings(model, set(cls.model_fields), retry_policy(retries), kwargs)
+    try:
+        return cls(model=model, model_kwargs=extra, agentopt_retries=retries, **direct)
+    except (TypeError, ValueError) as exc:  # pydantic validation of kwargs (temperature="hot", ...)
+        raise ModelError(_bad_kwargs(model, slot, kwargs, exc)) from None
+
+
+def _built_chat_model(factory: Any, slot: str | None) -> Any:
+    """What a user's zero-argument model factory builds (a LangChain chat model, else ModelError)."""
+    from langchain_core.language_models import BaseChatModel
+
+    built = factory()
+    if not isinstance(built, BaseChatModel):
+        where = f"slot {slot!r}: " if slot else ""
+        raise ModelError(f"{where}model factory {factory!r} returned {type(built).__name__}, "
+                         "expected a LangChain BaseChatModel")
+    return built
+
+
+def _chat_settings(model: str, fields: set[str], policy: RetryPolicy,
+                   kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(constructor fields, model_kwargs) of a ChatLiteLLM for ``model`` built with ``kwargs``."""
     direct = {k: v for k, v in kwargs.items() if k in fields and k != "model_kwargs"}
     extra = {**kwargs.get("model_kwargs", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
     local = _in_process(model)
@@ -106,10 +121,7 @@ def chat_model(model: Any, *, slot: str | None = None, retries: int | RetryPolic
     if not local and policy.timeout_s is not None:
         direct.setdefault("request_timeout", policy.timeout_s)
     extra.setdefault("max_retries", 0)  # the provider SDK's own retries off: the policy retries
-    try:
-        return cls(model=model, model_kwargs=extra, agentopt_retries=retries, **direct)
-    except (TypeError, ValueError) as exc:  # pydantic validation of kwargs (temperature="hot", ...)
-        raise ModelError(_bad_kwargs(model, slot, kwargs, exc)) from None
+    return direct, extra
 
 
 def dspy_lm(model: Any, *, slot: str | None = None, retries: int | RetryPolicy | None = None, **kwargs: Any) -> Any:
