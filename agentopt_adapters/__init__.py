@@ -3,8 +3,9 @@ run it with other models per slot, record usage, and search for the best combina
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Mapping
+from typing import Any
 
 from . import providers
 from .assignment_file import load_config

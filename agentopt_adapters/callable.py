@@ -23,8 +23,9 @@ import asyncio
 import contextvars
 import inspect
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from .assignment_file import check_slot_names, make_config
 from .errors import DiscoveryError, ModelError, SlotError
@@ -118,7 +119,8 @@ class CallableAdapter(Adapter):
             raise SlotError("assignment is empty; map every slot of the app to a model")
         if getattr(app, "agentopt_slots", None) is not None:
             check_slot_names(models, _declared(app))
-        is_async = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(getattr(app, "__call__", None))
+        is_async = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+            getattr(app, "__call__", None))  # noqa: B004 - the method, to ask if it is async
 
         def call(x: Any) -> tuple[Any, Usage]:
             rec = Usage()

@@ -11,9 +11,10 @@ import importlib.abc
 import importlib.machinery
 import sys
 import threading
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["GROUP", "register_providers", "install"]
 

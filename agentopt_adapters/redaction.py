@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _SECRET = re.compile(r"(api_?key|secret|token|password|authorization|credential)", re.I)
 # generation limits that merely contain "token" are settings, not secrets

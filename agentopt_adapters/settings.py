@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ModelError
 
@@ -33,7 +34,7 @@ class Settings:
     timeout_s: float | None = 60.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         d = cls()
         return cls(
             retries=_number(env, "AGENTOPT_RETRIES", int, d.retries),

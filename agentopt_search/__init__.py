@@ -12,7 +12,13 @@ from typing import Any
 from .engine import SearchError, asearch, search
 from .outcome import Outcome, UsageRow
 from .replay import replay
-from .results import CombinationStats, PairedComparison, SearchResult, pareto_front, rows_from_cells
+from .results import (
+    CombinationStats,
+    PairedComparison,
+    SearchResult,
+    pareto_front,
+    rows_from_cells,
+)
 from .space import SearchSpace
 from .state import SearchState
 from .storage import MemoryStore, Store, StoredCell, StoredRun

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["Outcome", "UsageRow"]
 
@@ -46,7 +47,7 @@ class Outcome:
 
     @classmethod
     def failed(cls, error: str, cost_usd: float = 0.0, latency_s: float = 0.0,
-               usage: Iterable[Any] | None = None) -> "Outcome":
+               usage: Iterable[Any] | None = None) -> Outcome:
         """A run that failed: score 0, real cost kept."""
         return cls(score=0.0, cost_usd=cost_usd, latency_s=latency_s, error=error,
                    usage=None if usage is None else _usage_rows(usage))
@@ -57,7 +58,7 @@ class Outcome:
             return None
         return frozenset(r.slot for r in self.usage if r.calls > 0 and r.slot is not None)
 
-    def check(self, where: str) -> "Outcome":
+    def check(self, where: str) -> Outcome:
         """Validate; ``where`` names the combination and example in the error."""
         s = self.score
         if isinstance(s, bool) or not isinstance(s, numbers.Real) or math.isnan(s) or not 0.0 <= s <= 1.0:

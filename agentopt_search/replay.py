@@ -11,8 +11,9 @@ so (``extra["needs_evaluations"]``): the pick is then the best guess of the stra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .engine import search
 from .outcome import Outcome

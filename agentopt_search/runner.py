@@ -20,7 +20,8 @@ import inspect
 import numbers
 import time
 from collections import deque
-from typing import Any, Awaitable, Callable, Protocol, Union
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from .outcome import Outcome
 from .recording import Recorder
@@ -28,7 +29,7 @@ from .state import Cell, SearchState
 
 __all__ = ["CellRunner", "CellSource", "ListSource", "Evaluate", "BadOutcome"]
 
-Evaluate = Callable[[dict[str, str], Any], Union[Outcome, float, Awaitable[Union[Outcome, float]]]]
+Evaluate = Callable[[dict[str, str], Any], Outcome | float | Awaitable[Outcome | float]]
 
 
 class BadOutcome(ValueError):
@@ -58,7 +59,7 @@ class CellRunner:
                  on_record: Callable[[SearchState], None] | None = None) -> None:
         self.evaluate = evaluate
         self.is_async = inspect.iscoroutinefunction(evaluate) or inspect.iscoroutinefunction(
-            getattr(evaluate, "__call__", None))
+            getattr(evaluate, "__call__", None))  # noqa: B004 - the method, to ask if it is async
         self.examples, self.recorder, self.state = examples, recorder, recorder.state
         self.max_concurrency = max_concurrency
         self.on_record = on_record
@@ -87,7 +88,7 @@ class CellRunner:
             outcome = _as_outcome(raw, where)
         except (asyncio.CancelledError, KeyboardInterrupt, BadOutcome):
             raise
-        except Exception as exc:  # the app failed on this example: record, keep searching
+        except Exception as exc:  # noqa: BLE001 - the app failed on this example: record, keep searching
             outcome = Outcome.failed(f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - start)
         try:
             outcome.check(where)
@@ -220,7 +221,7 @@ class _Scheduler:
                 self.queue.extend(cells)
                 self.low_water = max(self.runner.max_concurrency, len(cells) // 2)
                 self.cap = max(2 * self.runner.max_concurrency, len(cells))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer waiting on the queue, which raises it
             self.failure = exc
         finally:
             self.refill = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 __all__ = ["SearchSpace", "Assignment"]
 
@@ -50,7 +50,8 @@ class SearchSpace:
             yield self.assignment(i)
 
     def __repr__(self) -> str:
-        return f"SearchSpace({dict((k, list(v)) for k, v in self.slots.items())})"
+        slots = {k: list(v) for k, v in self.slots.items()}
+        return f"SearchSpace({slots})"
 
     def assignment(self, index: int) -> Assignment:
         """Combination ``index`` as {slot: model}."""

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import dspy
 
@@ -89,9 +90,8 @@ def metric(example: Any, output: Any) -> float:
 def evaluate(program: dspy.Module, assignment: Mapping[str, Any], data: list[dspy.Example],
              threads: int = 8) -> dict[str, Any]:
     """Accuracy, total cost and calls of ``program`` under ``assignment`` (one bound copy, many threads)."""
-    with aa.bind(program, assignment) as run:
-        with ThreadPoolExecutor(threads) as pool:
-            results = list(pool.map(run, data))
+    with aa.bind(program, assignment) as run, ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(run, data))
     return {
         "accuracy": sum(metric(ex, out) for ex, (out, _) in zip(data, results)) / len(data),
         "cost_usd": sum(usage.cost_usd or 0.0 for _, usage in results),

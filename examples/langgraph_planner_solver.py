@@ -12,7 +12,9 @@ import warnings
 from pathlib import Path
 
 import agentopt_adapters as aa
-from agentopt_adapters.sim.demo.langgraph_app import graph  # PLANNER / SOLVER = chat_model("sim/frontier")
+from agentopt_adapters.sim.demo.langgraph_app import (
+    graph,  # PLANNER / SOLVER = chat_model("sim/frontier")
+)
 from agentopt_adapters.sim.tasks import load_task
 
 warnings.filterwarnings("ignore")

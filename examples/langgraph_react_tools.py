@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage, SystemMessage
 from langchain_core.tools import tool
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode, tools_condition
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: litellm's bundled price map
 
-import agentopt_adapters as aa  # noqa: E402
-from agentopt_adapters.sim.demo.run import load_demo  # noqa: E402
-from agentopt_adapters.models.pricing import price_per_mtok  # noqa: E402
-from agentopt_search import read_run  # noqa: E402
+import agentopt_adapters as aa
+from agentopt_adapters.models.pricing import price_per_mtok
+from agentopt_adapters.sim.demo.run import load_demo
+from agentopt_search import read_run
 
 OLD = ["sim/mini", "sim/small", "sim/large"]
 NEW = "sim/medium"

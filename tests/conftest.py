@@ -15,7 +15,7 @@ import glob
 import os
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings

@@ -157,7 +157,7 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
 
     with ExitStack() as stack:
         runners = []
-        for aid, (a, kind) in enumerate(zip(plan, kinds)):
+        for a, kind in zip(plan, kinds):
             target = {"graph": graph, "callable": app, "async": aapp}[kind]
             spec = {s: {"model": f"openai/{m}", "kwargs": {"api_base": url}} for s, m in a.items()} \
                 if kind == "graph" else {s: f"openai/{m}" for s, m in a.items()}

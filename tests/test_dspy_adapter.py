@@ -8,7 +8,6 @@ import warnings
 
 import dspy
 import pytest
-from dspy_programs import SLOTS, GlobalLM, Hidden, Typed, load_example
 
 import agentopt_adapters as aa
 from agentopt_adapters.dspy import (
@@ -21,6 +20,7 @@ from agentopt_adapters.dspy import (
 from agentopt_adapters.models import dspy_lm
 from agentopt_adapters.models.pricing import cost_usd
 from agentopt_adapters.usage import FailedRun, is_failed
+from dspy_programs import SLOTS, GlobalLM, Hidden, Typed, load_example
 
 ex = load_example()
 ITEM = ex.TASK.items[0]

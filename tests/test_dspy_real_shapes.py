@@ -11,7 +11,6 @@ import warnings
 
 import dspy
 import pytest
-from dspy_programs import AsyncOnly, Engines, PlainThreads, Privacy, TwoStep, load_example
 
 import agentopt_adapters as aa
 from agentopt_adapters.dspy import (
@@ -24,6 +23,7 @@ from agentopt_adapters.dspy import (
 )
 from agentopt_adapters.models import dspy_lm
 from agentopt_adapters.sim.server import serve_in_thread
+from dspy_programs import AsyncOnly, Engines, PlainThreads, Privacy, TwoStep, load_example
 
 ex = load_example()
 Q = {"question": "What is 12 + 30?"}
@@ -105,7 +105,7 @@ def test_models_chosen_in_forward_are_unknown_statically_and_found_by_the_probe(
 
 def test_probe_failure_names_the_error():
     program = Engines(dspy_lm("sim/nano"), dspy_lm("sim/large"))
-    with pytest.raises(aa.DiscoveryError, match="probe run of Engines failed: .*AgentOptError"):
+    with pytest.raises(aa.DiscoveryError, match=r"probe run of Engines failed: .*AgentOptError"):
         aa.discover(program, probe_input={"query": "no such field"})
 
 

@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 
 import agentopt_adapters as aa
 from agentopt_adapters.cli import app as cli_app
-from agentopt_adapters.errors import AgentOptError, ConfigError, DatasetError, MetricError, ModelError, SlotError
+from agentopt_adapters.errors import (
+    AgentOptError,
+    ConfigError,
+    DatasetError,
+    MetricError,
+    ModelError,
+    SlotError,
+)
 from agentopt_adapters.sim import ZOO
 from agentopt_search import Outcome, search
 
@@ -228,6 +235,7 @@ def test_search_whose_evaluate_always_fails_is_one_value_error(exc):
 @pytest.fixture(scope="module")
 def apps():
     import dspy
+
     import lg_graphs
 
     class Program(dspy.Module):

@@ -5,8 +5,10 @@ output schema *and* method, forced tools, call kwargs) on every candidate path."
 from __future__ import annotations
 
 import asyncio
+import itertools
 import warnings
-from typing import Any, Iterator, TypedDict
+from collections.abc import Iterator
+from typing import Any, TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage
@@ -55,7 +57,7 @@ def graph_of(**nodes: Any) -> Any:
     for name, fn in nodes.items():
         b.add_node(name, fn)
     b.add_edge(START, names[0])
-    for a, c in zip(names, names[1:]):
+    for a, c in itertools.pairwise(names):
         b.add_edge(a, c)
     b.add_edge(names[-1], END)
     return b.compile()

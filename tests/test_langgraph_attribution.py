@@ -5,6 +5,7 @@ one model object serving several slots (the multi-level supervisor pattern)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import warnings
 from typing import Any, TypedDict
@@ -32,7 +33,7 @@ def chain(**nodes: Any) -> Any:
     for name, fn in nodes.items():
         b.add_node(name, fn)
     b.add_edge(START, names[0])
-    for a, c in zip(names, names[1:]):
+    for a, c in itertools.pairwise(names):
         b.add_edge(a, c)
     b.add_edge(names[-1], END)
     return b.compile()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import warnings
 from typing import Annotated, Any, TypedDict
 
@@ -43,7 +44,7 @@ def linear(*nodes: tuple[str, Any], state: type = S):
         b.add_node(name, fn)
     names = [n for n, _ in nodes]
     b.add_edge(START, names[0])
-    for a, c in zip(names, names[1:]):
+    for a, c in itertools.pairwise(names):
         b.add_edge(a, c)
     b.add_edge(names[-1], END)
     return b.compile()

@@ -10,7 +10,6 @@ import textwrap
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler

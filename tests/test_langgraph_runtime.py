@@ -128,9 +128,8 @@ def test_runtime_context_reaches_the_nodes_and_the_slot_is_routed():
 
 
 def test_missing_runtime_context_error_says_what_to_pass():
-    with aa.bind(react_template(), {}) as run:
-        with pytest.raises(AttributeError) as info:
-            run(G.MESSAGES)
+    with aa.bind(react_template(), {}) as run, pytest.raises(AttributeError) as info:
+        run(G.MESSAGES)
     assert "context_schema='Context'" in "\n".join(getattr(info.value, "__notes__", []))
 
 

@@ -37,7 +37,7 @@ def test_objects_and_factories_pass_through() -> None:
     assert chat_model(fake) is fake
     native = ChatOpenAI(model="gpt-4o-mini", api_key="x")
     assert chat_model(lambda: native) is native and model_name(native) == "gpt-4o-mini"
-    with pytest.raises(ModelError, match="slot 'plan': model factory .* returned str"):
+    with pytest.raises(ModelError, match=r"slot 'plan': model factory .* returned str"):
         chat_model(lambda: "nope", slot="plan")
 
 
@@ -64,9 +64,9 @@ def test_dspy_lm_defaults_to_no_cache_and_works() -> None:
 
 
 def test_bad_model_strings_name_the_slot_and_the_fix() -> None:
-    with pytest.raises(ModelError, match="slot 'solve': unknown model 'sim/huge'; provider 'sim' serves \\['sim/frontier'"):
+    with pytest.raises(ModelError, match=r"slot 'solve': unknown model 'sim/huge'; provider 'sim' serves \['sim/frontier'"):
         chat_model("sim/huge", slot="solve")
-    with pytest.raises(ModelError, match="slot 'plan': model 'nosuchprovider/x' is not usable: .*LLM Provider NOT provided"):
+    with pytest.raises(ModelError, match=r"slot 'plan': model 'nosuchprovider/x' is not usable: .*LLM Provider NOT provided"):
         chat_model("nosuchprovider/x", slot="plan")
     with pytest.raises(ModelError, match="unknown model 'sim/huge'; provider 'sim' serves"):
         dspy_lm("sim/huge")

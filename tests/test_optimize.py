@@ -9,7 +9,13 @@ import pytest
 
 import agentopt_adapters as aa
 from agentopt_adapters.callable import CallableApp, completion
-from agentopt_adapters.errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
+from agentopt_adapters.errors import (
+    AgentOptError,
+    DatasetError,
+    MetricError,
+    ModelError,
+    SlotError,
+)
 from agentopt_adapters.sim.tasks import load_task
 
 TASK = load_task("arithmetic")

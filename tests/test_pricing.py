@@ -11,8 +11,8 @@ import warnings
 import litellm
 import pytest
 
-from agentopt_adapters.models import pricing
 from agentopt_adapters.errors import ModelError
+from agentopt_adapters.models import pricing
 from agentopt_adapters.sim import ZOO
 
 

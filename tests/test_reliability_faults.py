@@ -10,7 +10,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import asyncio
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import litellm
@@ -22,8 +23,8 @@ import agentopt_adapters as aa
 from agentopt_adapters.callable import acompletion, completion
 from agentopt_adapters.errors import ModelError
 from agentopt_adapters.models import chat_model, dspy_lm
-from agentopt_adapters.settings import settings
 from agentopt_adapters.models.retry import RetryPolicy, is_transient, retry_policy
+from agentopt_adapters.settings import settings
 from agentopt_adapters.sim.server import FAULTS, SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
 

@@ -15,14 +15,12 @@ from typing import Any
 
 import optuna
 import pytest
-
 from typer.testing import CliRunner
-
-from agentopt_search import read_run
 
 from agentopt_adapters.cli import app as cli_app
 from agentopt_adapters.sim.server import SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
+from agentopt_search import read_run
 
 APP = textwrap.dedent('''
     import os
@@ -116,14 +114,14 @@ def test_sigkill_then_same_command_repays_nothing_and_reaches_the_same_pick(
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     killed_requests = server.request_count - ref_requests
-    at_kill, states = stored_cells(tmp_path / "run.db")
+    at_kill, _states = stored_cells(tmp_path / "run.db")
     assert 0 < len(at_kill) < len(ref_cells)
 
     # started again with the same command
     before = server.request_count
     again = run(command(tmp_path, "run.db", "run.json"), env)
     resumed_requests = server.request_count - before
-    final, final_states = stored_cells(tmp_path / "run.db")
+    final, _final_states = stored_cells(tmp_path / "run.db")
     new_cells = final - at_kill
     lost = killed_requests - len(at_kill) * CALLS_PER_CELL  # answered while killed, never stored
 

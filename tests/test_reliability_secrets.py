@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, TypedDict
+from typing import Any, TypedDict
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -22,8 +23,8 @@ from rich.console import Console
 
 import agentopt_adapters as aa
 from agentopt_adapters.assignment_file import make_config
-from agentopt_adapters.redaction import redact, strip_secrets
 from agentopt_adapters.models import chat_model, dspy_lm
+from agentopt_adapters.redaction import redact, strip_secrets
 from agentopt_adapters.sim.server import SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
 

@@ -7,8 +7,7 @@ import threading
 import pytest
 
 from agentopt_search import Outcome
-from agentopt_search.storage import OptunaStore, RunSpec, StoredCell, read_run
-from agentopt_search.storage import _sql
+from agentopt_search.storage import OptunaStore, RunSpec, StoredCell, _sql, read_run
 
 RUN = RunSpec({"a": ("a1", "a2"), "b": ("b1",)}, n_examples=5, fingerprint="f")
 KEYS = [((a, "b1"), e) for a in ("a1", "a2") for e in range(5)]
@@ -60,7 +59,7 @@ def test_stale_worker_loses_its_claims_and_a_cell_is_stored_once(url):
     """b judges a's heartbeat stale and takes a's cells; a (alive after all) claims afresh without taking
     what b holds, and the cell both evaluated is stored once."""
     with worker(url) as a, worker(url) as b:
-        _, mine_a = a.claim(KEYS, limit=3)
+        _, _mine_a = a.claim(KEYS, limit=3)
         with a._engine.begin() as conn:  # a's last heartbeat, long ago
             _sql.put_system_attr(conn, a.study_id, f"agentopt:beat:{a.worker}", 0.0)
         _, mine_b = b.claim(KEYS, limit=2)

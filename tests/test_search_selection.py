@@ -19,7 +19,7 @@ class Planted:
         self.price = price
         self.space = SearchSpace({"model": list(accuracy)})
         self.examples = list(range(n))
-        self.calls: dict[str, int] = {m: 0 for m in accuracy}
+        self.calls: dict[str, int] = dict.fromkeys(accuracy, 0)
 
     def evaluate(self, assignment, item):
         m = assignment["model"]
@@ -103,8 +103,7 @@ def test_weights_pick_the_best_trade_off_and_never_drop_it_for_being_worse():
 def test_a_leader_at_the_ceiling_is_evaluated_first_and_certifies_alone():
     """The best scores 1.0: once its own lower bound passes 1 - tolerance, nothing else needs
     more items than its first look (a paired certificate would need them all)."""
-    prob = Planted({"perfect": 1.0, "good": 0.97, "fair": 0.9, "weak": 0.8}, {m: 1.0 for m in
-                                                                          ("perfect", "good", "fair", "weak")}, n=200)
+    prob = Planted({"perfect": 1.0, "good": 0.97, "fair": 0.9, "weak": 0.8}, dict.fromkeys(("perfect", "good", "fair", "weak"), 1.0), n=200)
     result = run(prob, tolerance=0.01)
     assert result.best.assignment == {"model": "perfect"}
     assert prob.calls["perfect"] > 150

@@ -12,8 +12,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import asyncio
 import json
 import re
+from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Any, Callable, Iterator, Literal, Optional
+from typing import Any, Literal
 
 import dspy
 import jsonschema
@@ -71,7 +72,7 @@ class Plan(pydantic.BaseModel):
     """A plan for the problem."""
 
     steps: list[Step]
-    owner: Optional[str]
+    owner: str | None
     kind: Literal["quick", "thorough"]
 
 
@@ -108,7 +109,7 @@ class Place(pydantic.BaseModel):
 
 
 @tool
-def paint(colors: list[Color], sizes: list[int], where: Place, note: Optional[str] = None) -> str:
+def paint(colors: list[Color], sizes: list[int], where: Place, note: str | None = None) -> str:
     """Paint the given sizes in the given colours at a place."""
     return "done"
 
@@ -195,7 +196,7 @@ class Typed(dspy.Signature):
     tone: Tone = dspy.OutputField()
     kind: Literal["math", "facts"] = dspy.OutputField()
     parts: list[Item] = dspy.OutputField()
-    maybe: Optional[int] = dspy.OutputField()
+    maybe: int | None = dspy.OutputField()
     confidence: float = dspy.OutputField()
     checked: bool = dspy.OutputField()
     answer: int = dspy.OutputField()

@@ -54,7 +54,7 @@ def test_deterministic_given_model_messages_seed() -> None:
 
 
 def test_unknown_sim_model_lists_the_zoo() -> None:
-    with pytest.raises(ModelError, match="sim/nano, sim/mini.*sim/maverick"):
+    with pytest.raises(ModelError, match=r"sim/nano, sim/mini.*sim/maverick"):
         simulate("sim/gpt-9", [{"role": "user", "content": "hi"}])
 
 

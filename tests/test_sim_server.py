@@ -8,7 +8,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import json
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import litellm
@@ -16,10 +16,9 @@ import openai
 import pytest
 from typer.testing import CliRunner
 
-from agentopt_adapters.models import pricing
 from agentopt_adapters.cli import app
 from agentopt_adapters.errors import AgentOptError
-from agentopt_adapters.models import chat_model
+from agentopt_adapters.models import chat_model, pricing
 from agentopt_adapters.sim import ZOO, simulate
 from agentopt_adapters.sim.server import FAULTS, SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
@@ -174,7 +173,7 @@ def test_fault_schedule_fixes_kinds_by_request_number() -> None:
     with serve_in_thread(port=0, fault_schedule="every:2", faults=("429", "500")) as srv:
         client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
         out = []
-        for i in range(6):
+        for _ in range(6):
             try:
                 client.chat.completions.create(model="sim/mini", messages=[{"role": "user", "content": "same"}])
                 out.append("ok")

@@ -39,7 +39,7 @@ class Additive:
         self.best_model = {s: f"m{int(rng.integers(n_models))}" for s in self.slots}
         coords = np.array(list(self.space.product()))
         gap = np.zeros(self.space.size)
-        for s, (slot, best) in enumerate(self.best_model.items()):
+        for s, best in enumerate(self.best_model.values()):
             rank = (coords[:, s] - int(best[1:])) % n_models      # 0 for the slot's best model
             gap += step * (rank > 0) + 0.03 * rank
         self.p = top - gap

@@ -65,7 +65,7 @@ def _file_module(target: str, what: str) -> Any:
     sys.modules[name] = module
     try:
         spec_.loader.exec_module(module)
-    except Exception as exc:  # the user's file fails at import: name it, no traceback
+    except Exception as exc:  # noqa: BLE001 - the user's file fails at import: name it, no traceback
         sys.modules.pop(name, None)
         raise AgentOptError(f"importing {what} file {target!r} failed: {_where(exc, path)}") from None
     return module
@@ -76,7 +76,7 @@ def _named_module(target: str, what: str, path: Path | None = None) -> Any:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
         raise AgentOptError(f"cannot import module {target!r} for {what}: {exc}") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's module fails at import: name it, no traceback
         raise AgentOptError(f"importing module {target!r} for {what} failed: {_where(exc, path)}") from None
 
 

@@ -27,12 +27,14 @@ with aa.bind(program, {"answer": {"model": "sim/small", "samples": 8, "select": 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import warnings
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Mapping
+from typing import Any
 
 import dspy
 
@@ -192,13 +194,13 @@ def _label(lm: Any) -> str | None:
     return model_label(lm) if lm is not None else None
 
 
-def _probe_slots(adapter: "DSPyAdapter", program: dspy.Module, static: list[Slot], probe_input: Any) -> list[Slot]:
+def _probe_slots(adapter: DSPyAdapter, program: dspy.Module, static: list[Slot], probe_input: Any) -> list[Slot]:
     """Run the program once as it is; each slot reports the model(s) it really called."""
     lms = slot_names(program).lms
     with adapter.bind(program, {}) as run:
         try:
             out, usage = run(probe_input)
-        except Exception as exc:  # noqa: BLE001 - reported with the program's own error
+        except Exception as exc:  # reported with the program's own error
             raise DiscoveryError(f"the probe run of {type(program).__name__} failed: {type(exc).__name__}: {exc}; "
                                  "fix the program or the probe input, or discover without probe_input") from exc
     used = {slot: Counter(c.model for c in calls) for slot, calls in usage.by_slot().items() if slot is not None}
@@ -235,10 +237,8 @@ class _Binding(AbstractContextManager):
         for lm in [*self.runner.lms.values(), *self.judges]:
             close = getattr(lm, "close", None) if lm.__dict__.get(BUILT_ATTR) else None
             if callable(close):
-                try:
+                with contextlib.suppress(Exception):  # releasing pools is best effort
                     close()
-                except Exception:  # noqa: BLE001 - releasing pools is best effort
-                    pass
         return None
 
 

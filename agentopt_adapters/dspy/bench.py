@@ -15,7 +15,8 @@ import argparse
 import re
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import dspy
 from dspy.lm15 import Message, Response, TextPart, Usage

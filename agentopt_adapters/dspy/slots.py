@@ -12,7 +12,8 @@ import ast
 import functools
 import inspect
 import textwrap
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import dspy
 

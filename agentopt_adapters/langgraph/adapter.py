@@ -21,11 +21,13 @@ assignment call the app's own model objects untouched (endpoint, client, key, he
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import warnings
 import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -44,7 +46,7 @@ from .runner import LangGraphRunner, merge_config
 FRAMEWORK = "langgraph"
 
 # Probe observations per graph object, so that bind/export/apply know slots found only by probing.
-_PROBES: "weakref.WeakKeyDictionary[Any, list[tuple[Path, Any, str | None]]]" = weakref.WeakKeyDictionary()
+_PROBES: weakref.WeakKeyDictionary[Any, list[tuple[Path, Any, str | None]]] = weakref.WeakKeyDictionary()
 
 
 def _is_graph(app: Any) -> bool:
@@ -204,10 +206,8 @@ class LangGraphAdapter(Adapter):
                           "slots are the static ones plus the calls made before it failed", RuntimeWarning,
                           stacklevel=3)
         observed = list(route.observed or [])
-        try:
+        with contextlib.suppress(TypeError):  # unhashable / not weak-referenceable graph: not kept
             _PROBES[app] = observed
-        except TypeError:  # unhashable / not weak-referenceable graph: the probe result is not kept
-            pass
         return observed
 
     # -- bind ---------------------------------------------------------------------------------

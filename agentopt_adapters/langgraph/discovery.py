@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable
@@ -257,7 +258,7 @@ def _user_attributes(obj: Any) -> Iterable[tuple[Any, str]]:
             continue
         if isinstance(value, (BaseChatModel, Runnable)) or _is_configurable_model(value):
             yield value, f"class attribute '{key}' of {label}"
-    call = getattr(type(obj), "__call__", None)
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method itself, to follow it
     if isinstance(call, types.FunctionType):
         yield call, f"{label}.__call__"
 
@@ -336,7 +337,7 @@ class SlotTable:
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def from_graph(cls, graph: Any) -> "SlotTable":
+    def from_graph(cls, graph: Any) -> SlotTable:
         walker = _Walker()
         walker.graph(graph, ())
         slots: list[SlotInfo] = []

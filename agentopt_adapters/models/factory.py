@@ -33,7 +33,7 @@ def check_model_string(model: str, slot: str | None = None) -> str:
     litellm.suppress_debug_info = True
     try:
         provider = litellm.get_llm_provider(model)[1]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - litellm's errors for an unusable model string vary: one ModelError
         msg = str(exc).strip().splitlines()[0]
         raise ModelError(
             f"{where}model {model!r} is not usable: {msg} (write it as '<provider>/<model>', "

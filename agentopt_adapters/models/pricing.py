@@ -15,8 +15,9 @@ import math
 import os
 import threading
 import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import ModelError
 
@@ -25,7 +26,7 @@ __all__ = ["cost_usd", "set_prices", "check_prices", "pricer", "price_per_mtok",
 _WARNED: set[str] = set()
 _LOCK = threading.Lock()
 _TIERED = object()  # cache marker: litellm prices each call
-_CACHE: dict[str, "tuple[float, float] | object | None"] = {}
+_CACHE: dict[str, tuple[float, float] | object | None] = {}
 
 
 class UnpricedModelWarning(UserWarning):
@@ -39,7 +40,7 @@ def _litellm():  # type: ignore[no-untyped-def]
     return litellm
 
 
-def _lookup(model: str) -> "tuple[float, float] | object | None":
+def _lookup(model: str) -> tuple[float, float] | object | None:
     """(USD per input token, per output token), ``_TIERED``, or None when litellm has no price."""
     litellm = _litellm()
     entry = litellm.model_cost.get(model)
@@ -55,7 +56,7 @@ def _lookup(model: str) -> "tuple[float, float] | object | None":
     return float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token") or 0.0)
 
 
-def _price(model: str) -> "tuple[float, float] | object | None":
+def _price(model: str) -> tuple[float, float] | object | None:
     try:
         return _CACHE[model]
     except KeyError:

@@ -12,8 +12,9 @@ Defaults come from ``settings`` (``AGENTOPT_RETRIES``, ``AGENTOPT_RETRY_BACKOFF`
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -76,7 +77,7 @@ class RetryPolicy:
         return await tenacity.AsyncRetrying(**self._kwargs())(fn, *args, **kwargs)
 
 
-def retry_policy(retries: "int | RetryPolicy | None" = None) -> RetryPolicy:
+def retry_policy(retries: int | RetryPolicy | None = None) -> RetryPolicy:
     """The policy for one model: ``retries`` (a count or a policy) over the ``settings`` defaults."""
     if isinstance(retries, RetryPolicy):
         return retries

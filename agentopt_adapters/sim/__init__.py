@@ -17,8 +17,8 @@ import threading
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from .engine import SimResult, simulate  # noqa: E402
-from .zoo import PROVIDER, ZOO, SimModelSpec, get_spec  # noqa: E402
+from .engine import SimResult, simulate
+from .zoo import PROVIDER, ZOO, SimModelSpec, get_spec
 
 __all__ = ["register", "ZOO", "SimModelSpec", "SimResult", "simulate", "get_spec", "PROVIDER", "model_names",
            "ALIAS_PREFIXES", "aliases"]
@@ -52,7 +52,7 @@ def register() -> None:
     """Install the litellm custom provider ``sim`` and register the zoo's prices under every alias
     (idempotent, thread-safe)."""
     global _DONE
-    import litellm  # noqa: F401  (first: importing it runs the provider-plugin hook, which calls us)
+    import litellm  # first: importing it runs the provider-plugin hook, which calls us)
 
     with _LOCK:
         if _DONE:

@@ -9,8 +9,9 @@ the real API gives.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import SimRequestError
 from .schema import SchemaError, check_schema

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import AgentOptError
 

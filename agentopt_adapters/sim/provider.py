@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import litellm
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
@@ -52,7 +53,7 @@ def to_model_response(res: SimResult, model_response: ModelResponse | None = Non
     if model_response is not None:
         model_response.choices = resp.choices
         model_response.model = res.model
-        setattr(model_response, "usage", resp.usage)  # type: ignore[attr-defined]
+        model_response.usage = resp.usage  # type: ignore[attr-defined]
         resp = model_response
     resp._hidden_params = {**getattr(resp, "_hidden_params", {}), "sim_latency_s": res.latency_s,
                            "sim_info": res.info}

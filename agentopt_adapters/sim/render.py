@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .request import ANSWER_F, PLAN_F, REASON_F, Request
 from .schema import MISSING, Shaper, is_valid

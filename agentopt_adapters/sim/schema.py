@@ -15,8 +15,8 @@ import json
 import math
 import random
 import re
-from functools import lru_cache
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -332,7 +332,7 @@ class Shaper:
             for k in [start, *range(k_lo, min(k_hi, k_lo + 200) + 1), 0]:
                 v = k * step
                 if float(v).is_integer():
-                    v = int(round(v))
+                    v = round(v)
                 if (not integer or isinstance(v, int)) and _in_bounds(v, s):
                     return v
             return int(lo) if integer else lo
@@ -346,9 +346,8 @@ class Shaper:
     def _make_string(self, s: dict[str, Any], name: str, depth: int) -> str:
         fmt = s.get("format")
         if fmt == "uuid":
-            text = "%08x-%04x-4%03x-a%03x-%012x" % (self.rng.getrandbits(32), self.rng.getrandbits(16),
-                                                    self.rng.getrandbits(12), self.rng.getrandbits(12),
-                                                    self.rng.getrandbits(48))
+            bits = self.rng.getrandbits  # drawn left to right
+            text = f"{bits(32):08x}-{bits(16):04x}-4{bits(12):03x}-a{bits(12):03x}-{bits(48):012x}"
         elif fmt in _FORMATS:
             text = _FORMATS[fmt]
         else:

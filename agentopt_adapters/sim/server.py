@@ -13,6 +13,7 @@ messages, so a caller can tell which of its runs sent it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hashlib
 import json
@@ -20,8 +21,9 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -198,10 +200,8 @@ async def _fault_reply(rec: RequestRecord, opts: ServerOptions, log: RequestLog)
         return _error(500, "simulated internal server error", "server_error")
     rec.status = 504
     log.add(rec)
-    try:
+    with contextlib.suppress(asyncio.CancelledError):  # server shutting down: end quietly
         await asyncio.sleep(opts.timeout_s)
-    except asyncio.CancelledError:  # server shutting down: end quietly
-        pass
     return _error(504, "simulated timeout", "server_error", "timeout")
 
 
@@ -336,7 +336,7 @@ class SimServer:
         self._server.should_exit = True
         self._thread.join(timeout)
 
-    def __enter__(self) -> "SimServer":
+    def __enter__(self) -> SimServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -5,7 +5,8 @@ pieces), a finish chunk per choice, and a final usage chunk when ``stream_option
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .engine import SimChoice, SimResult
 

@@ -27,7 +27,7 @@ class DbLock:
         db = self.engine.url.database if self.dialect == "sqlite" else None
         self.path = f"{db}.agentopt-lock" if db and db != ":memory:" else None
 
-    def __enter__(self) -> "DbLock":
+    def __enter__(self) -> DbLock:
         import sqlalchemy
 
         self._local.acquire()

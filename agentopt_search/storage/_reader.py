@@ -23,7 +23,7 @@ log = logging.getLogger("agentopt_search.storage")
 class Sums:
     """Running totals of one assignment's stored cells (for the numeric trial attributes)."""
 
-    __slots__ = ("n", "score", "cost", "n_cost", "latency", "n_errors")
+    __slots__ = ("cost", "latency", "n", "n_cost", "n_errors", "score")
 
     def __init__(self) -> None:
         self.n = self.n_cost = self.n_errors = 0
@@ -39,7 +39,7 @@ class Sums:
             self.n_cost += 1
         self.n_errors += bool(o.error)
 
-    def copy(self) -> "Sums":
+    def copy(self) -> Sums:
         new = Sums()
         for k in self.__slots__:
             setattr(new, k, getattr(self, k))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 from ._lock import DbLock
 
@@ -39,7 +40,7 @@ def open_study(url: str, study_name: str, create: bool) -> tuple[Any, Any, int]:
                 study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], study_name)
     except LookupError:
         raise
-    except Exception as exc:  # bad URL, missing driver, server down
+    except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, server down
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {first}. "
                          "Use e.g. 'sqlite:///run.db' or 'postgresql://user:pass@host/db'") from None

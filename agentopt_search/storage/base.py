@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, MutableMapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..outcome import Outcome, UsageRow
 

@@ -33,7 +33,7 @@ MAX_CHUNK = 4096
 class ClaimSource:
     """Cells of one round this worker claimed (a ``runner.CellSource``)."""
 
-    def __init__(self, cells: list[Cell], recorder: "Recorder", store: Store, chunk: int) -> None:
+    def __init__(self, cells: list[Cell], recorder: Recorder, store: Store, chunk: int) -> None:
         self.todo: deque[Cell] = deque(cells)
         self.rec, self.store, self.chunk = recorder, store, chunk
         self.handed: set[Cell] = set()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .base import CellKey, RunSpec, StoredCell
 
@@ -33,7 +34,7 @@ class MemoryStore:
     def finish(self) -> None:
         pass
 
-    def __enter__(self) -> "MemoryStore":
+    def __enter__(self) -> MemoryStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -35,7 +35,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
+from typing import Any
 
 from . import _sql
 from ._lock import DbLock
@@ -191,7 +192,7 @@ class OptunaStore:
             self._engine.dispose()
             self._lock_engine.dispose()
 
-    def __enter__(self) -> "OptunaStore":
+    def __enter__(self) -> OptunaStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -321,7 +322,7 @@ class OptunaStore:
                 return  # finish() writes the rest
             try:
                 self.flush()
-            except Exception as exc:  # a transient database error: the next flush retries
+            except Exception as exc:  # noqa: BLE001 - a transient database error: the next flush retries
                 log.warning("storing cells failed (will retry): %s: %s", type(exc).__name__, exc)
 
     def _beat_loop(self) -> None:
@@ -330,7 +331,7 @@ class OptunaStore:
                 with self._engine.begin() as conn:
                     _sql.put_system_attr(conn, self.study_id, f"agentopt:beat:{self.worker}", _sql.db_now(conn))
                 self.last_beat = time.monotonic()
-            except Exception as exc:  # the next beat retries
+            except Exception as exc:  # noqa: BLE001 - the next beat retries
                 log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
 
     # -- legacy --------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def _agentopt_studies(url: str) -> list[str]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         summaries = optuna.get_all_study_summaries(storage=url)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to open the storage: one ValueError naming it
         raise ValueError(f"cannot read storage {url!r}: {type(exc).__name__}: {exc}") from None
     return [s.study_name for s in summaries if isinstance(s.user_attrs.get("agentopt"), dict)]
 

@@ -163,7 +163,7 @@ def parse_number(text: str) -> float | None:
 
 def metric(example: Any, output: Any) -> float:
     """1.0 when the output's final number equals the gold integer answer."""
-    gold = example["answer"] if isinstance(example, dict) else getattr(example, "answer")
+    gold = example["answer"] if isinstance(example, dict) else example.answer
     if isinstance(output, (int, float)) and not isinstance(output, bool):
         return float(abs(float(output) - float(gold)) < 1e-6)
     got = parse_number(answer_text(output))

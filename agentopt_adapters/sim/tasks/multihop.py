@@ -128,7 +128,7 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
 
 def metric(example: Any, output: Any) -> float:
     """1.0 when the final answer names the gold entity (normalized match)."""
-    gold = normalize(example["answer"] if isinstance(example, dict) else getattr(example, "answer"))
+    gold = normalize(example["answer"] if isinstance(example, dict) else example.answer)
     text = normalize(final_answer_span(answer_text(output)))
     if not text:
         return 0.0
