@@ -36,15 +36,17 @@ from .usage import Slot, Usage, call_record, reported_latency
 
 __all__ = ["CallableAdapter", "CallableApp", "completion", "acompletion"]
 
-_USAGE: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("agentopt_callable_usage", default=None)
+_USAGE: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("agentopt_callable_usage",
+                                                                      default=None)
 
 
 def _declared(app: Any, slots: Any = None) -> dict[str, str | None]:
     spec = slots if slots is not None else getattr(app, "agentopt_slots", None)
     if spec is None:
         raise DiscoveryError(
-            "a plain callable app has no discoverable slots; declare them: discover(app, slots=['plan', 'solve']), "
-            "set app.agentopt_slots = [...] (or {slot: default_model}), or pass candidates={slot: [models]} to optimize"
+            "a plain callable app has no discoverable slots; declare them: discover(app, "
+            "slots=['plan', 'solve']), set app.agentopt_slots = [...] (or {slot: default_model}), "
+            "or pass candidates={slot: [models]} to optimize"
         )
     if isinstance(spec, str):
         spec = [spec]
@@ -54,7 +56,8 @@ def _declared(app: Any, slots: Any = None) -> dict[str, str | None]:
         try:
             out = {str(s): None for s in spec}
         except TypeError:
-            raise DiscoveryError(f"slots must be a list of slot names or a dict slot -> default model, got {spec!r}") from None
+            raise DiscoveryError("slots must be a list of slot names or a dict slot -> default "
+                                 f"model, got {spec!r}") from None
     if not out or any(not k for k in out):
         raise DiscoveryError(f"slots must name at least one non-empty slot, got {spec!r}")
     return out
@@ -68,7 +71,8 @@ def _usage_from(ret: Any, recorded: Usage) -> tuple[Any, Usage]:
             return out, extra
         if isinstance(extra, Mapping) and "cost_usd" in extra:
             cost = extra.get("cost_usd")
-            return out, Usage.reported(None if cost is None else float(cost), float(extra.get("latency_s") or 0.0))
+            return out, Usage.reported(None if cost is None else float(cost),
+                                       float(extra.get("latency_s") or 0.0))
     if recorded.calls:
         return ret, recorded
     return ret, Usage.reported(None, 0.0)
@@ -152,11 +156,13 @@ class CallableAdapter(Adapter):
 
     def apply(self, app: Any, cfg: Mapping[str, Any]) -> Any:
         if cfg.get("framework") not in (None, self.framework):
-            raise SlotError(f"config was exported for framework {cfg.get('framework')!r}, not a plain callable")
+            raise SlotError(f"config was exported for framework {cfg.get('framework')!r}, not a "
+                            "plain callable")
         models = {name: spec["model"] for name, spec in cfg["slots"].items()}
         if getattr(app, "agentopt_slots", None) is not None:
             check_slot_names(models, _declared(app), what="config")
-        for name, model in models.items():  # fail now (unknown model / provider), not at the first call
+        for name, model in models.items():
+            # fail now (unknown model / provider), not at the first call
             check_model_string(model, name)
         return CallableApp(app, models)
 
@@ -179,7 +185,8 @@ def _model_for(models: Mapping[str, str], slot: str) -> str:
 
 
 def _call_kwargs(model: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """(retry policy, litellm kwargs): litellm's and the SDK's own retries off, default timeout set."""
+    """(retry policy, litellm kwargs): litellm's and the SDK's own retries off,
+    default timeout set."""
     remember_secrets(kwargs)
     policy = retry_policy(kwargs.pop("retries", None))
     kwargs.update(num_retries=0, max_retries=0)
@@ -189,7 +196,8 @@ def _call_kwargs(model: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any
 
 
 def completion(models: Mapping[str, str], slot: str, **kwargs: Any) -> Any:
-    """``litellm.completion(model=models[slot], **kwargs)`` with retries, recording the call for ``slot``."""
+    """``litellm.completion(model=models[slot], **kwargs)`` with retries,
+    recording the call for ``slot``."""
     import litellm
 
     model = _model_for(models, slot)

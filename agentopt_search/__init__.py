@@ -25,9 +25,10 @@ from .storage import MemoryStore, Store, StoredCell, StoredRun
 from .strategies import Strategy, get_strategy, registry
 
 __all__ = [
-    "SearchSpace", "Outcome", "UsageRow", "search", "asearch", "SearchResult", "CombinationStats", "PairedComparison",
-    "SearchError", "SearchState", "Strategy", "get_strategy", "registry", "pareto_front", "rows_from_cells",
-    "Store", "MemoryStore", "OptunaStore", "StoredCell", "StoredRun", "read_run", "replay",
+    "SearchSpace", "Outcome", "UsageRow", "search", "asearch", "SearchResult", "CombinationStats",
+    "PairedComparison", "SearchError", "SearchState", "Strategy", "get_strategy", "registry",
+    "pareto_front", "rows_from_cells", "Store", "MemoryStore", "OptunaStore", "StoredCell",
+    "StoredRun", "read_run", "replay",
 ]
 
 

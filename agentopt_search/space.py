@@ -15,7 +15,8 @@ def _checked(slot: object, candidates: object) -> tuple[str, ...]:
     if not isinstance(slot, str) or not slot:
         raise ValueError(f"slot names must be non-empty strings, got {slot!r}")
     if isinstance(candidates, str) or not isinstance(candidates, Sequence):
-        raise ValueError(f"slot {slot!r}: candidates must be a list of model names, got {candidates!r}")
+        raise ValueError(f"slot {slot!r}: candidates must be a list of model names, got "
+                         f"{candidates!r}")
     if not candidates:
         raise ValueError(f"slot {slot!r} has no candidate models; give at least one")
     bad = [c for c in candidates if not isinstance(c, str) or not c]
@@ -33,7 +34,8 @@ class SearchSpace:
 
     def __init__(self, slots: Mapping[str, Sequence[str]]) -> None:
         if not isinstance(slots, Mapping) or not slots:
-            raise ValueError("SearchSpace needs at least one slot: SearchSpace({'planner': ['model-a', 'model-b']})")
+            raise ValueError("SearchSpace needs at least one slot: SearchSpace({'planner': "
+                             "['model-a', 'model-b']})")
         self.slots: dict[str, tuple[str, ...]] = {
             slot: _checked(slot, candidates) for slot, candidates in slots.items()}
         self.names: tuple[str, ...] = tuple(self.slots)
@@ -70,14 +72,16 @@ class SearchSpace:
     def index(self, assignment: Mapping[str, str]) -> int:
         """Inverse of ``assignment``; ValueError for unknown slots or models."""
         if set(assignment) != set(self.names):
-            raise ValueError(f"assignment slots {sorted(assignment)} do not match the space's slots {sorted(self.names)}")
+            raise ValueError(f"assignment slots {sorted(assignment)} do not match the space's "
+                             f"slots {sorted(self.names)}")
         idx = 0
         for slot, n in zip(self.names, self._sizes):
             try:
                 j = self.slots[slot].index(assignment[slot])
             except ValueError:
                 raise ValueError(
-                    f"model {assignment[slot]!r} is not a candidate of slot {slot!r}: {list(self.slots[slot])}"
+                    f"model {assignment[slot]!r} is not a candidate of slot {slot!r}: "
+                    f"{list(self.slots[slot])}"
                 ) from None
             idx = idx * n + j
         return idx

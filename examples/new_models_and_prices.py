@@ -15,7 +15,8 @@ import json
 import os
 from pathlib import Path
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: litellm's bundled price map
+# offline: litellm's bundled price map
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import agentopt_adapters as aa
 from agentopt_adapters.models.pricing import price_per_mtok
@@ -28,7 +29,8 @@ SETTINGS = dict(objective="cost", tolerance=0.1, seed=0, progress=False, max_con
 
 
 def cells(db: Path) -> set[tuple[tuple[str, ...], int]]:
-    return {(tuple(sorted(c.assignment.items())), c.example) for c in read_run(str(db)).cells if not c.shared}
+    return {(tuple(sorted(c.assignment.items())), c.example) for c in read_run(str(db)).cells
+            if not c.shared}
 
 
 def main() -> None:
@@ -46,18 +48,20 @@ def main() -> None:
 
     first = aa.optimize(graph, data, task.metric, OLD, storage=f"sqlite:///{db}", **SETTINGS)
     before = cells(db)
-    again = aa.optimize(graph, data, task.metric, OLD + [NEW], storage=f"sqlite:///{db}", **SETTINGS)
-    paid = cells(db) - before
-    fresh = aa.optimize(graph, data, task.metric, OLD + [NEW], storage=f"sqlite:///{out / 'fresh.db'}",
+    again = aa.optimize(graph, data, task.metric, OLD + [NEW], storage=f"sqlite:///{db}",
                         **SETTINGS)
+    paid = cells(db) - before
+    fresh = aa.optimize(graph, data, task.metric, OLD + [NEW],
+                        storage=f"sqlite:///{out / 'fresh.db'}", **SETTINGS)
     report = {
-        "first_run": {"pick": first.best.assignment, "paid_usd": first.spent_usd, "cells_paid": first.n_paid},
+        "first_run": {"pick": first.best.assignment, "paid_usd": first.spent_usd,
+                      "cells_paid": first.n_paid},
         "with_new_model": {"pick": again.best.assignment, "cells_reused": again.n_reused,
                            "cells_paid": again.n_paid, "new_cells_stored": len(paid),
-                           "paid_cells_already_stored": len(paid & before), "paid_usd": again.spent_usd,
-                           "evidence_usd": again.evidence_usd},
-        "fresh_run_on_the_whole_space": {"pick": fresh.best.assignment, "paid_usd": fresh.spent_usd,
-                                         "cells_paid": fresh.n_paid},
+                           "paid_cells_already_stored": len(paid & before),
+                           "paid_usd": again.spent_usd, "evidence_usd": again.evidence_usd},
+        "fresh_run_on_the_whole_space": {"pick": fresh.best.assignment,
+                                         "paid_usd": fresh.spent_usd, "cells_paid": fresh.n_paid},
         "same_pick_as_fresh": again.best.assignment == fresh.best.assignment,
     }
     # the winner's models 10x dearer: re-rank the stored run, no model called
@@ -65,7 +69,8 @@ def main() -> None:
     prices = {m: [10 * p for p in price_per_mtok(m) or (0.0, 0.0)] for m in winner}
     (out / "prices.json").write_text(json.dumps(prices))
     repriced = aa.load_result(str(db), prices=out / "prices.json")
-    report["new_prices"] = {"prices": prices, "pick": repriced.best.assignment if repriced.best else None,
+    report["new_prices"] = {"prices": prices,
+                            "pick": repriced.best.assignment if repriced.best else None,
                             "paid_usd": repriced.spent_usd, "cells_paid": repriced.n_paid,
                             "needs_evaluations": bool(repriced.extra.get("needs_evaluations"))}
     print(json.dumps(report, indent=2))

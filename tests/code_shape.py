@@ -1,4 +1,5 @@
-"""The shape of the library code: function length, cyclomatic complexity and the module import graph.
+"""The shape of the library code: function length, cyclomatic complexity and the module import
+graph.
 
 Run it as a script to list what is over the limits (exit status 1 if anything is)::
 
@@ -63,7 +64,8 @@ def long_functions(limit: int = MAX_LINES) -> list[Function]:
 
 
 def complexities() -> list[tuple[str, str, int]]:
-    """(path, qualified name, cyclomatic complexity) of every function, method and closure (radon)."""
+    """(path, qualified name, cyclomatic complexity) of every function, method and closure
+    (radon)."""
     from radon.complexity import cc_visit  # a dev tool: imported only when asked for
 
     def walk(blocks: list, prefix: str) -> Iterator[tuple[str, int]]:
@@ -184,8 +186,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def longest_chain(graph: dict[str, set[str]]) -> list[str]:
-    """The longest chain of imports a -> b -> c ... (parent-package edges left out; a module already
-    on the chain is not followed again, so this terminates on a graph with cycles too)."""
+    """The longest chain of imports a -> b -> c ... (parent-package edges left out; a module
+    already on the chain is not followed again, so this terminates on a graph with cycles too)."""
     edges = {m: {t for t in ts if t not in _ancestors(m)} for m, ts in graph.items()}
     memo: dict[str, list[str]] = {}
 

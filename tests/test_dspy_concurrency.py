@@ -64,7 +64,8 @@ def test_concurrent_runs_equal_sequential_and_async_runs(concurrent_results):
     """Cross-talk would change a run's calls; each concurrent run equals its isolated re-run."""
     program = concurrent_results[0]
     results = concurrent_results[2]
-    picks = [("mixed", i) for i in range(0, 60, 6)] + [("all sim/large", i) for i in range(3, 60, 6)]
+    picks = [("mixed", i) for i in range(0, 60, 6)] + [("all sim/large", i)
+                                                       for i in range(3, 60, 6)]
     with dspy.context(lm=None):
         for label in ("mixed", "all sim/large"):
             with aa.bind(program, ASSIGNMENTS[label]) as run:

@@ -94,16 +94,21 @@ def test_baseline_and_unassigned_slots_reach_the_users_endpoint_candidates_reach
     assert [(c.slot, c.model) for c in usage] == [("plan", "sim/small"), ("solve", "sim/medium")]
 
     before = counts(user, cand)
-    over_http = {"model": "openai/sim/nano", "kwargs": {"api_base": cand.url}}  # a candidate's own settings
+    # a candidate's own settings
+    over_http = {"model": "openai/sim/nano", "kwargs": {"api_base": cand.url}}
     with aa.bind(graph, {"plan": over_http, "solve": over_http}) as run:
         _, usage = run({"x": QUESTION})
     assert counts(user, cand) == (before[0], before[1] + 2)
     assert {c.model for c in usage} == {"openai/sim/nano"} and usage.unattributed == []
-    cfg = aa.export_config(graph, {"plan": {"model": "openai/sim/nano", "kwargs": {"api_base": cand.url, "api_key": "sk-x"}}})
-    assert cfg["slots"]["plan"]["kwargs"] == {"api_base": cand.url, "temperature": 0.0}  # secret never written
+    cfg = aa.export_config(graph,
+                           {"plan": {"model": "openai/sim/nano",
+                                     "kwargs": {"api_base": cand.url, "api_key": "sk-x"}}})
+    # secret never written
+    assert cfg["slots"]["plan"]["kwargs"] == {"api_base": cand.url, "temperature": 0.0}
 
 
-# ---------------------------------------------------------------------------------- what the model does
+# ---------------------------------------------------------------------------------- what the model
+# does
 def _patterns(own: ChatOpenAI) -> dict[str, tuple[Any, Any]]:
     """name -> (runnable built from the app's own model, check of its output)."""
     def is_answer(out: Any) -> bool:
@@ -117,7 +122,8 @@ def _patterns(own: ChatOpenAI) -> dict[str, tuple[Any, Any]]:
 
     return {
         "json_schema (default method)": (own.with_structured_output(Answer), is_answer),
-        "function_calling": (own.with_structured_output(Answer, method="function_calling"), is_answer),
+        "function_calling": (own.with_structured_output(Answer, method="function_calling"),
+                             is_answer),
         "json_mode": (own.with_structured_output(Answer, method="json_mode"), is_answer),
         "include_raw": (own.with_structured_output(Answer, include_raw=True), raw_and_parsed),
         "forced tool_choice": (own.bind_tools([multiply], tool_choice="multiply"), forced_call),
@@ -127,7 +133,8 @@ def _patterns(own: ChatOpenAI) -> dict[str, tuple[Any, Any]]:
 def _candidates(cand: SimServer) -> dict[str, Any]:
     return {
         "model string": "sim/small",
-        "model string + own endpoint": {"model": "openai/sim/small", "kwargs": {"api_base": cand.url}},
+        "model string + own endpoint": {"model": "openai/sim/small",
+                                        "kwargs": {"api_base": cand.url}},
         "same class, other endpoint": ChatOpenAI(model="sim/mini", base_url=cand.url, api_key="k"),
         "other class object": chat_model("sim/mini"),
     }
@@ -165,4 +172,5 @@ def test_structured_output_streamed_and_awaited_on_a_candidate(servers):
     with aa.bind(graph, {"streamed": "sim/nano", "awaited": "sim/mini"}) as run:
         out, usage = asyncio.run(run.acall({"x": QUESTION}))
     assert isinstance(out["y"], Answer) and isinstance(out["z"], Answer)
-    assert [(c.slot, c.model) for c in usage] == [("streamed", "sim/nano"), ("awaited", "sim/mini")]
+    assert [(c.slot, c.model) for c in usage] == [("streamed", "sim/nano"),
+                                                  ("awaited", "sim/mini")]

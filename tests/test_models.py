@@ -1,4 +1,5 @@
-"""Model factory: strings / objects / factories -> LangChain chat models and dspy.LM; model_name."""
+"""Model factory: strings / objects / factories -> LangChain chat models and dspy.LM;
+model_name."""
 
 from __future__ import annotations
 
@@ -64,9 +65,13 @@ def test_dspy_lm_defaults_to_no_cache_and_works() -> None:
 
 
 def test_bad_model_strings_name_the_slot_and_the_fix() -> None:
-    with pytest.raises(ModelError, match=r"slot 'solve': unknown model 'sim/huge'; provider 'sim' serves \['sim/frontier'"):
+    with pytest.raises(ModelError,
+                       match=r"slot 'solve': unknown model 'sim/huge'; provider 'sim' serves "
+                             r"\['sim/frontier'"):
         chat_model("sim/huge", slot="solve")
-    with pytest.raises(ModelError, match=r"slot 'plan': model 'nosuchprovider/x' is not usable: .*LLM Provider NOT provided"):
+    with pytest.raises(ModelError,
+                       match=r"slot 'plan': model 'nosuchprovider/x' is not usable: .*LLM "
+                             r"Provider NOT provided"):
         chat_model("nosuchprovider/x", slot="plan")
     with pytest.raises(ModelError, match="unknown model 'sim/huge'; provider 'sim' serves"):
         dspy_lm("sim/huge")

@@ -52,12 +52,13 @@ def test_finished_worker_releases_its_unstored_claims(url):
         stored = b.load(RUN)
         assert [c.key(("a", "b")) for c in stored] == [KEYS[0]]
         _, mine_b = b.claim(KEYS, limit=100)
-        assert mine_b == KEYS[1:]  # KEYS[1] and KEYS[2] were claimed by a, never stored: free again
+        # KEYS[1] and KEYS[2] were claimed by a, never stored: free again
+        assert mine_b == KEYS[1:]
 
 
 def test_stale_worker_loses_its_claims_and_a_cell_is_stored_once(url):
-    """b judges a's heartbeat stale and takes a's cells; a (alive after all) claims afresh without taking
-    what b holds, and the cell both evaluated is stored once."""
+    """b judges a's heartbeat stale and takes a's cells; a (alive after all) claims afresh without
+    taking what b holds, and the cell both evaluated is stored once."""
     with worker(url) as a, worker(url) as b:
         _, _mine_a = a.claim(KEYS, limit=3)
         with a._engine.begin() as conn:  # a's last heartbeat, long ago

@@ -61,7 +61,8 @@ def test_bounds_cover_at_every_look_without_replacement(name):
     slack = 3 * math.sqrt(alpha * (1 - alpha) / orders)
     assert low.mean() <= alpha + slack and high.mean() <= alpha + slack
     lo, _hi = bounds(looks[:200], alpha, pop.size)  # the bisection agrees with the tests
-    assert np.array_equal(lo > truth + 1e-9, lower_above(looks[:200], truth + 1e-9, alpha, pop.size))
+    assert np.array_equal(lo > truth + 1e-9,
+                          lower_above(looks[:200], truth + 1e-9, alpha, pop.size))
 
 
 @pytest.mark.parametrize("name", list(POPULATIONS))

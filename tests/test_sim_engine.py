@@ -22,9 +22,12 @@ def pipeline(task_name: str, planner: str, solver: str) -> tuple[float, float]:
     task = load_task(task_name)
     score = cost = 0.0
     for it in task.items:
-        p = simulate(planner, [{"role": "system", "content": PLAN_SYS}, {"role": "user", "content": it["question"]}])
+        p = simulate(planner,
+                     [{"role": "system", "content": PLAN_SYS},
+                      {"role": "user", "content": it["question"]}])
         s = simulate(solver, [{"role": "system", "content": SOLVE_SYS},
-                              {"role": "user", "content": f"Question: {it['question']}\n\nPlan:\n{p.content}"}])
+                              {"role": "user",
+                               "content": f"Question: {it['question']}\n\nPlan:\n{p.content}"}])
         score += task.metric(it, s.content)
         for r, m in ((p, planner), (s, solver)):
             cost += r.input_tokens * ZOO[m].input_cost_per_token + r.output_tokens * ZOO[m].output_cost_per_token
@@ -104,10 +107,12 @@ def test_some_combination_beats_frontier_everywhere(task: str) -> None:
 def test_maverick_answers_directly_when_asked_to_plan() -> None:
     items = load_task("arithmetic").items[:20]
     direct = sum("answer is" in simulate("sim/maverick", [{"role": "system", "content": PLAN_SYS},
-                                                          {"role": "user", "content": it["question"]}]).content
+                                                          {"role": "user",
+                                                           "content": it["question"]}]).content
                  for it in items)
     planned = sum("Step 1" in simulate("sim/large", [{"role": "system", "content": PLAN_SYS},
-                                                     {"role": "user", "content": it["question"]}]).content
+                                                     {"role": "user",
+                                                      "content": it["question"]}]).content
                   for it in items)
     assert direct >= 10 and planned == 20
 

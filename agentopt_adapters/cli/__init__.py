@@ -12,7 +12,7 @@ __all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point. A program, unlike the library, may set its process's environment:
-    litellm uses its bundled price map instead of fetching one at import."""
+    """Console-script entry point. A program, unlike the library, may set its process's
+    environment: litellm uses its bundled price map instead of fetching one at import."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     app(args=argv)

@@ -115,9 +115,9 @@ def _scale(bound: dspy.Module, scalings: Mapping[str, Scaling], judge_lm: Any) -
 
 
 def _assigned_lm(slot: str, value: Any) -> dspy.BaseLM:
-    """A new, uncached LM instance owned by the binding for one assigned slot (``BUILT_ATTR`` set when
-    the binding built it from a model string: only those are closed with the binding, as copies of a
-    user's LM share its connection pools)."""
+    """A new, uncached LM instance owned by the binding for one assigned slot (``BUILT_ATTR`` set
+    when the binding built it from a model string: only those are closed with the binding, as
+    copies of a user's LM share its connection pools)."""
     model, kwargs, lm = _normalize_spec(slot, value)
     if lm is not None:
         return owned_lm(lm)
@@ -132,7 +132,8 @@ def _assigned_lm(slot: str, value: Any) -> dspy.BaseLM:
 
 def _check_program(app: Any) -> dspy.Module:
     if not isinstance(app, dspy.Module):
-        raise AgentOptError(f"the DSPy adapter needs a dspy.Module instance, got {type(app).__name__}")
+        raise AgentOptError("the DSPy adapter needs a dspy.Module instance, got "
+                            f"{type(app).__name__}")
     return app
 
 
@@ -149,8 +150,8 @@ def _check_names(given: Any, known: Any, *, what: str) -> None:
     if unknown:
         hints = "".join(f"; {u!r}{_suggest(u, known)}" for u in unknown if _suggest(u, known))
         raise SlotError(
-            f"{what} names unknown DSPy slot(s) {unknown}; the program's slots (named_predictors() and LM "
-            f"attributes) are {sorted(known)}{hints}"
+            f"{what} names unknown DSPy slot(s) {unknown}; the program's slots "
+            f"(named_predictors() and LM attributes) are {sorted(known)}{hints}"
         )
     check_slot_names(given, known, what=what)
 
@@ -168,13 +169,14 @@ def _static_slots(program: dspy.Module) -> list[Slot]:
                           where=f"LM attribute called directly in forward: {type(lm).__name__}"))
     for name in names.feedback:
         slots.append(Slot(name=name, framework=FRAMEWORK, default_model=_label(dspy.settings.lm),
-                          where="dspy.Refine's advice predictor (OfferFeedback), called when an attempt "
-                                "scores below the threshold (configured lm)"))
+                          where="dspy.Refine's advice predictor (OfferFeedback), called when an "
+                                "attempt scores below the threshold (configured lm)"))
     return slots
 
 
 def _predictor_slot(name: str, pred: dspy.Predict, runtime: list[str]) -> Slot:
-    """The slot of predictor ``name``; ``runtime``: paths of modules that choose the LM at run time."""
+    """The slot of predictor ``name``; ``runtime``:
+    paths of modules that choose the LM at run time."""
     lm = pred.lm if pred.lm is not None else dspy.settings.lm
     chosen = [m for m in runtime if not m or name.startswith(m + ".")]
     if chosen and pred.lm is None:
@@ -187,26 +189,31 @@ def _predictor_slot(name: str, pred: dspy.Predict, runtime: list[str]) -> Slot:
     else:
         where = "configured lm" if lm is not None else "no lm yet"
     return Slot(name=name, framework=FRAMEWORK, default_model=_label(lm),
-                where=f"named_predictors(): {type(pred).__name__} '{signature_text(pred)}' ({where})")
+                where=f"named_predictors(): {type(pred).__name__} '{signature_text(pred)}' "
+                      f"({where})")
 
 
 def _label(lm: Any) -> str | None:
     return model_label(lm) if lm is not None else None
 
 
-def _probe_slots(adapter: DSPyAdapter, program: dspy.Module, static: list[Slot], probe_input: Any) -> list[Slot]:
+def _probe_slots(adapter: DSPyAdapter, program: dspy.Module, static: list[Slot],
+                 probe_input: Any) -> list[Slot]:
     """Run the program once as it is; each slot reports the model(s) it really called."""
     lms = slot_names(program).lms
     with adapter.bind(program, {}) as run:
         try:
             out, usage = run(probe_input)
         except Exception as exc:  # reported with the program's own error
-            raise DiscoveryError(f"the probe run of {type(program).__name__} failed: {type(exc).__name__}: {exc}; "
-                                 "fix the program or the probe input, or discover without probe_input") from exc
-    used = {slot: Counter(c.model for c in calls) for slot, calls in usage.by_slot().items() if slot is not None}
+            raise DiscoveryError(f"the probe run of {type(program).__name__} failed: "
+                                 f"{type(exc).__name__}: {exc}; fix the program or the probe "
+                                 "input, or discover without probe_input") from exc
+    used = {slot: Counter(c.model for c in calls) for slot, calls in usage.by_slot().items()
+            if slot is not None}
     known = {s.name for s in static}
     slots = list(static) + [Slot(name=p, framework=FRAMEWORK, default_model=model_label(lms[p]),
-                                 where=f"LM attribute called directly in forward: {type(lms[p]).__name__}")
+                                 where="LM attribute called directly in forward: "
+                                       f"{type(lms[p]).__name__}")
                             for p in lms if p in used and p not in known]
     failed = f"; the probe run failed to parse ({out.error})" if is_failed(out) else ""
     result = []
@@ -244,7 +251,8 @@ class _Binding(AbstractContextManager):
 
 @register_adapter
 class DSPyAdapter(Adapter):
-    """Slots = ``named_predictors()`` names of a ``dspy.Module`` and the LM attributes it calls directly."""
+    """Slots = ``named_predictors()`` names of a ``dspy.Module``
+    and the LM attributes it calls directly."""
 
     framework = FRAMEWORK
     scales = True
@@ -254,16 +262,19 @@ class DSPyAdapter(Adapter):
     def handles(cls, app: Any) -> bool:
         return isinstance(app, dspy.Module)
 
-    def discover(self, app: Any, *, warn: bool = True, probe_input: Any = None, **options: Any) -> list[Slot]:
-        """Every slot. Without ``probe_input`` what the code shows (a model chosen in ``forward`` is
-        reported as unknown); with it, the program runs once and each slot reports the model it used."""
+    def discover(self, app: Any, *, warn: bool = True, probe_input: Any = None,
+                 **options: Any) -> list[Slot]:
+        """Every slot. Without ``probe_input`` what the code shows (a model chosen in ``forward``
+        is reported as unknown); with it, the program runs once and each slot reports the model it
+        used."""
         program = _check_program(app)
         if warn:
             for path, why in unseen_predictors(program):
                 warnings.warn(
-                    f"DSPy predictor {path} is not a slot: {why}. Its LM calls run on its own/configured LM and "
-                    "are recorded with slot=None. Make it a direct attribute of a module (self.x = dspy.Predict(...)) "
-                    "to optimize it.", UnseenPredictorWarning, stacklevel=3)
+                    f"DSPy predictor {path} is not a slot: {why}. Its LM calls run on its "
+                    "own/configured LM and are recorded with slot=None. Make it a direct "
+                    "attribute of a module (self.x = dspy.Predict(...)) to optimize it.",
+                    UnseenPredictorWarning, stacklevel=3)
         slots = _static_slots(program)
         if probe_input is not None:
             slots = _probe_slots(self, program, slots, probe_input)
@@ -273,7 +284,8 @@ class DSPyAdapter(Adapter):
         program = _check_program(app)
         names = slot_names(program)
         if not isinstance(assignment, Mapping):
-            raise SlotError(f"assignment must be a dict {{slot: model}}, got {type(assignment).__name__}")
+            raise SlotError(f"assignment must be a dict {{slot: model}}, got "
+                            f"{type(assignment).__name__}")
         _check_names(assignment, names.all, what="assignment")
         assignment = _expanded(assignment)
         scalings = {name: _scaling_of(name, value, names) for name, value in assignment.items()}
@@ -285,12 +297,13 @@ class DSPyAdapter(Adapter):
         return _Binding(DSPyRunner(bound, names.all, lms, models,
                                    {n: s.judge for n, s in scalings.items() if s.judge}), judges)
 
-    def export_config(self, app: Any, assignment: Mapping[str, Any], *, include_state: bool | None = None,
-                      **options: Any) -> dict[str, Any]:
-        """``{"format": "agentopt.assignment/v1", "framework": "dspy", "slots": {slot: {model, kwargs}},
-        "dspy_state": ...}``. The program's compiled state (demos, instructions: ``program.dump_state()``,
-        never secrets) is included by default; ``include_state=False`` leaves it out. By default a state
-        that is not JSON-serializable is left out with a warning (``include_state=True``: an error)."""
+    def export_config(self, app: Any, assignment: Mapping[str, Any], *,
+                      include_state: bool | None = None, **options: Any) -> dict[str, Any]:
+        """``{"format": "agentopt.assignment/v1", "framework": "dspy", "slots": {slot: {model,
+        kwargs}}, "dspy_state": ...}``. The program's compiled state (demos, instructions:
+        ``program.dump_state()``, never secrets) is included by default; ``include_state=False``
+        leaves it out. By default a state that is not JSON-serializable is left out with a warning
+        (``include_state=True``: an error)."""
         program = _check_program(app)
         names = slot_names(program)
         _check_names(assignment, names.all, what="assignment")
@@ -302,20 +315,22 @@ class DSPyAdapter(Adapter):
             slots[name] = {"model": model, "kwargs": strip_secrets(kwargs), **_scaling_of(name, value, names).settings()}
         extra: dict[str, Any] = {}
         if include_state is not False:
-            state = _program_state(program, {k: v for k, v in slots.items() if k in names.predictors},
+            state = _program_state(program,
+                                   {k: v for k, v in slots.items() if k in names.predictors},
                                    strict=bool(include_state))
             if state is not None:
                 extra[STATE_KEY] = state
         return make_config(FRAMEWORK, slots, extra=extra)
 
     def apply(self, app: Any, cfg: Mapping[str, Any], **options: Any) -> dspy.Module:
-        """A deep copy of ``app`` with the config's compiled state and models; other slots keep their LMs."""
+        """A deep copy of ``app`` with the config's compiled state and models;
+        other slots keep their LMs."""
         program = _check_program(app)
         framework = cfg.get("framework", FRAMEWORK)
         if framework != FRAMEWORK:
             raise ConfigError(
-                f"config was exported for framework {framework!r}, not 'dspy'; apply it to the app it was "
-                "made for, or export a new one from this DSPy program"
+                f"config was exported for framework {framework!r}, not 'dspy'; apply it to the "
+                "app it was made for, or export a new one from this DSPy program"
             )
         names = slot_names(program)
         _check_names(cfg["slots"], names.all, what="config")
@@ -338,8 +353,8 @@ def _check_models_known(program: dspy.Module, names: SlotNames, lms: Mapping[str
     for name, pred in names.predictors.items():
         if name not in lms and pred.lm is None and dspy.settings.lm is None and not runtime_lm_modules(program):
             raise SlotError(
-                f"slot {name!r} has no model: assign one (bind(program, {{{name!r}: 'provider/model'}})) "
-                "or configure a default with dspy.configure(lm=dspy.LM(...))"
+                f"slot {name!r} has no model: assign one (bind(program, {{{name!r}: "
+                f"'provider/model'}})) or configure a default with dspy.configure(lm=dspy.LM(...))"
             )
 
 
@@ -351,8 +366,9 @@ def _demo_count(state: Mapping[str, Any]) -> int:
 
 
 def _program_state(program: dspy.Module, slots: Mapping[str, Mapping[str, Any]], *, strict: bool) -> dict[str, Any] | None:
-    """``program.dump_state()`` (demos, signatures), JSON-checked, no secrets. Each assigned predictor's
-    ``lm`` is its assigned model; the others carry none (``apply`` keeps the target program's LMs)."""
+    """``program.dump_state()`` (demos, signatures), JSON-checked, no secrets. Each assigned
+    predictor's ``lm`` is its assigned model; the others carry none (``apply`` keeps the target
+    program's LMs)."""
     state = program.dump_state()
     for name, pred_state in state.items():
         if not isinstance(pred_state, dict):
@@ -368,13 +384,15 @@ def _program_state(program: dspy.Module, slots: Mapping[str, Mapping[str, Any]],
         if strict:
             raise ConfigError(f"the program's state is not JSON-serializable ({exc}); export with "
                               "include_state=False") from None
-        warnings.warn(f"the program's compiled state (demos, instructions) is not JSON-serializable ({exc}); "
-                      "it is left out of the config", UserWarning, stacklevel=4)
+        warnings.warn("the program's compiled state (demos, instructions) is not "
+                      f"JSON-serializable ({exc}); it is left out of the config", UserWarning,
+                      stacklevel=4)
         return None
 
 
 def _load_state(new: dspy.Module, state: Any, name: str) -> None:
-    """Load the exported state into ``new``, keeping its own predictor LMs; warn if demos were lost."""
+    """Load the exported state into ``new``, keeping its own predictor LMs;
+    warn if demos were lost."""
     if not isinstance(state, Mapping):
         raise ConfigError(f"config {STATE_KEY!r} must be the program.dump_state() object")
     own = {n: p.lm for n, p in new.named_predictors()}
@@ -382,16 +400,17 @@ def _load_state(new: dspy.Module, state: Any, name: str) -> None:
         new.load_state(dict(state))
     except (KeyError, ValueError, TypeError) as exc:
         raise ConfigError(
-            f"config {STATE_KEY!r} does not fit {name} ({type(exc).__name__}: {exc}); apply it to an "
-            "instance of the program it was exported from, or export with include_state=False"
+            f"config {STATE_KEY!r} does not fit {name} ({type(exc).__name__}: {exc}); apply it to "
+            "an instance of the program it was exported from, or export with include_state=False"
         ) from None
     for n, pred in new.named_predictors():
         if pred.lm is None:
             pred.lm = own.get(n)
     have, want = _demo_count(new.dump_state()), _demo_count(state)
     if have < want:
-        warnings.warn(f"{name} has {have} few-shot demos after apply, the config carries {want}: its predictors "
-                      "differ from the program the config was exported from", DemosLostWarning, stacklevel=4)
+        warnings.warn(f"{name} has {have} few-shot demos after apply, the config carries {want}: "
+                      "its predictors differ from the program the config was exported from",
+                      DemosLostWarning, stacklevel=4)
 
 
 def export_config(program: dspy.Module, assignment: Mapping[str, Any], *,

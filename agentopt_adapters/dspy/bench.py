@@ -37,7 +37,8 @@ class FakeEngine:
         tail = asked[asked.rfind("Respond with the corresponding output fields"):]
         fields = [f for f in _FIELDS.findall(tail) if f != "completed"]
         body = "".join(f"[[ ## {f} ## ]]\n0\n\n" for f in fields) + "[[ ## completed ## ]]"
-        return Response(id=None, model="fake", message=Message.assistant([TextPart(body)]), finish_reason="stop",
+        return Response(id=None, model="fake", message=Message.assistant([TextPart(body)]),
+                        finish_reason="stop",
                         usage=Usage(input_tokens=10, output_tokens=5, total_tokens=15))
 
     def close(self) -> None:
@@ -93,14 +94,15 @@ def _interleaved_us(variants: dict[str, Callable[[], Any]], runs: int, calls_per
 
 
 def measure(runs: int = 100) -> dict[str, float]:
-    """µs per LM call: plain, plain + one no-op callback, bound with no assignment, bound with every
-    slot assigned its own LM."""
+    """µs per LM call: plain, plain + one no-op callback, bound with no assignment, bound with
+    every slot assigned its own LM."""
     program = Pipeline()
     lm = fake_lm()
     aa.set_prices({f"openai/fake{suffix}": (0.1, 0.4) for suffix in ("", "-0", "-1", "-2")})
     example = {"question": "What is 2 + 2?"}
     calls = 3
-    assignment = {name: fake_lm(f"openai/fake-{i}") for i, (name, _) in enumerate(program.named_predictors())}
+    assignment = {name: fake_lm(f"openai/fake-{i}")
+                  for i, (name, _) in enumerate(program.named_predictors())}
     noop = BaseCallback()
 
     def with_callback() -> Any:
@@ -120,7 +122,8 @@ def measure(runs: int = 100) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100, help="program runs per timing sample (3 LM calls each)")
+    parser.add_argument("--runs", type=int, default=100,
+                        help="program runs per timing sample (3 LM calls each)")
     args = parser.parse_args(argv)
     figures = measure(args.runs)
     plain = figures["plain"]

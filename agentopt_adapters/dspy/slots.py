@@ -2,8 +2,8 @@
 which of those ``forward`` calls directly, where ``forward`` chooses a model at run time, and the
 predictors ``named_predictors()`` cannot reach.
 
-Slot names: a predictor's ``named_predictors()`` name (``planner.plan.predict``, ``self`` for a bare
-Predict); an LM attribute's attribute path (``untrusted_model``, ``sub.engine``, ``lms[0]``).
+Slot names: a predictor's ``named_predictors()`` name (``planner.plan.predict``, ``self`` for a
+bare Predict); an LM attribute's attribute path (``untrusted_model``, ``sub.engine``, ``lms[0]``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import dspy
 
 from ..errors import DiscoveryError
 
-__all__ = ["SlotNames", "slot_names", "predictors", "lm_attributes", "refine_feedback", "direct_lm_calls",
-           "runtime_lm_modules", "unseen_predictors"]
+__all__ = ["SlotNames", "slot_names", "predictors", "lm_attributes", "refine_feedback",
+           "direct_lm_calls", "runtime_lm_modules", "unseen_predictors"]
 
 
 class SlotNames(NamedTuple):
@@ -28,7 +28,8 @@ class SlotNames(NamedTuple):
 
     predictors: dict[str, dspy.Predict]
     lms: dict[str, dspy.BaseLM]          # LM attributes (slots when forward calls them directly)
-    feedback: dict[str, dspy.Refine]     # "<refine>.feedback": the Predict a Refine makes for its advice
+    # "<refine>.feedback": the Predict a Refine makes for its advice
+    feedback: dict[str, dspy.Refine]
 
     @property
     def all(self) -> list[str]:
@@ -45,15 +46,16 @@ def predictors(program: dspy.Module, *, required: bool = True) -> dict[str, dspy
     preds = dict(program.named_predictors())
     if not preds and required:
         raise DiscoveryError(
-            f"{type(program).__name__} has no predictors reachable by named_predictors() and calls no LM "
-            "attribute directly; assign dspy.Predict / ChainOfThought / ReAct modules (or a dspy.LM) as "
-            "attributes in __init__ (self.step = ...)"
+            f"{type(program).__name__} has no predictors reachable by named_predictors() and "
+            "calls no LM attribute directly; assign dspy.Predict / ChainOfThought / ReAct modules "
+            "(or a dspy.LM) as attributes in __init__ (self.step = ...)"
         )
     return preds
 
 
 def _modules(program: dspy.Module) -> Iterator[tuple[str, dspy.Module]]:
-    """(path, module) for the program and every sub-module, paths as magicattr reads them ('' = root)."""
+    """(path, module) for the program and every sub-module, paths as magicattr reads them
+    ('' = root)."""
     seen: set[int] = set()
     stack: list[tuple[str, Any]] = [("", program)]
     while stack:
@@ -67,9 +69,11 @@ def _modules(program: dspy.Module) -> Iterator[tuple[str, dspy.Module]]:
             if isinstance(value, dspy.Module):
                 stack.append((base, value))
             elif isinstance(value, (list, tuple)):
-                stack.extend((f"{base}[{i}]", v) for i, v in enumerate(value) if isinstance(v, dspy.Module))
+                stack.extend((f"{base}[{i}]", v) for i, v in enumerate(value)
+                             if isinstance(v, dspy.Module))
             elif isinstance(value, dict):
-                stack.extend((f"{base}[{k!r}]", v) for k, v in value.items() if isinstance(v, dspy.Module))
+                stack.extend((f"{base}[{k!r}]", v) for k, v in value.items()
+                             if isinstance(v, dspy.Module))
 
 
 def lm_attributes(program: dspy.Module) -> dict[str, dspy.BaseLM]:
@@ -83,21 +87,25 @@ def lm_attributes(program: dspy.Module) -> dict[str, dspy.BaseLM]:
             if isinstance(value, dspy.BaseLM):
                 out[base] = value
             elif isinstance(value, (list, tuple)):
-                out.update((f"{base}[{i}]", v) for i, v in enumerate(value) if isinstance(v, dspy.BaseLM))
+                out.update((f"{base}[{i}]", v) for i, v in enumerate(value)
+                           if isinstance(v, dspy.BaseLM))
             elif isinstance(value, dict):
-                out.update((f"{base}[{k!r}]", v) for k, v in value.items() if isinstance(v, dspy.BaseLM))
+                out.update((f"{base}[{k!r}]", v) for k, v in value.items()
+                           if isinstance(v, dspy.BaseLM))
     return out
 
 
 def refine_feedback(program: dspy.Module) -> dict[str, dspy.Refine]:
-    """The feedback slot of each ``dspy.Refine``: ``"<path>.feedback"`` (``"feedback"`` for the program itself)."""
+    """The feedback slot of each ``dspy.Refine``: ``"<path>.feedback"``
+    (``"feedback"`` for the program itself)."""
     return {f"{path}.feedback" if path else "feedback": mod for path, mod in _modules(program)
             if isinstance(mod, dspy.Refine)}
 
 
 @functools.lru_cache(maxsize=256)
 def _class_facts(cls: type) -> tuple[frozenset[str], bool]:
-    """(``self.X`` attributes the class's own code calls, whether it passes ``lm=`` to any call)."""
+    """(``self.X`` attributes the class's own code calls,
+    whether it passes ``lm=`` to any call)."""
     called: set[str] = set()
     passes_lm = False
     for klass in cls.__mro__:
@@ -118,13 +126,15 @@ def _calls(klass: type) -> list[ast.Call]:
     except (OSError, TypeError, SyntaxError):
         return []
     methods = [f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-               and f.name != "__init__"]  # dspy.configure(lm=...) in __init__ is no run-time choice
+               # dspy.configure(lm=...) in __init__ is no run-time choice
+               and f.name != "__init__"]
     return [n for f in methods for n in ast.walk(f) if isinstance(n, ast.Call)]
 
 
 def _self_attribute(func: ast.expr) -> str | None:
     """``X`` when the called expression is ``self.X`` or ``self.X.acall`` / ``.forward`` / ..."""
-    if isinstance(func, ast.Attribute) and func.attr in ("acall", "forward", "aforward", "__call__"):
+    if isinstance(func, ast.Attribute) and func.attr in ("acall", "forward", "aforward",
+                                                         "__call__"):
         func = func.value  # self.X.acall(...)
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
         return func.attr
@@ -132,7 +142,8 @@ def _self_attribute(func: ast.expr) -> str | None:
 
 
 def direct_lm_calls(program: dspy.Module) -> set[str]:
-    """Paths of LM attributes the owning module's code calls directly (``self.lm_attr(prompt)``)."""
+    """Paths of LM attributes the owning module's code calls directly
+    (``self.lm_attr(prompt)``)."""
     lms = lm_attributes(program)
     out: set[str] = set()
     for path, mod in _modules(program):
@@ -145,8 +156,8 @@ def direct_lm_calls(program: dspy.Module) -> set[str]:
 
 
 def runtime_lm_modules(program: dspy.Module) -> list[str]:
-    """Paths of modules whose code passes ``lm=`` (``dspy.context(lm=self.engine)``, ``pred(..., lm=x)``):
-    the model their predictors use is only known by running them."""
+    """Paths of modules whose code passes ``lm=`` (``dspy.context(lm=self.engine)``, ``pred(...,
+    lm=x)``): the model their predictors use is only known by running them."""
     return [path for path, mod in _modules(program) if _class_facts(type(mod))[1]]
 
 
@@ -174,7 +185,8 @@ def _modules_in_callable(func: Any) -> list[dspy.Module]:
 
 
 def unseen_predictors(program: dspy.Module) -> list[tuple[str, str]]:
-    """Predictors that are not slots, as ``(path, why)``: nested lists, compiled sub-modules, tools.
+    """Predictors that are not slots, as ``(path, why)``: nested lists, compiled sub-modules,
+    tools.
 
     Each predictor is reported once, where it is first found.
     """
@@ -196,8 +208,8 @@ def _nested_predictors(program: dspy.Module) -> _Found:
                 if mod is not program and getattr(mod, "_compiled", False)]
     for name, pred in program.named_sub_modules(type_=dspy.Predict):
         inside = next((c for c in compiled if name.startswith(c + ".")), None)
-        why = (f"inside the compiled sub-module {inside!r} (_compiled=True), which named_predictors() "
-               "skips" if inside else
+        why = (f"inside the compiled sub-module {inside!r} (_compiled=True), which "
+               "named_predictors() skips" if inside else
                "inside a nested list/dict, which named_predictors() does not descend into")
         yield name, why, pred
 

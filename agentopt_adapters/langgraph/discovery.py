@@ -105,8 +105,10 @@ class _Walker:
         self.hits: list[_Hit] = []
         self.node_paths: list[Path] = []
         self.tool_paths: set[Path] = set()
-        self.async_only: list[Path] = []  # nodes with only an async function (the graph must be awaited)
-        self.applied: dict[str, str] = {}  # slot name -> model label, inside graphs made by aa.apply
+        # nodes with only an async function (the graph must be awaited)
+        self.async_only: list[Path] = []
+        # slot name -> model label, inside graphs made by aa.apply
+        self.applied: dict[str, str] = {}
         self._graphs_seen: set[tuple[int, Path]] = set()
 
     # -- graphs -------------------------------------------------------------------------------
@@ -134,7 +136,8 @@ class _Walker:
         for source, specs in branches.items():
             for bname, spec in dict(specs).items():
                 seen = set()
-                self.visit(getattr(spec, "path", None), prefix + (source,), [f"conditional edge '{bname}'"], 0, seen)
+                self.visit(getattr(spec, "path", None), prefix + (source,),
+                           [f"conditional edge '{bname}'"], 0, seen)
 
     # -- objects ------------------------------------------------------------------------------
     def visit(self, obj: Any, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
@@ -154,14 +157,15 @@ class _Walker:
         else:
             self._library_object(obj, path, trail, depth, seen)
 
-    def _each(self, refs: Iterable[tuple[Any, str | None]], path: Path, trail: list[str], depth: int,
-              seen: set[int]) -> None:
+    def _each(self, refs: Iterable[tuple[Any, str | None]], path: Path, trail: list[str],
+              depth: int, seen: set[int]) -> None:
         """Visit each (object, step) one level deeper; a step of None adds nothing to the trail."""
         for value, step in refs:
             self.visit(value, path, trail + [step] if step is not None else trail, depth + 1, seen)
 
     def _model_or_graph(self, obj: Any, path: Path, trail: list[str]) -> bool:
-        """Record ``obj`` if it is a model (or a model class, or a nested graph); False if not one."""
+        """Record ``obj`` if it is a model (or a model class, or a nested graph);
+        False if not one."""
         if isinstance(obj, BaseChatModel):
             self.hits.append(_Hit(path, "instance", obj, " -> ".join(trail) or type(obj).__name__))
         elif _is_configurable_model(obj):
@@ -184,7 +188,8 @@ class _Walker:
         label = type(obj).__name__
         if label == "ToolNode":  # tools run (and call their models) inside the ToolNode
             for name, tool in dict(getattr(obj, "tools_by_name", {}) or {}).items():
-                refs = [(getattr(tool, attr, None), f"tool '{name}'") for attr in ("func", "coroutine")]
+                refs = [(getattr(tool, attr, None), f"tool '{name}'")
+                        for attr in ("func", "coroutine")]
                 self._each(refs, path, trail, depth, seen)
             return
         if isinstance(obj, BaseTool):
@@ -271,8 +276,10 @@ def _captured(fn: types.FunctionType, label: str) -> Iterable[tuple[Any, str]]:
         except ValueError:  # an empty cell
             continue
         yield value, f"closure '{name}' of {label}"
-    yield from ((value, f"default arg {i} of {label}") for i, value in enumerate(fn.__defaults__ or ()))
-    yield from ((value, f"default '{key}' of {label}") for key, value in (fn.__kwdefaults__ or {}).items())
+    yield from ((value, f"default arg {i} of {label}")
+                for i, value in enumerate(fn.__defaults__ or ()))
+    yield from ((value, f"default '{key}' of {label}")
+                for key, value in (fn.__kwdefaults__ or {}).items())
 
 
 def _is_builder(value: Any) -> bool:
@@ -349,13 +356,14 @@ class SlotTable:
                 match = next((s for s in existing if id(hit.obj) in s.ids), None)
                 if match is not None:
                     continue
-                info = SlotInfo("", hit.path, model_name(hit.obj), [f"static: {hit.trail}"], [hit.obj],
-                                kwargs=inherited_kwargs(hit.obj))
+                info = SlotInfo("", hit.path, model_name(hit.obj), [f"static: {hit.trail}"],
+                                [hit.obj], kwargs=inherited_kwargs(hit.obj))
             elif hit.kind == "configurable":
                 if (hit.path, id(hit.obj)) in seen_configurable:
                     continue
                 seen_configurable.add((hit.path, id(hit.obj)))
-                info = SlotInfo("", hit.path, configurable_default(hit.obj), [f"static: {hit.trail}"], dynamic=True)
+                info = SlotInfo("", hit.path, configurable_default(hit.obj),
+                                [f"static: {hit.trail}"], dynamic=True)
             else:  # builder: one dynamic slot per node is enough until the probe says otherwise
                 if any(s.dynamic for s in existing):
                     continue
@@ -390,14 +398,16 @@ class SlotTable:
             while new_name in self.slots:
                 new_name += "'"
             info = SlotInfo(new_name, path, name,
-                            [f"probe: langgraph node path {'/'.join(path)} called {name} (model built at call time)"],
+                            [f"probe: langgraph node path {'/'.join(path)} called {name} (model "
+                             "built at call time)"],
                             dynamic=True, kwargs=inherited_kwargs(obj) if obj is not None else {})
             self.slots[new_name] = info
             self._index()
 
     # -- lookup -------------------------------------------------------------------------------
     def _candidates(self, path: Path) -> tuple[list[SlotInfo], int]:
-        """Slots at node ``path`` and how many outer levels were dropped to find them (memoised)."""
+        """Slots at node ``path`` and how many outer levels were dropped to find them
+        (memoised)."""
         found = self._found.get(path)
         if found is None:
             found = self._search(path)
@@ -408,11 +418,13 @@ class SlotTable:
         cands = self.by_path.get(path)
         if cands:
             return cands, 0
-        for k in range(1, len(path)):  # this graph ran as a subgraph of another: drop the outer levels
+        for k in range(1, len(path)):
+            # this graph ran as a subgraph of another: drop the outer levels
             cands = self.by_path.get(path[k:])
             if cands:
                 return cands, k
-        if path:  # namespace restarted (subgraph invoked with its own thread_id): a unique longer path
+        if path:
+            # namespace restarted (subgraph invoked with its own thread_id): a unique longer path
             tail = [p for p in self.by_path if len(p) > len(path) and p[-len(path):] == path]
             if len(tail) == 1:
                 return self.by_path[tail[0]], 0
@@ -420,8 +432,9 @@ class SlotTable:
 
     def locate(self, path: Path, obj: Any = None, name: str | None = None, *,
                strict: bool = False) -> tuple[SlotInfo | None, int]:
-        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs, and how many
-        outer namespace levels (a parent graph running this one as a subgraph) were dropped."""
+        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs, and how
+        many outer namespace levels (a parent graph running this one as a subgraph) were
+        dropped."""
         cands, dropped = self._candidates(path)
         if not cands:
             if obj is not None and not strict:
@@ -431,7 +444,8 @@ class SlotTable:
             return None, dropped
         return self._pick(cands, obj, name, strict), dropped
 
-    def resolve(self, path: Path, obj: Any = None, name: str | None = None, *, strict: bool = False) -> SlotInfo | None:
+    def resolve(self, path: Path, obj: Any = None, name: str | None = None, *,
+                strict: bool = False) -> SlotInfo | None:
         """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs."""
         return self.locate(path, obj, name, strict=strict)[0]
 
@@ -468,14 +482,17 @@ _NS_PATHS: dict[str, Path] = {}
 
 
 def path_from_metadata(metadata: dict[str, Any] | None) -> Path:
-    """Node path from LangGraph's run metadata (``research:<id>|agent:<id>`` -> research, agent)."""
+    """Node path from LangGraph's run metadata (``research:<id>|agent:<id>`` -> research,
+    agent)."""
     if not metadata:
         return ()
     ns = metadata.get("langgraph_checkpoint_ns") or ""
     if ns:
         path = _NS_PATHS.get(ns)
-        if path is None:  # purely numeric segments are batch / concurrent-task indexes, not node levels
-            path = tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part and not part.isdigit())
+        if path is None:
+            # purely numeric segments are batch / concurrent-task indexes, not node levels
+            path = tuple(part.split(":", 1)[0] for part in str(ns).split("|")
+                         if part and not part.isdigit())
             if len(_NS_PATHS) >= 4096:  # one entry per running task; old tasks are not asked again
                 _NS_PATHS.clear()
             _NS_PATHS[ns] = path

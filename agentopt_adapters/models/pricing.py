@@ -21,7 +21,8 @@ from typing import Any
 
 from ..errors import ModelError
 
-__all__ = ["cost_usd", "set_prices", "check_prices", "pricer", "price_per_mtok", "UnpricedModelWarning"]
+__all__ = ["cost_usd", "set_prices", "check_prices", "pricer", "price_per_mtok",
+           "UnpricedModelWarning"]
 
 _WARNED: set[str] = set()
 _LOCK = threading.Lock()
@@ -51,7 +52,8 @@ def _lookup(model: str) -> tuple[float, float] | object | None:
             return None
     if entry.get("input_cost_per_token") is None:
         return None
-    if any("_above_" in key and key.startswith(("input_cost_per_token", "output_cost_per_token")) for key in entry):
+    if any("_above_" in key and key.startswith(("input_cost_per_token", "output_cost_per_token"))
+           for key in entry):
         return _TIERED
     return float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token") or 0.0)
 
@@ -61,17 +63,20 @@ def _price(model: str) -> tuple[float, float] | object | None:
         return _CACHE[model]
     except KeyError:
         found = _lookup(model)
-        if found is not None:  # an unpriced model is looked up again: a price may be registered later
+        if found is not None:
+            # an unpriced model is looked up again: a price may be registered later
             with _LOCK:
                 _CACHE[model] = found
         return found
 
 
 def price_per_mtok(model: str) -> tuple[float, float] | None:
-    """(input, output) USD per million tokens at the base tier, or None when litellm has no price."""
+    """(input, output) USD per million tokens at the base tier,
+    or None when litellm has no price."""
     found = _price(model)
     if found is _TIERED:
-        cin, cout = _litellm().cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=1_000_000)
+        cin, cout = _litellm().cost_per_token(model=model, prompt_tokens=1_000_000,
+                                              completion_tokens=1_000_000)
         return float(cin), float(cout)
     return None if found is None else (found[0] * 1e6, found[1] * 1e6)  # type: ignore[index]
 
@@ -103,22 +108,24 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
 
 
 def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
-    """``{"model string": (usd_in_per_mtok, usd_out_per_mtok)}`` from a mapping or a JSON file path;
-    one clear ``ModelError`` otherwise."""
+    """``{"model string": (usd_in_per_mtok, usd_out_per_mtok)}`` from a mapping or a JSON file
+    path; one clear ``ModelError`` otherwise."""
     if isinstance(prices, (str, os.PathLike)):
         try:
             prices = json.loads(Path(prices).read_text())
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read prices from {str(prices)!r}: {exc}") from None
     if not isinstance(prices, Mapping):
-        raise ModelError(f'prices must be {{"model": [usd_in_per_mtok, usd_out_per_mtok]}}, got {type(prices).__name__}')
+        raise ModelError(f'prices must be {{"model": [usd_in_per_mtok, usd_out_per_mtok]}}, got '
+                         f'{type(prices).__name__}')
     out = {}
     for model, pair in prices.items():
         try:
             pin, pout = (float(x) for x in pair)
         except (TypeError, ValueError):
             raise ModelError(
-                f"prices[{model!r}] must be a pair (usd_in_per_mtok, usd_out_per_mtok), got {pair!r}"
+                f"prices[{model!r}] must be a pair (usd_in_per_mtok, usd_out_per_mtok), got "
+                f"{pair!r}"
             ) from None
         if not (0 <= pin < math.inf and 0 <= pout < math.inf):
             raise ModelError(f"prices[{model!r}] must be non-negative numbers, got {pair!r}")
@@ -127,8 +134,8 @@ def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
 
 
 def pricer(prices: Any = None) -> Callable[[str, int, int], float | None]:
-    """``price(model, input_tokens, output_tokens)``: ``prices`` (see ``check_prices``) first, then the
-    current price of the model (``cost_usd``); changes no global price."""
+    """``price(model, input_tokens, output_tokens)``: ``prices`` (see ``check_prices``) first, then
+    the current price of the model (``cost_usd``); changes no global price."""
     given = check_prices(prices) if prices is not None else {}
 
     def price(model: str, input_tokens: int, output_tokens: int) -> float | None:
@@ -141,13 +148,15 @@ def pricer(prices: Any = None) -> Callable[[str, int, int], float | None]:
 
 
 def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
-    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}``; registered with litellm."""
+    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}``;
+    registered with litellm."""
     entries = {}
     for model, (pin, pout) in check_prices(prices).items():
         provider = model.split("/", 1)[0] if "/" in model else "openai"
         entries[model] = {"input_cost_per_token": pin / 1e6, "output_cost_per_token": pout / 1e6,
-                          "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
-                          "litellm_provider": provider, "mode": "chat"}
+                          "cache_creation_input_token_cost": 0.0,
+                          "cache_read_input_token_cost": 0.0, "litellm_provider": provider,
+                          "mode": "chat"}
     if entries:
         _litellm().register_model(entries)
         with _LOCK:

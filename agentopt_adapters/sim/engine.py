@@ -1,15 +1,16 @@
 """The deterministic answering logic shared by the litellm provider and the HTTP server.
 
-``simulate(model, messages, tools=..., response_format=..., n=..., seed=...)`` checks the request the
-way the OpenAI API does (``contract.py``), reads what it asks (``request.py``: the bundled task item,
-the role, the reply's shape), lets the model reason (``mind.py``: skill decides how often each step
-is right, and a solver's chance depends on the plan it was given, so slot choices interact) and
-shapes the reply (``render.py``): plain text, DSPy fields, JSON valid against the request's schema, or
-tool calls whose arguments validate against the tool's parameters.
+``simulate(model, messages, tools=..., response_format=..., n=..., seed=...)`` checks the request
+the way the OpenAI API does (``contract.py``), reads what it asks (``request.py``: the bundled task
+item, the role, the reply's shape), lets the model reason (``mind.py``: skill decides how often
+each step is right, and a solver's chance depends on the plan it was given, so slot choices
+interact) and shapes the reply (``render.py``): plain text, DSPy fields, JSON valid against the
+request's schema, or tool calls whose arguments validate against the tool's parameters.
 
-Randomness: choice ``i`` of a request draws from a hash of (model, messages, tool names, seed, i), so
-an identical request gets an identical reply, while ``n`` choices, or requests differing in ``seed``,
-are independent samples. Weak models write malformed JSON at ``SimModelSpec.malformed_json_rate``.
+Randomness: choice ``i`` of a request draws from a hash of (model, messages, tool names, seed, i),
+so an identical request gets an identical reply, while ``n`` choices, or requests differing in
+``seed``, are independent samples. Weak models write malformed JSON at
+``SimModelSpec.malformed_json_rate``.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def count_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4), math.ceil(len(text.split()) * 0.75))
 
 
-def prompt_tokens(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None) -> int:
+def prompt_tokens(messages: Sequence[dict[str, Any]],
+                  tools: Sequence[dict[str, Any]] | None = None) -> int:
     """Input tokens: message texts plus a few tokens of chat framing, plus tool schemas."""
     n = 3 + sum(4 + count_tokens(message_text(m)) for m in messages)
     if tools:
@@ -100,8 +102,8 @@ def prompt_tokens(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, 
     return n
 
 
-def _rng(model: str, messages: Sequence[dict[str, Any]], tools: Any, seed: int | None, sample: int = 0,
-         salt: str = "") -> random.Random:
+def _rng(model: str, messages: Sequence[dict[str, Any]], tools: Any, seed: int | None,
+         sample: int = 0, salt: str = "") -> random.Random:
     parts: list[Any] = [model, [[m.get("role"), message_text(m)] for m in messages],
                         sorted(t.get("function", t).get("name", "") for t in tools or []), seed]
     if sample or salt:  # choice 0 of a request draws what a single answer always drew
@@ -129,7 +131,8 @@ def _words(text: str) -> set[str]:
 
 
 def _tools_to_call(req: Request) -> list[str]:
-    """Which tools a call names: every tool the user names (parallel calls allowed), else the most relevant."""
+    """Which tools a call names: every tool the user names (parallel calls allowed),
+    else the most relevant."""
     if req.params.forced_tool:
         return [req.params.forced_tool]
     tools = list(req.tools)
@@ -140,7 +143,8 @@ def _tools_to_call(req: Request) -> list[str]:
     if named:
         return named[:1]
     asked = _words(req.last_user)
-    scores = [len(asked & _words(f"{t['name'].replace('_', ' ')} {t['description']}")) for t in tools]
+    scores = [len(asked & _words(f"{t['name'].replace('_', ' ')} {t['description']}"))
+              for t in tools]
     return [tools[scores.index(max(scores))]["name"]]
 
 
@@ -173,7 +177,8 @@ _GENERIC_FILLER = [
 
 
 def _answer_fields(fields: list[Field]) -> list[str]:
-    """The field(s) that carry the answer: answer-like names, else the last field that is not reasoning."""
+    """The field(s) that carry the answer: answer-like names,
+    else the last field that is not reasoning."""
     named = [f.name for f in fields if f.name in ANSWER_F]
     if named:
         return named
@@ -197,7 +202,8 @@ def _critic_values(fields: list[Field], ok: bool, fixed: Any) -> dict[str, Any]:
     return values
 
 
-def _solver_values(spec: SimModelSpec, fields: list[Field], value: Any, chain: list[dict[str, Any]]) -> dict[str, Any]:
+def _solver_values(spec: SimModelSpec, fields: list[Field], value: Any,
+                   chain: list[dict[str, Any]]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     answer_fields = _answer_fields(fields)
     for f in fields:
@@ -212,18 +218,21 @@ def _solver_values(spec: SimModelSpec, fields: list[Field], value: Any, chain: l
 
 # --------------------------------------------------------------------------- a bundled item
 
-def _answer_item(spec: SimModelSpec, req: Request, rng: random.Random, aux: random.Random) -> _Reply:
+def _answer_item(spec: SimModelSpec, req: Request, rng: random.Random,
+                 aux: random.Random) -> _Reply:
     mind = Mind(spec, req, rng)
     if req.role == "planner":
         text, lines, final = mind.plan()
         if req.fields:
             values = _planner_values(req.fields, text, lines)
-            return _Reply(render_fields(req, values, aux, meaning_of(final, text, lines)), [], "planned")
+            return _Reply(render_fields(req, values, aux, meaning_of(final, text, lines)), [],
+                          "planned")
         return _Reply(text, [], "planned")
     if req.role == "critic":
         ok, fixed = mind.critique()
         if req.fields:
-            return _Reply(render_fields(req, _critic_values(req.fields, ok, fixed), aux, meaning_of(fixed)), [],
+            return _Reply(render_fields(req, _critic_values(req.fields, ok, fixed), aux,
+                                        meaning_of(fixed)), [],
                           "critiqued")
         text = "VERDICT: CORRECT" if ok else f"VERDICT: INCORRECT. The answer should be {fixed}."
         return _Reply(text, [], "critiqued")
@@ -232,7 +241,8 @@ def _answer_item(spec: SimModelSpec, req: Request, rng: random.Random, aux: rand
     return _solve_item(spec, req, mind, rng, aux)
 
 
-def _react_step(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random, aux: random.Random) -> _Reply:
+def _react_step(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random,
+                aux: random.Random) -> _Reply:
     tool_names = list(req.react_tools) or ["finish"]
     calc_names = [n for n in tool_names if re.search(r"calc|math|arith|eval|comput", n, re.I)]
     observed = req.tool_result is not None
@@ -246,11 +256,13 @@ def _react_step(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random
         return _Reply(render_fields(req, values, aux), [], "react: tool")
     value, chain, _, how = mind.solve(cot=True)
     finish = "finish" if "finish" in tool_names else tool_names[-1]
-    values = {"next_thought": f"I now know the answer: {value}.", "next_tool_name": finish, "next_tool_args": {}}
+    values = {"next_thought": f"I now know the answer: {value}.", "next_tool_name": finish,
+              "next_tool_args": {}}
     return _Reply(render_fields(req, values, aux), [], f"react: finish ({how})")
 
 
-def _solve_item(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random, aux: random.Random) -> _Reply:
+def _solve_item(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random,
+                aux: random.Random) -> _Reply:
     calc = _calc_tool(req.tools) if req.tools else None
     if calc and req.task == "arithmetic" and req.tool_result is None and rng.random() < min(1.0, 0.45 + spec.skill):
         value, chain, override, how = mind.solve(cot=True)
@@ -261,31 +273,35 @@ def _solve_item(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random
     if req.fields:
         values = _solver_values(spec, req.fields, value, chain)
         steps = [st["text"] for st in chain[1:]]
-        return _Reply(render_fields(req, values, aux, meaning_of(value, _reasoning(spec, chain, value), steps)), [], how)
+        return _Reply(render_fields(req, values, aux,
+                                    meaning_of(value, _reasoning(spec, chain, value), steps)), [],
+                      how)
     return _Reply(_reasoning(spec, chain, value) + f"\nAnswer: {value}", [], how)
 
 
 # --------------------------------------------------------------------------- anything else
 
-_QUERY_ARGS = {"query", "q", "question", "search", "search_query", "input", "text", "prompt", "topic",
-               "keywords", "request", "user_query"}
+_QUERY_ARGS = {"query", "q", "question", "search", "search_query", "input", "text", "prompt",
+               "topic", "keywords", "request", "user_query"}
 _PLACE_ARGS = {"location", "city", "place", "country", "destination"}
 
 
 def _generic_values(req: Request, text: str, computed: str | None, prompt: str) -> dict[str, Any]:
     """What a model means for each field of a request it does not recognise."""
-    numbers = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)", prompt)  # e.g. "Add 3 and 4" -> a=3, b=4
+    # e.g. "Add 3 and 4" -> a=3, b=4
+    numbers = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)", prompt)
     answer_fields = _answer_fields(req.fields) if req.fields else []
     values: dict[str, Any] = {}
     for f in req.fields:
-        value = _generic_value(f, f.name in answer_fields, req.role, text, computed, prompt, numbers)
+        value = _generic_value(f, f.name in answer_fields, req.role, text, computed, prompt,
+                               numbers)
         if value is not MISSING:
             values[f.name] = value
     return values
 
 
-def _generic_value(f: Field, is_answer: bool, role: str, text: str, computed: str | None, prompt: str,
-                   numbers: list[str]) -> Any:
+def _generic_value(f: Field, is_answer: bool, role: str, text: str, computed: str | None,
+                   prompt: str, numbers: list[str]) -> Any:
     """What a model means for field ``f`` (MISSING: nothing, the schema's filler decides)."""
     value = _read_value(f, is_answer, role, computed, prompt, numbers)
     return value if value is not MISSING else _written_value(f, is_answer, text, computed, prompt)
@@ -306,7 +322,8 @@ def _read_value(f: Field, is_answer: bool, role: str, computed: str | None, prom
 
 def _written_value(f: Field, is_answer: bool, text: str, computed: str | None, prompt: str) -> Any:
     """The answer, the reasoning or the query, for a field that asks for one."""
-    if is_answer and f.kind not in ("object", "array"):  # a structured answer is left to the filler
+    if is_answer and f.kind not in ("object", "array"):
+        # a structured answer is left to the filler
         return computed if computed is not None else text
     if f.name in REASON_F:
         return text
@@ -316,7 +333,8 @@ def _written_value(f: Field, is_answer: bool, text: str, computed: str | None, p
 
 
 def _place(prompt: str) -> str:
-    """The last capitalised name in the prompt that does not start a sentence (e.g. a city), else the prompt."""
+    """The last capitalised name in the prompt that does not start a sentence (e.g. a city),
+    else the prompt."""
     names = re.findall(r"(?<=[a-z,] )[A-Z][a-z]+(?: [A-Z][a-z]+)*", prompt)
     return names[-1] if names else prompt[:80]
 
@@ -327,7 +345,8 @@ def _generic_steps(prompt: str) -> list[str]:
             "Work through it one part at a time", "Check the result and summarise it"]
 
 
-def _answer_generic(spec: SimModelSpec, req: Request, rng: random.Random, aux: random.Random) -> _Reply:
+def _answer_generic(spec: SimModelSpec, req: Request, rng: random.Random,
+                    aux: random.Random) -> _Reply:
     prompt = prompt_of(req)
     expr = _expression(prompt)
     computed = _computed(expr)
@@ -341,7 +360,8 @@ def _answer_generic(spec: SimModelSpec, req: Request, rng: random.Random, aux: r
         if req.role == "react":
             values.update(next_thought=text, next_tool_name=_finish_tool(req), next_tool_args={})
         answer = computed if computed is not None else text
-        return _Reply(render_fields(req, values, aux, meaning_of(answer, text)), [], "generic fields")
+        return _Reply(render_fields(req, values, aux, meaning_of(answer, text)), [],
+                      "generic fields")
     return _Reply(text, [], "generic")
 
 
@@ -371,8 +391,8 @@ def _generic_base(req: Request, computed: str | None, prompt: str) -> str:
     if computed is not None:
         return f"The answer is {computed}."
     topic = " ".join(prompt.split()[:12])
-    return (f"Here is a short answer about \"{topic}\": it depends on the details, but the key point "
-            "is clear.")
+    return (f"Here is a short answer about \"{topic}\": it depends on the details, but the key "
+            "point is clear.")
 
 
 def _finish_tool(req: Request) -> str:
@@ -380,7 +400,8 @@ def _finish_tool(req: Request) -> str:
     return "finish" if "finish" in req.react_tools or not req.react_tools else list(req.react_tools)[-1]
 
 
-def _generic_call(req: Request, name: str, prompt: str, rng: random.Random, aux: random.Random) -> dict[str, Any]:
+def _generic_call(req: Request, name: str, prompt: str, rng: random.Random,
+                  aux: random.Random) -> dict[str, Any]:
     sub = _as_tool_request(req, name)
     values = _generic_values(sub, prompt[:80], None, prompt)
     return tool_call(name, shape_object(sub, values, aux, meaning_of(prompt[:80])), rng)
@@ -389,7 +410,8 @@ def _generic_call(req: Request, name: str, prompt: str, rng: random.Random, aux:
 # --------------------------------------------------------------------------- forced tool calls
 
 def _as_tool_request(req: Request, name: str) -> Request:
-    """The request as "answer with the arguments of tool ``name``" (a JSON object of its parameters)."""
+    """The request as "answer with the arguments of tool ``name``"
+    (a JSON object of its parameters)."""
     params = req.params.tool(name)["parameters"]
     fields = fields_of(params)
     role = role_for({f.name for f in fields}, req.system, req.last_user, req.item)
@@ -397,7 +419,8 @@ def _as_tool_request(req: Request, name: str) -> Request:
                    params=replace(req.params, tools=(), tool_choice="none", forced_tool=None))
 
 
-def _forced_calls(spec: SimModelSpec, req: Request, rng: random.Random, aux: random.Random) -> _Reply:
+def _forced_calls(spec: SimModelSpec, req: Request, rng: random.Random,
+                  aux: random.Random) -> _Reply:
     """``tool_choice`` "required" or a named function: the model must call (one or more) tools."""
     calc = _calc_tool(req.tools)
     arithmetic_calc = calc and req.task == "arithmetic" and req.params.forced_tool is None
@@ -410,9 +433,10 @@ def _forced_calls(spec: SimModelSpec, req: Request, rng: random.Random, aux: ran
     return _Reply(None, calls, "; ".join(hows))
 
 
-def _forced_args(spec: SimModelSpec, req: Request, name: str, calc: tuple[str, str] | None, rng: random.Random,
-                 aux: random.Random) -> tuple[dict[str, Any] | str, str]:
-    """The arguments of a forced call of tool ``name`` (a dict, or the JSON text the model wrote)."""
+def _forced_args(spec: SimModelSpec, req: Request, name: str, calc: tuple[str, str] | None,
+                 rng: random.Random, aux: random.Random) -> tuple[dict[str, Any] | str, str]:
+    """The arguments of a forced call of tool ``name`` (a dict,
+    or the JSON text the model wrote)."""
     if calc and name == calc[0]:
         if req.task == "arithmetic":
             mind = Mind(spec, req, rng)
@@ -453,21 +477,23 @@ def _latency(spec: SimModelSpec, output_tokens: int, rng: random.Random) -> floa
     return overhead + output_tokens / spec.tokens_per_s
 
 
-def _choice(spec: SimModelSpec, req: Request, reply: _Reply, limit: int, bad: random.Random) -> SimChoice:
+def _choice(spec: SimModelSpec, req: Request, reply: _Reply, limit: int,
+            bad: random.Random) -> SimChoice:
     content, calls = reply.content, reply.tool_calls
     if spec.malformed_json_rate and bad.random() < spec.malformed_json_rate:
         if req.fmt == "json" and content:
             content = malform(content, bad)
         elif calls and req.params.tool_choice in ("required", "function"):
             fn = calls[0]["function"]
-            calls = [{**calls[0], "function": {**fn, "arguments": malform(fn["arguments"], bad)}}, *calls[1:]]
+            calls = [{**calls[0], "function": {**fn, "arguments": malform(fn["arguments"], bad)}},
+                     *calls[1:]]
     n_out = count_tokens((content or "") + "".join(json.dumps(tc["function"]) for tc in calls)) + 1
     finish = "tool_calls" if calls else "stop"
     if n_out > limit and content:
         content = content[: limit * 4]
         n_out, finish = limit, "length"
-    info = {"role": req.role, "format": req.fmt, "item": req.item["id"] if req.item else None, "how": reply.how,
-            "malformed": content != reply.content or calls != reply.tool_calls}
+    info = {"role": req.role, "format": req.fmt, "item": req.item["id"] if req.item else None,
+            "how": reply.how, "malformed": content != reply.content or calls != reply.tool_calls}
     return SimChoice(content, calls, n_out, finish, info)
 
 
@@ -484,18 +510,21 @@ def simulate(
     parallel_tool_calls: bool | None = None,
     **_: Any,
 ) -> SimResult:
-    """Answer ``messages`` as simulated ``model`` would (``n`` independent choices); deterministic in
-    (model, messages, tool names, seed). Bad requests raise ``SimRequestError`` (status, param)."""
+    """Answer ``messages`` as simulated ``model`` would (``n`` independent choices); deterministic
+    in (model, messages, tool names, seed). Bad requests raise ``SimRequestError`` (status,
+    param)."""
     spec = get_spec(model)
     check_messages(messages)
     msgs = [as_message(m) for m in messages]
-    params = parse_params(tools=tools, tool_choice=tool_choice, response_format=response_format, seed=seed,
-                          max_tokens=max_tokens, n=n, parallel_tool_calls=parallel_tool_calls)
+    params = parse_params(tools=tools, tool_choice=tool_choice, response_format=response_format,
+                          seed=seed, max_tokens=max_tokens, n=n,
+                          parallel_tool_calls=parallel_tool_calls)
     n_in = prompt_tokens(msgs, params.raw_tools)
     if n_in > spec.context_window:
         raise SimContextWindowError(
-            f"{spec.name}: prompt has {n_in} tokens but the context window is {spec.context_window}; "
-            "shorten the prompt or pick a model with a larger window", param="messages")
+            f"{spec.name}: prompt has {n_in} tokens but the context window is "
+            f"{spec.context_window}; shorten the prompt or pick a model with a larger window",
+            param="messages")
     req = read_request(msgs, params)
     limit = min(spec.max_output_tokens, params.max_tokens or spec.max_output_tokens)
     choices, first_rng = [], None

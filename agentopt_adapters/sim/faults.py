@@ -41,10 +41,11 @@ def parse_schedule(spec: str | Mapping[int, str] | None,
         if m:
             every = int(m.group(1))
             if every < 1 or not faults:
-                raise AgentOptError(f"fault schedule {text!r}: 'every:K' needs K >= 1 and at least one "
-                                    "fault kind (--faults 429,500,timeout,malformed)")
+                raise AgentOptError(f"fault schedule {text!r}: 'every:K' needs K >= 1 and at "
+                                    "least one fault kind (--faults 429,500,timeout,malformed)")
             return every, {}
-        pairs = [_scheduled_fault(part) for part in filter(None, (p.strip() for p in text.split(",")))]
+        pairs = [_scheduled_fault(part)
+                 for part in filter(None, (p.strip() for p in text.split(",")))]
     out: dict[int, str] = {}
     for n, kind in pairs:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -73,16 +74,16 @@ class FaultPlan:
         self.fail_rate, self.faults, self.seed = fail_rate, tuple(faults), seed
         self.every, self.at = parse_schedule(schedule, self.faults)
         if (self.every or self.at) and fail_rate > 0:
-            raise AgentOptError("use either a fault schedule (--faults-schedule) or random faults (--fail-rate), "
-                                "not both")
+            raise AgentOptError("use either a fault schedule (--faults-schedule) or random faults "
+                                "(--fail-rate), not both")
 
     @property
     def scheduled(self) -> bool:
         return bool(self.every or self.at)
 
     def fault_for(self, number: int, body_key: str, occurrence: int) -> str | None:
-        """The fault of request ``number`` (1-based arrival), whose body hash is ``body_key`` and which
-        is the ``occurrence``-th sending of that body."""
+        """The fault of request ``number`` (1-based arrival), whose body hash is ``body_key`` and
+        which is the ``occurrence``-th sending of that body."""
         if self.every:
             return self.faults[(number // self.every - 1) % len(self.faults)] if number % self.every == 0 else None
         if self.at:

@@ -123,7 +123,8 @@ class Mind:
     def same_family(self) -> bool:
         return self.spec.plan_header.lower() in self.req.evidence.lower()
 
-    def solve(self, cot: bool = True) -> tuple[Any, list[dict[str, Any]], dict[int, Any] | None, str]:
+    def solve(self, cot: bool = True) -> tuple[Any, list[dict[str, Any]], dict[int, Any] | None,
+                                               str]:
         """(final value, the steps it worked through, override used, how) for a solver."""
         gold = self.gold_chain()
         r = self.rng.random
@@ -160,7 +161,8 @@ class Mind:
         return bad, gold[:-1] + [{"text": gold[-1]["text"], "value": bad}], None, "slipped"
 
     def plan(self) -> tuple[str, list[str], Any]:
-        """(plan text, step lines, final value) for a planner; an over-capable model may just answer."""
+        """(plan text, step lines, final value) for a planner;
+        an over-capable model may just answer."""
         if self.spec.direct_answer_rate and self.rng.random() < self.spec.direct_answer_rate:
             ok = self.rng.random() < _p_plan(self.s, int(self.d * 3))
             value = self.gold_chain()[-1]["value"] if ok else self.wrong(self.gold_chain()[-1]["value"],
@@ -168,7 +170,8 @@ class Mind:
             text = f"No plan needed - this is straightforward. The answer is {value}."
             return text, [text], value
         chain = self.gold_chain() if self.rng.random() < _p_plan(self.s, self.d) else self.flawed_chain()[0]
-        lines = [f"Step {i}: {st['text'][0].upper()}{st['text'][1:]}" for i, st in enumerate(chain[1:], start=1)]
+        lines = [f"Step {i}: {st['text'][0].upper()}{st['text'][1:]}"
+                 for i, st in enumerate(chain[1:], start=1)]
         tail = ["Check each intermediate result before moving on."] * (self.spec.verbosity >= 2)
         final = chain[-1]["value"]
         text = "\n".join([self.spec.plan_header, *lines, *tail, f"This gives {final}."])

@@ -1,12 +1,13 @@
-"""JSON Schema for the simulated zoo: check a caller's schema the way the OpenAI API does, and produce
-values that validate against it, carrying what the model means to say where a field asks for it.
+"""JSON Schema for the simulated zoo: check a caller's schema the way the OpenAI API does, and
+produce values that validate against it, carrying what the model means to say where a field asks
+for it.
 
 Supported when producing values: ``type`` (also lists), ``properties``/``required``/
 ``additionalProperties``/``minProperties``, ``items``/``prefixItems``/``minItems``/``maxItems``/
 ``uniqueItems``, ``enum``, ``const``, ``anyOf``/``oneOf``/``allOf``, ``$ref`` into ``$defs`` /
-``definitions`` (recursion included), string ``minLength``/``maxLength``/``format`` (date, date-time,
-time, email, uri, uuid), numeric bounds and ``multipleOf``. ``pattern`` is honoured only when the
-value happens to match (values for fields with a pattern may not validate).
+``definitions`` (recursion included), string ``minLength``/``maxLength``/``format`` (date,
+date-time, time, email, uri, uuid), numeric bounds and ``multipleOf``. ``pattern`` is honoured only
+when the value happens to match (values for fields with a pattern may not validate).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class SchemaError(ValueError):
 # --------------------------------------------------------------------------- checking
 
 def check_schema(schema: Any, *, strict: bool = False) -> None:
-    """Raise SchemaError if ``schema`` is not a usable JSON Schema (or breaks OpenAI's strict rules)."""
+    """Raise SchemaError if ``schema`` is not a usable JSON Schema
+    (or breaks OpenAI's strict rules)."""
     import jsonschema
 
     if not isinstance(schema, dict):
@@ -73,7 +75,8 @@ def _refs(node: Any) -> list[str]:
 
 
 def _check_strict(node: Any, ctx: tuple[str, ...]) -> None:
-    """OpenAI's structured-output rules: every object closes its properties and requires them all."""
+    """OpenAI's structured-output rules:
+    every object closes its properties and requires them all."""
     if isinstance(node, list):
         for i, v in enumerate(node):
             _check_strict(v, (*ctx, str(i)))
@@ -93,8 +96,8 @@ def _is_object_schema(node: dict[str, Any]) -> bool:
 
 def _check_closed(node: dict[str, Any], ctx: tuple[str, ...]) -> None:
     if node.get("additionalProperties") is not False:
-        raise SchemaError(f"In context={ctx}, 'additionalProperties' is required to be supplied and "
-                          "to be false.")
+        raise SchemaError(f"In context={ctx}, 'additionalProperties' is required to be supplied "
+                          "and to be false.")
     missing = [k for k in node.get("properties", {}) if k not in (node.get("required") or [])]
     if missing:
         raise SchemaError(f"In context={ctx}, 'required' is required to be supplied and to be an "
@@ -183,7 +186,8 @@ def _types(s: dict[str, Any]) -> list[str]:
         return ["object"]
     if any(k in s for k in ("items", "prefixItems", "minItems", "maxItems")):
         return ["array"]
-    if any(k in s for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
+    if any(k in s
+           for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
         return ["number"]
     return ["string"]
 
@@ -194,7 +198,8 @@ def json_type(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str
     if "enum" in s or "const" in s:
         return "enum"
     for key in ("anyOf", "oneOf"):
-        branches = [b for b in s.get(key) or [] if _Doc(root or schema).resolve(b).get("type") != "null"]
+        branches = [b for b in s.get(key) or []
+                    if _Doc(root or schema).resolve(b).get("type") != "null"]
         if branches:
             return json_type(branches[0], root or schema)
     return next((t for t in _types(s) if t != "null"), "null")
@@ -202,20 +207,25 @@ def json_type(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str
 
 # --------------------------------------------------------------------------- producing values
 
-_NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra", "Barbara Liskov"]
-_PERSON_KEYS = ("author", "person", "people", "scientist", "owner", "assignee", "member", "employee", "speaker",
-                "first_name", "last_name", "full_name", "username", "user_name", "contact", "participant")
+_NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra",
+          "Barbara Liskov"]
+_PERSON_KEYS = ("author", "person", "people", "scientist", "owner", "assignee", "member",
+                "employee", "speaker", "first_name", "last_name", "full_name", "username",
+                "user_name", "contact", "participant")
 _TITLES = ["{T}", "Overview of {T}", "Key ideas: {T}", "{T} in practice", "Open questions on {T}"]
 _CITIES = ["Lisbon", "Nairobi", "Osaka", "Toronto", "Lima", "Oslo"]
-_SENTENCES = ["A short note on {t}.", "The key point about {t}.", "{T}, in brief.", "What matters most for {t}.",
-              "A practical take on {t}."]
-_QUERY_NAMES = {"query", "q", "question", "search", "search_query", "input", "text", "prompt", "topic",
-                "keywords", "request", "task", "objective", "goal", "message", "user_query"}
+_SENTENCES = ["A short note on {t}.", "The key point about {t}.", "{T}, in brief.",
+              "What matters most for {t}.", "A practical take on {t}."]
+_QUERY_NAMES = {"query", "q", "question", "search", "search_query", "input", "text", "prompt",
+                "topic", "keywords", "request", "task", "objective", "goal", "message",
+                "user_query"}
 _FORMATS = {"date": "2024-05-17", "date-time": "2024-05-17T09:30:00Z", "time": "09:30:00",
-            "email": "alex@example.com", "uri": "https://example.com/notes", "url": "https://example.com/notes",
-            "hostname": "example.com", "ipv4": "192.0.2.7"}
-_FORMAT_RE = {"date": r"\d{4}-\d{2}-\d{2}", "date-time": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
-              "time": r"\d{2}:\d{2}:\d{2}", "email": r"[^@\s]+@[^@\s]+\.[^@\s]+", "uri": r"[a-z][a-z0-9+.-]*:\S+",
+            "email": "alex@example.com", "uri": "https://example.com/notes",
+            "url": "https://example.com/notes", "hostname": "example.com", "ipv4": "192.0.2.7"}
+_FORMAT_RE = {"date": r"\d{4}-\d{2}-\d{2}",
+              "date-time": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+              "time": r"\d{2}:\d{2}:\d{2}", "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+              "uri": r"[a-z][a-z0-9+.-]*:\S+",
               "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
 
 
@@ -226,15 +236,17 @@ def _norm(text: Any) -> str:
 class Shaper:
     """Produces schema-valid values for one root schema.
 
-    ``meaning(name)`` returns what the model means to put into a property of that name (or MISSING);
-    ``topic`` is a few words of the prompt for plausible filler; ``context`` is the conversation (an
-    enum option or a listed choice it mentions is preferred, as a model would); ``null_rate`` is how
-    often an optional (nullable) value is null; ``optional_rate`` how often a non-required property is sent.
+    ``meaning(name)`` returns what the model means to put into a property of that name (or
+    MISSING); ``topic`` is a few words of the prompt for plausible filler; ``context`` is the
+    conversation (an enum option or a listed choice it mentions is preferred, as a model would);
+    ``null_rate`` is how often an optional (nullable) value is null; ``optional_rate`` how often a
+    non-required property is sent.
     """
 
-    def __init__(self, root: dict[str, Any], rng: random.Random, *, meaning: Callable[[str], Any] | None = None,
-                 topic: str = "the question", context: str = "", null_rate: float = 0.1,
-                 optional_rate: float = 0.8, max_depth: int = 5) -> None:
+    def __init__(self, root: dict[str, Any], rng: random.Random, *,
+                 meaning: Callable[[str], Any] | None = None, topic: str = "the question",
+                 context: str = "", null_rate: float = 0.1, optional_rate: float = 0.8,
+                 max_depth: int = 5) -> None:
         self.doc, self.rng = _Doc(root), rng
         self.meaning = meaning or (lambda name: MISSING)
         self.topic = " ".join(topic.split()[:8]).rstrip("?.!") or "the question"
@@ -268,7 +280,8 @@ class Shaper:
         return getattr(self, f"_make_{kind}", self._make_string)(s, name or label, depth)
 
     def fit(self, value: Any, schema: Any, name: str = "", depth: int = 0) -> Any:
-        """``value`` shaped into ``schema`` (coerced, clipped, completed), or MISSING if it cannot be."""
+        """``value`` shaped into ``schema`` (coerced, clipped, completed),
+        or MISSING if it cannot be."""
         if value is MISSING:
             return MISSING
         s = self.doc.resolve(schema)
@@ -278,7 +291,9 @@ class Shaper:
             return _match_enum(value, s["enum"])
         branches = s.get("anyOf") or s.get("oneOf")
         if isinstance(branches, list):
-            ordered = sorted(branches, key=lambda b: (value is None) != (self.doc.resolve(b).get("type") == "null"))
+            ordered = sorted(branches,
+                             key=lambda b: (value is None) != (self.doc.resolve(b).get("type")
+                                                               == "null"))
             for b in ordered:
                 got = self.fit(value, b, name, depth)
                 if got is not MISSING:
@@ -296,7 +311,8 @@ class Shaper:
     # ---- choices -----------------------------------------------------------------------------
     def _pick_type(self, types: list[str], depth: int) -> str:
         real = [t for t in types if t != "null"]
-        if not real or ("null" in types and (depth >= self.max_depth or self.rng.random() < self.null_rate)):
+        if not real or ("null" in types
+                        and (depth >= self.max_depth or self.rng.random() < self.null_rate)):
             return "null"
         return real[0]
 
@@ -415,7 +431,8 @@ class Shaper:
             n = min(n, len(prefix))
         out: list[Any] = []
         for i in range(n):
-            out.append(self._fresh_item(_item(s, prefix, i), out, bool(s.get("uniqueItems")), name, depth))
+            out.append(self._fresh_item(_item(s, prefix, i), out, bool(s.get("uniqueItems")), name,
+                                        depth))
         if s.get("uniqueItems"):
             out = _unique(out)
         return out
@@ -432,18 +449,21 @@ class Shaper:
         required = set(s.get("required") or [])
         out: dict[str, Any] = {}
         for key, sub in props.items():
-            if key in required or (depth < self.max_depth and self.rng.random() < self.optional_rate):
+            if key in required or (depth < self.max_depth
+                                   and self.rng.random() < self.optional_rate):
                 out[key] = self.make(sub, key, depth + 1)
         extra = s.get("additionalProperties", True)
         while len(out) < int(s.get("minProperties", 0)) and extra is not False:
             key = next(k for k in (f"key{i}" for i in range(1, 1000)) if k not in out)
-            out[key] = self.make(extra if isinstance(extra, dict) else {"type": "string"}, key, depth + 1)
+            out[key] = self.make(extra if isinstance(extra, dict) else {"type": "string"}, key,
+                                 depth + 1)
         return out
 
     # ---- fitting a meant value -----------------------------------------------------------------
     def _fit_string(self, value: Any, s: dict[str, Any], name: str, depth: int) -> Any:
         if isinstance(value, list):
-            text = "\n".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
+            text = "\n".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                             for v in value)
         elif isinstance(value, dict):
             text = json.dumps(value, ensure_ascii=False)
         else:
@@ -481,7 +501,8 @@ class Shaper:
         if isinstance(value, dict):
             return MISSING
         prefix = _prefix(s)
-        out = [self.shape(v, _item(s, prefix, i), "", depth + 1) for i, v in enumerate(_as_items(value))]
+        out = [self.shape(v, _item(s, prefix, i), "", depth + 1)
+               for i, v in enumerate(_as_items(value))]
         if s.get("uniqueItems"):
             out = _unique(out)
         hi = s.get("maxItems")
@@ -512,7 +533,8 @@ class Shaper:
         return out if len(out) >= int(s.get("minProperties", 0)) else MISSING
 
     def _object_around(self, value: Any, s: dict[str, Any], depth: int) -> Any:
-        """An object whose main property carries a scalar meant value (e.g. a plan step's title)."""
+        """An object whose main property carries a scalar meant value
+        (e.g. a plan step's title)."""
         props = s.get("properties") or {}
         required = list(s.get("required") or [])
         order = sorted(props, key=lambda k: (k not in required, _main_rank(k)))
@@ -543,8 +565,8 @@ def _as_items(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-_MAIN_NAMES = ("answer", "response", "result", "text", "content", "value", "title", "description", "step",
-               "name", "summary")
+_MAIN_NAMES = ("answer", "response", "result", "text", "content", "value", "title", "description",
+               "step", "name", "summary")
 
 
 def _main_rank(key: str) -> int:
@@ -575,7 +597,8 @@ def _bound(s: dict[str, Any], key: str) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _tighter(a: float | None, b: float | None, pick: Callable[[float, float], float]) -> float | None:
+def _tighter(a: float | None, b: float | None,
+             pick: Callable[[float, float], float]) -> float | None:
     """``pick(a, b)`` of the bounds that are set (None if neither is)."""
     if a is None or b is None:
         return b if a is None else a
@@ -583,7 +606,8 @@ def _tighter(a: float | None, b: float | None, pick: Callable[[float, float], fl
 
 
 def _in_bounds(x: float, s: dict[str, Any]) -> bool:
-    """``x`` within the schema's bounds and ``multipleOf`` (checked the way jsonschema checks it)."""
+    """``x`` within the schema's bounds and ``multipleOf``
+    (checked the way jsonschema checks it)."""
     checks = [("minimum", lambda b: x >= b), ("maximum", lambda b: x <= b),
               ("exclusiveMinimum", lambda b: x > b), ("exclusiveMaximum", lambda b: x < b)]
     for key, ok in checks:

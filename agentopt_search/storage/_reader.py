@@ -48,8 +48,10 @@ class Sums:
     def summary(self) -> dict[str, Any]:
         """What optuna-dashboard tables and plots per combination trial (value = mean score)."""
         n = max(self.n, 1)
-        return {"mean_score": self.score / n, "mean_cost_usd": self.cost / self.n_cost if self.n_cost else None,
-                "mean_latency_s": self.latency / n, "n_examples": self.n, "n_errors": self.n_errors}
+        return {"mean_score": self.score / n,
+                "mean_cost_usd": self.cost / self.n_cost if self.n_cost else None,
+                "mean_latency_s": self.latency / n, "n_examples": self.n,
+                "n_errors": self.n_errors}
 
 
 class CellReader:
@@ -58,9 +60,12 @@ class CellReader:
     def __init__(self, study_id: int, slots: tuple[str, ...], legacy: bool = False) -> None:
         self.study_id = study_id
         self.slots = slots
-        self.cursors = {False: 0, True: 0} if legacy else {False: 0}  # per table: last attribute id read
-        self.trial_of: dict[Values, int] = {}  # assignment -> its trial (the oldest, for format-1 studies)
-        self.values_of: dict[int, Values | None] = {}  # trial -> assignment (None: not a cell trial of these slots)
+        # per table: last attribute id read
+        self.cursors = {False: 0, True: 0} if legacy else {False: 0}
+        # assignment -> its trial (the oldest, for format-1 studies)
+        self.trial_of: dict[Values, int] = {}
+        # trial -> assignment (None: not a cell trial of these slots)
+        self.values_of: dict[int, Values | None] = {}
         self.known: set[CellKey] = set()
         self.sums: dict[Values, Sums] = {}
 
@@ -108,7 +113,9 @@ class CellReader:
             outcome, shared = decode_cell(json.loads(value_json))
             example = int(key[5:])
             outcome.check("a stored cell")
-        except (TypeError, ValueError, IndexError) as exc:  # not a cell agentopt wrote: never trust it
-            log.warning("ignoring malformed %s=%r in trial %s (%s)", key, value_json[:200], tid, exc)
+        except (TypeError, ValueError, IndexError) as exc:
+            # not a cell agentopt wrote: never trust it
+            log.warning("ignoring malformed %s=%r in trial %s (%s)", key, value_json[:200], tid,
+                        exc)
             return None
         return StoredCell(dict(zip(self.slots, values)), example, outcome, shared)

@@ -25,7 +25,8 @@ class MemoryStore:
     def poll(self) -> list[StoredCell]:
         return []
 
-    def claim(self, wanted: Sequence[CellKey], limit: int) -> tuple[list[StoredCell], list[CellKey]]:
+    def claim(self, wanted: Sequence[CellKey], limit: int) -> tuple[list[StoredCell],
+                                                                    list[CellKey]]:
         return [], list(dict.fromkeys(wanted))[:limit]
 
     def save(self, cell: StoredCell) -> None:

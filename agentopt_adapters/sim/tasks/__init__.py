@@ -88,7 +88,8 @@ def _load(name: str) -> Task:
 
 
 def load_task(name: str) -> Task:
-    """The bundled task ``name`` ("arithmetic" or "multihop"); items are generated with a fixed seed."""
+    """The bundled task ``name`` ("arithmetic" or "multihop");
+    items are generated with a fixed seed."""
     return _load(name)
 
 

@@ -49,7 +49,8 @@ def step_text(value: int, op: list[Any], new: int) -> str:
 
 
 def chain(item: dict[str, Any], override: dict[int, int] | None = None) -> list[dict[str, Any]]:
-    """The worked steps of ``item``; ``override={i: v}`` forces step i's result (errors propagate)."""
+    """The worked steps of ``item``; ``override={i: v}`` forces step i's result
+    (errors propagate)."""
     meta = item["meta"]
     value = meta["start"]
     steps = [{"text": f"start with {value}", "value": value}]
@@ -126,7 +127,8 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
 
 
 def _draw_op(rng: random.Random, value: int) -> list[Any]:
-    """One operation on ``value``: add, sub, packs, mul (while the value is small), div (exactly)."""
+    """One operation on ``value``: add, sub, packs, mul (while the value is small), div
+    (exactly)."""
     choices = ["add", "sub", "packs"]
     if value <= 150:
         choices.append("mul")
@@ -175,8 +177,8 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.UAdd: operator.pos, ast.Mod: operator.mod, ast.Pow: operator.pow}
 
 
-# CPython 3.11's ast.parse keeps a per-interpreter recursion counter that concurrent threads corrupt
-# ("SystemError: AST constructor recursion depth mismatch"): one parse at a time.
+# CPython 3.11's ast.parse keeps a per-interpreter recursion counter that concurrent threads
+# corrupt ("SystemError: AST constructor recursion depth mismatch"): one parse at a time.
 _PARSE_LOCK = threading.Lock()
 
 
@@ -211,5 +213,6 @@ def build() -> Task:
         name="arithmetic",
         items=generate(),
         metric=metric,
-        description="Multi-step arithmetic word problems with integer answers; a calculator tool helps.",
+        description="Multi-step arithmetic word problems with integer answers; a calculator tool "
+                    "helps.",
     )
