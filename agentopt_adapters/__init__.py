@@ -29,7 +29,8 @@ def discover(app: Any, **options: Any) -> list[Slot]:
     return adapter_for(app).discover(app, **options)
 
 
-def bind(app: Any, assignment: Mapping[str, Any], **options: Any) -> AbstractContextManager[Runner]:
+def bind(app: Any, assignment: Mapping[str, Any],
+         **options: Any) -> AbstractContextManager[Runner]:
     """``with bind(app, {slot: model}) as run: out, usage = run(x)``; ``options`` are the
     framework's run settings (LangGraph: ``config=``, ``context=``, ``tracing=``)."""
     return adapter_for(app).bind(app, assignment, **options)

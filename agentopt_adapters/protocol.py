@@ -106,7 +106,8 @@ class Adapter(ABC):
         """Every model slot of ``app``."""
 
     @abstractmethod
-    def bind(self, app: Any, assignment: Mapping[str, Any], **options: Any) -> AbstractContextManager[Runner]:
+    def bind(self, app: Any, assignment: Mapping[str, Any],
+             **options: Any) -> AbstractContextManager[Runner]:
         """Context manager yielding a Runner that uses ``assignment`` (slot -> model); slots not in
         ``assignment`` keep the app's own models. ``options`` are framework-specific run settings."""
 

@@ -38,7 +38,8 @@ def _examples(examples: Any) -> list[Any]:
     try:
         items = list(examples)
     except TypeError:
-        raise ValueError(f"examples must be an iterable of examples, got {type(examples).__name__}") from None
+        raise ValueError("examples must be an iterable of examples, got "
+                         f"{type(examples).__name__}") from None
     if not items:
         raise ValueError("examples is empty; give at least one example to evaluate on")
     return items

@@ -63,14 +63,16 @@ class Outcome:
     def check(self, where: str) -> Outcome:
         """Validate; ``where`` names the combination and example in the error."""
         s = self.score
-        if isinstance(s, bool) or not isinstance(s, numbers.Real) or math.isnan(s) or not 0.0 <= s <= 1.0:
+        if isinstance(s, bool) or not isinstance(s, numbers.Real) or math.isnan(s) \
+                or not 0.0 <= s <= 1.0:
             raise ValueError(f"score {s!r} for {where} is not a number in [0, 1]; make the metric "
                              "return a float in [0, 1]")
         for name in ("cost_usd", "latency_s"):
             v = getattr(self, name)
             if v is None:
                 continue
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) \
+                    or v < 0:
                 raise ValueError(f"{name} {v!r} for {where} must be a non-negative number")
         for row in self.usage or ():
             _check_row(row, where)

@@ -43,7 +43,9 @@ class AnchorRecords:
 
     def __post_init__(self) -> None:
         shape = (len(self.names), self.n_items)
-        self.scores, self.costs, self.latencies = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+        self.scores = np.full(shape, np.nan)
+        self.costs = np.full(shape, np.nan)
+        self.latencies = np.full(shape, np.nan)
 
     def record(self, k: int, pos: int, o: Outcome) -> None:
         self.scores[k, pos] = o.score

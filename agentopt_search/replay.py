@@ -36,7 +36,8 @@ def replay(storage: str | StoredRun, study_name: str | None = None, *,
     (cells stored without usage keep their cost). ``strategy`` overrides the stored one."""
     run = storage if isinstance(storage, StoredRun) else read_run(storage, study_name)
     settings = dict(run.metadata.get("search") or {})
-    cells = [replace(c, outcome=reprice(c.outcome, pricer)) for c in run.cells] if pricer else list(run.cells)
+    cells = [replace(c, outcome=reprice(c.outcome, pricer)) for c in run.cells] if pricer \
+        else list(run.cells)
     store = _StoredCells(cells, run.metadata)
     result = search(run.slots, _not_stored, list(range(run.n_examples)), storage=store,
                     anchors=run.anchors or None,

@@ -85,7 +85,8 @@ class CellRunner:
         values = rec.values(cell[0])
         ex_index = int(rec.order[cell[1]])
         assignment = dict(zip(rec.slots, values))
-        where = f"combination {'|'.join(f'{k}={v}' for k, v in assignment.items())} on example #{ex_index}"
+        combination = "|".join(f"{k}={v}" for k, v in assignment.items())
+        where = f"combination {combination} on example #{ex_index}"
         start = time.perf_counter()
         try:
             raw = await self._call(assignment, self.examples[ex_index])
@@ -177,7 +178,8 @@ class _Scheduler:
             await changed.wait()
 
     def _in_hand(self) -> int:
-        return len(self.queue) + sum(map(len, self.parked.values())) + sum(map(len, self.running.values()))
+        waiting = sum(map(len, self.parked.values()))
+        return len(self.queue) + waiting + sum(map(len, self.running.values()))
 
     def _pop(self) -> Cell | None:
         while self.queue:

@@ -2,12 +2,12 @@
 
 - litellm uses its bundled price map (no fetch at import; the tests are a program).
 - Property tests are derandomized: hypothesis draws the same examples on every run (no example
-  database, no deadline), so a run fails or passes the same way on any machine. Explore with fresh draws
-  with ``HYPOTHESIS_PROFILE=explore pytest ...``.
+  database, no deadline), so a run fails or passes the same way on any machine. Explore with fresh
+  draws with ``HYPOTHESIS_PROFILE=explore pytest ...``.
 - Every test stops what it started: a test (or a module's fixtures) that leaves a child process, a
-new
-  non-daemon thread or an ``agentopt-*`` thread (the sim server, the storage heartbeat, the evaluation
-  pool) running fails. Threads that are finishing get a short join first; nothing here waits for a fixed time.
+  new non-daemon thread or an ``agentopt-*`` thread (the sim server, the storage heartbeat, the
+  evaluation pool) running fails. Threads that are finishing get a short join first; nothing here
+  waits for a fixed time.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import pytest
 
 
 def _bin_dir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [p
-                                                                      for p in [shutil.which("initdb")] if p]
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or \
+        [p for p in [shutil.which("initdb")] if p]
     return Path(found[-1]).parent if found else None
 
 
@@ -34,7 +34,8 @@ def _start(prefix: list[str], bindir: Path, data: str, sock: str, logf: str,
     it (other processes on a busy machine), so a bind failure is retried on another port."""
     for attempt in range(attempts):
         port = _free_port()
-        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        opts = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c max_connections=200")
         res = subprocess.run(prefix
                              + [str(bindir / "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w",
                                 "-t", "60",

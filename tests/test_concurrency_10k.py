@@ -170,8 +170,9 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
         runners = []
         for a, kind in zip(plan, kinds):
             target = {"graph": graph, "callable": app, "async": aapp}[kind]
-            spec = {s: {"model": f"openai/{m}", "kwargs": {"api_base": url}} for s, m in a.items()} \
-                if kind == "graph" else {s: f"openai/{m}" for s, m in a.items()}
+            spec = {s: {"model": f"openai/{m}", "kwargs": {"api_base": url}}
+                    for s, m in a.items()} if kind == "graph" else \
+                {s: f"openai/{m}" for s, m in a.items()}
             runners.append((kind, stack.enter_context(aa.bind(target, spec))))
 
         def example(aid: int, k: int) -> dict[str, str]:

@@ -255,7 +255,8 @@ def test_export_with_program_state_roundtrips(program, tmp_path):
     cfg = export_config(program, ASSIGN, include_state=True)
     state = cfg["dspy_state"]
     assert set(state) == set(SLOTS)
-    assert state["final"]["lm"]["model"] == "sim/large" and "_dspy_lm_class" in state["final"]["lm"]
+    assert state["final"]["lm"]["model"] == "sim/large"
+    assert "_dspy_lm_class" in state["final"]["lm"]
     assert "api_key" not in json.dumps(state)
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))

@@ -49,7 +49,8 @@ def test_thousand_concurrent_calls_zero_cross_talk(concurrent_results):
     cross_talk = 0
     for (label, _), (out, usage) in results.items():
         assignment = ASSIGNMENTS[label]
-        assert [c.slot for c in usage][:1] == ["planner.plan.predict"] and usage.calls[-1].slot == "final"
+        assert [c.slot for c in usage][:1] == ["planner.plan.predict"]
+        assert usage.calls[-1].slot == "final"
         cross_talk += sum(1 for c in usage if c.slot is None or c.model != assignment[c.slot])
         assert not aa.usage.is_failed(out)
     assert cross_talk == 0

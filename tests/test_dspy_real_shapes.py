@@ -123,7 +123,8 @@ def test_a_directly_called_lm_attribute_is_a_slot_bound_exported_and_applied(tmp
     with dspy.context(lm=dspy_lm("sim/mini")):
         slots = {s.name: s for s in aa.discover(program)}
         assert list(slots) == ["craft.predict", "respond", "untrusted_model"]
-        assert slots["untrusted_model"].default_model == "sim/xl" and "called directly" in slots["untrusted_model"].where
+        assert slots["untrusted_model"].default_model == "sim/xl"
+        assert "called directly" in slots["untrusted_model"].where
         for model in ("sim/nano", "sim/small", "sim/large"):
             with aa.bind(program, {"untrusted_model": model, "respond": model}) as run:
                 out, usage = run(Q)
@@ -164,8 +165,8 @@ def test_wrapper_around_two_predictors_runs_every_assignment_all_attributed(wrap
         with aa.bind(program, {"module.check": "sim/large"}) as run:
             # unassigned: the configured LM
             _, usage = run(Q)
-    assert {c.slot: c.model for c in usage if c.slot in inner} == {"module.think.predict": "sim/mini",
-                                                                   "module.check": "sim/large"}
+    used = {c.slot: c.model for c in usage if c.slot in inner}
+    assert used == {"module.think.predict": "sim/mini", "module.check": "sim/large"}
 
 
 def test_wrapper_around_one_predictor_is_attributed_and_applied(tmp_path):
@@ -190,7 +191,8 @@ def test_wrapper_around_one_predictor_is_attributed_and_applied(tmp_path):
 def _compiled_multihop():
     train = ex.examples(ex.TASK.items[:3])
     for item, example in zip(ex.TASK.items, train):
-        example["plan"], example["draft"], example["confidence"] = "look it up", item["answer"], 0.9
+        example["plan"], example["draft"] = "look it up", item["answer"]
+        example["confidence"] = 0.9
     return dspy.LabeledFewShot(k=3).compile(ex.MultiHop(), trainset=train)
 
 
@@ -261,7 +263,8 @@ def test_dataset_rows_become_examples_with_the_programs_inputs():
     row = {"question": "Who?", "answer": "Ada"}
     example = DSPyAdapter.example_from_row(ex.MultiHop(), row)
     assert isinstance(example, dspy.Example) and example.answer == "Ada"
-    assert dict(example.inputs()) == {"question": "Who?"} and dict(example.labels()) == {"answer": "Ada"}
+    assert dict(example.inputs()) == {"question": "Who?"}
+    assert dict(example.labels()) == {"answer": "Ada"}
     rag = example_from_row(dspy.ChainOfThought("context, question -> answer"),
                            {**row, "context": "c"})
     assert set(rag.inputs()) == {"context", "question"}
@@ -304,7 +307,7 @@ def test_sim_models_work_in_dspy_right_after_import():
     assert done.returncode == 0 and "4" in done.stdout, done.stderr[-2000:]
 
 
-def test_refine_feedback_slot_gets_its_model_while_a_judge_in_the_reward_keeps_the_configured_one():
+def test_refine_feedback_slot_gets_its_model_while_a_reward_judge_keeps_the_configured_one():
     judge = dspy.Predict("statement -> verdict")
 
     def reward(args, pred):

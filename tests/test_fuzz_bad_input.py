@@ -140,7 +140,8 @@ def test_metric_that_is_not_a_function():
 
 # ---- candidates, slots, options ---------------------------------------------------------------
 
-unknown_sim = st.text(min_size=1, max_size=10).filter(lambda s: "," not in s).map(lambda s: f"sim/{s}") \
+unknown_sim = st.text(min_size=1, max_size=10).filter(lambda s: "," not in s) \
+    .map(lambda s: f"sim/{s}") \
     .filter(lambda m: m not in ZOO and m.split("/")[-1] not in {k.split("/")[-1] for k in ZOO})
 bad_model = st.one_of(st.integers(), st.floats(), st.none(), st.just(""),
                       st.lists(st.integers(), max_size=2), unknown_sim)
@@ -219,8 +220,8 @@ def test_search_rejects_malformed_examples(examples):
 @FUZZ
 @given(raw=st.one_of(st.none(), st.text(), st.booleans(), st.lists(st.floats(0, 1), max_size=2),
                      st.floats().filter(lambda x: math.isnan(x) or not 0 <= x <= 1),
-                     st.builds(Outcome,
-                               score=st.floats().filter(lambda x: math.isnan(x) or not 0 <= x <= 1)),
+                     st.builds(Outcome, score=st.floats().filter(
+                         lambda x: math.isnan(x) or not 0 <= x <= 1)),
                      st.builds(Outcome, score=st.floats(0, 1),
                                cost_usd=st.floats(max_value=-1e-9) | st.just(math.nan))),
        is_async=st.booleans())
@@ -267,9 +268,9 @@ def apps():
 
 
 V1 = "agentopt.assignment/v1"
+bad_kwargs = st.one_of(st.lists(st.integers()), st.integers(), st.text())
 slot_spec = st.one_of(json_values, st.fixed_dictionaries({"model": bad_model}),
-                      st.fixed_dictionaries({"model": st.just("sim/nano"), "kwargs": st.one_of(st.lists(st.integers()),
-                                                                                                 st.integers(), st.text())}))
+                      st.fixed_dictionaries({"model": st.just("sim/nano"), "kwargs": bad_kwargs}))
 
 
 def configs(slot: str):
@@ -390,7 +391,8 @@ def _optimize_args(d: Path, **over: str) -> list[str]:
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.one_of(st.text(max_size=60).map(str.encode), st.binary(max_size=30),
                          json_values.map(lambda v: json.dumps(v).encode()),
-                         st.lists(json_values, max_size=3).map(lambda xs: "\n".join(map(json.dumps, xs)).encode())),
+                         st.lists(json_values, max_size=3).map(
+                             lambda xs: "\n".join(map(json.dumps, xs)).encode())),
        suffix=st.sampled_from([".json", ".jsonl"]))
 def test_cli_malformed_data_files(cli_dir, content, suffix):
     """Exit 0 exactly when the file is a dataset (a non-empty JSON list / JSON lines);
@@ -458,7 +460,8 @@ def test_cli_show_bad_runs(cli_dir):
 
     (cli_dir / "garbage.db").write_text("not a database")
     foreign = f"sqlite:///{cli_dir / 'foreign.db'}"
-    optuna.create_study(storage=foreign, study_name="x").optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=2)
+    optuna.create_study(storage=foreign, study_name="x").optimize(
+        lambda t: t.suggest_float("a", 0, 1), n_trials=2)
     for args, match in [(["show", str(cli_dir / "missing.db")], "no such run database"),
                         (["show", str(cli_dir / "garbage.db")], "cannot read storage"),
                         (["show", "nosuch://x"], "cannot read storage"),

@@ -155,12 +155,15 @@ def test_every_candidate_path_keeps_structured_output_and_forced_tools(servers):
                 out, usage = run({"x": QUESTION})
             assert ok(out["y"]), (pattern, name, out["y"])
             assert counts(user) == before, (pattern, name)  # the app's endpoint is not called
-            assert len(usage) == 1 and usage.calls[0].slot == "ask" and usage.calls[0].model != "sim/large"
+            assert len(usage) == 1
+            assert usage.calls[0].slot == "ask"
+            assert usage.calls[0].model != "sim/large"
 
 
 def test_structured_output_streamed_and_awaited_on_a_candidate(servers):
     user, _ = servers
-    structured = ChatOpenAI(model="sim/large", base_url=user.url, api_key="k").with_structured_output(Answer)
+    structured = ChatOpenAI(model="sim/large", base_url=user.url,
+                            api_key="k").with_structured_output(Answer)
 
     def streamed(state: S) -> S:
         return {"y": list(structured.stream(state["x"]))[-1]}

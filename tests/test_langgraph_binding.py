@@ -53,7 +53,11 @@ def test_planner_solver_bound_run_uses_assigned_models_and_keeps_kwargs():
     assert usage.models_by_slot() == {"plan": {"sim/small"}, "solve": {"sim/nano"}}
     assert [c.slot for c in usage] == ["plan", "solve"]
     for c in usage:
-        assert c.input_tokens > 0 and c.output_tokens > 0 and c.cost_usd and c.cost_usd > 0 and c.latency_s > 0
+        assert c.input_tokens > 0
+        assert c.output_tokens > 0
+        assert c.cost_usd
+        assert c.cost_usd > 0
+        assert c.latency_s > 0
     assert usage.cost_usd == pytest.approx(sum(c.cost_usd for c in usage))
     # SOLVER was built with temperature=0.0: the candidate inherits it (PLANNER set none)
     params = {p["_node"]: p for p in cap.params}

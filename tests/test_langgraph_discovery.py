@@ -56,7 +56,8 @@ def test_planner_solver_module_level_models():
     assert list(slots) == ["plan", "solve"]
     assert slots["plan"].default_model == "sim/large"
     assert "global 'PLANNER' of plan()" in slots["plan"].where
-    assert "global 'solve_chain'" in slots["solve"].where and "RunnableSequence" in slots["solve"].where
+    assert "global 'solve_chain'" in slots["solve"].where
+    assert "RunnableSequence" in slots["solve"].where
 
 
 def test_class_node_with_bind_tools_in_react_loop():
@@ -157,7 +158,8 @@ def test_two_models_in_one_node_and_one_model_in_two_nodes():
     graph = linear(("first", first), ("both", both), ("second", second))
     slots = by_name(aa.discover(graph))
     assert list(slots) == ["first", "both", "both#2", "second"]
-    assert slots["both"].default_model == "sim/nano" and slots["both#2"].default_model == "sim/large"
+    assert slots["both"].default_model == "sim/nano"
+    assert slots["both#2"].default_model == "sim/large"
     with aa.bind(graph, {"first": "sim/mini", "both#2": "sim/medium", "second": "sim/xl"}) as run:
         _, usage = run({"x": "What is 2 + 2?"})
     assert [(c.slot, c.model) for c in usage] == [

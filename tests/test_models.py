@@ -59,7 +59,9 @@ def test_dspy_lm_defaults_to_no_cache_and_works() -> None:
     lm = dspy_lm("sim/medium", temperature=0.0)
     assert isinstance(lm, dspy.LM) and lm.cache is False
     out = lm("What is 5 * 5?")
-    assert "25" in out[0] and lm.history[-1]["usage"]["completion_tokens"] > 0 and lm.history[-1]["cost"] > 0
+    assert "25" in out[0]
+    assert lm.history[-1]["usage"]["completion_tokens"] > 0
+    assert lm.history[-1]["cost"] > 0
     existing = dspy.LM("sim/xl", cache=False)
     assert dspy_lm(existing) is existing
 

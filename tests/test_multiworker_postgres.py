@@ -56,7 +56,8 @@ def _env(log: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _worker(app: str, data: Path, url: str, study: str, out: Path, env: dict[str, str]) -> subprocess.Popen:
+def _worker(app: str, data: Path, url: str, study: str, out: Path,
+            env: dict[str, str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "agentopt_adapters.cli", "optimize", f"mw_app:{app}", "--data",
            str(data), "--metric", "mw_app:metric", "--candidates", ",".join(CANDIDATES),
            "--storage", url, "--study", study, "--no-progress", "--max-concurrency", "4", "--out",
@@ -113,7 +114,8 @@ def _stored_cells(url: str, studies: list[str]) -> set[tuple[str, str, str]]:
     for name in studies:
         out: set[tuple[str, str, str]] = set()
         try:
-            trials = optuna.load_study(study_name=name, storage=resolve_url(url)).get_trials(deepcopy=False)
+            study = optuna.load_study(study_name=name, storage=resolve_url(url))
+            trials = study.get_trials(deepcopy=False)
         except KeyError:  # not created yet
             continue
         for t in trials:
@@ -165,7 +167,8 @@ def test_two_workers_share_one_study_without_duplicates(pg_url, data, tmp_path, 
         tuple(best.values())}
 
 
-def _search_worker(url: str, study: str, log: Path, strategy: str, env: dict[str, str]) -> subprocess.Popen:
+def _search_worker(url: str, study: str, log: Path, strategy: str,
+                   env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(TESTS / "mw_search_worker.py"), url, study,
                              str(log), strategy],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -242,7 +245,8 @@ def test_killed_workers_lose_no_cell(pg_url, tmp_path):
     heartbeat is left behind."""
     from agentopt_search.storage import OptunaStore, _sql
 
-    log, a_killed, study, gate = tmp_path / "evals.txt", tmp_path / "a-killed", "killed", tmp_path / "gate"
+    log, a_killed, gate = tmp_path / "evals.txt", tmp_path / "a-killed", tmp_path / "gate"
+    study = "killed"
     gate.mkdir()
     fast = dict(AGENTOPT_HEARTBEAT_S="1", AGENTOPT_GRACE_S="4", MW_SLEEP="0.005",
                 MW_GATE=str(gate))
@@ -288,11 +292,14 @@ def test_killed_workers_lose_no_cell(pg_url, tmp_path):
           f"cells lost {len(ref_cells - stored)}")
     assert min(by_worker.values()) > 0, by_worker
     assert dupes == {}, f"cells evaluated more than once: {dupes}"
-    assert stored == ref_cells, f"lost {sorted(ref_cells - stored)[:5]}, extra {sorted(stored - ref_cells)[:5]}"
+    assert stored == ref_cells, \
+        f"lost {sorted(ref_cells - stored)[:5]}, extra {sorted(stored - ref_cells)[:5]}"
     assert result["best"] == best
 
-    trials = optuna.load_study(study_name=study, storage=resolve_url(pg_url)).get_trials(deepcopy=False)
-    assert {t.state.name for t in trials} == {"COMPLETE"} and len(trials) == len({(a, b_) for a, b_, _ in stored})
+    loaded = optuna.load_study(study_name=study, storage=resolve_url(pg_url))
+    trials = loaded.get_trials(deepcopy=False)
+    assert {t.state.name for t in trials} == {"COMPLETE"}
+    assert len(trials) == len({(a, b_) for a, b_, _ in stored})
     with OptunaStore(pg_url, study) as store, store._engine.connect() as conn:
         # no claim or beat left
         assert _sql.read_system_attrs(conn, store.study_id, "agentopt:") == {}

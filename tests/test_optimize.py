@@ -57,8 +57,10 @@ def result():
 
 def test_callable_end_to_end_with_baseline(result, capsys):
     assert result.framework == "callable"
-    # the baseline (the app's declared sim/large in both slots) is measured beside the space, not in it
-    assert result.baseline is not None and result.baseline.assignment == {"plan": "(current)", "solve": "(current)"}
+    # the baseline (the app's declared sim/large in both slots) is measured beside the space, not
+    # in it
+    assert result.baseline is not None
+    assert result.baseline.assignment == {"plan": "(current)", "solve": "(current)"}
     assert result.baseline.n == len(DATA) and result.baseline.status == "anchor"
     assert len(result.leaderboard) == 4  # exactly the asked space: {nano, small}^2
     assert all(s.n == len(DATA) for s in result.leaderboard)
@@ -72,7 +74,8 @@ def test_callable_end_to_end_with_baseline(result, capsys):
     result.print_summary()
     out = capsys.readouterr().out
     assert "baseline" in out.lower() and "Leaderboard" in out
-    assert result.comparison() in out.replace("\n", " ") or "Best vs baseline" in out or "is the pick" in out
+    assert result.comparison() in out.replace("\n", " ") or "Best vs baseline" in out \
+        or "is the pick" in out
 
 
 def test_comparison_is_honest(result):
@@ -129,13 +132,15 @@ def test_plot_written_with_data(result, tmp_path):
 def test_to_dict_json(result):
     d = result.to_dict()
     json.dumps(d, default=str)
-    assert d["baseline"]["assignment"] == {"plan": "(current)", "solve": "(current)"} and d["framework"] == "callable"
+    assert d["baseline"]["assignment"] == {"plan": "(current)", "solve": "(current)"}
+    assert d["framework"] == "callable"
 
 
 def test_candidates_dict_declares_slots_and_constraints():
     res = opt(app=single, candidates={"solve": ["sim/nano", "sim/medium"]}, strategy="brute_force",
               max_cost_per_example=0.00005)
-    assert res.baseline is None and "No baseline: the app declares no default model" in res.comparison()
+    assert res.baseline is None
+    assert "No baseline: the app declares no default model" in res.comparison()
     cheap = res.get({"solve": "sim/nano"})
     assert res.best is not None and res.best.assignment == {"solve": "sim/nano"}
     assert cheap.mean_cost_usd <= 0.00005 < res.get({"solve": "sim/medium"}).mean_cost_usd
@@ -291,15 +296,19 @@ def test_load_result_reprices_and_moves_a_cost_pick_with_no_call(tmp_path):
     assert first.best.mean_cost_usd == min(s.mean_cost_usd for s in first.leaderboard)
     calls = CALLS["n"]
     same = aa.load_result(url)
-    assert same.best.assignment == first.best.assignment and same.n_paid == 0 and same.spent_usd == 0
+    assert same.best.assignment == first.best.assignment
+    assert same.n_paid == 0
+    assert same.spent_usd == 0
     assert [(s.assignment, s.mean_score, s.n) for s in same.leaderboard] == \
         [(s.assignment, s.mean_score, s.n) for s in first.leaderboard]
     assert same.evidence_usd == pytest.approx(first.evidence_usd)
     dearer = aa.load_result(url, prices={cheapest: [1000.0, 1000.0]})
     assert CALLS["n"] == calls  # no evaluation at all
     assert dearer.best.assignment["solve"] != cheapest and dearer.n_paid == 0
-    assert dearer.get({"solve": cheapest}).mean_cost_usd > 10 * first.get({"solve": cheapest}).mean_cost_usd
+    before = first.get({"solve": cheapest}).mean_cost_usd
+    assert dearer.get({"solve": cheapest}).mean_cost_usd > 10 * before
     path = dearer.export(tmp_path / "agentopt.json")  # no app needed: the stored candidates
-    assert json.loads(path.read_text())["slots"]["solve"]["model"] == dearer.best.assignment["solve"]
+    exported = json.loads(path.read_text())["slots"]["solve"]["model"]
+    assert exported == dearer.best.assignment["solve"]
     with pytest.raises(aa.ModelError, match="must be a pair"):
         aa.load_result(url, prices={"sim/nano": 3})

@@ -164,7 +164,8 @@ def test_optimize_budget_counts_the_baseline_and_says_it_stopped() -> None:
                   f"<= ${figs['in_flight_usd']:.6f} in flight ({len(figs['in_flight'])} cells)")
             assert res.stop_reason == "budget"
             assert res.spent_usd == pytest.approx(figs["spent"]) == pytest.approx(server_usd)
-            assert figs["cap_at"] is not None and res.spent_usd <= budget + figs["in_flight_usd"] + 1e-12
+            assert figs["cap_at"] is not None
+            assert res.spent_usd <= budget + figs["in_flight_usd"] + 1e-12
             assert res.n_evaluations < full.n_evaluations
             best = res.best
             assert best is not None and best.n > 0 and not math.isnan(best.mean_score)
@@ -172,6 +173,8 @@ def test_optimize_budget_counts_the_baseline_and_says_it_stopped() -> None:
             out = io.StringIO()
             res.print_summary(console=Console(file=out, width=200))
             text = " ".join(out.getvalue().split())
-            assert f"Stopped on the budget of {_usd(budget)}: the evidence cost {_usd(res.evidence_usd)}" in text
+            assert (f"Stopped on the budget of {_usd(budget)}: the evidence cost "
+                    f"{_usd(res.evidence_usd)}") in text
             assert f"Best so far: {best.key}, score {best.mean_score:.3f}" in text
-            assert f"[{best.ci[0]:.3f}, {best.ci[1]:.3f}] on {best.n} of {len(data)} examples" in text
+            ci = f"[{best.ci[0]:.3f}, {best.ci[1]:.3f}]"
+            assert f"{ci} on {best.n} of {len(data)} examples" in text

@@ -36,11 +36,13 @@ APP = textwrap.dedent('''
     from agentopt_adapters.callable import completion
 
     def app(models, ex):
-        if models["solve"] == "openai/sim/mini":  # a provider error that echoes the key it was sent
-            raise PermissionError(f"invalid api key {os.environ['OPENAI_API_KEY']!r} for this model")
+        if models["solve"] == "openai/sim/mini":  # a provider error that echoes the key sent
+            key = os.environ["OPENAI_API_KEY"]
+            raise PermissionError(f"invalid api key {key!r} for this model")
         # the key travels as an api_key= kwarg, as user code often passes it
         r = completion(models, "solve", messages=[{"role": "user", "content": ex["question"]}],
-                       api_key=os.environ["OPENAI_API_KEY"], api_base=os.environ["OPENAI_API_BASE"])
+                       api_key=os.environ["OPENAI_API_KEY"],
+                       api_base=os.environ["OPENAI_API_BASE"])
         return r.choices[0].message.content
 
     app.agentopt_slots = {"solve": "openai/sim/large"}
@@ -73,13 +75,16 @@ def test_strip_secrets_is_recursive_and_keeps_settings() -> None:
           "note": f"uses {KEY}"}
     out = strip_secrets(kw)
     assert KEY not in json.dumps(out)
-    assert out["temperature"] == 0 and out["max_tokens"] == 64 and out["model_kwargs"] == {"seed": 1}
+    assert out["temperature"] == 0
+    assert out["max_tokens"] == 64
+    assert out["model_kwargs"] == {"seed": 1}
     assert out["extra_headers"] == {"X-Trace": "1"} and out["base_url"] == "http://127.0.0.1:1/v1"
     doc = make_config("langgraph", {"plan": {"model": "openai/sim/small", "kwargs": kw}})
     assert KEY not in json.dumps(doc)
 
 
-def test_error_messages_are_redacted_of_keys_from_env_and_factory_kwargs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_messages_are_redacted_of_keys_from_env_and_factory_kwargs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     assert redact(f"401: bad key {KEY}") == "401: bad key ***"
     other = "sk-kwarg-only-SECRET-42"  # given only as api_key=, never in the environment
@@ -96,8 +101,8 @@ def test_cli_run_writes_and_prints_no_key(tmp_path: Path, server: SimServer) -> 
     home.mkdir()
     # run from tmp_path (so anything written to the working directory is checked too): absolute
     # import path
-    path = [str(Path(__file__).resolve().parents[1]), *(os.path.abspath(p) for p in
-                                                          os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    given = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    path = [str(Path(__file__).resolve().parents[1]), *(os.path.abspath(p) for p in given if p)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "OPENAI_API_KEY": KEY,
            "OPENAI_API_BASE": server.url, "HOME": str(home),
            "XDG_CACHE_HOME": str(home / ".cache"), "DSPY_CACHEDIR": str(home / ".dspy_cache")}
@@ -111,7 +116,8 @@ def test_cli_run_writes_and_prints_no_key(tmp_path: Path, server: SimServer) -> 
         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     # error paths were exercised and printed: a 404 and an error message that carried the key
-    assert "unknown simulated model 'sim/bogus'" in run.stdout and "invalid api key '***'" in run.stdout
+    assert "unknown simulated model 'sim/bogus'" in run.stdout
+    assert "invalid api key '***'" in run.stdout
     shown = [subprocess.run([*cli, "show", str(tmp_path / "run.db"), *extra], env=env,
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
              for extra in ([], ["--json"])]
@@ -167,8 +173,9 @@ def test_langgraph_and_dspy_runs_write_and_print_no_key(tmp_path: Path, server: 
                       [{"question": it["question"], "answer": it["answer"]} for it in items],
                       TASK.metric),
         "dspy": (program,
-                 [dspy.Example(question=it["question"], answer=it["answer"]).with_inputs("question")
-                           for it in items], lambda ex, out: TASK.metric(ex, out) if out else 0.0),
+                 [dspy.Example(question=it["question"], answer=it["answer"]).with_inputs(
+                     "question") for it in items],
+                 lambda ex, out: TASK.metric(ex, out) if out else 0.0),
     }
     for name, (app, data, metric) in runs.items():
         res = aa.optimize(app, data, metric, ["openai/sim/nano", "openai/sim/bogus"],

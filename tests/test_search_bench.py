@@ -67,5 +67,8 @@ def test_cli_prints_tables_and_coverage(grid_csv, capsys):
     main(["--data", str(grid_csv.parent), "--benchmarks", "toy", "--seeds", "2", "--workers", "1",
           "--strategies", "auto", "--tolerances", "0.01", "--coverage-sims", "300"])
     out = capsys.readouterr().out
-    assert "agentopt_rule" in out and "agentopt_z2" in out and "auto" in out and "$/published" in out
+    assert "agentopt_rule" in out
+    assert "agentopt_z2" in out
+    assert "auto" in out
+    assert "$/published" in out
     assert "mean over spaces" in out and "worst ratio" in out

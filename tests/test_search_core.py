@@ -264,7 +264,8 @@ def test_failing_anchor_is_reported_and_never_stops_the_search():
     evaluate, own_calls = _with_anchor(prob, fail=True)
     result = search(prob.space, evaluate, prob.examples, anchors={"own": OWN}, progress=False)
     own = result.anchors["own"]
-    assert own.status == "failed" and "ConnectionError: the app's own endpoint is down" in own.first_error
+    assert own.status == "failed"
+    assert "ConnectionError: the app's own endpoint is down" in own.first_error
     assert own_calls and result.best.assignment == BEST
 
 
@@ -346,7 +347,8 @@ def test_a_slot_called_on_some_examples_is_shared_exactly_on_the_others():
                     max_concurrency=1, progress=False)
     per_example = collections.Counter(ex for _, _, ex in calls)
     assert all(per_example[ex] == (6 if called(ex) else 2) for ex in examples)
-    assert result.n_shared == 4 * sum(not called(ex) for ex in examples) and result.idle_slots == []
+    assert result.n_shared == 4 * sum(not called(ex) for ex in examples)
+    assert result.idle_slots == []
     fresh = search(ROUTED, _routed(called, report_usage=False), examples, strategy="brute_force",
                    progress=False)
     for row in fresh.leaderboard:  # sharing changed no number

@@ -44,7 +44,9 @@ def test_cost_objective_picks_the_cheapest_within_tolerance():
     small = cheap.get({"model": "small"})
     assert small.status == "eliminated" and "more than the tolerance" in small.reason
     point = cheap.operating_points[0]
-    assert point.tolerance == 0.01 and point.combination.key == "model=mid" and point.cost_ratio == pytest.approx(1.0)
+    assert point.tolerance == 0.01
+    assert point.combination.key == "model=mid"
+    assert point.cost_ratio == pytest.approx(1.0)
 
 
 def test_tolerance_is_epsilon_and_they_cannot_disagree():
@@ -141,7 +143,8 @@ def test_summary_lists_the_cheapest_certified_combination_at_each_tolerance(caps
     result = run(prob, objective="cost", tolerance=0.05)
     points = {p.tolerance: p for p in result.operating_points}
     assert set(points) == {0.01, 0.025, 0.05}
-    assert points[0.05].combination.key == "model=cheap" and points[0.05].cost_ratio == pytest.approx(1.0)
+    assert points[0.05].combination.key == "model=cheap"
+    assert points[0.05].cost_ratio == pytest.approx(1.0)
     d = result.to_dict()
     assert [p["tolerance"] for p in d["operating_points"]] == [0.01, 0.025, 0.05]
     result.print_summary()

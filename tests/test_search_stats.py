@@ -119,8 +119,10 @@ def test_tests_agree_with_bounds():
     x = (rng.random((30, 80)) < 0.7).astype(float)
     x[:, 50:] = np.nan
     lo, hi = bounds(x, 0.01, 100)  # found to 9^-5 of the range, rounded to the safe side
-    assert lower_above(x, lo - 1e-9, 0.01, 100).all() and not lower_above(x, lo + 1e-4, 0.01, 100).any()
-    assert upper_below(x, hi + 1e-9, 0.01, 100).all() and not upper_below(x, hi - 1e-4, 0.01, 100).any()
+    assert lower_above(x, lo - 1e-9, 0.01, 100).all()
+    assert not lower_above(x, lo + 1e-4, 0.01, 100).any()
+    assert upper_below(x, hi + 1e-9, 0.01, 100).all()
+    assert not upper_below(x, hi - 1e-4, 0.01, 100).any()
 
 
 def test_rows_use_their_observed_prefix_only():

@@ -105,7 +105,8 @@ def test_trials_are_combinations_with_numeric_means_for_the_dashboard(tmp_path):
         attrs = t.user_attrs
         assert t.value == pytest.approx(row.mean_score) == pytest.approx(attrs["mean_score"])
         assert attrs["mean_cost_usd"] == pytest.approx(row.mean_cost_usd)
-        assert attrs["mean_latency_s"] == pytest.approx(row.mean_latency_s) and attrs["n_examples"] == 30
+        assert attrs["mean_latency_s"] == pytest.approx(row.mean_latency_s)
+        assert attrs["n_examples"] == 30
         assert all(isinstance(attrs[k], float)
                    for k in ("mean_score", "mean_cost_usd", "mean_latency_s"))
 
@@ -141,7 +142,9 @@ def test_a_run_with_other_candidates_reuses_every_shared_cell(tmp_path):
     grown = search(big, evaluate, full.examples, storage=url, strategy="brute_force",
                    progress=False)
     new = {k: v for k, v in full.calls.items() if k not in paid_before}
-    assert set(full.calls.values()) == {1} and grown.n_reused == 4 * 40 and grown.n_paid == len(new) == 2 * 40
+    assert set(full.calls.values()) == {1}
+    assert grown.n_reused == 4 * 40
+    assert grown.n_paid == len(new) == 2 * 40
     assert {full.space.assignment(c)["planner"] for c, _ in new} == {"p3"}
     assert grown.spent_usd == pytest.approx(sum(full.price[c] for c, _ in new))
     fresh = Planted(big, {"planner": "p3", "solver": "s1"}, n_items=40)
@@ -171,7 +174,8 @@ def test_read_run_returns_cells_usage_anchors_and_metadata(tmp_path):
     own = {"planner": "app", "solver": "app"}
 
     def evaluate(a, ex):
-        rows = [(slot, model, 1, 10 * (ex + 1), 3, 0.001) for slot, model in a.items()] + [(None, "judge", 2, 5, 1, None)]
+        rows = [(slot, model, 1, 10 * (ex + 1), 3, 0.001) for slot, model in a.items()]
+        rows.append((None, "judge", 2, 5, 1, None))
         return Outcome(score=0.5, cost_usd=0.002, latency_s=0.2, usage=rows)
 
     with OptunaStore(url, "run-1") as store:
@@ -184,7 +188,8 @@ def test_read_run_returns_cells_usage_anchors_and_metadata(tmp_path):
     assert run.study_name == "run-1" and run.n_examples == 4 and run.slots == SLOTS
     assert run.anchors == {"baseline": own}
     assert run.metadata["objective"] == "score" and run.metadata["baseline"] == own
-    assert run.metadata["search"]["strategy"] == result.strategy and run.metadata["search"]["seed"] == 0
+    assert run.metadata["search"]["strategy"] == result.strategy
+    assert run.metadata["search"]["seed"] == 0
     assert len(run.cells) == result.n_paid == (6 + 1) * 4
     by_key = {(tuple(c.assignment.values()), c.example): c for c in run.cells}
     cell = by_key[(("app", "app"), 2)]
@@ -225,7 +230,8 @@ def test_anchor_and_shared_cells_resume_without_paying_again(tmp_path):
     again = search(space, evaluate, list(range(20)), storage=url, anchors={"own": own},
                    strategy="brute_force", progress=False)
     assert len(calls) == len(set(calls))  # nothing paid twice
-    assert again.n_reused == len(paid) and again.n_paid == len(calls) - len(paid) == 3 * 20 - len(paid)
+    assert again.n_reused == len(paid)
+    assert again.n_paid == len(calls) - len(paid) == 3 * 20 - len(paid)
     assert again.anchors["own"].n == 20 and again.idle_slots == ["solver"]
     assert all(s.n == 20 for s in again.leaderboard)
 

@@ -91,7 +91,8 @@ class Solution(pydantic.BaseModel):
 @pytest.mark.parametrize("method", ["json_schema", "function_calling"])
 def test_structured_output_nested_pydantic(lc: Callable[..., Any], method: str) -> None:
     item = ARITH.items[5]
-    plan = lc("large").with_structured_output(Plan, method=method).invoke(f"Make a plan: {item['question']}")
+    planner = lc("large").with_structured_output(Plan, method=method)
+    plan = planner.invoke(f"Make a plan: {item['question']}")
     assert isinstance(plan, Plan) and plan.steps and all(isinstance(s, Step) for s in plan.steps)
     assert [s.title.split(":")[0] for s in plan.steps] == [f"Step {i}"
                                                            for i in range(1, len(plan.steps) + 1)]
@@ -145,7 +146,8 @@ def test_parallel_tool_calls_when_asked_for_several(lc: Callable[..., Any]) -> N
     prompt = "Use weather for Lisbon and paint for the gate"
     both = lc("medium").bind_tools([weather, paint], tool_choice="required").invoke(prompt)
     assert sorted(c["name"] for c in both.tool_calls) == ["paint", "weather"]
-    assert both.tool_calls[[c["name"] for c in both.tool_calls].index("weather")]["args"] == {"city": "Lisbon"}
+    weather_call = next(c for c in both.tool_calls if c["name"] == "weather")
+    assert weather_call["args"] == {"city": "Lisbon"}
     one = lc("medium").bind_tools([weather, paint], tool_choice="required",
                                   parallel_tool_calls=False).invoke(prompt)
     assert len(one.tool_calls) == 1
@@ -171,8 +173,8 @@ def test_langgraph_stream_messages_yields_token_chunks(lc: Callable[..., Any]) -
     graph.add_edge("answer", END)
     app = graph.compile()
     question = HOP.items[3]["question"]
-    parts = [(msg.content, meta["langgraph_node"]) for msg, meta in app.stream({"question": question},
-                                                                               stream_mode="messages")]
+    stream = app.stream({"question": question}, stream_mode="messages")
+    parts = [(msg.content, meta["langgraph_node"]) for msg, meta in stream]
     assert len(parts) >= 5 and {node for _, node in parts} == {"answer"}
     assert "".join(text for text, _ in parts) == app.invoke({"question": question})["answer"]
 
@@ -223,7 +225,9 @@ def test_dspy_typed_fields_parse(lm: Callable[[str], dspy.LM], adapter: type,
         assert isinstance(o.tone, Tone) and o.kind in ("math", "facts")
         assert o.parts and all(isinstance(i, Item) for i in o.parts)
         assert o.maybe is None or isinstance(o.maybe, int)
-        assert isinstance(o.confidence, float) and isinstance(o.checked, bool) and isinstance(o.answer, int)
+        assert isinstance(o.confidence, float)
+        assert isinstance(o.checked, bool)
+        assert isinstance(o.answer, int)
     assert sum(o.answer == it["answer"] for o, it in zip(outs, ARITH.items)) >= 5
 
 
@@ -252,8 +256,10 @@ def test_n_choices_are_independent_reproducible_samples(server: SimServer) -> No
     msgs = [{"role": "user", "content": ARITH.items[7]["question"]}]
     local = litellm.completion(model="sim/nano", messages=msgs, n=8)
     texts = [c.message.content for c in local.choices]
-    assert len(texts) == 8 and len({t.rsplit("Answer:", 1)[-1] for t in texts}) >= 2  # samples differ
-    assert texts[0] == litellm.completion(model="sim/nano", messages=msgs).choices[0].message.content
+    assert len(texts) == 8
+    assert len({t.rsplit("Answer:", 1)[-1] for t in texts}) >= 2  # samples differ
+    local = litellm.completion(model="sim/nano", messages=msgs)
+    assert texts[0] == local.choices[0].message.content
     remote = openai.OpenAI(base_url=server.url, api_key="unused").chat.completions.create(
         model="sim/nano", messages=msgs, n=8)
     assert [c.message.content for c in remote.choices] == texts  # same engine, same samples
@@ -272,7 +278,8 @@ def test_streamed_n_choices_match_the_completion(server: SimServer) -> None:
         model="sim/mini", messages=msgs, n=3, stream=True,
         stream_options={"include_usage": True})))
     assert [c.message.content for c in local.choices] == [c.content for c in whole.choices]
-    assert (local.usage.prompt_tokens, local.usage.completion_tokens) == (whole.input_tokens, whole.output_tokens)
+    assert local.usage.prompt_tokens == whole.input_tokens
+    assert local.usage.completion_tokens == whole.output_tokens
     client = openai.OpenAI(base_url=server.url, api_key="unused")
     texts = ["", "", ""]
     for chunk in client.chat.completions.create(model="sim/mini", messages=msgs, n=3, stream=True):
@@ -289,10 +296,12 @@ def test_stream_usage_chunk_and_content_match_the_completion(server: SimServer) 
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert all(c.usage is None for c in chunks[:-1]) and len(chunks) >= 5
     whole = client.chat.completions.create(model="sim/small", messages=msgs)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks[:-1]) == whole.choices[0].message.content
+    text = whole.choices[0].message.content
+    assert "".join(c.choices[0].delta.content or "" for c in chunks[:-1]) == text
     assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
-    local = list(litellm.completion(model="sim/small", messages=msgs, stream=True, stream_options={"include_usage": True}))
-    assert "".join(c.choices[0].delta.content or "" for c in local if c.choices) == whole.choices[0].message.content
+    local = list(litellm.completion(model="sim/small", messages=msgs, stream=True,
+                                    stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in local if c.choices) == text
     assert local[-1].usage.completion_tokens == whole.usage.completion_tokens
 
 
@@ -347,7 +356,9 @@ def test_bad_requests_get_400_naming_the_field(server: SimServer, kwargs: dict[s
     client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(**body)
-    assert err.value.status_code == 400 and err.value.body["param"] == param and message in err.value.body["message"]
+    assert err.value.status_code == 400
+    assert err.value.body["param"] == param
+    assert message in err.value.body["message"]
     if "stream_options" not in kwargs:
         # in-process: litellm raises its BadRequestError with the same message
         with pytest.raises(litellm.BadRequestError, match=re.escape(message)):
@@ -367,13 +378,15 @@ def test_unknown_model_is_404_on_both_faces(server: SimServer) -> None:
 
 
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-3, 200) | st.text(max_size=6),
-                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                           lambda c: st.lists(c, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), c, max_size=3),
                            max_leaves=6)
 FIELDS = {
     "model": st.sampled_from(["sim/small", "small", "sim/nope", None, 3]),
     "messages": st.one_of(JSON_VALUES, st.just([{"role": "user", "content": "What is 2 + 3?"}]),
-                          st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "tool", "bot", "assistant"]),
-                                                          "content": JSON_VALUES}), max_size=2)),
+                          st.lists(st.fixed_dictionaries(
+                              {"role": st.sampled_from(["user", "tool", "bot", "assistant"]),
+                               "content": JSON_VALUES}), max_size=2)),
     "tools": st.one_of(JSON_VALUES,
                        st.just([{"type": "function",
                                  "function": {"name": "f", "parameters": OBJ}}])),

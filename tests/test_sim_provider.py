@@ -38,7 +38,8 @@ def test_litellm_completion_has_usage_and_registered_cost() -> None:
     u = r.usage
     assert u.prompt_tokens > 0 and u.completion_tokens > 0
     spec = sim.ZOO["sim/small"]
-    expected = u.prompt_tokens * spec.input_cost_per_token + u.completion_tokens * spec.output_cost_per_token
+    expected = u.prompt_tokens * spec.input_cost_per_token \
+        + u.completion_tokens * spec.output_cost_per_token
     assert litellm.completion_cost(r) == pytest.approx(expected, rel=1e-9)
     again = litellm.completion(model="sim/small",
                                messages=[{"role": "user", "content": ITEM["question"]}], seed=0)

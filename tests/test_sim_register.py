@@ -22,10 +22,12 @@ import litellm, dspy
 out = {"providers": sum(p["provider"] == "sim" for p in litellm.custom_provider_map), "costs": {}}
 for name in s.ZOO:
     for alias in s.aliases(name):
-        out["costs"][alias] = litellm.cost_per_token(model=alias, prompt_tokens=10**6, completion_tokens=10**6)
+        out["costs"][alias] = litellm.cost_per_token(model=alias, prompt_tokens=10**6,
+                                                     completion_tokens=10**6)
 lm = dspy.LM("sim/small", cache=False)
 u = lm.history[-1]["usage"] if lm("What is 2 + 3?") else {}
-out["dspy"] = [lm.history[-1]["outputs"][0], lm.history[-1]["cost"], u["prompt_tokens"], u["completion_tokens"]]
+out["dspy"] = [lm.history[-1]["outputs"][0], lm.history[-1]["cost"], u["prompt_tokens"],
+               u["completion_tokens"]]
 out["agentopt_modules"] = sorted(m for m in sys.modules if m.startswith("agentopt_adapters")
                                  and not m.startswith("agentopt_adapters.sim"))
 print(json.dumps(out))

@@ -54,7 +54,8 @@ def _scalar() -> st.SearchStrategy[dict[str, Any]]:
         st.lists(st.text("abcdefgh xyz", min_size=1, max_size=8), min_size=1, max_size=5,
                  unique=True)
         .map(lambda opts: {"type": "string", "enum": opts}),
-        st.lists(st.integers(-5, 50), min_size=1, max_size=4, unique=True).map(lambda o: {"enum": o}),
+        st.lists(st.integers(-5, 50), min_size=1, max_size=4, unique=True)
+        .map(lambda o: {"enum": o}),
         st.sampled_from(["fixed", 3, True]).map(lambda c: {"const": c}),
     )
 
@@ -125,9 +126,9 @@ def test_recursive_refs_terminate_and_validate() -> None:
 def test_meant_values_are_kept_when_the_schema_allows() -> None:
     schema = {"type": "object", "properties": {
         "answer": {"type": "integer"}, "city": {"type": "string", "enum": ["Paris", "Lima"]},
-        "steps": {"type": "array", "items": {"type": "object", "properties": {"title": {"type": "string"},
-                                                                              "minutes": {"type": "integer"}},
-                                             "required": ["title", "minutes"]}},
+        "steps": {"type": "array", "items": {
+            "type": "object", "required": ["title", "minutes"],
+            "properties": {"title": {"type": "string"}, "minutes": {"type": "integer"}}}},
         "maybe": {"anyOf": [{"type": "number"}, {"type": "null"}]}},
         "required": ["answer", "city", "steps", "maybe"]}
     shaper = Shaper(schema, random.Random(0))

@@ -88,7 +88,8 @@ def test_request_log_and_stats(server: SimServer) -> None:
     assert server.request_count == before + 3
     usage = server.usage_by_model()["sim/xl"]
     assert usage["requests"] == usage_before["requests"] + 3
-    assert usage["output_tokens"] - usage_before["output_tokens"] == sum(r.usage.completion_tokens for r in rs)
+    added = usage["output_tokens"] - usage_before["output_tokens"]
+    assert added == sum(r.usage.completion_tokens for r in rs)
     stats = httpx.get(f"{server.base_url}/sim/stats").json()
     assert stats["requests"] == server.request_count
 
@@ -108,7 +109,8 @@ def test_port_in_use_is_a_clear_error(server: SimServer) -> None:
     assert result.exit_code == 2 and "already in use" in result.output
 
 
-def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[list[str], list[str | None]]:
+def _outcomes(fail_rate: float, faults: tuple[str, ...],
+              seed: int) -> tuple[list[str], list[str | None]]:
     """(what the client saw, the fault the server injected) for 12 sequential requests."""
     with serve_in_thread(port=0, fail_rate=fail_rate, faults=faults, seed=seed,
                          timeout_s=3.0) as srv:

@@ -356,7 +356,8 @@ def test_parse_proposals_reads_common_answer_shapes():
                            space) == [
         i({"planner": "gpt-4o", "solver": "claude-3-haiku"}),
         i({"planner": "gpt-4o", "solver": "llama"})]
-    text = "1. planner = gpt-4o-mini, solver: claude-3-haiku\n2. planner=gpt-4o | solver=llama\n3. nonsense"
+    text = ("1. planner = gpt-4o-mini, solver: claude-3-haiku\n2. planner=gpt-4o | solver=llama\n"
+            "3. nonsense")
     assert parse_proposals(text, space) == [i({"planner": "gpt-4o-mini",
                                                "solver": "claude-3-haiku"}),
                                             i({"planner": "gpt-4o", "solver": "llama"})]
@@ -391,7 +392,9 @@ def test_estimated_cost_is_additive_over_slots():
 def test_synthetic_replay_is_a_full_seeded_grid():
     r = synthetic_replay("3x8", seed=0)
     assert r.name == "synth-3x8" and r.space.size == 512 and r.scores.shape == (512, 200)
-    assert set(np.unique(r.scores)) <= {0.0, 1.0} and np.all(r.costs > 0) and np.all(r.latencies > 0)
+    assert set(np.unique(r.scores)) <= {0.0, 1.0}
+    assert np.all(r.costs > 0)
+    assert np.all(r.latencies > 0)
     again = synthetic_replay("3x8", seed=0)
     assert np.array_equal(r.scores, again.scores) and np.array_equal(r.costs, again.costs)
     assert not np.array_equal(r.scores, synthetic_replay("3x8", seed=1).scores)

@@ -27,9 +27,10 @@ def load_object(spec: str, what: str = "app") -> Any:
     """
     target, _, attr = spec.rpartition(":")
     if ":" not in spec or not target or not attr:
-        raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', got {spec!r}")
-    module = _file_module(target, what) if target.endswith(".py") or "/" in target or "\\" in target \
-        else _named_module(target, what)
+        raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', "
+                            f"got {spec!r}")
+    is_file = target.endswith(".py") or "/" in target or "\\" in target
+    module = _file_module(target, what) if is_file else _named_module(target, what)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -67,7 +68,8 @@ def _file_module(target: str, what: str) -> Any:
         spec_.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - the user's file fails at import: name it, no traceback
         sys.modules.pop(name, None)
-        raise AgentOptError(f"importing {what} file {target!r} failed: {_where(exc, path)}") from None
+        raise AgentOptError(f"importing {what} file {target!r} failed: "
+                            f"{_where(exc, path)}") from None
     return module
 
 
@@ -77,7 +79,8 @@ def _named_module(target: str, what: str, path: Path | None = None) -> Any:
     except ModuleNotFoundError as exc:
         raise AgentOptError(f"cannot import module {target!r} for {what}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - the user's module fails at import: name it, no traceback
-        raise AgentOptError(f"importing module {target!r} for {what} failed: {_where(exc, path)}") from None
+        raise AgentOptError(f"importing module {target!r} for {what} failed: "
+                            f"{_where(exc, path)}") from None
 
 
 def first_line(exc: BaseException) -> str:
@@ -110,7 +113,8 @@ def load_data(path: str) -> list[Any]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line "
+                               f"{exc.lineno})") from None
         if not isinstance(data, list):
             raise DatasetError(f"{path}: expected a JSON list of examples, got {type(data).__name__}")
         return data
@@ -154,7 +158,8 @@ def parse_candidates(values: list[str]) -> list[Any] | dict[str, list[Any]]:
     if per_slot and shared:
         raise AgentOptError("give --candidates either as one list 'a,b,c' or per slot 'slot=a,b', not both")
     if not per_slot and not shared:
-        raise AgentOptError("--candidates is empty; e.g. --candidates sim/nano,sim/small,sim/large")
+        raise AgentOptError("--candidates is empty; e.g. --candidates "
+                            "sim/nano,sim/small,sim/large")
     return per_slot or shared
 
 

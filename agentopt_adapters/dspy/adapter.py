@@ -2,11 +2,11 @@
 modules call directly (attribute paths); each is rebound with its own LM.
 
 ```python
-slots = aa.discover(program)                       # static: predictors + directly called LM attributes
+slots = aa.discover(program)                       # static: predictors + LM attributes called
 slots = aa.discover(program, probe_input=example)  # runs once: the model each slot really used
 with aa.bind(program, {"plan.predict": "sim/small", "agent.react": "sim/large"}) as run:
     out, usage = run(example)       # dspy.Example (its inputs) or a dict of input fields
-cfg = aa.export_config(program, {"plan.predict": "sim/small"})   # + the compiled state (demos, ...)
+cfg = aa.export_config(program, {"plan.predict": "sim/small"})  # + the compiled state (demos)
 tuned = aa.apply(MyProgram(), cfg)  # a fresh copy whose slots use the assigned LMs, state restored
 with aa.bind(program, {"answer": {"model": "sim/small", "samples": 8, "select": "vote"}}) as run:
     out, usage = run(example)       # each call of the predictor: 8 predictions, the most frequent kept
@@ -85,7 +85,8 @@ def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.Ba
     if isinstance(value, Mapping) and isinstance(value.get("model"), str) and value["model"]:
         kwargs = value.get("kwargs") or {}
         if not isinstance(kwargs, Mapping):
-            raise ModelError(f"slot {slot!r}: 'kwargs' must be a dict, got {type(kwargs).__name__}")
+            raise ModelError(f"slot {slot!r}: 'kwargs' must be a dict, got "
+                             f"{type(kwargs).__name__}")
         return value["model"], dict(kwargs), None
     raise ModelError(
         f"slot {slot!r}: expected a model string such as 'openai/gpt-4o-mini', a dict "
@@ -139,8 +140,10 @@ def _check_program(app: Any) -> dspy.Module:
 
 def _suggest(name: str, known: Any) -> str:
     known = list(known)
-    related = [k for k in known if k.startswith(name) or name.startswith(k)]  # "final.predict" vs "final"
-    close = sorted(related, key=lambda k: -len(k))[:1] or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    # "final.predict" vs "final"
+    related = [k for k in known if k.startswith(name) or name.startswith(k)]
+    close = sorted(related, key=lambda k: -len(k))[:1] or \
+        difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -224,7 +227,8 @@ def _probe_slots(adapter: DSPyAdapter, program: dspy.Module, static: list[Slot],
             seen = ", ".join(f"{m} x{n}" for m, n in models.most_common())
             where = f"probe: called {seen}; {slot.where}"
         else:
-            model, where = slot.default_model, f"probe: not called for this input{failed}; {slot.where}"
+            model = slot.default_model
+            where = f"probe: not called for this input{failed}; {slot.where}"
         result.append(Slot(name=slot.name, framework=FRAMEWORK, default_model=model, where=where))
     return result
 
@@ -351,7 +355,8 @@ class DSPyAdapter(Adapter):
 
 def _check_models_known(program: dspy.Module, names: SlotNames, lms: Mapping[str, Any]) -> None:
     for name, pred in names.predictors.items():
-        if name not in lms and pred.lm is None and dspy.settings.lm is None and not runtime_lm_modules(program):
+        if name not in lms and pred.lm is None and dspy.settings.lm is None \
+                and not runtime_lm_modules(program):
             raise SlotError(
                 f"slot {name!r} has no model: assign one (bind(program, {{{name!r}: "
                 f"'provider/model'}})) or configure a default with dspy.configure(lm=dspy.LM(...))"
@@ -365,7 +370,8 @@ def _demo_count(state: Mapping[str, Any]) -> int:
     return sum(len(s.get("demos") or []) for s in state.values() if isinstance(s, Mapping))
 
 
-def _program_state(program: dspy.Module, slots: Mapping[str, Mapping[str, Any]], *, strict: bool) -> dict[str, Any] | None:
+def _program_state(program: dspy.Module, slots: Mapping[str, Mapping[str, Any]], *,
+                   strict: bool) -> dict[str, Any] | None:
     """``program.dump_state()`` (demos, signatures), JSON-checked, no secrets. Each assigned
     predictor's ``lm`` is its assigned model; the others carry none (``apply`` keeps the target
     program's LMs)."""

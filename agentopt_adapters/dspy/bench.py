@@ -109,7 +109,8 @@ def measure(runs: int = 100) -> dict[str, float]:
         with dspy.context(callbacks=[noop]):
             return program(**example)
 
-    with dspy.context(lm=lm), aa.bind(program, {}) as baseline, aa.bind(program, assignment) as assigned:
+    with dspy.context(lm=lm), aa.bind(program, {}) as baseline, \
+            aa.bind(program, assignment) as assigned:
         assert len(baseline(example)[1]) == calls
         assert [c.slot for c in assigned(example)[1]] == list(assignment)
         return _interleaved_us({
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     figures = measure(args.runs)
     plain = figures["plain"]
-    print(f"{'DSPy, zero-latency LM':<30} {'µs / LM call':>13} {'vs plain':>9} {'overhead µs':>12}")
+    print(f"{'DSPy, zero-latency LM':<30} {'µs / LM call':>13} {'vs plain':>9} "
+          f"{'overhead µs':>12}")
     for label, us in figures.items():
         print(f"{label:<30} {us:>13.1f} {us / plain:>8.2f}x {us - plain:>12.1f}")
     return 0

@@ -136,8 +136,9 @@ def _self_attribute(func: ast.expr) -> str | None:
     if isinstance(func, ast.Attribute) and func.attr in ("acall", "forward", "aforward",
                                                          "__call__"):
         func = func.value  # self.X.acall(...)
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
-        return func.attr
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return None
+    return func.attr if func.value.id == "self" else None
     return None
 
 

@@ -44,8 +44,9 @@ class ZeroLatencyChat(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        message = AIMessage(content="ok",
-                            usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}, response_metadata={"model_name": self.model})
+        usage = {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}
+        message = AIMessage(content="ok", usage_metadata=usage,
+                            response_metadata={"model_name": self.model})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
@@ -104,7 +105,8 @@ def measure(runs: int = 20, calls: int = CALLS, repeats: int = 9) -> dict[str, f
     graph, tooled = make_graph(ZeroLatencyChat(), calls), make_graph(ZeroLatencyChat(), calls,
                                                                      tools=True)
     x = {"x": "What is 2 + 3?"}
-    with aa.bind(graph, {}) as baseline, aa.bind(graph, {"work": ZeroLatencyChat(model="gpt-4o")}) as candidate, \
+    with aa.bind(graph, {}) as baseline, \
+            aa.bind(graph, {"work": ZeroLatencyChat(model="gpt-4o")}) as candidate, \
             aa.bind(tooled, {"work": OtherZeroLatencyChat(model="gpt-4o")}) as rebound:
         best = _best_of({
             "plain graph.invoke": lambda: graph.invoke(x),

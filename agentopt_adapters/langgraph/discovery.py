@@ -60,7 +60,8 @@ def _is_pregel(obj: Any) -> bool:
 
 
 def _is_configurable_model(obj: Any) -> bool:
-    return type(obj).__name__ == "_ConfigurableModel" and type(obj).__module__.startswith("langchain")
+    kind = type(obj)
+    return kind.__name__ == "_ConfigurableModel" and kind.__module__.startswith("langchain")
 
 
 def configurable_default(obj: Any) -> str | None:
@@ -304,8 +305,9 @@ def _global_refs(name: str, value: Any, names: list[str], label: str) -> Iterabl
 
 def _is_async_only(runnable: Any) -> bool:
     """A LangGraph node built from an ``async def`` (no sync function to call)."""
-    return type(runnable).__name__ == "RunnableCallable" and getattr(runnable, "func", None) is None \
-        and getattr(runnable, "afunc", None) is not None
+    if type(runnable).__name__ != "RunnableCallable":
+        return False
+    return getattr(runnable, "func", None) is None and getattr(runnable, "afunc", None) is not None
 
 
 def _safe_attrs(obj: Any) -> set[str]:

@@ -240,7 +240,8 @@ def parse_params(*, tools: Sequence[dict[str, Any]] | None = None, tool_choice: 
     json_mode, schema = _response_format(response_format)
     if isinstance(seed, bool) or (seed is not None and not isinstance(seed, int)):
         raise _bad_type("seed", "an integer", seed)
-    limit = _int(max_completion_tokens, "max_completion_tokens", 1) or _int(max_tokens, "max_tokens", 1)
+    limit = _int(max_completion_tokens, "max_completion_tokens", 1) or \
+        _int(max_tokens, "max_tokens", 1)
     return Params(tools=tuple(fns) if choice != "none" else (), tool_choice=choice,
                   forced_tool=forced, parallel_tool_calls=parallel_tool_calls is not False,
                   json_mode=json_mode, schema=schema, n=_int(n, "n", 1, MAX_N) or 1, seed=seed,

@@ -5,9 +5,10 @@ Two modes:
 - random (``fail_rate`` > 0): a request fails with probability ``fail_rate``, the kind drawn from
   ``faults``; the draw is a hash of (seed, request body, how often that body was seen), so a rerun
   sends the same requests the same faults, and the retry of a failed request draws afresh.
-- scheduled (``schedule``): faults are fixed by the server's request number (1 = the first request
-  it receives): ``"every:5"`` fails requests 5, 10, 15, ... with the kinds of ``faults`` in turn, and
-  ``"3:429,8:timeout"`` (or a mapping ``{3: "429", 8: "timeout"}``) fails exactly those requests. So
+- scheduled (``schedule``): faults are fixed by the server's request number (1 = the first
+  request it receives): ``"every:5"`` fails requests 5, 10, 15, ... with the kinds of ``faults``
+  in turn, and ``"3:429,8:timeout"`` (or a mapping ``{3: "429", 8: "timeout"}``) fails exactly
+  those requests. So
   of N requests, requests ``k*every`` fail, the ``k``-th with ``faults[(k-1) % len(faults)]``,
   whatever the requests' content or timing. A request refused as invalid (400/404) gets its error,
   not a fault.
@@ -85,7 +86,9 @@ class FaultPlan:
         """The fault of request ``number`` (1-based arrival), whose body hash is ``body_key`` and
         which is the ``occurrence``-th sending of that body."""
         if self.every:
-            return self.faults[(number // self.every - 1) % len(self.faults)] if number % self.every == 0 else None
+            if number % self.every:
+                return None
+            return self.faults[(number // self.every - 1) % len(self.faults)]
         if self.at:
             return self.at.get(number)
         if self.fail_rate <= 0:

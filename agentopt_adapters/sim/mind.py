@@ -101,7 +101,8 @@ class Mind:
             return "claim", claimed, None
         return "none", None, None
 
-    def _plan_flaw(self, ev: str, ev_norm: str, gold: list[dict[str, Any]]) -> dict[int, Any] | None:
+    def _plan_flaw(self, ev: str, ev_norm: str,
+                   gold: list[dict[str, Any]]) -> dict[int, Any] | None:
         """The first step a step-by-step plan gets wrong, as an override of the gold chain (None if
         the plan shows no wrong value)."""
         if self.req.task == "arithmetic":
@@ -165,11 +166,12 @@ class Mind:
         an over-capable model may just answer."""
         if self.spec.direct_answer_rate and self.rng.random() < self.spec.direct_answer_rate:
             ok = self.rng.random() < _p_plan(self.s, int(self.d * 3))
-            value = self.gold_chain()[-1]["value"] if ok else self.wrong(self.gold_chain()[-1]["value"],
-                                                                         self.answer_relation())
+            gold = self.gold_chain()[-1]["value"]
+            value = gold if ok else self.wrong(gold, self.answer_relation())
             text = f"No plan needed - this is straightforward. The answer is {value}."
             return text, [text], value
-        chain = self.gold_chain() if self.rng.random() < _p_plan(self.s, self.d) else self.flawed_chain()[0]
+        good = self.rng.random() < _p_plan(self.s, self.d)
+        chain = self.gold_chain() if good else self.flawed_chain()[0]
         lines = [f"Step {i}: {st['text'][0].upper()}{st['text'][1:]}"
                  for i, st in enumerate(chain[1:], start=1)]
         tail = ["Check each intermediate result before moving on."] * (self.spec.verbosity >= 2)
@@ -195,8 +197,11 @@ class Mind:
         values = self.values_in(self.req.evidence)
         proposed = values[-1] if values else None
         if proposed == gold:
-            return (True, gold) if self.rng.random() < 0.7 + 0.3 * self.s else (False, self.wrong(gold, self.answer_relation()))
+            if self.rng.random() < 0.7 + 0.3 * self.s:
+                return True, gold
+            return False, self.wrong(gold, self.answer_relation())
         if self.rng.random() < self.s ** 1.5:
-            fixed = gold if self.rng.random() < _p_plan(self.s, self.d) else self.wrong(gold, self.answer_relation())
+            knows = self.rng.random() < _p_plan(self.s, self.d)
+            fixed = gold if knows else self.wrong(gold, self.answer_relation())
             return False, fixed
         return True, proposed

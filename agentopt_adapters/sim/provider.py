@@ -104,14 +104,16 @@ class SimLLM(CustomLLM):
 
     def streaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                   model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                  logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> Iterator[ModelResponseStream]:
+                  logging_obj: Any, optional_params: dict, *args: Any,
+                  **kwargs: Any) -> Iterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         time.sleep(res.latency_s * time_scale())
         yield from _stream(res)
 
     async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                         model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                         logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
+                         model_response: ModelResponse, print_verbose: Any, encoding: Any,
+                         api_key: Any, logging_obj: Any, optional_params: dict, *args: Any,
+                         **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         await asyncio.sleep(res.latency_s * time_scale())
         for chunk in _stream(res):

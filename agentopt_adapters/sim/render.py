@@ -34,7 +34,8 @@ def topic_of(req: Request) -> str:
     return " ".join(prompt_of(req).split()[:8])
 
 
-def meaning_of(answer: Any = MISSING, reasoning: Any = MISSING, steps: Any = MISSING) -> Callable[[str], Any]:
+def meaning_of(answer: Any = MISSING, reasoning: Any = MISSING,
+               steps: Any = MISSING) -> Callable[[str], Any]:
     """What nested fields named like an answer / reasoning / plan should hold."""
 
     def meaning(name: str) -> Any:

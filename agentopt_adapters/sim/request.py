@@ -206,7 +206,9 @@ def _with_own_defs(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> d
 
 
 def _described(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {**schema, "description": description} if description and "description" not in schema else schema
+    if description and "description" not in schema:
+        return {**schema, "description": description}
+    return schema
 
 
 def dspy_fields(system: str) -> dict[str, Any] | None:
@@ -275,7 +277,9 @@ def role_for(names: set[str], system: str, last_user: str, item: dict[str, Any] 
     role_text = system or last_user
     if item is not None:
         role_text = role_text.replace(item["question"], " ")
-    return "planner" if _PLANNER_RE.search(role_text) else "critic" if _CRITIC_RE.search(role_text) else "solver"
+    if _PLANNER_RE.search(role_text):
+        return "planner"
+    return "critic" if _CRITIC_RE.search(role_text) else "solver"
 
 
 def _react_tools(system: str) -> dict[str, list[str]]:
@@ -286,7 +290,8 @@ def _react_tools(system: str) -> dict[str, list[str]]:
     return out
 
 
-def _reply_shape(system: str, last_user: str, params: Params) -> tuple[str, dict[str, Any] | None, bool]:
+def _reply_shape(system: str, last_user: str,
+                 params: Params) -> tuple[str, dict[str, Any] | None, bool]:
     """(fmt, schema of the reply or None, is DSPy)."""
     dspy_schema = dspy_fields(system)
     if dspy_schema is not None:
@@ -303,7 +308,8 @@ def _reply_shape(system: str, last_user: str, params: Params) -> tuple[str, dict
     return "plain", None, False
 
 
-def _locate_item(messages: list[dict[str, Any]], users: list[int]) -> tuple[str | None, dict[str, Any] | None, int | None]:
+def _locate_item(messages: list[dict[str, Any]],
+                 users: list[int]) -> tuple[str | None, dict[str, Any] | None, int | None]:
     # the item: last user message first (DSPy demos come earlier), then anything, newest first
     order = ([users[-1]] if users else []) + [i for i in reversed(range(len(messages)))
                                              if messages[i].get("role") not in ("system", "developer")]

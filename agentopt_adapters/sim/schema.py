@@ -104,7 +104,8 @@ def _check_closed(node: dict[str, Any], ctx: tuple[str, ...]) -> None:
                           f"array including every key in properties. Missing '{missing[0]}'.")
 
 
-def _subschemas(node: dict[str, Any], ctx: tuple[str, ...]) -> Iterator[tuple[Any, tuple[str, ...]]]:
+def _subschemas(node: dict[str, Any],
+                ctx: tuple[str, ...]) -> Iterator[tuple[Any, tuple[str, ...]]]:
     """(sub-schema, its context) for the schemas ``node`` holds."""
     for key in ("properties", "$defs", "definitions"):
         for name, sub in (node.get(key) or {}).items():
@@ -492,7 +493,9 @@ class Shaper:
         if isinstance(value, bool):
             return value
         text = _norm(value)
-        return True if text in ("true", "yes", "correct") else False if text in ("false", "no", "incorrect") else MISSING
+        if text in ("true", "yes", "correct"):
+            return True
+        return False if text in ("false", "no", "incorrect") else MISSING
 
     def _fit_null(self, value: Any, s: dict[str, Any], name: str, depth: int) -> Any:
         return MISSING

@@ -62,7 +62,8 @@ def _deltas(choice: SimChoice) -> Iterator[dict[str, Any]]:
                                    "function": {"arguments": args[k:k + _ARG_CHARS_PER_CHUNK]}}]}
 
 
-def chunks(res: SimResult, created: int, rid: str, include_usage: bool) -> Iterator[dict[str, Any]]:
+def chunks(res: SimResult, created: int, rid: str,
+           include_usage: bool) -> Iterator[dict[str, Any]]:
     """Every chunk of the stream, in order (choices one after another)."""
     base: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": created,
                             "model": res.model, "system_fingerprint": "agentopt-sim"}

@@ -79,7 +79,8 @@ class CellReader:
                 out += self._cells(conn, rows)
         return out
 
-    def _cells(self, conn: sa.Connection, rows: list[tuple[int, int, str, str]]) -> list[StoredCell]:
+    def _cells(self, conn: sa.Connection,
+               rows: list[tuple[int, int, str, str]]) -> list[StoredCell]:
         self._learn_trials(conn, {tid for _, tid, _, _ in rows if tid not in self.values_of})
         out: list[StoredCell] = []
         for _, tid, key, value_json in rows:
@@ -106,7 +107,8 @@ class CellReader:
             self.values_of[tid] = values
             self.trial_of[values] = min(tid, self.trial_of.get(values, tid))
 
-    def _parse(self, values: Values | None, key: str, value_json: str, tid: int) -> StoredCell | None:
+    def _parse(self, values: Values | None, key: str, value_json: str,
+               tid: int) -> StoredCell | None:
         if values is None:
             return None
         try:

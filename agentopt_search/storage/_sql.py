@@ -55,7 +55,8 @@ def db_now(conn: sa.Connection) -> float:
     return float(conn.execute(sa.text(f"SELECT {expr}")).scalar_one())
 
 
-def read_cells(conn: sa.Connection, study_id: int, after: int, legacy: bool = False) -> list[tuple[int, int, str, str]]:
+def read_cells(conn: sa.Connection, study_id: int, after: int,
+               legacy: bool = False) -> list[tuple[int, int, str, str]]:
     """(attribute id, trial id, key, value json) of the study's ``cell:*`` trial system attributes
     (``legacy``: user attributes, where format-1 studies kept them) with id > ``after``."""
     a, t = _t("attrs" if legacy else "cells"), _t("trials")
@@ -92,7 +93,8 @@ def read_agentopt_trials(conn: sa.Connection, study_id: int) -> list[tuple[int, 
 
 def count_trials(conn: sa.Connection, study_id: int) -> int:
     t = _t("trials")
-    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar_one())
+    count = sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)
+    return int(conn.execute(count).scalar_one())
 
 
 def create_trial(conn: sa.Connection, study_id: int, number: int, assignment: Mapping[str, str],
@@ -103,8 +105,9 @@ def create_trial(conn: sa.Connection, study_id: int, number: int, assignment: Ma
     from optuna.trial import TrialState
 
     t = _t("trials")
-    tid = conn.execute(t.insert().values(number=number, study_id=study_id, state=TrialState.RUNNING,
-                                         datetime_start=_utcnow())).inserted_primary_key[0]  # type: ignore[index]
+    insert = t.insert().values(number=number, study_id=study_id, state=TrialState.RUNNING,
+                               datetime_start=_utcnow())
+    tid = conn.execute(insert).inserted_primary_key[0]  # type: ignore[index]
     params = []
     for slot, value in assignment.items():
         dist = CategoricalDistribution(list(choices[slot]))
@@ -203,7 +206,8 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[dict[str, An
     if stmt is None:  # other databases: look first (callers hold the study lock)
         for row in rows:
             cond = [table.c[k] == row[k] for k in unique]
-            if conn.execute(sa.select(sa.func.count()).select_from(table).where(*cond)).scalar() == 0:
+            count = sa.select(sa.func.count()).select_from(table).where(*cond)
+            if conn.execute(count).scalar() == 0:
                 conn.execute(table.insert().values(**row))
         return
     if conn.dialect.name == "mysql":

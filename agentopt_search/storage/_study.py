@@ -36,7 +36,8 @@ def open_study(url: str, study_name: str, create: bool) -> tuple[Any, Any, int]:
             except KeyError:
                 if not create:
                     names = [s.study_name for s in storage.get_all_studies()]
-                    raise LookupError(f"{url} has no study {study_name!r}; studies: {names}") from None
+                    raise LookupError(f"{url} has no study {study_name!r}; "
+                                      f"studies: {names}") from None
                 study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE],
                                                     study_name)
     except LookupError:
@@ -44,7 +45,8 @@ def open_study(url: str, study_name: str, create: bool) -> tuple[Any, Any, int]:
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, server down
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {first}. "
-                         "Use e.g. 'sqlite:///run.db' or 'postgresql://user:pass@host/db'") from None
+                         "Use e.g. 'sqlite:///run.db' or "
+                         "'postgresql://user:pass@host/db'") from None
     return storage, lock_engine, study_id
 
 

@@ -2,8 +2,8 @@
 
 Layout (Optuna's own tables, so ``optuna-dashboard URL`` opens a run):
 - one trial per assignment (a combination of the space or an anchor); its params are the slot
-values
-  (categorical over that run's candidates), its value the mean score, and numeric user attributes
+  values (categorical over that run's candidates), its value the mean score, and numeric user
+  attributes
   ``mean_score``, ``mean_cost_usd``, ``mean_latency_s``, ``n_examples``, ``n_errors`` (and
   ``combination``, ``anchor`` as text);
 - each evaluated example is a trial *system* attribute ``cell:<example index>`` = ``[score, cost,

@@ -84,7 +84,8 @@ def expression(item: dict[str, Any], override: dict[int, int] | None = None) -> 
             expr = f"({expr}) / {op[1]}"
         else:
             expr = str(op[1])
-    return expr[1:-1] if expr.startswith("(") and expr.endswith(")") and expr.count("(") == 1 else expr
+    wrapped = expr.startswith("(") and expr.endswith(")") and expr.count("(") == 1
+    return expr[1:-1] if wrapped else expr
 
 
 def _sentence(name: str, things: str, op: list[Any]) -> str:
