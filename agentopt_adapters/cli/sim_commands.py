@@ -9,6 +9,8 @@ import typer
 from ..errors import AgentOptError
 from .app import app, fail
 
+__all__ = ["models_cmd", "sim_server_cmd", "demo_cmd"]
+
 
 @app.command("models")
 def models_cmd(

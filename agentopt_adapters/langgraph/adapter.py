@@ -43,6 +43,8 @@ from .discovery import Path, SlotTable, inherited_kwargs
 from .routing import ModelSpec, Route, install, push_route, warn_unroutable
 from .runner import LangGraphRunner, merge_config
 
+__all__ = ["FRAMEWORK", "LangGraphAdapter", "slot_table"]
+
 FRAMEWORK = "langgraph"
 
 # Probe observations per graph object, so that bind/export/apply know slots found only by probing.

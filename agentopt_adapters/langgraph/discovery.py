@@ -29,6 +29,9 @@ from langchain_core.tools import BaseTool
 
 from ..models import model_name
 
+__all__ = ["Path", "SlotInfo", "SlotTable", "INHERITED_FIELDS", "configurable_default",
+           "inherited_kwargs", "path_from_metadata"]
+
 Path = tuple[str, ...]
 
 _LIBRARY_PREFIXES = (

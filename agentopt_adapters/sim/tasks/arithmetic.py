@@ -11,6 +11,9 @@ from typing import Any
 
 from . import Task, _register, answer_text, final_answer_span
 
+__all__ = ["N_ITEMS", "SEED", "apply_op", "step_text", "chain", "expression", "generate",
+           "parse_number", "metric", "calculator", "build"]
+
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas",
          "Kira", "Liam", "Maya", "Noah", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tara"]
 THINGS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "cookies", "stamps",

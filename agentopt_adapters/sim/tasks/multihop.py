@@ -8,6 +8,9 @@ from typing import Any
 
 from . import Task, _register, answer_text, final_answer_span, normalize
 
+__all__ = ["N_ITEMS", "SEED", "world", "facts", "entities_of", "chain", "generate", "metric",
+           "build"]
+
 SEED = 4321
 N_ITEMS = 120
 _SYL = ["ka", "lo", "mi", "ra", "ven", "tor", "sa", "del", "qui", "bar", "no", "fen", "zu", "ith",
