@@ -30,7 +30,7 @@ from typing import Any
 from .assignment_file import check_slot_names, make_config
 from .errors import DiscoveryError, ModelError, SlotError
 from .models import check_model_string, retry_policy
-from .protocol import Adapter, Runner, framework_roots, register_adapter
+from .protocol import Adapter, Runner, framework_roots, no_options, register_adapter
 from .redaction import remember_secrets
 from .usage import Slot, Usage, call_record, reported_latency
 
@@ -113,7 +113,9 @@ class CallableAdapter(Adapter):
                 for n, d in _declared(app, slots).items()]
 
     @contextmanager
-    def bind(self, app: Any, assignment: Mapping[str, Any]) -> Iterator[Runner]:  # type: ignore[override]
+    def bind(self, app: Any, assignment: Mapping[str, Any],
+             **options: Any) -> Iterator[Runner]:
+        no_options(options, "bind()", "no options for a plain callable")
         for slot, value in assignment.items():
             if isinstance(value, Mapping) and value.get("samples", 1) != 1:
                 raise ModelError(f"slot {slot!r}: samples are drawn by the LangGraph and DSPy adapters; a plain "

@@ -18,7 +18,8 @@ from typing import Any, ClassVar, TypeVar
 from .errors import AgentOptError
 from .usage import Slot, Usage
 
-__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_roots", "run_blocking"]
+__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_roots", "run_blocking",
+           "no_options"]
 
 T = TypeVar("T")
 _LOOP: asyncio.AbstractEventLoop | None = None
@@ -145,6 +146,12 @@ def _load_builtin(app: Any) -> None:
     for root in sorted(framework_roots(app) & _BUILTIN.keys()):
         importlib.import_module(_BUILTIN[root])
     importlib.import_module("agentopt_adapters.callable")
+
+
+def no_options(options: Mapping[str, Any], what: str, takes: str) -> None:
+    """A TypeError naming run settings an adapter does not take (a typo, another framework's)."""
+    if options:
+        raise TypeError(f"{what} got unexpected option(s) {sorted(options)}; it takes {takes}")
 
 
 def adapter_for(app: Any) -> Adapter:

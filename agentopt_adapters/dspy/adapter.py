@@ -41,7 +41,7 @@ import dspy
 from ..assignment_file import check_slot_names, make_config
 from ..errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
 from ..models import dspy_lm as _factory_lm
-from ..protocol import Adapter, register_adapter
+from ..protocol import Adapter, no_options, register_adapter
 from ..redaction import strip_secrets
 from ..scaling import Scaling, parse_scaling, parse_shorthand
 from ..usage import Slot, is_failed
@@ -222,6 +222,7 @@ def _probe_slots(adapter: DSPyAdapter, program: dspy.Module, static: list[Slot],
     result = []
     for slot in slots:
         models = used.get(slot.name)
+        model: str | None
         if models:
             model = models.most_common(1)[0][0]
             seen = ", ".join(f"{m} x{n}" for m, n in models.most_common())
@@ -284,7 +285,9 @@ class DSPyAdapter(Adapter):
             slots = _probe_slots(self, program, slots, probe_input)
         return slots
 
-    def bind(self, app: Any, assignment: Mapping[str, Any]) -> AbstractContextManager[DSPyRunner]:
+    def bind(self, app: Any, assignment: Mapping[str, Any],
+             **options: Any) -> AbstractContextManager[DSPyRunner]:
+        no_options(options, "bind()", "no options for a DSPy program")
         program = _check_program(app)
         names = slot_names(program)
         if not isinstance(assignment, Mapping):

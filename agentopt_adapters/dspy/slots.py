@@ -148,7 +148,7 @@ def direct_lm_calls(program: dspy.Module) -> set[str]:
     lms = lm_attributes(program)
     out: set[str] = set()
     for path, mod in _modules(program):
-        called, _ = _class_facts(type(mod))
+        called, _ = _class_facts(_class(mod))
         for name in called:
             base = f"{path}.{name}" if path else name
             if base in lms:
@@ -159,7 +159,11 @@ def direct_lm_calls(program: dspy.Module) -> set[str]:
 def runtime_lm_modules(program: dspy.Module) -> list[str]:
     """Paths of modules whose code passes ``lm=`` (``dspy.context(lm=self.engine)``, ``pred(...,
     lm=x)``): the model their predictors use is only known by running them."""
-    return [path for path, mod in _modules(program) if _class_facts(type(mod))[1]]
+    return [path for path, mod in _modules(program) if _class_facts(_class(mod))[1]]
+
+
+def _class(obj: object) -> type:
+    return type(obj)
 
 
 def _modules_in_callable(func: Any) -> list[dspy.Module]:

@@ -26,7 +26,7 @@ import contextvars
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -36,7 +36,7 @@ from langchain_core.runnables.config import RunnableConfig
 from ..assignment_file import make_config
 from ..errors import ConfigError, DiscoveryError, SlotError
 from ..models import check_model_string, model_name
-from ..protocol import Adapter, register_adapter
+from ..protocol import Adapter, no_options, register_adapter
 from ..scaling import parse_scaling, parse_shorthand
 from ..usage import Slot
 from .discovery import Path, SlotTable, inherited_kwargs
@@ -217,11 +217,15 @@ class LangGraphAdapter(Adapter):
     def _bind(self, runner: LangGraphRunner) -> Iterator[LangGraphRunner]:
         yield runner
 
-    def bind(self, app: Any, assignment: Mapping[str, Any], *, config: RunnableConfig | None = None,  # type: ignore[override]
-             context: Any = None, tracing: bool | None = None):
-        """``with bind(graph, {slot: model}) as run``. Slots not in ``assignment`` run on the graph's
-        own model objects, untouched (``{}`` runs the app as it is). ``config`` / ``context``: given
-        to every run; ``tracing=False``: LangChain/LangSmith tracing off for these runs."""
+    def bind(self, app: Any, assignment: Mapping[str, Any], *,
+             config: RunnableConfig | None = None, context: Any = None,
+             tracing: bool | None = None,
+             **options: Any) -> AbstractContextManager[LangGraphRunner]:
+        """``with bind(graph, {slot: model}) as run``. Slots not in ``assignment`` run on the
+        graph's own model objects, untouched (``{}`` runs the app as it is). ``config`` /
+        ``context``: given to every run; ``tracing=False``: LangChain/LangSmith tracing off for
+        these runs."""
+        no_options(options, "bind()", "config=, context=, tracing=")
         route = _route(app, assignment)
         return self._bind(LangGraphRunner(app, route, config=config, context=context, tracing=tracing))
 

@@ -17,7 +17,7 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ModelError
 
@@ -103,7 +103,7 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
         cin, cout = _litellm().cost_per_token(model=model, prompt_tokens=input_tokens,
                                               completion_tokens=output_tokens)
         return float(cin + cout)
-    pin, pout = found  # type: ignore[misc]
+    pin, pout = cast(tuple[float, float], found)
     return input_tokens * pin + output_tokens * pout
 
 

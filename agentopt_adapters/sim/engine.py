@@ -423,8 +423,10 @@ def _forced_calls(spec: SimModelSpec, req: Request, rng: random.Random,
                   aux: random.Random) -> _Reply:
     """``tool_choice`` "required" or a named function: the model must call (one or more) tools."""
     calc = _calc_tool(req.tools)
-    arithmetic_calc = calc and req.task == "arithmetic" and req.params.forced_tool is None
-    names = [calc[0]] if arithmetic_calc else _tools_to_call(req)
+    if calc and req.task == "arithmetic" and req.params.forced_tool is None:
+        names = [calc[0]]
+    else:
+        names = _tools_to_call(req)
     calls, hows = [], []
     for name in names:
         args, how = _forced_args(spec, req, name, calc, rng, aux)
@@ -527,12 +529,12 @@ def simulate(
             param="messages")
     req = read_request(msgs, params)
     limit = min(spec.max_output_tokens, params.max_tokens or spec.max_output_tokens)
-    choices, first_rng = [], None
+    choices, rngs = [], []
     for i in range(params.n):
         rng = _rng(spec.name, msgs, params.raw_tools, params.seed, sample=i)
         aux = _rng(spec.name, msgs, params.raw_tools, params.seed, sample=i, salt="shape")
         bad = _rng(spec.name, msgs, params.raw_tools, params.seed, sample=i, salt="malformed")
         choices.append(_choice(spec, req, _answer(spec, req, rng, aux), limit, bad))
-        first_rng = first_rng or rng
-    latency = _latency(spec, max(c.output_tokens for c in choices), first_rng)
+        rngs.append(rng)
+    latency = _latency(spec, max(c.output_tokens for c in choices), rngs[0])
     return SimResult(model=spec.name, choices=choices, input_tokens=n_in, latency_s=latency)

@@ -45,7 +45,7 @@ class Mind:
         self.spec, self.req, self.rng = spec, req, rng
         self.s = spec.skill
         self.item = req.item
-        self.mod = task_module(req.task) if req.task else None
+        self.mod: Any = task_module(req.task) if req.task else None  # the task's module
         self.d = int(self.item.get("difficulty", 3)) if self.item else 0
 
     # values ---------------------------------------------------------------

@@ -62,7 +62,7 @@ def to_model_response(res: SimResult,
                            "sim_info": res.info}
     # the simulated latency where LangChain passes response fields on (its llm_output), as DSPy
     # reads the hidden params: every framework records the same latency for the same call
-    resp.provider_specific_fields = {"sim_latency_s": res.latency_s}
+    resp.provider_specific_fields = {"sim_latency_s": res.latency_s}  # type: ignore[attr-defined]
     return resp
 
 
@@ -102,18 +102,21 @@ class SimLLM(CustomLLM):
         await asyncio.sleep(res.latency_s * time_scale())
         return to_model_response(res, model_response)
 
-    def streaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                  model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                  logging_obj: Any, optional_params: dict, *args: Any,
-                  **kwargs: Any) -> Iterator[ModelResponseStream]:
+    # litellm's CustomLLM declares GenericStreamingChunk; its stream wrapper takes these too
+    def streaming(  # type: ignore[override]
+            self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+            model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
+            logging_obj: Any, optional_params: dict, *args: Any,
+            **kwargs: Any) -> Iterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         time.sleep(res.latency_s * time_scale())
         yield from _stream(res)
 
-    async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                         model_response: ModelResponse, print_verbose: Any, encoding: Any,
-                         api_key: Any, logging_obj: Any, optional_params: dict, *args: Any,
-                         **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
+    async def astreaming(  # type: ignore[override]
+            self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+            model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
+            logging_obj: Any, optional_params: dict, *args: Any,
+            **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         await asyncio.sleep(res.latency_s * time_scale())
         for chunk in _stream(res):

@@ -159,7 +159,7 @@ def _tag(messages: Any) -> str | None:
 
 
 def _error(status: int, message: str, kind: str, code: str | None = None,
-           headers: dict[str, str] | None = None):
+           headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": code, "param": None}},
                         status_code=status, headers=headers)
 
@@ -190,7 +190,8 @@ def _complete(body: dict[str, Any]) -> tuple[SimResult, bool]:
                               code="missing_required_parameter")
     spec = get_spec(model)
     include_usage = check_stream_options(body.get("stream"), body.get("stream_options"))
-    return simulate(spec.name, body.get("messages"), **request_params(body)), include_usage
+    messages: Any = body.get("messages")  # simulate checks them (a 400 when missing or malformed)
+    return simulate(spec.name, messages, **request_params(body)), include_usage
 
 
 async def _fault_reply(rec: RequestRecord, opts: ServerOptions, log: RequestLog) -> JSONResponse:

@@ -65,7 +65,7 @@ def read_cells(conn: sa.Connection, study_id: int, after: int,
          .select_from(a.join(t, a.c.trial_id == t.c.trial_id))
          .where(t.c.study_id == study_id, id_col > after, a.c.key.like("cell:%"))
          .order_by(id_col))
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(q)]
 
 
 def read_params(conn: sa.Connection, trial_ids: Iterable[int]) -> dict[int, dict[str, str]]:

@@ -7,6 +7,7 @@ import operator
 import random
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from . import Task, _register, answer_text, final_answer_span
@@ -176,9 +177,10 @@ def metric(example: Any, output: Any) -> float:
     return float(got is not None and abs(got - float(gold)) < 1e-6)
 
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.USub: operator.neg,
-        ast.UAdd: operator.pos, ast.Mod: operator.mod, ast.Pow: operator.pow}
+_OPS: dict[type[ast.AST], Callable[..., Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.USub: operator.neg,
+    ast.UAdd: operator.pos, ast.Mod: operator.mod, ast.Pow: operator.pow}
 
 
 # CPython 3.11's ast.parse keeps a per-interpreter recursion counter that concurrent threads
