@@ -118,8 +118,9 @@ class CallableAdapter(Adapter):
         no_options(options, "bind()", "no options for a plain callable")
         for slot, value in assignment.items():
             if isinstance(value, Mapping) and value.get("samples", 1) != 1:
-                raise ModelError(f"slot {slot!r}: samples are drawn by the LangGraph and DSPy adapters; a plain "
-                                 "callable app gets model strings and calls them itself")
+                raise ModelError(f"slot {slot!r}: samples are drawn by the LangGraph and DSPy "
+                                 "adapters; a plain callable app gets model strings and calls "
+                                 "them itself")
         models = {str(k): str(v) for k, v in assignment.items()}
         if not models:
             raise SlotError("assignment is empty; map every slot of the app to a model")

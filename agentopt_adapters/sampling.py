@@ -7,8 +7,9 @@ one output (``key``: its vote key; ``text``: what the judge reads) and how to as
 
 * Sample ``i > 0`` is drawn with ``seed = i`` (plus the seed the call already had) where the model
   takes a seed, so providers that honour it (and the simulated zoo) give reproducible, independent
-  samples; the first sample is the plain call. A model set to a temperature of 0.15 or less draws its
-  samples at 0.7 (DSPy's rule for ``n > 1``): at temperature 0 samples agree and voting changes nothing.
+  samples; the first sample is the plain call. A model set to a temperature of 0.15 or less draws
+  its samples at 0.7 (DSPy's rule for ``n > 1``): at temperature 0 samples agree and voting changes
+  nothing.
 * A sample that fails is left out of the choice (its cost is still recorded); when every sample
   fails, the first failure is raised as it is.
 * ``vote``: the most frequent key, ties to the earliest sample. ``judge``: asked only when the kept
@@ -37,7 +38,8 @@ __all__ = ["SAMPLE_GROUP", "Step", "sample_seed", "sample_temperature"]
 T = TypeVar("T")
 
 #: The sample group of the model call running in this context (None: not a sample).
-SAMPLE_GROUP: contextvars.ContextVar[str | None] = contextvars.ContextVar("agentopt_sample_group", default=None)
+SAMPLE_GROUP: contextvars.ContextVar[str | None] = contextvars.ContextVar("agentopt_sample_group",
+                                                                          default=None)
 
 
 @lru_cache(maxsize=256)
@@ -46,14 +48,15 @@ def _takes_seed(model: str) -> bool:
 
     try:
         name, provider, _, _ = litellm.get_llm_provider(model)
-        return "seed" in (litellm.get_supported_openai_params(model=name, custom_llm_provider=provider) or [])
+        return "seed" in (litellm.get_supported_openai_params(model=name,
+                                                              custom_llm_provider=provider) or [])
     except Exception:  # noqa: BLE001 - a model litellm does not know: send no seed
         return False
 
 
 def sample_seed(i: int, model: str | None, given: Any = None) -> int | None:
-    """The seed sample ``i`` is drawn with: None for the first sample (the plain call) and for models
-    that take no seed; else ``given`` (0 when it is not an int) + ``i``."""
+    """The seed sample ``i`` is drawn with: None for the first sample (the plain call) and for
+    models that take no seed; else ``given`` (0 when it is not an int) + ``i``."""
     if i == 0 or not model or not _takes_seed(model):
         return None
     base = given if isinstance(given, int) and not isinstance(given, bool) else 0
@@ -77,7 +80,8 @@ class Step:
     text: Callable[[Any], str]
 
     # -- sync ------------------------------------------------------------------------------------
-    def run(self, draw: Callable[[int], T], task: Callable[[], str], judge: Callable[[str], str]) -> T:
+    def run(self, draw: Callable[[int], T], task: Callable[[], str],
+            judge: Callable[[str], str]) -> T:
         """Draw the samples on threads, keep one (asking ``judge`` when the choice needs it)."""
         group = uuid.uuid4().hex[:12]
 
@@ -103,14 +107,15 @@ class Step:
             SAMPLE_GROUP.set(group)  # in the task's own copy of the context
             return await draw(i)
 
-        drawn = await asyncio.gather(*(one(i) for i in range(self.scaling.samples)), return_exceptions=True)
+        drawn = await asyncio.gather(*(one(i) for i in range(self.scaling.samples)),
+                                     return_exceptions=True)
         outs = self._kept(list(drawn))
         prompt = self._judge_prompt(outs, task)
         reply = None
         if prompt is not None:
             try:
                 reply = await judge(prompt)
-            except Exception as exc:  # noqa: BLE001 - named below
+            except Exception as exc:  # named below
                 raise self._judge_failed(exc) from exc
         return outs[self._choose(outs, reply)]
 
@@ -135,14 +140,14 @@ class Step:
     def _ask(self, judge: Callable[[str], str], prompt: str) -> str:
         try:
             return judge(prompt)
-        except Exception as exc:  # noqa: BLE001 - named below
+        except Exception as exc:  # named below
             raise self._judge_failed(exc) from exc
 
     def _judge_failed(self, exc: Exception) -> ModelError:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         return ModelError(f"slot {self.slot!r}: the judge model {self.scaling.judge!r} failed "
-                          f"({type(exc).__name__}: {first}); fix or change the judge (select='judge', "
-                          "judge=<model string>) or use select='vote'")
+                          f"({type(exc).__name__}: {first}); fix or change the judge "
+                          "(select='judge', judge=<model string>) or use select='vote'")
 
     def _choose(self, outs: Sequence[Any], judge_reply: str | None) -> int:
         select = self.scaling.select
@@ -156,11 +161,12 @@ class Step:
         name = getattr(select, "__name__", repr(select))
         try:
             index = select(list(outs))
-        except Exception as exc:  # noqa: BLE001 - the user's function: named
-            raise ModelError(f"slot {self.slot!r}: select function {name} raised {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # the user's function: named
+            raise ModelError(f"slot {self.slot!r}: select function {name} raised "
+                             f"{type(exc).__name__}: {exc}") from exc
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(outs):
-            raise ModelError(f"slot {self.slot!r}: select function {name} returned {index!r}; it must return "
-                             f"the index (0 to {len(outs) - 1}) of the output to keep")
+            raise ModelError(f"slot {self.slot!r}: select function {name} returned {index!r}; it "
+                             f"must return the index (0 to {len(outs) - 1}) of the output to keep")
         return index
 
 

@@ -32,15 +32,18 @@ def test_run_demo_on_a_few_examples_writes_summary_config_and_plot(tmp_path: Pat
     assert summary["n_evaluations"] == 2 * 3
     assert json.loads((tmp_path / "summary.json").read_text())["best"] == summary["best"]
     config = json.loads((tmp_path / "agentopt.json").read_text())
-    assert {slot: entry["model"] for slot, entry in config["slots"].items()} == summary["best"]["assignment"]
+    picked = {slot: entry["model"] for slot, entry in config["slots"].items()}
+    assert picked == summary["best"]["assignment"]
     assert (tmp_path / "pareto.html").stat().st_size > 0
-    assert f'aa.apply({"program" if use_dspy else "graph"}, "{tmp_path / "agentopt.json"}")' in printed.getvalue()
+    app = "program" if use_dspy else "graph"
+    assert f'aa.apply({app}, "{tmp_path / "agentopt.json"}")' in printed.getvalue()
 
 
 def test_run_demo_sets_a_candidate_with_samples_against_the_frontier_model(tmp_path: Path) -> None:
     printed = io.StringIO()
     summary = run_demo(dspy=False, out_dir=tmp_path, n_examples=3, candidates=["sim/mini*2:vote"],
-                       strategy="brute_force", progress=False, console=Console(file=printed, width=200))
+                       strategy="brute_force", progress=False,
+                       console=Console(file=printed, width=200))
     line = summary["samples_vs_frontier"]
     assert "sim/mini*2:vote" in " ".join(line["combination"]["assignment"].values())
     assert line["frontier_cost_over_samples_cost"] == pytest.approx(

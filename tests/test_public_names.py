@@ -18,6 +18,7 @@ PACKAGES = (agentopt_search, agentopt_adapters)
 KNOWN_WITHOUT_ALL = {
     "agentopt_adapters.langgraph.recording",
     "agentopt_adapters.sim.bench",
+    "agentopt_adapters.sim.bench.samples",
     "agentopt_search.bench.agentopt_rule",
     "agentopt_search.bench.coverage",
     "agentopt_search.bench.decision_time",

@@ -9,7 +9,7 @@ with aa.bind(program, {"plan.predict": "sim/small", "agent.react": "sim/large"})
 cfg = aa.export_config(program, {"plan.predict": "sim/small"})  # + the compiled state (demos)
 tuned = aa.apply(MyProgram(), cfg)  # a fresh copy whose slots use the assigned LMs, state restored
 with aa.bind(program, {"answer": {"model": "sim/small", "samples": 8, "select": "vote"}}) as run:
-    out, usage = run(example)       # each call of the predictor: 8 predictions, the most frequent kept
+    out, usage = run(example)       # each predictor call: 8 predictions, the most frequent kept
 ```
 
 * **Binding** (``binding.py``): one deep copy of the program per assignment. Every LM the program
@@ -46,9 +46,9 @@ from ..redaction import strip_secrets
 from ..scaling import Scaling, parse_scaling, parse_shorthand
 from ..usage import Slot, is_failed
 from .binding import bound_copy
-from .scaled import scale_predictor
 from .recording import model_label, owned_lm, signature_text
 from .runner import DSPyRunner, UnattributedCallWarning, example_from_row
+from .scaled import scale_predictor
 from .slots import SlotNames, direct_lm_calls, runtime_lm_modules, slot_names, unseen_predictors
 
 __all__ = ["DSPyAdapter", "DSPyRunner", "UnseenPredictorWarning", "UnattributedCallWarning",
@@ -95,16 +95,19 @@ def _normalize_spec(slot: str, value: Any) -> tuple[str, dict[str, Any], dspy.Ba
 
 
 def _scaling_of(slot: str, value: Any, names: SlotNames) -> Scaling:
-    """The inference-time scaling asked for a slot (samples + select); only a predictor can have it."""
+    """The inference-time scaling asked for a slot (samples + select);
+    only a predictor can have it."""
     scaling = parse_scaling(value, f"slot {slot!r}") if isinstance(value, Mapping) else Scaling()
     if scaling.active and slot not in names.predictors:
-        raise ModelError(f"slot {slot!r}: samples apply to a predictor's call (a dspy.Predict slot); {slot!r} is an "
-                         "LM called directly or Refine's advice predictor, give it a plain model")
+        raise ModelError(f"slot {slot!r}: samples apply to a predictor's call (a dspy.Predict "
+                         f"slot); {slot!r} is an LM called directly or Refine's advice predictor, "
+                         "give it a plain model")
     return scaling
 
 
 def _scale(bound: dspy.Module, scalings: Mapping[str, Scaling], judge_lm: Any) -> list[Any]:
-    """Scaled predictors of ``bound`` draw their samples; returns the judge LMs made (``judge_lm(slot, model)``)."""
+    """Scaled predictors of ``bound`` draw their samples; returns the judge LMs made
+    (``judge_lm(slot, model)``)."""
     preds = dict(bound.named_predictors())
     judges = []
     for name, scaling in scalings.items():
@@ -319,7 +322,8 @@ class DSPyAdapter(Adapter):
         for name, value in assignment.items():
             model, kwargs, _ = _normalize_spec(name, value)
             kwargs.pop("cache", None)
-            slots[name] = {"model": model, "kwargs": strip_secrets(kwargs), **_scaling_of(name, value, names).settings()}
+            slots[name] = {"model": model, "kwargs": strip_secrets(kwargs),
+                           **_scaling_of(name, value, names).settings()}
         extra: dict[str, Any] = {}
         if include_state is not False:
             state = _program_state(program,

@@ -5,15 +5,17 @@ The predictor is re-classed once to a subclass (same name and import path, so sa
 unchanged) whose ``forward`` / ``aforward`` run the predictor's own ``forward`` once per sample, in
 the caller's DSPy context (its calling modules, so every sample and the judge call are recorded
 under the slot). Sample ``i > 0`` gets ``rollout_id=i`` (DSPy's cache key for distinct samples)
-and a seed of its own where the model takes one; a low temperature is raised (``sampling``). The vote key of a prediction is its output fields
-without DSPy's own thinking fields (``reasoning`` of ChainOfThought, ``next_thought`` of ReAct),
-each normalised (text: whitespace and case; structured values: the parsed object).
+and a seed of its own where the model takes one; a low temperature is raised (``sampling``). The
+vote key of a prediction is its output fields without DSPy's own thinking fields (``reasoning`` of
+ChainOfThought, ``next_thought`` of ReAct), each normalised (text: whitespace and case; structured
+values: the parsed object).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Hashable, Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import dspy
 
@@ -28,12 +30,13 @@ _THOUGHTS = frozenset({"reasoning", "next_thought"})
 
 
 class _Setting:
-    """What a scaled predictor carries: its step and judge LM (shared by the deep copies DSPy makes)."""
+    """What a scaled predictor carries: its step and judge LM
+    (shared by the deep copies DSPy makes)."""
 
     def __init__(self, step: Step, judge: Any) -> None:
         self.step, self.judge = step, judge
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "_Setting":
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Setting:
         return self
 
 
@@ -58,7 +61,8 @@ def _task(predictor: Any, kwargs: Mapping[str, Any]) -> str:
 
 
 def _sample_kwargs(predictor: Any, kwargs: Mapping[str, Any], i: int) -> dict[str, Any]:
-    """The predictor's keyword arguments for sample ``i`` (its own config: rollout id, seed, temperature)."""
+    """The predictor's keyword arguments for sample ``i`` (its own config: rollout id, seed,
+    temperature)."""
     config = dict(kwargs.get("config") or {})
     lm = kwargs.get("lm") or predictor.lm or dspy.settings.lm
     own = {**(getattr(lm, "kwargs", None) or {}), **getattr(predictor, "config", {}), **config}
@@ -81,7 +85,7 @@ _CLASSES: dict[type, type] = {}
 _LOCK = threading.Lock()
 
 
-def _scaled_class(cls: type) -> type:
+def _scaled_class(cls: type[Any]) -> type[Any]:
     """``cls`` whose forward / aforward draw samples when the instance carries a setting."""
     if cls.__dict__.get("_agentopt_scaled"):
         return cls
@@ -89,8 +93,9 @@ def _scaled_class(cls: type) -> type:
         sub = _CLASSES.get(cls)
         if sub is None:
             sub = _CLASSES[cls] = type(cls.__name__, (cls,), {
-                "_agentopt_scaled": True, "__module__": cls.__module__, "__qualname__": cls.__qualname__,
-                "__doc__": cls.__doc__, "forward": _forward(cls.forward), "aforward": _aforward(cls.aforward)})
+                "_agentopt_scaled": True, "__module__": cls.__module__,
+                "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+                "forward": _forward(cls.forward), "aforward": _aforward(cls.aforward)})
     return sub
 
 
@@ -99,8 +104,11 @@ def _forward(own: Any) -> Any:
         setting = self.__dict__.get(SCALING_ATTR)
         if setting is None:
             return own(self, **kwargs)
-        return setting.step.run(lambda i: own(self, **_sample_kwargs(self, kwargs, i)), lambda: _task(self, kwargs),
-                                lambda prompt: _reply(setting.judge(messages=_judge_messages(prompt))))
+        def judge(prompt: str) -> str:
+            return _reply(setting.judge(messages=_judge_messages(prompt)))
+
+        return setting.step.run(lambda i: own(self, **_sample_kwargs(self, kwargs, i)),
+                                lambda: _task(self, kwargs), judge)
 
     return forward
 

@@ -20,15 +20,28 @@ import json
 import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from .contract import check_messages, parse_params
 from .errors import SimContextWindowError, SimRequestError
 from .mind import Mind
 from .render import malform, meaning_of, prompt_of, render_fields, shape_object, tool_call
-from .request import (ANSWER_F, PLAN_F, REASON_F, Field, Request, as_message, fields_of, find_item,
-                      judged_answers, message_text, read_request, role_for)
+from .request import (
+    ANSWER_F,
+    PLAN_F,
+    REASON_F,
+    Field,
+    Request,
+    as_message,
+    fields_of,
+    find_item,
+    judged_answers,
+    message_text,
+    read_request,
+    role_for,
+)
 from .schema import MISSING
 from .zoo import SimModelSpec, get_spec
 
@@ -156,7 +169,7 @@ def _expression(text: str) -> str | None:
 # --------------------------------------------------------------------------- values by role
 
 def _reasoning(spec: SimModelSpec, chain: list[dict[str, Any]], value: Any) -> str:
-    lines = [f"{st['text'][0].upper()}{st['text'][1:]}." for st in chain[1:]] if len(chain) > 1 else []
+    lines = [f"{st['text'][0].upper()}{st['text'][1:]}." for st in chain[1:]]  # none without steps
     lines += _FILLER[: spec.verbosity]
     lines.append(f"So the answer is {value}.")
     return " ".join(lines)
@@ -198,7 +211,8 @@ def _critic_values(fields: list[Field], ok: bool, fixed: Any) -> dict[str, Any]:
         elif f.name in ANSWER_F:
             values[f.name] = fixed
         else:
-            values[f.name] = "The proposed answer is correct." if ok else f"Incorrect; it should be {fixed}."
+            values[f.name] = "The proposed answer is correct." if ok else \
+                f"Incorrect; it should be {fixed}."
     return values
 
 
@@ -210,7 +224,8 @@ def _solver_values(spec: SimModelSpec, fields: list[Field], value: Any,
         if f.name in answer_fields:
             values[f.name] = value
         elif f.name in PLAN_F:
-            values[f.name] = [st["text"] for st in chain[1:]] if f.kind == "array" else _reasoning(spec, chain, value)
+            values[f.name] = [st["text"] for st in chain[1:]] if f.kind == "array" else \
+                _reasoning(spec, chain, value)
         elif f.kind in ("string", "enum") or f.name in REASON_F:
             values[f.name] = _reasoning(spec, chain, value)
     return values
@@ -246,15 +261,17 @@ def _react_step(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random
     tool_names = list(req.react_tools) or ["finish"]
     calc_names = [n for n in tool_names if re.search(r"calc|math|arith|eval|comput", n, re.I)]
     observed = req.tool_result is not None
-    if req.task == "arithmetic" and calc_names and not observed and rng.random() < min(1.0, 0.45 + spec.skill):
-        value, chain, override, how = mind.solve(cot=True)
+    if req.task == "arithmetic" and calc_names and not observed \
+            and rng.random() < min(1.0, 0.45 + spec.skill):
+        value, _, override, how = mind.solve(cot=True)
         name = calc_names[0]
         arg = (req.react_tools.get(name) or ["expression"])[0]
-        expr = mind.mod.expression(req.item, override) if how != "copied claimed answer" else str(value)
+        copied = how == "copied claimed answer"
+        expr = str(value) if copied else mind.mod.expression(req.item, override)
         values = {"next_thought": f"I should compute {expr} with the {name} tool.",
                   "next_tool_name": name, "next_tool_args": {arg: expr}}
         return _Reply(render_fields(req, values, aux), [], "react: tool")
-    value, chain, _, how = mind.solve(cot=True)
+    value, _, _, how = mind.solve(cot=True)
     finish = "finish" if "finish" in tool_names else tool_names[-1]
     values = {"next_thought": f"I now know the answer: {value}.", "next_tool_name": finish,
               "next_tool_args": {}}
@@ -264,7 +281,8 @@ def _react_step(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random
 def _solve_item(spec: SimModelSpec, req: Request, mind: Mind, rng: random.Random,
                 aux: random.Random) -> _Reply:
     calc = _calc_tool(req.tools) if req.tools else None
-    if calc and req.task == "arithmetic" and req.tool_result is None and rng.random() < min(1.0, 0.45 + spec.skill):
+    if calc and req.task == "arithmetic" and req.tool_result is None \
+            and rng.random() < min(1.0, 0.45 + spec.skill):
         value, chain, override, how = mind.solve(cot=True)
         expr = mind.mod.expression(req.item, override)
         return _Reply(None, [tool_call(calc[0], {calc[1]: expr}, rng)], f"tool call ({how})")
@@ -396,8 +414,10 @@ def _generic_base(req: Request, computed: str | None, prompt: str) -> str:
 
 
 def _finish_tool(req: Request) -> str:
-    """The ReAct tool that ends the loop: ``finish`` when offered (or nothing is), else the last."""
-    return "finish" if "finish" in req.react_tools or not req.react_tools else list(req.react_tools)[-1]
+    """The ReAct tool that ends the loop: ``finish`` if offered (or nothing is), else the last."""
+    if "finish" in req.react_tools or not req.react_tools:
+        return "finish"
+    return list(req.react_tools)[-1]
 
 
 def _generic_call(req: Request, name: str, prompt: str, rng: random.Random,
@@ -448,20 +468,22 @@ def _forced_args(spec: SimModelSpec, req: Request, name: str, calc: tuple[str, s
         if expr:
             return {calc[1]: expr}, "forced tool call"
     sub = _as_tool_request(req, name)
-    reply = _answer_item(spec, sub, rng, aux) if sub.item is not None else _answer_generic(spec, sub, rng, aux)
+    answer = _answer_item if sub.item is not None else _answer_generic
+    reply = answer(spec, sub, rng, aux)
     return reply.content or "{}", f"forced {reply.how}"
 
 
 # --------------------------------------------------------------------------- entry point
 
 def _judge(spec: SimModelSpec, req: Request, rng: random.Random) -> _Reply:
-    """A judge names the best of the numbered answers: on a bundled item it checks them (``Mind.judge``),
-    otherwise it names the answer most of them agree with."""
+    """A judge names the best of the numbered answers: on a bundled item it checks them
+    (``Mind.judge``), otherwise it names the answer most of them agree with."""
     answers = judged_answers(req.last_user)
     if req.item is not None:
         return _Reply(str(Mind(spec, req, rng).judge(answers) + 1), [], "judged")
     keys = [" ".join(a.lower().split()) for a in answers]
-    return _Reply(str(max(range(len(keys)), key=lambda i: (keys.count(keys[i]), -i)) + 1), [], "judged (generic)")
+    return _Reply(str(max(range(len(keys)), key=lambda i: (keys.count(keys[i]), -i)) + 1), [],
+                  "judged (generic)")
 
 
 def _answer(spec: SimModelSpec, req: Request, rng: random.Random, aux: random.Random) -> _Reply:

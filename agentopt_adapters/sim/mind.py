@@ -180,9 +180,9 @@ class Mind:
         return text, lines, final
 
     def judge(self, answers: list[str]) -> int:
-        """0-based index of the answer a judge picks: it checks the answers in turn as a critic does
-        (a right one accepted, a wrong one caught, as often as ``critique``) and takes the first it
-        accepts; the first answer when it accepts none."""
+        """0-based index of the answer a judge picks: it checks the answers in turn as a critic
+        does (a right one accepted, a wrong one caught, as often as ``critique``) and takes the
+        first it accepts; the first answer when it accepts none."""
         gold = self.gold_chain()[-1]["value"]
         for i, text in enumerate(answers):
             values = self.values_in(text)

@@ -1,6 +1,6 @@
 """Reading a chat request: which bundled item it is about, which role the model plays (planner,
-solver, critic, ReAct step) and what shape the reply must take (plain text, DSPy ChatAdapter fields,
-a JSON object of a schema, tool calls)."""
+solver, critic, ReAct step) and what shape the reply must take (plain text, DSPy ChatAdapter
+fields, a JSON object of a schema, tool calls)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from .contract import Params
 from .mind import norm
 from .schema import json_type
 
-__all__ = ["Request", "Field", "read_request", "find_item", "content_text", "message_text", "as_message",
-           "role_for", "judged_answers", "ANSWER_F", "PLAN_F", "REASON_F", "CRITIC_F", "ANY_SCALAR"]
+__all__ = ["Request", "Field", "read_request", "find_item", "content_text", "message_text",
+           "as_message", "role_for", "judged_answers", "ANSWER_F", "PLAN_F", "REASON_F",
+           "CRITIC_F", "ANY_SCALAR"]
 
 PLAN_F = {"plan", "steps", "subquestions", "sub_questions", "decomposition", "outline", "approach",
           "strategy", "subgoals", "step_by_step_plan"}
-ANSWER_F = {"answer", "final_answer", "result", "solution", "output", "response", "value", "number"}
+ANSWER_F = {"answer", "final_answer", "result", "solution", "output", "response", "value",
+            "number"}
 REASON_F = {"reasoning", "rationale", "thought", "thoughts", "explanation", "work", "next_thought",
             "justification"}
 CRITIC_F = {"verdict", "is_correct", "correct", "approved", "feedback", "critique", "judgement",
@@ -27,9 +29,10 @@ CRITIC_F = {"verdict", "is_correct", "correct", "approved", "feedback", "critiqu
 ANY_SCALAR = {"type": ["integer", "number", "string"]}
 _PLANNER_RE = re.compile(
     r"you are (?:a|an|the) (?:\w+ )?planner|\b(?:write|make|create|produce|draft|give|devise) "
-    r"(?:a|the) (?:\w+[ -])*plan\b|\bdecompose\b|\bbreak (?:\w+ ){0,3}(?:down|into (?:steps|sub-?questions))"
-    r"|\bplanning (?:agent|step|assistant)", re.I)
-_JUDGE_RE = re.compile(r"\bpick the best (?:one|answer)\b|\breply with the number of the best answer\b", re.I)
+    r"(?:a|the) (?:\w+[ -])*plan\b|\bdecompose\b|\bbreak (?:\w+ ){0,3}(?:down|into "
+    r"(?:steps|sub-?questions))|\bplanning (?:agent|step|assistant)", re.I)
+_JUDGE_RE = re.compile(r"\bpick the best (?:one|answer)\b|\breply with the number of the best "
+                       r"answer\b", re.I)
 _CANDIDATE_RE = re.compile(r"^\[(\d+)\]\n(.*?)(?=\n\n\[\d+\]\n|\n\nReply with|\Z)", re.M | re.S)
 _CRITIC_RE = re.compile(
     r"you are (?:a|an|the) (?:\w+ )?(?:critic|verifier|reviewer|checker)|\bcheck (?:whether|if) "
@@ -139,7 +142,8 @@ _NOTE_RE = re.compile(r"\{(\w+)\}\s+# note: the value you produce (.+)$")
 
 
 def _dspy_notes(system: str) -> dict[str, str]:
-    """``{field: note}`` from DSPy's field structure (ChatAdapter lines or JSONAdapter's JSON strings)."""
+    """``{field: note}`` from DSPy's field structure
+    (ChatAdapter lines or JSONAdapter's JSON strings)."""
     notes: dict[str, str] = {}
     for line in system.splitlines():
         quoted = re.match(r'^\s*"(\w+)": (".*")\s*,?\s*$', line)
@@ -157,7 +161,8 @@ def _dspy_notes(system: str) -> dict[str, str]:
 def _note_schema(type_name: str, note: str | None) -> dict[str, Any]:
     """The JSON schema DSPy asks a field's value to follow (from its note, else its type name)."""
     if note:
-        m = re.match(r"must (?:be one of|exactly match \(no extra characters\) one of): (.*)$", note)
+        m = re.match(r"must (?:be one of|exactly match \(no extra characters\) one of): (.*)$",
+                     note)
         if m:
             return {"type": "string", "enum": [o.strip() for o in m.group(1).split(";")]}
         m = re.match(r"must adhere to the JSON schema: (.*)$", note)
@@ -184,7 +189,8 @@ def _note_schema(type_name: str, note: str | None) -> dict[str, Any]:
 
 
 def _with_own_defs(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Move a field schema's own ``$defs`` into the combined root's, renaming refs to stay unique."""
+    """Move a field schema's own ``$defs`` into the combined root's,
+    renaming refs to stay unique."""
     own = schema.get("$defs") or {}
     if not own:
         return schema
@@ -221,7 +227,8 @@ def dspy_fields(system: str) -> dict[str, Any] | None:
         return None
     notes = _dspy_notes(system)
     defs: dict[str, Any] = {}
-    props = {f: _described(_with_own_defs(f, _note_schema(t.strip(), notes.get(f)), defs), d.strip())
+    props = {f: _described(_with_own_defs(f, _note_schema(t.strip(), notes.get(f)), defs),
+                           d.strip())
              for f, t, d in typed}
     root: dict[str, Any] = {"type": "object", "properties": props, "required": list(props)}
     if defs:
@@ -230,7 +237,8 @@ def dspy_fields(system: str) -> dict[str, Any] | None:
 
 
 def embedded_schema(text: str) -> dict[str, Any] | None:
-    """A JSON schema the prompt asks the reply to follow (e.g. LangChain's PydanticOutputParser)."""
+    """A JSON schema the prompt asks the reply to follow
+    (e.g. LangChain's PydanticOutputParser)."""
     if not re.search(r"json schema|output schema|json instance", text, re.I):
         return None
     for block in re.findall(r"```(?:json)?\s*\n(\{.*?\})\s*\n```", text, re.S):
@@ -284,7 +292,8 @@ def role_for(names: set[str], system: str, last_user: str, item: dict[str, Any] 
 
 def _react_tools(system: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for name, args in re.findall(r"\(\d+\) (\w+), whose description is <desc>.*?</desc>\. It takes arguments (\{.*?\})\.?\n",
+    for name, args in re.findall(r"\(\d+\) (\w+), whose description is <desc>.*?</desc>\. It "
+                                 r"takes arguments (\{.*?\})\.?\n",
                                  system + "\n", re.S):
         out[name] = re.findall(r"'(\w+)': \{", args)
     return out
@@ -312,7 +321,8 @@ def _locate_item(messages: list[dict[str, Any]],
                  users: list[int]) -> tuple[str | None, dict[str, Any] | None, int | None]:
     # the item: last user message first (DSPy demos come earlier), then anything, newest first
     order = ([users[-1]] if users else []) + [i for i in reversed(range(len(messages)))
-                                             if messages[i].get("role") not in ("system", "developer")]
+                                             if messages[i].get("role")
+                                              not in ("system", "developer")]
     for i in order:
         hit = find_item(message_text(messages[i]))
         if hit:
@@ -336,7 +346,8 @@ def read_request(messages: list[dict[str, Any]], params: Params) -> Request:
         schema = _default_schema(role)
         fields = fields_of(schema)
     return Request(messages, fmt, fields, schema, params, _react_tools(system), role, task, item,
-                   _evidence(later, item), _tool_result(later, last_user), last_user, system, is_dspy)
+                   _evidence(later, item), _tool_result(later, last_user), last_user, system,
+                   is_dspy)
 
 
 def _evidence(later: list[dict[str, Any]], item: dict[str, Any] | None) -> str:
@@ -346,7 +357,8 @@ def _evidence(later: list[dict[str, Any]], item: dict[str, Any] | None) -> str:
 
 
 def _tool_result(later: list[dict[str, Any]], last_user: str) -> str | None:
-    """The newest tool result: a tool message, else a DSPy ReAct observation in the last user turn."""
+    """The newest tool result: a tool message,
+    else a DSPy ReAct observation in the last user turn."""
     tool_msgs = [content_text(m.get("content")) for m in later if m.get("role") == "tool"]
     if tool_msgs:
         return tool_msgs[-1]
