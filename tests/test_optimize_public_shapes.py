@@ -6,17 +6,20 @@ the runtime context it declares."""
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import pytest
 from langchain_core.messages import HumanMessage
+from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 import agentopt_adapters as aa
 from agentopt_adapters.models import chat_model
+from agentopt_adapters.sim.server import serve_in_thread
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -78,3 +81,21 @@ def test_dspy_engine_set_in_forward_is_the_baseline_model():
     res = aa.optimize(program, data, always, candidates=["sim/nano"], progress=False, max_concurrency=2)
     assert res.baseline.n_errors == 0
     assert res.baseline_models == {s.name: "sim/large" for s in res.slots}
+
+
+def test_a_client_left_from_a_closed_event_loop_does_not_fail_the_baseline():
+    server = serve_in_thread(port=0)
+    try:
+        own = ChatOpenAI(model="sim/large", base_url=server.url, api_key="k", max_retries=0)
+
+        async def answer(state: S) -> S:
+            return {"a": (await own.ainvoke(state["q"])).content}
+
+        graph = one_node(answer)
+        asyncio.run(graph.ainvoke(QUESTIONS[0]))  # the user tries the graph: its client now holds a closed loop
+        for _ in range(2):  # and optimize twice in one process (each search runs on a loop of its own)
+            res = aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"], progress=False, max_concurrency=2)
+            assert res.baseline.n_errors == 0, res.baseline.first_error
+            assert res.baseline.mean_score == 1.0 and res.baseline_models == {"answer": "sim/large"}
+    finally:
+        server.stop()
