@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 import agentopt_adapters as aa
 from agentopt_adapters.models import chat_model
 from agentopt_adapters.sim.server import serve_in_thread
+from agentopt_search import SearchError
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -99,3 +100,10 @@ def test_a_client_left_from_a_closed_event_loop_does_not_fail_the_baseline():
             assert res.baseline.mean_score == 1.0 and res.baseline_models == {"answer": "sim/large"}
     finally:
         server.stop()
+
+
+def test_a_graph_run_without_its_runtime_context_says_to_pass_context():
+    graph = one_node(answer_from_context, context_schema=Context)
+    with pytest.raises(SearchError, match=r"context_schema='Context'.*optimize\(\.\.\., context=") as info:
+        aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"], progress=False, max_concurrency=2)
+    assert "During task with name" not in str(info.value)  # LangGraph's own per-task note is not repeated

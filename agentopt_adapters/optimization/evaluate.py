@@ -88,7 +88,7 @@ class CellEvaluator:
             usage = getattr(exc, "agentopt_usage", None) or Usage()
             # usage=None: the call that failed may be in no record, so which slots called is unknown
             # (an empty table would say "no slot called" and lend this failure to other combinations)
-            return Outcome.failed(redact(f"{type(exc).__name__}: {exc}"), cost_usd=usage.cost_usd or 0.0,
+            return Outcome.failed(redact(_error_text(exc)), cost_usd=usage.cost_usd or 0.0,
                                   latency_s=_latency(usage, started))
         rows = self._rows(usage)
         if is_failed(out):
