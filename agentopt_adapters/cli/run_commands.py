@@ -42,6 +42,8 @@ def optimize_cmd(
                                               "the best score (default 0.01)."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also measure the app as it is."),
     context: Optional[str] = typer.Option(None, "--context", help="LangGraph runtime context for every run (JSON)."),
+    config: Optional[str] = typer.Option(None, "--config", help="LangGraph run config for every run (JSON), e.g. "
+                                         "'{\"recursion_limit\": 50}'."),
     strict_metric: bool = typer.Option(False, "--strict-metric", help="Stop when the metric fails or returns a "
                                        "value outside [0, 1] (default: that example scores 0 and the run goes on)."),
     out: str = typer.Option("agentopt.json", "--out", help="Where to write the winning assignment/v1 file."),
@@ -61,6 +63,7 @@ def optimize_cmd(
             max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s, min_score=min_score,
             objective=objective, tolerance=tolerance, baseline=baseline, strict_metric=strict_metric,
             context=parse_json(context, "--context") if context else None,
+            config=parse_json(config, "--config") if config else None,
             storage=storage_url(storage) if storage else None, study_name=study, progress=progress,
         )
     except ValueError as exc:  # AgentOptError, and search-level input errors (storage URL, budget, ...)
@@ -84,7 +87,9 @@ def _write_outputs(result: Any, out: str, plot: str | None, storage: str | None)
     try:
         if result.best is not None:
             path = result.export(out)
-            typer.echo(f"wrote {path} ({result.best.key}); use it with agentopt_adapters.apply(app, {str(path)!r})")
+            slots = json.loads(path.read_text()).get("slots", {})
+            written = ", ".join(f"{k}={v['model']}" for k, v in slots.items()) or "no slot changes model"
+            typer.echo(f"wrote {path} ({written}); use it with agentopt_adapters.apply(app, {str(path)!r})")
         else:
             typer.secho("no combination to export", fg=typer.colors.YELLOW)
         if plot:

@@ -34,6 +34,7 @@ import dspy
 from ..models import model_name
 from ..sampling import SAMPLE_GROUP
 from ..usage import CallUsage, Usage, call_record, reported_latency
+from ._classes import same_name_subclass
 
 __all__ = ["RunLog", "UnattributedCallWarning", "SLOT_ATTR", "FEEDBACK_ATTR", "caller_slot", "owned_lm", "is_owned", "model_label", "signature_text"]
 
@@ -143,24 +144,16 @@ def _timed_async(call: Callable[..., Any]) -> Callable[..., Any]:
     return acall
 
 
-_TIMED: dict[type, type] = {}
-_TIMED_LOCK = threading.Lock()
-
-
 def _timed_class(cls: type) -> type:
     """``cls`` with timed ``__call__`` / ``acall`` (same name and import path, so saved state is unchanged)."""
-    if cls.__dict__.get("_agentopt_timed"):
-        return cls
-    with _TIMED_LOCK:
-        sub = _TIMED.get(cls)
-        if sub is None:
-            ns: dict[str, Any] = {"_agentopt_timed": True, "__module__": cls.__module__,
-                                  "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
-                                  "__call__": _timed_sync(cls.__call__)}
-            if inspect.iscoroutinefunction(getattr(cls, "acall", None)):
-                ns["acall"] = _timed_async(cls.acall)
-            sub = _TIMED[cls] = type(cls.__name__, (cls,), ns)
-    return sub
+    return same_name_subclass(cls, "_agentopt_timed", _timed_members)
+
+
+def _timed_members(cls: type) -> dict[str, Any]:
+    members: dict[str, Any] = {"__call__": _timed_sync(cls.__call__)}
+    if inspect.iscoroutinefunction(getattr(cls, "acall", None)):
+        members["acall"] = _timed_async(cls.acall)
+    return members
 
 
 def owned_lm(lm: Any, slot: str | None = None) -> Any:

@@ -13,7 +13,6 @@ values: the parsed object).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ import dspy
 from ..models import model_name
 from ..sampling import Step, sample_seed, sample_temperature
 from ..scaling import Scaling, normalize
+from ._classes import same_name_subclass
 
 __all__ = ["scale_predictor", "SCALING_ATTR"]
 
@@ -81,22 +81,10 @@ def _judge_messages(prompt: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": prompt}]
 
 
-_CLASSES: dict[type, type] = {}
-_LOCK = threading.Lock()
-
-
 def _scaled_class(cls: type[Any]) -> type[Any]:
     """``cls`` whose forward / aforward draw samples when the instance carries a setting."""
-    if cls.__dict__.get("_agentopt_scaled"):
-        return cls
-    with _LOCK:
-        sub = _CLASSES.get(cls)
-        if sub is None:
-            sub = _CLASSES[cls] = type(cls.__name__, (cls,), {
-                "_agentopt_scaled": True, "__module__": cls.__module__,
-                "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
-                "forward": _forward(cls.forward), "aforward": _aforward(cls.aforward)})
-    return sub
+    return same_name_subclass(cls, "_agentopt_scaled", lambda c: {"forward": _forward(c.forward),
+                                                                  "aforward": _aforward(c.aforward)})
 
 
 def _forward(own: Any) -> Any:

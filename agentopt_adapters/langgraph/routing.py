@@ -140,7 +140,10 @@ def push_route(route: Route) -> Any:
 
 
 def pop_route(token: Any) -> None:
-    _ACTIVE.reset(token)
+    try:
+        _ACTIVE.reset(token)
+    except ValueError:  # a stream abandoned mid-way and closed later from another context (garbage
+        pass  # collection): the context the route was pushed in is gone with it, nothing to undo
 
 
 def _config_value(config: RunnableConfig | None, key: str) -> Any:

@@ -95,7 +95,8 @@ def _hint_missing_context(graph: Any, context: Any, exc: BaseException) -> None:
     schema = getattr(graph, "context_schema", None)
     if context is None and schema is not None and hasattr(exc, "add_note"):
         exc.add_note(f"agentopt: the graph declares context_schema={getattr(schema, '__name__', schema)!r} but "
-                     "no context was passed; give it as aa.bind(graph, ..., context=...) or run(x, context=...)")
+                     "no context was passed; give it as aa.optimize(..., context=...) (CLI: --context JSON), "
+                     "aa.bind(graph, ..., context=...) or run(x, context=...)")
 
 
 class RunStream:

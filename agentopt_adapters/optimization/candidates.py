@@ -148,32 +148,41 @@ def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, sc
     ``{slot: {...}}``: each candidate of those slots once per sample count.
     ``spell_out_current``: the app takes model strings, so its own models are its declared defaults.
     ``scales``: the app's adapter can draw samples (else a candidate with samples is an error)."""
+    candidates = _candidate_lists(candidates)
+    aliases = _aliases(discovered, slots, candidates)
+    plan = {alias: _slot_candidates(alias, _given(candidates, alias, name), _scaling_for(scaling, alias, name),
+                                    scales)
+            for alias, name in aliases.items()}
+    spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
+    return SpacePlan(aliases, plan, list(discovered), spelled)
+
+
+def _candidate_lists(candidates: Any) -> Any:
+    """``candidates`` as a list or mapping ("a,b" split); one clear error for anything else."""
     if candidates is None:
         raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
     if isinstance(candidates, str):
         candidates = [c.strip() for c in candidates.split(",") if c.strip()]
     if not isinstance(candidates, (Mapping, Iterable)):
         raise ModelError(f"candidates must be a list of model strings or {{slot: [models]}}, got {candidates!r}")
-    aliases = _aliases(discovered, slots, candidates)
-    plan: dict[str, list[Candidate]] = {}
-    for alias, name in aliases.items():
-        given = _given(candidates, alias, name)
-        parsed = _scaled([parse_candidate(spec, alias) for spec in _as_list(given, alias)],
-                         _scaling_for(scaling, alias, name), alias)
-        labels = [c.label for c in parsed]
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
-            raise ModelError(f"slot {alias!r} lists candidate(s) {dupes} more than once; list each once "
-                             "(give a 'label' to tell apart one model with different kwargs)")
-        if not parsed:
-            raise ModelError(f"slot {alias!r} has no candidate models")
-        scaled = [c.label for c in parsed if c.scaling.active]
-        if scaled and not scales:
-            raise ModelError(f"slot {alias!r}, candidate(s) {scaled}: samples are drawn by the LangGraph and DSPy "
-                             "adapters; a plain callable app gets model strings and calls them itself")
-        plan[alias] = parsed
-    spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
-    return SpacePlan(aliases, plan, list(discovered), spelled)
+    return candidates
+
+
+def _slot_candidates(alias: str, given: Any, scaling: Mapping[str, Any] | None, scales: bool) -> list[Candidate]:
+    """One slot's candidates, parsed, scaled and checked (no duplicate, none empty, samples allowed)."""
+    parsed = _scaled([parse_candidate(spec, alias) for spec in _as_list(given, alias)], scaling, alias)
+    labels = [c.label for c in parsed]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ModelError(f"slot {alias!r} lists candidate(s) {dupes} more than once; list each once "
+                         "(give a 'label' to tell apart one model with different kwargs)")
+    if not parsed:
+        raise ModelError(f"slot {alias!r} has no candidate models")
+    scaled = [c.label for c in parsed if c.scaling.active]
+    if scaled and not scales:
+        raise ModelError(f"slot {alias!r}, candidate(s) {scaled}: samples are drawn by the LangGraph and DSPy "
+                         "adapters; a plain callable app gets model strings and calls them itself")
+    return parsed
 
 
 def _scaling_for(scaling: Any, alias: str, name: str) -> Mapping[str, Any] | None:

@@ -39,6 +39,12 @@ __all__ = ["CellEvaluator", "Abort", "METRIC_FAILURES_TO_STOP"]
 #: The run stops (MetricError) when the metric fails on this many examples before it ever succeeds.
 METRIC_FAILURES_TO_STOP = 5
 
+#: An async client (httpx pool of ChatOpenAI & co.) keeps connections of the event loop it last ran on;
+#: after that loop closed (an earlier asyncio.run, an earlier optimize) the first request on each such
+#: connection raises "Event loop is closed" and drops it. Such a run is not the app failing: it runs
+#: again, at most this many times.
+STALE_LOOP_RETRIES = 3
+
 
 class Abort(BaseException):
     """Carries a user-input error (binding, model, strict metric) through the search loop, which
@@ -82,7 +88,7 @@ class CellEvaluator:
             usage = getattr(exc, "agentopt_usage", None) or Usage()
             # usage=None: the call that failed may be in no record, so which slots called is unknown
             # (an empty table would say "no slot called" and lend this failure to other combinations)
-            return Outcome.failed(redact(f"{type(exc).__name__}: {exc}"), cost_usd=usage.cost_usd or 0.0,
+            return Outcome.failed(redact(_error_text(exc)), cost_usd=usage.cost_usd or 0.0,
                                   latency_s=_latency(usage, started))
         rows = self._rows(usage)
         if is_failed(out):
@@ -91,9 +97,26 @@ class CellEvaluator:
         return Outcome(score, usage.cost_usd, _latency(usage, started), error, usage=rows)
 
     async def _run_app(self, runner: Runner, item: Item) -> tuple[Any, Usage]:
-        if getattr(runner, "prefers_async", False):
-            return await runner.acall(item.input, **self.run_options)
-        return await self._in_thread(functools.partial(runner, item.input, **self.run_options))
+        """One run of the app; a run broken by a client left from a closed event loop runs again."""
+        paid: list[Any] = []  # calls of the attempts a stale event loop broke (real calls, kept)
+        retries = 0
+        while True:
+            try:
+                if getattr(runner, "prefers_async", False):
+                    out, usage = await runner.acall(item.input, **self.run_options)
+                else:
+                    out, usage = await self._in_thread(functools.partial(runner, item.input, **self.run_options))
+            except Exception as exc:
+                lost = getattr(exc, "agentopt_usage", None)
+                if retries == STALE_LOOP_RETRIES or not _stale_loop(exc):
+                    if lost is not None:
+                        lost.extend(paid)
+                    raise
+                retries += 1
+                paid.extend(lost or ())
+                continue
+            usage.extend(paid)
+            return out, usage
 
     async def _in_thread(self, fn: Callable[[], Any]) -> Any:
         loop = asyncio.get_running_loop()
@@ -179,6 +202,24 @@ class CellEvaluator:
 
 def _key(assignment: Mapping[str, str]) -> str:
     return "|".join(f"{k}={v}" for k, v in assignment.items())
+
+
+def _error_text(exc: BaseException) -> str:
+    """``Type: message``, with the notes the adapters add to an exception (e.g. a missing runtime context)."""
+    notes = [str(n) for n in getattr(exc, "__notes__", None) or () if str(n).startswith("agentopt:")]
+    return "; ".join([f"{type(exc).__name__}: {exc}", *notes])
+
+
+def _stale_loop(exc: BaseException) -> bool:
+    """The run failed on a resource of an event loop that has been closed (not the loop running it)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, RuntimeError) and str(e) == "Event loop is closed":
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _latency(usage: Usage, started: float) -> float:

@@ -25,8 +25,7 @@ def plot_result(result: SearchResult, path: str | Path) -> Path:
     fig.add_trace(trace(pf, "Pareto front", color="crimson"))
     fig.add_trace(go.Scatter(x=[s.mean_cost_usd for s in pf], y=[s.mean_score for s in pf], mode="lines",
                              line=dict(color="crimson", dash="dot"), showlegend=False, hoverinfo="skip"))
-    plan = getattr(result, "_plan", None)
-    sampled = [s for s in rows if plan is not None and plan.uses_samples(s.assignment)]
+    sampled = _sampled(result, rows)
     if sampled:
         fig.add_trace(trace(sampled, "uses samples (best-of-n)", color="rgba(0,0,0,0)", symbol="diamond-open",
                             line=dict(color="darkgreen", width=2)))
@@ -41,6 +40,12 @@ def plot_result(result: SearchResult, path: str | Path) -> Path:
     path = Path(path)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
     return path
+
+
+def _sampled(result: SearchResult, rows: list[CombinationStats]) -> list[CombinationStats]:
+    """The rows whose combination draws several samples in some slot."""
+    plan = getattr(result, "_plan", None)
+    return [s for s in rows if plan is not None and plan.uses_samples(s.assignment)]
 
 
 def _plottable(s: CombinationStats) -> bool:

@@ -48,8 +48,16 @@ class OptimizeResult(SearchResult):
     # ---- reading ---------------------------------------------------------------------------
     @property
     def baseline_models(self) -> dict[str, str | None]:
-        """Searched slot -> the model the app's own model object calls (what the baseline ran)."""
-        return self._plan.current_models() if self._plan is not None else {}
+        """Searched slot -> the model the app's own model object calls (what the baseline ran): the
+        model(s) the baseline's evaluations called, else the discovered default (a model built at run
+        time, e.g. from the runtime context, is unknown to discovery but measured by the baseline)."""
+        found = self._plan.current_models() if self._plan is not None else {}
+        called: dict[str, set[str]] = {}
+        for rows in (self.usage(self.baseline.assignment).values() if self.baseline is not None else ()):
+            for r in rows:
+                if r.slot is not None and r.slot in found and r.calls:
+                    called.setdefault(r.slot, set()).add(r.model)
+        return {a: ", ".join(sorted(called[a])) if a in called else m for a, m in found.items()}
 
     def per_slot_usage(self, assignment: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
         """Calls, tokens and USD per slot of ``assignment`` (default: best), summed over the examples it was

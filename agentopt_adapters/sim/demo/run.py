@@ -79,6 +79,29 @@ def _samples_line(result: Any, cands: Sequence[str]) -> tuple[str, dict[str, Any
     return line, {"combination": _row(row), "baseline": _row(base), "frontier_cost_over_samples_cost": ratio}
 
 
+def _intro(console: Any, app: Any, task: Any, module: str, n: int, cands: list[str], dspy: bool) -> None:
+    import agentopt_adapters as aa
+
+    kind = "DSPy program" if dspy else "LangGraph graph"
+    console.rule(f"agentopt demo: {kind} on the '{task.name}' task (simulated models, offline)")
+    console.print(f"app: [bold]{module}[/bold]  ({n} examples, metric: {task.name}.metric)")
+    for s in aa.discover(app):
+        console.print(f"  slot [bold]{s.name}[/bold]: today {s.default_model}  ({s.where})")
+    console.print(f"candidates per slot: {', '.join(cands)} (the app as it is is measured beside them: the "
+                  "baseline)\n")
+
+
+def _measured(result: Any) -> dict[str, Any]:
+    """The pick, the baseline, the front and the spend, as summary.json holds them."""
+    best, base = result.best, result.baseline
+    beats = bool(best is not None and base is not None and base.n and best.mean_score >= base.mean_score - 1e-12
+                 and best.mean_cost_usd < base.mean_cost_usd)
+    return {"best": _row(best), "baseline": _row(base), "baseline_models": result.baseline_models,
+            "best_beats_baseline": beats, "pareto": [_row(s) for s in result.pareto()],
+            "spent_usd": result.spent_usd, "brute_force_usd": result.brute_force_usd,
+            "n_evaluations": result.n_evaluations, "comparison": result.comparison()}
+
+
 def run_demo(
     dspy: bool = False,
     out_dir: str | Path = ".",
@@ -103,15 +126,7 @@ def run_demo(
     app, task, module, _ = load_demo(dspy)
     cands = list(candidates or DEFAULT_CANDIDATES)
     data = _dataset(task, n_examples, dspy)
-    kind = "DSPy program" if dspy else "LangGraph graph"
-    slots = aa.discover(app)
-
-    console.rule(f"agentopt demo: {kind} on the '{task.name}' task (simulated models, offline)")
-    console.print(f"app: [bold]{module}[/bold]  ({len(data)} examples, metric: {task.name}.metric)")
-    for s in slots:
-        console.print(f"  slot [bold]{s.name}[/bold]: today {s.default_model}  ({s.where})")
-    console.print(f"candidates per slot: {', '.join(cands)} (+ each slot's current model as the baseline)\n")
-
+    _intro(console, app, task, module, len(data), cands, dspy)
     t0 = time.perf_counter()
     result = aa.optimize(app, data, task.metric, candidates=cands, strategy=strategy, seed=seed,
                          max_concurrency=max_concurrency, progress=progress)
@@ -121,20 +136,11 @@ def run_demo(
     result.print_summary(console=console)
     html = result.plot(out / "pareto.html")
     cfg = result.export(out / "agentopt.json")
-
     samples_line, samples = _samples_line(result, cands)
-    best, base = result.best, result.baseline
-    beats = bool(best is not None and base is not None and best.assignment != base.assignment
-                 and best.mean_score >= base.mean_score - 1e-12 and best.mean_cost_usd < base.mean_cost_usd)
     summary = {
         "app": module, "framework": result.framework, "task": task.name, "n_examples": len(data),
         "candidates": cands, "seed": seed, "strategy": result.strategy, "elapsed_s": round(elapsed, 2),
-        "best": _row(best), "baseline": _row(base), "baseline_models": result.baseline_models,
-        "best_beats_baseline": beats,
-        "pareto": [_row(s) for s in result.pareto()],
-        "spent_usd": result.spent_usd, "brute_force_usd": result.brute_force_usd,
-        "n_evaluations": result.n_evaluations, "comparison": result.comparison(), "samples_vs_frontier": samples,
-        "files": {"pareto_html": str(html), "config": str(cfg)},
+        **_measured(result), "samples_vs_frontier": samples, "files": {"pareto_html": str(html), "config": str(cfg)},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
