@@ -134,8 +134,10 @@ def test_console_entry_point_runs_a_command(capsys):
 
 def test_optimize_config_reaches_optimize(files):
     base = ["optimize", f"{files / 'myapp.py'}:app", "--data", str(files / "data.jsonl"),
-            "--metric", f"{files / 'myapp.py'}:metric", "--no-progress", "--candidates", "sim/nano"]
+            "--metric", f"{files / 'myapp.py'}:metric", "--no-progress", "--candidates",
+            "sim/nano"]
     res = runner.invoke(app, base + ["--config", "{not json"])
     assert res.exit_code == 2 and "--config must be JSON" in res.output
     res = runner.invoke(app, base + ["--config", '{"recursion_limit": 50}'])
-    assert res.exit_code == 2 and "LangGraph runtime inputs" in res.output  # a plain callable takes no config
+    # a plain callable takes no config
+    assert res.exit_code == 2 and "LangGraph runtime inputs" in res.output

@@ -12,16 +12,12 @@ import pytest
 
 import code_shape as shape
 
-KNOWN_LONG = {
-    ("agentopt_adapters/sim/demo/run.py", "run_demo"),
-}
+KNOWN_LONG: set[tuple[str, str]] = set()
 KNOWN_COMPLEX = {
-    ("agentopt_adapters/optimization/candidates.py", "plan_space"),
     ("agentopt_search/bench/run.py", "main"),
     ("agentopt_adapters/assignment_file.py", "load_config"),
     ("agentopt_adapters/langgraph/recording.py", "_tokens"),
     ("agentopt_adapters/langgraph/routing.py", "_plan"),
-    ("agentopt_adapters/optimization/plot.py", "plot_result"),
     ("agentopt_search/certify.py", "cheapest_within"),
     ("agentopt_search/selection.py", "pick"),
     ("agentopt_search/strategies/lm_proposal.py", "parse_proposals"),

@@ -1,8 +1,8 @@
-"""optimize() on the shapes public apps have (found trying them as a new user would; the apps here are
-our own small ones): a model built at run time from the runtime context (the LangGraph ReAct template)
-or set in forward (STORM's outline writer), an async graph whose ChatOpenAI client already ran on an
-event loop that is closed (the user tried the graph with asyncio.run first), and a graph run without
-the runtime context it declares."""
+"""optimize() on the shapes public apps have (found trying them as a new user would; the apps here
+are our own small ones): a model built at run time from the runtime context (the LangGraph ReAct
+template) or set in forward (STORM's outline writer), an async graph whose ChatOpenAI client
+already ran on an event loop that is closed (the user tried the graph with asyncio.run first), and
+a graph run without the runtime context it declares."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ async def answer_from_context(state: S, runtime: Runtime[Context]) -> S:
 def test_baseline_models_are_the_models_the_baseline_called_when_discovery_cannot_know():
     graph = one_node(answer_from_context, context_schema=Context)
     assert [s.default_model for s in aa.discover(graph)] == [None]
-    res = aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"], context=Context(model="sim/medium"),
-                      progress=False, max_concurrency=2)
+    res = aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"],
+                      context=Context(model="sim/medium"), progress=False, max_concurrency=2)
     assert res.baseline.n == len(QUESTIONS) and res.baseline.n_errors == 0
     assert res.baseline_models == {"answer": "sim/medium"}
     assert res.to_dict()["baseline_models"] == {"answer": "sim/medium"}
@@ -79,7 +79,8 @@ def test_dspy_engine_set_in_forward_is_the_baseline_model():
 
     program = Outline(dspy.LM("sim/large"))
     data = [dspy.Example(topic=t).with_inputs("topic") for t in ("rivers", "bridges")]
-    res = aa.optimize(program, data, always, candidates=["sim/nano"], progress=False, max_concurrency=2)
+    res = aa.optimize(program, data, always, candidates=["sim/nano"], progress=False,
+                      max_concurrency=2)
     assert res.baseline.n_errors == 0
     assert res.baseline_models == {s.name: "sim/large" for s in res.slots}
 
@@ -93,17 +94,24 @@ def test_a_client_left_from_a_closed_event_loop_does_not_fail_the_baseline():
             return {"a": (await own.ainvoke(state["q"])).content}
 
         graph = one_node(answer)
-        asyncio.run(graph.ainvoke(QUESTIONS[0]))  # the user tries the graph: its client now holds a closed loop
-        for _ in range(2):  # and optimize twice in one process (each search runs on a loop of its own)
-            res = aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"], progress=False, max_concurrency=2)
+        # the user tries the graph: its client now holds a closed loop
+        asyncio.run(graph.ainvoke(QUESTIONS[0]))
+        for _ in range(2):
+            # and optimize twice in one process (each search runs on a loop of its own)
+            res = aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"], progress=False,
+                              max_concurrency=2)
             assert res.baseline.n_errors == 0, res.baseline.first_error
-            assert res.baseline.mean_score == 1.0 and res.baseline_models == {"answer": "sim/large"}
+            assert res.baseline.mean_score == 1.0
+            assert res.baseline_models == {"answer": "sim/large"}
     finally:
         server.stop()
 
 
 def test_a_graph_run_without_its_runtime_context_says_to_pass_context():
     graph = one_node(answer_from_context, context_schema=Context)
-    with pytest.raises(SearchError, match=r"context_schema='Context'.*optimize\(\.\.\., context=") as info:
-        aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"], progress=False, max_concurrency=2)
-    assert "During task with name" not in str(info.value)  # LangGraph's own per-task note is not repeated
+    with pytest.raises(SearchError,
+                       match=r"context_schema='Context'.*optimize\(\.\.\., context=") as info:
+        aa.optimize(graph, QUESTIONS, always, candidates=["sim/nano"], progress=False,
+                    max_concurrency=2)
+    # LangGraph's own per-task note is not repeated
+    assert "During task with name" not in str(info.value)

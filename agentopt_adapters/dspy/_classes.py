@@ -4,7 +4,8 @@ saved state and ``isinstance`` checks are unchanged); built once per (purpose, c
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["same_name_subclass"]
 
@@ -12,7 +13,8 @@ _BUILT: dict[tuple[str, type], type] = {}
 _LOCK = threading.Lock()
 
 
-def same_name_subclass(cls: type, marker: str, members: Callable[[type], dict[str, Any]]) -> type:
+def same_name_subclass(cls: type, marker: str,
+                       members: Callable[[Any], dict[str, Any]]) -> type:
     """``cls`` itself if it already carries ``marker``, else its subclass with ``members(cls)``."""
     if cls.__dict__.get(marker):
         return cls

@@ -83,8 +83,8 @@ def _judge_messages(prompt: str) -> list[dict[str, str]]:
 
 def _scaled_class(cls: type[Any]) -> type[Any]:
     """``cls`` whose forward / aforward draw samples when the instance carries a setting."""
-    return same_name_subclass(cls, "_agentopt_scaled", lambda c: {"forward": _forward(c.forward),
-                                                                  "aforward": _aforward(c.aforward)})
+    return same_name_subclass(cls, "_agentopt_scaled", lambda c: {
+        "forward": _forward(c.forward), "aforward": _aforward(c.aforward)})
 
 
 def _forward(own: Any) -> Any:
