@@ -60,19 +60,7 @@ def make_config(
 
 def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a v1 document from a dict or a JSON file path."""
-    if isinstance(cfg_or_path, (str, os.PathLike)):
-        path = Path(cfg_or_path)
-        if not path.exists():
-            raise ConfigError(f"config file {str(path)!r} does not exist; export one with result.export(path)")
-        try:
-            cfg: Any = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {str(path)!r}: {exc}; give the JSON file written by "
-                              "result.export(path)") from None
-    else:
-        cfg = cfg_or_path
+    cfg = _read(cfg_or_path) if isinstance(cfg_or_path, (str, os.PathLike)) else cfg_or_path
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"config must be a JSON object with format {FORMAT!r}, got {type(cfg).__name__}")
     if cfg.get("format") != FORMAT:
@@ -81,17 +69,35 @@ def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict
     if not isinstance(slots, Mapping) or not slots:
         raise ConfigError("config has no 'slots' object mapping slot name -> {'model': ..., 'kwargs': {...}}")
     for name, spec in slots.items():
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"config slot names must be non-empty strings, got {name!r}")
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str) or not spec["model"]:
-            raise ConfigError(f"config slot {name!r} needs a 'model' string, got {spec!r}")
-        if not isinstance(spec.get("kwargs", {}), Mapping):
-            raise ConfigError(f"config slot {name!r}: 'kwargs' must be an object, got {spec.get('kwargs')!r}")
-        if callable(spec.get("select")):
-            raise ConfigError(f"config slot {name!r}: 'select' in a config is 'vote' or 'judge'; a select "
-                              "function is passed in code (aa.bind)")
-        _scaling(name, spec, what="config slot")
+        _check_entry(name, spec)
     return dict(cfg)
+
+
+def _read(path_like: str | os.PathLike[str]) -> Any:
+    path = Path(path_like)
+    if not path.exists():
+        raise ConfigError(f"config file {str(path)!r} does not exist; export one with result.export(path)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}; give the JSON file written by "
+                          "result.export(path)") from None
+
+
+def _check_entry(name: Any, spec: Any) -> None:
+    """One slot entry: a name, a model string, kwargs as an object, a valid scaling."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"config slot names must be non-empty strings, got {name!r}")
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str) or not spec["model"]:
+        raise ConfigError(f"config slot {name!r} needs a 'model' string, got {spec!r}")
+    if not isinstance(spec.get("kwargs", {}), Mapping):
+        raise ConfigError(f"config slot {name!r}: 'kwargs' must be an object, got {spec.get('kwargs')!r}")
+    if callable(spec.get("select")):
+        raise ConfigError(f"config slot {name!r}: 'select' in a config is 'vote' or 'judge'; a select "
+                          "function is passed in code (aa.bind)")
+    _scaling(name, spec, what="config slot")
 
 
 def _scaling(name: str, spec: Mapping[str, Any], what: str = "slot") -> Scaling:

@@ -15,22 +15,12 @@ import code_shape as shape
 KNOWN_LONG: set[tuple[str, str]] = set()
 KNOWN_COMPLEX = {
     ("agentopt_search/bench/run.py", "main"),
-    ("agentopt_adapters/assignment_file.py", "load_config"),
-    ("agentopt_adapters/langgraph/recording.py", "_tokens"),
-    ("agentopt_adapters/langgraph/routing.py", "_plan"),
     ("agentopt_search/certify.py", "cheapest_within"),
     ("agentopt_search/selection.py", "pick"),
-    ("agentopt_search/strategies/lm_proposal.py", "parse_proposals"),
 }
-KNOWN_CYCLES = {
-    ("agentopt_adapters.optimization.plot", "agentopt_adapters.optimization.result"),
-}
-KNOWN_SIM_IMPORTS = {
-    ("agentopt_search.strategies.lm_proposal", "agentopt_adapters.sim"),
-}
-KNOWN_SEARCH_TO_ADAPTERS = {
-    ("agentopt_search.strategies.lm_proposal", "agentopt_adapters.sim"),
-}
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
+KNOWN_SIM_IMPORTS: set[tuple[str, str]] = set()
+KNOWN_SEARCH_TO_ADAPTERS: set[tuple[str, str]] = set()
 
 
 def _compare(found: set, known: set, what: str, fix: str) -> None:

@@ -25,7 +25,7 @@ from rich.console import Console
 import agentopt_adapters as aa
 from agentopt_adapters.callable import acompletion
 from agentopt_adapters.models.pricing import cost_usd
-from agentopt_adapters.optimization.result import usd as _usd
+from agentopt_adapters.optimization._format import usd as _usd
 from agentopt_adapters.sim.server import serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
 from agentopt_search import Outcome, search

@@ -116,22 +116,25 @@ def _messages(response: LLMResult) -> list[Any]:
 
 
 def _tokens(response: LLMResult) -> tuple[int, int, str | None]:
+    """(input tokens, output tokens, the model name the provider reported) of one response."""
     in_tok = out_tok = 0
     served: str | None = None
     found = False
-    for gens in response.generations or []:
-        for gen in gens:
-            message = getattr(gen, "message", None)
-            usage = getattr(message, "usage_metadata", None) if message is not None else None
-            if usage:
-                in_tok += int(usage.get("input_tokens", 0) or 0)
-                out_tok += int(usage.get("output_tokens", 0) or 0)
-                found = True
-            meta = getattr(message, "response_metadata", None) or {}
-            served = served or meta.get("model_name") or meta.get("model")
+    for message in (getattr(g, "message", None) for gens in response.generations or [] for g in gens):
+        usage = getattr(message, "usage_metadata", None) if message is not None else None
+        if usage:
+            in_tok += int(usage.get("input_tokens", 0) or 0)
+            out_tok += int(usage.get("output_tokens", 0) or 0)
+            found = True
+        meta = getattr(message, "response_metadata", None) or {}
+        served = served or meta.get("model_name") or meta.get("model")
     if not found:
-        token_usage = (response.llm_output or {}).get("token_usage") or {}
-        get = token_usage.get if isinstance(token_usage, dict) else (lambda k, d=None: getattr(token_usage, k, d))
-        in_tok = int(get("prompt_tokens", 0) or 0)
-        out_tok = int(get("completion_tokens", 0) or 0)
+        in_tok, out_tok = _llm_output_tokens(response)
     return in_tok, out_tok, served
+
+
+def _llm_output_tokens(response: LLMResult) -> tuple[int, int]:
+    """Tokens from ``llm_output["token_usage"]`` (models that report no usage_metadata)."""
+    token_usage = (response.llm_output or {}).get("token_usage") or {}
+    get = token_usage.get if isinstance(token_usage, dict) else (lambda k, d=None: getattr(token_usage, k, d))
+    return int(get("prompt_tokens", 0) or 0), int(get("completion_tokens", 0) or 0)

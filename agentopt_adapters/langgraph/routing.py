@@ -198,7 +198,23 @@ def _plan(model: BaseChatModel, config: RunnableConfig | None, kwargs: dict[str,
     routes = active_routes(config)
     if not routes:
         return None
-    path = path_from_metadata(metadata)
+    chosen, names = _choose(routes, path_from_metadata(metadata), model)
+    label = chosen[1].name if chosen is not None else next(iter(names.values()), None)
+    cfg: Any = {**(config or {}), "metadata": {**metadata, ROUTED: True, SLOT: label, SLOTS: names}}
+    if chosen is None:
+        return _Plan(model, cfg, kwargs)
+    route, slot = chosen
+    spec = route.assignment[slot.name]
+    scaled = _Scaled(route, slot.name, spec.scaling) if spec.scaling.active else None
+    target = route.target(slot, model) or model
+    if target is model:
+        return _Plan(model, cfg, kwargs, scaled=scaled)
+    return _Plan(target, cfg, route.adapt(model, target, kwargs), _needs_parsed(model, target, kwargs), scaled)
+
+
+def _choose(routes: Any, path: Any, model: BaseChatModel) -> tuple[tuple[Route, SlotInfo] | None, dict[str, str]]:
+    """The innermost route that assigns this call's slot (fewest path segments dropped first), and
+    the slot's name in every route that knows it."""
     names: dict[str, str] = {}
     chosen: tuple[int, int, Route, SlotInfo] | None = None
     for i, route in enumerate(routes):
@@ -209,17 +225,7 @@ def _plan(model: BaseChatModel, config: RunnableConfig | None, kwargs: dict[str,
         names[route.key] = slot.name
         if slot.name in route.assignment and (chosen is None or (dropped, i) < chosen[:2]):
             chosen = (dropped, i, route, slot)
-    target = model
-    if chosen is not None:
-        target = chosen[2].target(chosen[3], model) or model
-    label = chosen[3].name if chosen is not None else next(iter(names.values()), None)
-    cfg: Any = {**(config or {}), "metadata": {**metadata, ROUTED: True, SLOT: label, SLOTS: names}}
-    spec = chosen[2].assignment[chosen[3].name] if chosen is not None else None
-    scaled = _Scaled(chosen[2], chosen[3].name, spec.scaling) if spec is not None and spec.scaling.active else None  # type: ignore[index]
-    if target is model:
-        return _Plan(model, cfg, kwargs, scaled=scaled)
-    return _Plan(target, cfg, chosen[2].adapt(model, target, kwargs), _needs_parsed(model, target, kwargs),  # type: ignore[index]
-                 scaled)
+    return (chosen[2], chosen[3]) if chosen is not None else None, names
 
 
 # -- scaled calls (samples + select) ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 from agentopt_search import CombinationStats, SearchResult, pareto_front
 
-from .result import as_number, usd as _usd
+from ._format import as_number, usd as _usd
 
 __all__ = ["plot_result"]
 

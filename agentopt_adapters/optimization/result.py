@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -13,9 +12,10 @@ from agentopt_search import CombinationStats, SearchResult
 from agentopt_search.results import PairedComparison
 
 from ..errors import AgentOptError
+from ._format import as_number, usd
 from .candidates import CURRENT, SpacePlan
 
-__all__ = ["OptimizeResult", "baseline_sentence", "usd", "as_number"]
+__all__ = ["OptimizeResult", "baseline_sentence"]
 
 
 @dataclass
@@ -174,14 +174,6 @@ class OptimizeResult(SearchResult):
         from .plot import plot_result
 
         return plot_result(self, path)
-
-
-def as_number(v: float | None) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
-def usd(v: float | None) -> str:
-    return "n/a" if as_number(v) is None else (f"${v:,.5f}" if v < 0.01 else f"${v:,.4f}")  # type: ignore[operator]
 
 
 def baseline_sentence(best: CombinationStats | None, base: CombinationStats | None,

@@ -63,7 +63,7 @@ def _row(s: Any) -> dict[str, Any] | None:
 def _samples_line(result: Any, cands: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
     """The best tried combination that draws samples against the app as it is (the frontier model)."""
     from ...scaling import parse_shorthand
-    from ...optimization.result import usd
+    from ...optimization._format import usd
 
     scaled = {c for c in cands if isinstance(parse_shorthand(c), dict)}
     rows = [s for s in result.leaderboard if s.n and s.status != "failed" and scaled & set(s.assignment.values())]
