@@ -99,6 +99,7 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
         strat.start(state)
         with SearchProgress(state, enabled=progress) as run.runner.bar:
             stop_reason = await _drive(run, strat, max(32, 4 * max_concurrency))
+            await run.runner.drain()  # anchor cells outside the space: no round waited for them
     except BaseException:
         run.end(owned, quiet=True)
         raise

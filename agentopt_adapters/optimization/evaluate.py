@@ -78,7 +78,7 @@ class CellEvaluator:
     async def __call__(self, assignment: dict[str, str], item: Item) -> Outcome:
         started = time.perf_counter()
         try:
-            out, usage = await self._run_app(self._runner(assignment), item)
+            out, usage = await self._run_app(self._runner(assignment), item, self._options(assignment, item))
         except AgentOptError as exc:  # binding / slot / model errors are the user's input: stop ...
             if not all(v == CURRENT for v in assignment.values()):
                 raise Abort(exc) from None
@@ -96,16 +96,16 @@ class CellEvaluator:
         score, error = await self._score(assignment, item, out)
         return Outcome(score, usage.cost_usd, _latency(usage, started), error, usage=rows)
 
-    async def _run_app(self, runner: Runner, item: Item) -> tuple[Any, Usage]:
+    async def _run_app(self, runner: Runner, item: Item, options: Mapping[str, Any]) -> tuple[Any, Usage]:
         """One run of the app; a run broken by a client left from a closed event loop runs again."""
         paid: list[Any] = []  # calls of the attempts a stale event loop broke (real calls, kept)
         retries = 0
         while True:
             try:
                 if getattr(runner, "prefers_async", False):
-                    out, usage = await runner.acall(item.input, **self.run_options)
+                    out, usage = await runner.acall(item.input, **options)
                 else:
-                    out, usage = await self._in_thread(functools.partial(runner, item.input, **self.run_options))
+                    out, usage = await self._in_thread(functools.partial(runner, item.input, **options))
             except Exception as exc:
                 lost = getattr(exc, "agentopt_usage", None)
                 if retries == STALE_LOOP_RETRIES or not _stale_loop(exc):
@@ -117,6 +117,17 @@ class CellEvaluator:
                 continue
             usage.extend(paid)
             return out, usage
+
+    def _options(self, assignment: Mapping[str, str], item: Item) -> Mapping[str, Any]:
+        """The run options of one evaluation: a run config (LangGraph) also names the evaluation in
+        its metadata, ``agentopt_combination`` (``slot=model|...``, as in ``cell_usage``) and
+        ``agentopt_example`` (the dataset index), so tracing tools can group search traffic."""
+        config = self.run_options.get("config")
+        if config is None:
+            return self.run_options
+        metadata = {**(config.get("metadata") or {}), "agentopt_combination": _key(assignment),
+                    "agentopt_example": item.index}
+        return {**self.run_options, "config": {**config, "metadata": metadata}}
 
     async def _in_thread(self, fn: Callable[[], Any]) -> Any:
         loop = asyncio.get_running_loop()

@@ -60,7 +60,11 @@ def optimize(
     ``storage``: ``"sqlite:///run.db"`` (or PostgreSQL) makes the run resumable and shareable.
     ``scaling``: ``{"samples": [1, 4, 8], "select": "vote"}`` (or ``{slot: {...}}``) also tries each
     candidate with that many samples per call (see ``agentopt_adapters.scaling``).
-    ``context`` / ``config``: LangGraph runtime context and run config for every evaluation.
+    ``context`` / ``config``: LangGraph runtime context and run config for every evaluation; each
+    evaluation's run config also carries the tag ``agentopt`` and the metadata ``agentopt_combination``
+    (``slot=model|...``) and ``agentopt_example`` (dataset index), so tracing tools can tell search
+    traffic apart. ``tracing=False``: LangChain/LangSmith tracing off for the search's runs.
+    ``max_concurrency``: evaluations at once (sync apps run on a thread pool of that size owned by the run).
     Errors in the inputs come before any model call.
     """
     adapter = adapter_for(app)
