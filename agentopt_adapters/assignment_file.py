@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError, ModelError, SlotError
 from .redaction import strip_secrets
@@ -44,13 +45,16 @@ def make_config(
             model, kw = value, (kwargs or {}).get(name, {})
         if not isinstance(model, str) or not model:
             raise ConfigError(
-                f"slot {name!r}: model must be a model string such as 'openai/gpt-4o-mini', got {model!r}"
+                f"slot {name!r}: model must be a model string such as 'openai/gpt-4o-mini', got "
+                f"{model!r}"
             )
         if scaling.active and callable(scaling.select):
             raise ConfigError(
-                f"slot {name!r}: select is the function {getattr(scaling.select, '__name__', scaling.select)!r}, "
-                "which cannot be written to a config file; export with select='vote' or 'judge', or pass the "
-                "function in code: aa.bind(app, {slot: {'model': ..., 'samples': n, 'select': fn}})")
+                f"slot {name!r}: select is the function "
+                f"{getattr(scaling.select, '__name__', scaling.select)!r}, which cannot be "
+                "written to a config file; export with select='vote' or 'judge', or pass the "
+                "function in code: aa.bind(app, {slot: {'model': ..., 'samples': n, 'select': "
+                "fn}})")
         slots[name] = {"model": model, "kwargs": strip_secrets(kw), **scaling.public()}
     doc: dict[str, Any] = {"format": FORMAT, "framework": framework, "slots": slots}
     if extra:
@@ -62,12 +66,15 @@ def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict
     """Read and validate a v1 document from a dict or a JSON file path."""
     cfg = _read(cfg_or_path) if isinstance(cfg_or_path, (str, os.PathLike)) else cfg_or_path
     if not isinstance(cfg, Mapping):
-        raise ConfigError(f"config must be a JSON object with format {FORMAT!r}, got {type(cfg).__name__}")
+        raise ConfigError(f"config must be a JSON object with format {FORMAT!r}, got "
+                          f"{type(cfg).__name__}")
     if cfg.get("format") != FORMAT:
-        raise ConfigError(f"config format is {cfg.get('format')!r}; expected {FORMAT!r} (file written by result.export)")
+        raise ConfigError(f"config format is {cfg.get('format')!r}; expected {FORMAT!r} (file "
+                          "written by result.export)")
     slots = cfg.get("slots")
     if not isinstance(slots, Mapping) or not slots:
-        raise ConfigError("config has no 'slots' object mapping slot name -> {'model': ..., 'kwargs': {...}}")
+        raise ConfigError("config has no 'slots' object mapping slot name -> {'model': ..., "
+                          "'kwargs': {...}}")
     for name, spec in slots.items():
         _check_entry(name, spec)
     return dict(cfg)
@@ -76,14 +83,16 @@ def load_config(cfg_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> dict
 def _read(path_like: str | os.PathLike[str]) -> Any:
     path = Path(path_like)
     if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist; export one with result.export(path)")
+        raise ConfigError(f"config file {str(path)!r} does not exist; export one with "
+                          "result.export(path)")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise ConfigError(f"config file {str(path)!r} is not valid JSON ({exc.msg} at line "
+                          f"{exc.lineno})") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}; give the JSON file written by "
-                          "result.export(path)") from None
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}; give the JSON file "
+                          "written by result.export(path)") from None
 
 
 def _check_entry(name: Any, spec: Any) -> None:
@@ -93,10 +102,11 @@ def _check_entry(name: Any, spec: Any) -> None:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str) or not spec["model"]:
         raise ConfigError(f"config slot {name!r} needs a 'model' string, got {spec!r}")
     if not isinstance(spec.get("kwargs", {}), Mapping):
-        raise ConfigError(f"config slot {name!r}: 'kwargs' must be an object, got {spec.get('kwargs')!r}")
+        raise ConfigError(f"config slot {name!r}: 'kwargs' must be an object, got "
+                          f"{spec.get('kwargs')!r}")
     if callable(spec.get("select")):
-        raise ConfigError(f"config slot {name!r}: 'select' in a config is 'vote' or 'judge'; a select "
-                          "function is passed in code (aa.bind)")
+        raise ConfigError(f"config slot {name!r}: 'select' in a config is 'vote' or 'judge'; a "
+                          "select function is passed in code (aa.bind)")
     _scaling(name, spec, what="config slot")
 
 

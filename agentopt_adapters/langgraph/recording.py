@@ -1,4 +1,5 @@
-"""Usage recording: a LangChain callback handler that attributes every chat-model call to a slot."""
+"""Usage recording: a LangChain callback handler that attributes
+every chat-model call to a slot."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ class SlotRecorder(BaseCallbackHandler):
         self._done: list[tuple[int, CallUsage]] = []
 
     # -- events -------------------------------------------------------------------------------
-    def _start(self, serialized: dict[str, Any], run_id: UUID, metadata: dict[str, Any] | None, kwargs: dict[str, Any]) -> None:
+    def _start(self, serialized: dict[str, Any], run_id: UUID, metadata: dict[str, Any] | None,
+               kwargs: dict[str, Any]) -> None:
         metadata = metadata or {}
         model = _invoked_model(serialized, kwargs.get("invocation_params"))
         slot = (metadata.get(SLOTS) or {}).get(self._key) if metadata.get(ROUTED) else None
@@ -62,7 +64,8 @@ class SlotRecorder(BaseCallbackHandler):
             slot = info.name if info is not None else None
         with self._lock:
             self._seq += 1
-            self._pending[run_id] = (self._seq, slot, model, time.perf_counter(), SAMPLE_GROUP.get())
+            self._pending[run_id] = (self._seq, slot, model, time.perf_counter(),
+                                     SAMPLE_GROUP.get())
 
     def on_chat_model_start(self, serialized: dict[str, Any], messages: Any, *, run_id: UUID,
                             parent_run_id: UUID | None = None, tags: list[str] | None = None,
@@ -74,7 +77,8 @@ class SlotRecorder(BaseCallbackHandler):
                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self._start(serialized, run_id, metadata, kwargs)
 
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, parent_run_id: UUID | None = None,
+                   **kwargs: Any) -> None:
         with self._lock:
             pending = self._pending.pop(run_id, None)
         if pending is None:
@@ -83,12 +87,14 @@ class SlotRecorder(BaseCallbackHandler):
         wall = time.perf_counter() - t0
         in_tok, out_tok, served = _tokens(response)
         reported = reported_latency(*_messages(response), response.llm_output or {})
-        call = call_record(slot, model or served or "unknown", input_tokens=in_tok, output_tokens=out_tok,
-                           latency_s=wall if reported is None else reported, sample_group=group)
+        call = call_record(slot, model or served or "unknown", input_tokens=in_tok,
+                           output_tokens=out_tok, latency_s=wall if reported is None else reported,
+                           sample_group=group)
         with self._lock:
             self._done.append((seq, call))
 
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_llm_error(self, error: BaseException, *, run_id: UUID,
+                     parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         with self._lock:
             pending = self._pending.pop(run_id, None)
         if pending is None:
@@ -107,7 +113,8 @@ class SlotRecorder(BaseCallbackHandler):
         calls = [c for _, c in sorted(done, key=lambda item: item[0])]
         for seq, slot, model, t0, group in sorted(pending, key=lambda item: item[0]):
             calls.append(call_record(slot, model or "unknown", latency_s=time.perf_counter() - t0,
-                                     error="call did not finish", finished=False, sample_group=group))
+                                     error="call did not finish", finished=False,
+                                     sample_group=group))
         return Usage(calls=calls)
 
 
@@ -120,7 +127,8 @@ def _tokens(response: LLMResult) -> tuple[int, int, str | None]:
     in_tok = out_tok = 0
     served: str | None = None
     found = False
-    for message in (getattr(g, "message", None) for gens in response.generations or [] for g in gens):
+    for message in (getattr(g, "message", None) for gens in response.generations or []
+                    for g in gens):
         usage = getattr(message, "usage_metadata", None) if message is not None else None
         if usage:
             in_tok += int(usage.get("input_tokens", 0) or 0)

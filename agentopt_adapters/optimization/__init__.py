@@ -12,4 +12,5 @@ from .result import OptimizeResult, baseline_sentence
 from .run import optimize
 from .stored import load_result
 
-__all__ = ["optimize", "load_result", "OptimizeResult", "Candidate", "CURRENT", "Item", "normalize_dataset", "baseline_sentence"]
+__all__ = ["optimize", "load_result", "OptimizeResult", "Candidate", "CURRENT", "Item",
+           "normalize_dataset", "baseline_sentence"]

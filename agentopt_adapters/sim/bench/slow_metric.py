@@ -1,11 +1,11 @@
 """Does a slow metric (an LLM judge) block other evaluations? ``aa.optimize`` with a metric that
-takes ``--metric-s`` seconds (sync: it sleeps in a worker thread; ``--async-metric``: awaited on the
-loop), on a one-slot app whose model calls are instant.
+takes ``--metric-s`` seconds (sync: it sleeps in a worker thread; ``--async-metric``: awaited on
+the loop), on a one-slot app whose model calls are instant.
 
     python -m agentopt_adapters.sim.bench.slow_metric [--metric-s 0.5] [--examples 16] [--concurrency 1,8]
 
-Speedup = the sum of the metric's seconds over every scored evaluation / the run's wall time. A metric
-run on the event-loop thread would score about 1x whatever ``max_concurrency`` is.
+Speedup = the sum of the metric's seconds over every scored evaluation / the run's wall time. A
+metric run on the event-loop thread would score about 1x whatever ``max_concurrency`` is.
 """
 
 from __future__ import annotations
@@ -52,15 +52,18 @@ class _Metric:
 
 def run(metric_s: float, n_examples: int, concurrency: int, use_async: bool) -> dict[str, float]:
     import agentopt_adapters as aa
+
     from ..tasks import load_task
 
     task = load_task("arithmetic")
     metric = _Metric(metric_s, task)
     start = time.perf_counter()
-    aa.optimize(_app, task.items[:n_examples], metric.judge if use_async else metric, ["sim/nano", "sim/small"],
-                strategy="brute_force", max_concurrency=concurrency, progress=False)
+    aa.optimize(_app, task.items[:n_examples], metric.judge if use_async else metric,
+                ["sim/nano", "sim/small"], strategy="brute_force", max_concurrency=concurrency,
+                progress=False)
     wall = time.perf_counter() - start
-    return {"wall_s": wall, "metric_s": metric.calls * metric_s, "speedup": metric.calls * metric_s / wall}
+    return {"wall_s": wall, "metric_s": metric.calls * metric_s,
+            "speedup": metric.calls * metric_s / wall}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,14 +74,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--async-metric", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    os.environ.setdefault("AGENTOPT_SIM_TIME_SCALE", "0")  # instant model calls: only the metric takes time
-    print(f"metric {args.metric_s}s ({'async' if args.async_metric else 'sync, in worker threads'}), "
-          f"{args.examples} examples x 3 assignments (2 candidates + the baseline)")
+    # instant model calls: only the metric takes time
+    os.environ.setdefault("AGENTOPT_SIM_TIME_SCALE", "0")
+    print(f"metric {args.metric_s}s "
+          f"({'async' if args.async_metric else 'sync, in worker threads'}), {args.examples} "
+          "examples x 3 assignments (2 candidates + the baseline)")
     run(0.0, 2, 2, args.async_metric)  # warm-up: imports and first calls are not what is measured
     for c in (int(x) for x in args.concurrency.split(",")):
         r = run(args.metric_s, args.examples, c, args.async_metric)
-        print(f"max_concurrency={c:>3}: wall {r['wall_s']:.2f}s for {r['metric_s']:.1f}s of metric "
-              f"-> speedup {r['speedup']:.1f}x")
+        print(f"max_concurrency={c:>3}: wall {r['wall_s']:.2f}s for {r['metric_s']:.1f}s of "
+              f"metric -> speedup {r['speedup']:.1f}x")
 
 
 if __name__ == "__main__":
