@@ -3,20 +3,20 @@ run it with other models per slot, record usage, and search for the best combina
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Mapping
+from typing import Any
 
 from . import providers
 from .assignment_file import load_config
 from .errors import AgentOptError, ConfigError, DiscoveryError, ModelError, SlotError
-from .models.pricing import set_prices
 from .protocol import Adapter, Runner, adapter_for, register_adapter
 from .settings import Settings, settings
 from .usage import CallUsage, Slot, Usage
 
 __all__ = [
-    "discover", "bind", "export_config", "apply", "optimize", "set_prices", "settings", "Settings",
-    "Adapter", "Runner", "register_adapter", "adapter_for",
+    "discover", "bind", "export_config", "apply", "optimize", "load_result", "set_prices",
+    "settings", "Settings", "Adapter", "Runner", "register_adapter", "adapter_for",
     "Slot", "CallUsage", "Usage",
     "AgentOptError", "ConfigError", "DiscoveryError", "ModelError", "SlotError",
 ]
@@ -29,9 +29,10 @@ def discover(app: Any, **options: Any) -> list[Slot]:
     return adapter_for(app).discover(app, **options)
 
 
-def bind(app: Any, assignment: Mapping[str, Any], **options: Any) -> AbstractContextManager[Runner]:
-    """``with bind(app, {slot: model}) as run: out, usage = run(x)``; ``options`` are the framework's
-    run settings (LangGraph: ``config=``, ``context=``, ``tracing=``)."""
+def bind(app: Any, assignment: Mapping[str, Any],
+         **options: Any) -> AbstractContextManager[Runner]:
+    """``with bind(app, {slot: model}) as run: out, usage = run(x)``; ``options`` are the
+    framework's run settings (LangGraph: ``config=``, ``context=``, ``tracing=``)."""
     return adapter_for(app).bind(app, assignment, **options)
 
 
@@ -46,7 +47,24 @@ def apply(app: Any, cfg_or_path: Any) -> Any:
 
 
 def optimize(*args: Any, **kwargs: Any) -> Any:
-    """Search the best model combination for ``app``; see ``agentopt_adapters.optimization.optimize``."""
+    """Search the best model combination for ``app``;
+    see ``agentopt_adapters.optimization.optimize``."""
     from .optimization import optimize as _optimize
 
     return _optimize(*args, **kwargs)
+
+
+def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
+    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}``
+    (see ``models.pricing``)."""
+    from .models.pricing import set_prices as _set
+
+    _set(prices)
+
+
+def load_result(storage: str, study_name: str | None = None, prices: Any = None) -> Any:
+    """A stored optimize run as its ``OptimizeResult``, re-priced with ``prices`` if given (no
+    model call); see ``agentopt_adapters.optimization.load_result``."""
+    from .optimization import load_result as _load
+
+    return _load(storage, study_name, prices)

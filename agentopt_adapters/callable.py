@@ -23,27 +23,30 @@ import asyncio
 import contextvars
 import inspect
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from .assignment_file import check_slot_names, make_config
-from .errors import DiscoveryError, SlotError
+from .errors import DiscoveryError, ModelError, SlotError
 from .models import check_model_string, retry_policy
-from .protocol import Adapter, Runner, framework_roots, register_adapter
+from .protocol import Adapter, Runner, framework_roots, no_options, register_adapter
 from .redaction import remember_secrets
 from .usage import Slot, Usage, call_record, reported_latency
 
 __all__ = ["CallableAdapter", "CallableApp", "completion", "acompletion"]
 
-_USAGE: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("agentopt_callable_usage", default=None)
+_USAGE: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("agentopt_callable_usage",
+                                                                      default=None)
 
 
 def _declared(app: Any, slots: Any = None) -> dict[str, str | None]:
     spec = slots if slots is not None else getattr(app, "agentopt_slots", None)
     if spec is None:
         raise DiscoveryError(
-            "a plain callable app has no discoverable slots; declare them: discover(app, slots=['plan', 'solve']), "
-            "set app.agentopt_slots = [...] (or {slot: default_model}), or pass candidates={slot: [models]} to optimize"
+            "a plain callable app has no discoverable slots; declare them: discover(app, "
+            "slots=['plan', 'solve']), set app.agentopt_slots = [...] (or {slot: default_model}), "
+            "or pass candidates={slot: [models]} to optimize"
         )
     if isinstance(spec, str):
         spec = [spec]
@@ -53,7 +56,8 @@ def _declared(app: Any, slots: Any = None) -> dict[str, str | None]:
         try:
             out = {str(s): None for s in spec}
         except TypeError:
-            raise DiscoveryError(f"slots must be a list of slot names or a dict slot -> default model, got {spec!r}") from None
+            raise DiscoveryError("slots must be a list of slot names or a dict slot -> default "
+                                 f"model, got {spec!r}") from None
     if not out or any(not k for k in out):
         raise DiscoveryError(f"slots must name at least one non-empty slot, got {spec!r}")
     return out
@@ -67,7 +71,8 @@ def _usage_from(ret: Any, recorded: Usage) -> tuple[Any, Usage]:
             return out, extra
         if isinstance(extra, Mapping) and "cost_usd" in extra:
             cost = extra.get("cost_usd")
-            return out, Usage.reported(None if cost is None else float(cost), float(extra.get("latency_s") or 0.0))
+            return out, Usage.reported(None if cost is None else float(cost),
+                                       float(extra.get("latency_s") or 0.0))
     if recorded.calls:
         return ret, recorded
     return ret, Usage.reported(None, 0.0)
@@ -108,13 +113,21 @@ class CallableAdapter(Adapter):
                 for n, d in _declared(app, slots).items()]
 
     @contextmanager
-    def bind(self, app: Any, assignment: Mapping[str, Any]) -> Iterator[Runner]:  # type: ignore[override]
+    def bind(self, app: Any, assignment: Mapping[str, Any],
+             **options: Any) -> Iterator[Runner]:
+        no_options(options, "bind()", "no options for a plain callable")
+        for slot, value in assignment.items():
+            if isinstance(value, Mapping) and value.get("samples", 1) != 1:
+                raise ModelError(f"slot {slot!r}: samples are drawn by the LangGraph and DSPy "
+                                 "adapters; a plain callable app gets model strings and calls "
+                                 "them itself")
         models = {str(k): str(v) for k, v in assignment.items()}
         if not models:
             raise SlotError("assignment is empty; map every slot of the app to a model")
         if getattr(app, "agentopt_slots", None) is not None:
             check_slot_names(models, _declared(app))
-        is_async = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(getattr(app, "__call__", None))
+        is_async = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+            getattr(app, "__call__", None))  # noqa: B004 - the method, to ask if it is async
 
         def call(x: Any) -> tuple[Any, Usage]:
             rec = Usage()
@@ -137,7 +150,7 @@ class CallableAdapter(Adapter):
                 _USAGE.reset(token)
             return _usage_from(ret, rec)
 
-        yield Runner(call, acall)
+        yield Runner(call, acall, prefers_async=is_async)  # an async app is awaited on the loop
 
     def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:
         if getattr(app, "agentopt_slots", None) is not None:
@@ -146,11 +159,13 @@ class CallableAdapter(Adapter):
 
     def apply(self, app: Any, cfg: Mapping[str, Any]) -> Any:
         if cfg.get("framework") not in (None, self.framework):
-            raise SlotError(f"config was exported for framework {cfg.get('framework')!r}, not a plain callable")
+            raise SlotError(f"config was exported for framework {cfg.get('framework')!r}, not a "
+                            "plain callable")
         models = {name: spec["model"] for name, spec in cfg["slots"].items()}
         if getattr(app, "agentopt_slots", None) is not None:
             check_slot_names(models, _declared(app), what="config")
-        for name, model in models.items():  # fail now (unknown model / provider), not at the first call
+        for name, model in models.items():
+            # fail now (unknown model / provider), not at the first call
             check_model_string(model, name)
         return CallableApp(app, models)
 
@@ -173,7 +188,8 @@ def _model_for(models: Mapping[str, str], slot: str) -> str:
 
 
 def _call_kwargs(model: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """(retry policy, litellm kwargs): litellm's and the SDK's own retries off, default timeout set."""
+    """(retry policy, litellm kwargs): litellm's and the SDK's own retries off,
+    default timeout set."""
     remember_secrets(kwargs)
     policy = retry_policy(kwargs.pop("retries", None))
     kwargs.update(num_retries=0, max_retries=0)
@@ -183,7 +199,8 @@ def _call_kwargs(model: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any
 
 
 def completion(models: Mapping[str, str], slot: str, **kwargs: Any) -> Any:
-    """``litellm.completion(model=models[slot], **kwargs)`` with retries, recording the call for ``slot``."""
+    """``litellm.completion(model=models[slot], **kwargs)`` with retries,
+    recording the call for ``slot``."""
     import litellm
 
     model = _model_for(models, slot)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["AgentOptError", "DiscoveryError", "SlotError", "ConfigError", "ModelError", "DatasetError", "MetricError"]
+__all__ = ["AgentOptError", "DiscoveryError", "SlotError", "ConfigError", "ModelError",
+           "DatasetError", "MetricError"]
 
 
 class AgentOptError(ValueError):

@@ -1,9 +1,9 @@
 """The adapter protocol: one small object per framework, found by ``handles(app)``.
 
 An adapter turns a user's app into slots (``discover``), runs it with one model per slot
-(``bind`` -> a Runner), and writes / applies the winning assignment (``export_config`` / ``apply``).
-``adapter_for`` imports only the framework adapter the app's own classes come from (a LangGraph user
-never loads DSPy), then asks the plain-callable adapter last.
+(``bind`` -> a Runner), and writes / applies the winning assignment (``export_config`` /
+``apply``). ``adapter_for`` imports only the framework adapter the app's own classes come from (a
+LangGraph user never loads DSPy), then asks the plain-callable adapter last.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Awaitable, Callable, ClassVar, Mapping, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import AgentOptError
 from .usage import Slot, Usage
 
-__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_roots", "run_blocking"]
+__all__ = ["Adapter", "Runner", "register_adapter", "adapter_for", "framework_roots",
+           "run_blocking", "no_options"]
 
 T = TypeVar("T")
 _LOOP: asyncio.AbstractEventLoop | None = None
@@ -34,7 +36,8 @@ def run_blocking(awaitable: Awaitable[T]) -> T:
     with _LOOP_LOCK:
         if _LOOP is None or _LOOP.is_closed():
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="agentopt-private-loop", daemon=True).start()
+            threading.Thread(target=loop.run_forever, name="agentopt-private-loop",
+                             daemon=True).start()
             _LOOP = loop
         loop = _LOOP
     try:
@@ -42,8 +45,8 @@ def run_blocking(awaitable: Awaitable[T]) -> T:
     except RuntimeError:
         running = None
     if running is loop:
-        raise AgentOptError("run(x) was called from code running on agentopt's private event loop; "
-                            "use `await run.acall(x)` there")
+        raise AgentOptError("run(x) was called from code running on agentopt's private event "
+                            "loop; use `await run.acall(x)` there")
 
     async def main() -> T:
         return await awaitable
@@ -91,7 +94,11 @@ class Adapter(ABC):
     """One framework. Subclasses set ``framework`` and are registered with ``register_adapter``."""
 
     framework: ClassVar[str]
-    fallback: ClassVar[bool] = False  # asked only after every specific adapter (e.g. plain callables)
+    # asked only after every specific adapter (e.g. plain callables)
+    fallback: ClassVar[bool] = False
+    #: ``bind`` draws samples for a slot given ``{"model", "samples", "select", ...}``
+    #: (``scaling``).
+    scales: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -103,9 +110,11 @@ class Adapter(ABC):
         """Every model slot of ``app``."""
 
     @abstractmethod
-    def bind(self, app: Any, assignment: Mapping[str, Any], **options: Any) -> AbstractContextManager[Runner]:
+    def bind(self, app: Any, assignment: Mapping[str, Any],
+             **options: Any) -> AbstractContextManager[Runner]:
         """Context manager yielding a Runner that uses ``assignment`` (slot -> model); slots not in
-        ``assignment`` keep the app's own models. ``options`` are framework-specific run settings."""
+        ``assignment`` keep the app's own models. ``options`` are framework-specific run
+        settings."""
 
     @abstractmethod
     def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,6 +152,12 @@ def _load_builtin(app: Any) -> None:
     importlib.import_module("agentopt_adapters.callable")
 
 
+def no_options(options: Mapping[str, Any], what: str, takes: str) -> None:
+    """A TypeError naming run settings an adapter does not take (a typo, another framework's)."""
+    if options:
+        raise TypeError(f"{what} got unexpected option(s) {sorted(options)}; it takes {takes}")
+
+
 def adapter_for(app: Any) -> Adapter:
     """The adapter that handles ``app``; a clear error when none does."""
     _load_builtin(app)
@@ -150,6 +165,6 @@ def adapter_for(app: Any) -> Adapter:
         if cls.handles(app):
             return cls()
     raise AgentOptError(
-        f"no adapter handles an app of type {type(app).__name__}; pass a compiled LangGraph graph, "
-        "a dspy.Module, or a plain callable app(models: dict[str, str], example)"
+        f"no adapter handles an app of type {type(app).__name__}; pass a compiled LangGraph "
+        "graph, a dspy.Module, or a plain callable app(models: dict[str, str], example)"
     )

@@ -1,8 +1,8 @@
 """Model-provider plugins: litellm providers that packages register under the entry-point group
-``agentopt_adapters.providers`` (a zero-argument function that registers the provider and its prices
-with litellm; the simulated zoo is one). They are registered the moment litellm is imported —
-by us, by DSPy or by the user — so ``dspy.LM("sim/small")`` works after ``import agentopt_adapters``
-without importing litellm (slow) before it is needed.
+``agentopt_adapters.providers`` (a zero-argument function that registers the provider and its
+prices with litellm; the simulated zoo is one). They are registered the moment litellm is imported
+— by us, by DSPy or by the user — so ``dspy.LM("sim/small")`` works after ``import
+agentopt_adapters`` without importing litellm (slow) before it is needed.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import importlib.abc
 import importlib.machinery
 import sys
 import threading
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["GROUP", "register_providers", "install"]
 
@@ -35,8 +36,9 @@ def register_providers() -> None:
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the library
                 import warnings
 
-                warnings.warn(f"model provider plugin {ep.name!r} ({ep.value}) failed to register: "
-                              f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"model provider plugin {ep.name!r} ({ep.value}) failed to "
+                              f"register: {type(exc).__name__}: {exc}", RuntimeWarning,
+                              stacklevel=2)
 
 
 class _AfterLitellm(importlib.abc.MetaPathFinder):

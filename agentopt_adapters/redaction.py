@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _SECRET = re.compile(r"(api_?key|secret|token|password|authorization|credential)", re.I)
 # generation limits that merely contain "token" are settings, not secrets
@@ -28,15 +29,17 @@ _REMEMBERED: set[str] = set()
 
 
 def remember_secrets(kwargs: Mapping[str, Any] | None) -> None:
-    """Note the secret-named values of ``kwargs`` (e.g. ``api_key=`` given to the model factory), so
-    error messages that echo them are redacted too."""
+    """Note the secret-named values of ``kwargs`` (e.g. ``api_key=`` given to the model factory),
+    so error messages that echo them are redacted too."""
     _REMEMBERED.update(secret_values(kwargs, env=False))
 
 
 def secret_values(extra: Any = None, env: bool = True) -> set[str]:
-    """Values to keep out of anything written: secret-named environment variables, ``api_key=``-style
-    values the model factory saw, and secret-named entries (at any depth) of ``extra``."""
-    found = {v for k, v in os.environ.items() if _is_secret_name(k) and len(v) >= 8} if env else set()
+    """Values to keep out of anything written: secret-named environment variables,
+    ``api_key=``-style values the model factory saw, and secret-named entries (at any depth) of
+    ``extra``."""
+    found = {v for k, v in os.environ.items()
+             if _is_secret_name(k) and len(v) >= 8} if env else set()
     if env:
         found |= _REMEMBERED
 

@@ -21,7 +21,8 @@ from typing import Any, Union
 
 from .errors import ModelError
 
-__all__ = ["Scaling", "parse_scaling", "parse_shorthand", "vote", "normalize", "judge_prompt", "judge_choice"]
+__all__ = ["Scaling", "parse_scaling", "parse_shorthand", "vote", "normalize", "judge_prompt",
+           "judge_choice"]
 
 Select = Union[str, Callable[[Sequence[Any]], int]]
 MAX_SAMPLES = 64
@@ -46,16 +47,25 @@ class Scaling:
         how = self.select if isinstance(self.select, str) else getattr(self.select, "__name__", "select")
         return f"*{self.samples}:{how}" + (f"={self.judge}" if self.select == "judge" else "")
 
-    def public(self) -> dict[str, Any]:
-        """JSON form for export and storage (a function is named, it cannot be written)."""
+    def settings(self) -> dict[str, Any]:
+        """``{"samples", "select", "judge"}`` as given (a select function stays a function; {} for
+        one sample): the keys an adapter's ``bind`` takes in a slot's value."""
         if not self.active:
             return {}
-        select = self.select if isinstance(self.select, str) else getattr(self.select, "__name__", "select")
-        return {"samples": self.samples, "select": select, **({"judge": self.judge} if self.judge else {})}
+        return {"samples": self.samples, "select": self.select,
+                **({"judge": self.judge} if self.judge else {})}
+
+    def public(self) -> dict[str, Any]:
+        """JSON form for storage and display (a function is named; ``export`` refuses it)."""
+        out = self.settings()
+        if callable(out.get("select")):
+            out["select"] = getattr(self.select, "__name__", "select")
+        return out
 
 
 def parse_scaling(spec: Mapping[str, Any], where: str = "") -> Scaling:
-    """The Scaling in a candidate dict (``samples``, ``select``, ``judge``); one clear error each."""
+    """The Scaling in a candidate dict (``samples``, ``select``, ``judge``);
+    one clear error each."""
     at = f"{where}: " if where else ""
     samples = spec.get("samples", 1)
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
@@ -63,11 +73,14 @@ def parse_scaling(spec: Mapping[str, Any], where: str = "") -> Scaling:
     select = spec.get("select", "vote")
     judge = spec.get("judge")
     if not callable(select) and select not in ("vote", "judge"):
-        raise ModelError(f"{at}select must be 'vote', 'judge' or a function select(outputs) -> index, got {select!r}")
+        raise ModelError(f"{at}select must be 'vote', 'judge' or a function select(outputs) -> "
+                         f"index, got {select!r}")
     if select == "judge" and not (isinstance(judge, str) and judge):
-        raise ModelError(f"{at}select='judge' needs judge=<model string>, e.g. 'judge': 'openai/gpt-4o'")
+        raise ModelError(f"{at}select='judge' needs judge=<model string>, e.g. 'judge': "
+                         "'openai/gpt-4o'")
     if judge is not None and select != "judge":
-        raise ModelError(f"{at}judge={judge!r} is only used with select='judge' (select is {select!r})")
+        raise ModelError(f"{at}judge={judge!r} is only used with select='judge' (select is "
+                         f"{select!r})")
     if judge is not None:
         from .models import check_model_string
 
@@ -79,22 +92,24 @@ _SHORTHAND = re.compile(r"^(?P<model>[^*]+)\*(?P<n>\d+)(?::(?P<select>vote|judge
 
 
 def parse_shorthand(text: str) -> dict[str, Any] | str:
-    """``"sim/small*8:vote"`` -> ``{"model": "sim/small", "samples": 8, "select": "vote"}``; a plain
-    model string is returned as it is."""
+    """``"sim/small*8:vote"`` -> ``{"model": "sim/small", "samples": 8, "select": "vote"}``; a
+    plain model string is returned as it is."""
     m = _SHORTHAND.match(text.strip())
     if m is None:
         if "*" in text:
-            raise ModelError(f"candidate {text!r}: write samples as 'model*8:vote' or 'model*4:judge=<model>'")
+            raise ModelError(f"candidate {text!r}: write samples as 'model*8:vote' or "
+                             "'model*4:judge=<model>'")
         return text
-    spec: dict[str, Any] = {"model": m["model"].strip(), "samples": int(m["n"]), "select": m["select"] or "vote"}
+    spec: dict[str, Any] = {"model": m["model"].strip(), "samples": int(m["n"]),
+                            "select": m["select"] or "vote"}
     if m["judge"]:
         spec["judge"] = m["judge"].strip()
     return spec
 
 
 def normalize(answer: Any) -> Hashable:
-    """A vote key: text without case or surrounding/duplicate whitespace; JSON text and objects in a
-    canonical form (so differently formatted equal objects agree)."""
+    """A vote key: text without case or surrounding/duplicate whitespace; JSON text and objects in
+    a canonical form (so differently formatted equal objects agree)."""
     if isinstance(answer, str):
         text = " ".join(answer.split()).lower()
         try:
@@ -123,12 +138,14 @@ def vote(keys: Sequence[Hashable]) -> int:
 def judge_prompt(task: str, answers: Sequence[str]) -> str:
     """The one message the judge model gets: the task and the numbered candidate answers."""
     listed = "\n\n".join(f"[{i + 1}]\n{a}" for i, a in enumerate(answers))
-    return (f"Several answers were drafted for the task below. Pick the best one.\n\nTask:\n{task}\n\n"
-            f"Answers:\n{listed}\n\nReply with the number of the best answer only.")
+    return ("Several answers were drafted for the task below. Pick the best "
+            f"one.\n\nTask:\n{task}\n\nAnswers:\n{listed}\n\nReply with the number of the best "
+            "answer only.")
 
 
 def judge_choice(reply: str, n: int) -> int:
-    """0-based index the judge named (the first number in 1..n in its reply); 0 when it named none."""
+    """0-based index the judge named (the first number in 1..n in its reply);
+    0 when it named none."""
     for token in re.findall(r"\d+", reply or ""):
         k = int(token)
         if 1 <= k <= n:

@@ -4,8 +4,8 @@
 ``AGENTOPT_RETRIES``            3        retries after a model call's first attempt (0 = none)
 ``AGENTOPT_RETRY_BACKOFF``      0.5      first wait in seconds (doubles each retry)
 ``AGENTOPT_RETRY_MAX_BACKOFF``  20       longest wait in seconds
-``AGENTOPT_TIMEOUT``            60       per-request timeout in seconds (network models; none/off = no timeout)
-==============================  =======  ============================================
+``AGENTOPT_TIMEOUT``            60       per-request timeout in seconds (network models; none/off =
+no timeout) ==============================  =======  ============================================
 
 ``settings()`` reads them on first use; ``settings.reload()`` reads them again (e.g. after a test
 changed the environment).
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ModelError
 
@@ -33,12 +34,13 @@ class Settings:
     timeout_s: float | None = 60.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         d = cls()
         return cls(
             retries=_number(env, "AGENTOPT_RETRIES", int, d.retries),
             retry_backoff_s=_number(env, "AGENTOPT_RETRY_BACKOFF", float, d.retry_backoff_s),
-            retry_max_backoff_s=_number(env, "AGENTOPT_RETRY_MAX_BACKOFF", float, d.retry_max_backoff_s),
+            retry_max_backoff_s=_number(env, "AGENTOPT_RETRY_MAX_BACKOFF", float,
+                                        d.retry_max_backoff_s),
             timeout_s=_number(env, "AGENTOPT_TIMEOUT", float, d.timeout_s, off=True),
         )
 
@@ -57,7 +59,8 @@ def _number(env: Mapping[str, str], name: str, kind: type, default: Any, off: bo
 
 
 class _Current:
-    """``settings()`` -> the Settings read on first use; ``settings.reload()`` re-reads the environment."""
+    """``settings()`` -> the Settings read on first use;
+    ``settings.reload()`` re-reads the environment."""
 
     def __init__(self) -> None:
         self._value: Settings | None = None

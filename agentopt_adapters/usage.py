@@ -4,15 +4,19 @@
 here (``models.pricing``: litellm's cost map plus ``set_prices`` overrides, so every framework
 prices the same call the same way) and ``latency_s`` always means the seconds the app waited for
 the model: the latency the provider reports for the call when it reports one (simulated models
-do), else the wall clock around the call.
+do), else the wall clock around the call. The samples of one scaled step (``scaling``) share a
+``sample_group``: they ran side by side, so a run's latency (``Usage.latency_s``) counts the
+slowest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-__all__ = ["Slot", "CallUsage", "Usage", "FailedRun", "is_failed", "call_record", "reported_latency"]
+__all__ = ["Slot", "CallUsage", "Usage", "FailedRun", "is_failed", "call_record",
+           "reported_latency"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class CallUsage:
     cost_usd: float | None = None
     latency_s: float = 0.0
     error: str | None = None
+    #: Calls drawn side by side as the samples of one scaled step share an id (None: a call of its
+    #: own).
+    sample_group: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,8 +55,10 @@ class CallUsage:
 
 def call_record(slot: str | None, model: str, *, input_tokens: int = 0, output_tokens: int = 0,
                 latency_s: float = 0.0, reported_cost_usd: float | None = None,
-                error: str | None = None, finished: bool = True) -> CallUsage:
-    """One model call, priced from its tokens (the provider's own figure only where we have no price).
+                error: str | None = None, finished: bool = True,
+                sample_group: str | None = None) -> CallUsage:
+    """One model call, priced from its tokens (the provider's own figure only where we have no
+    price).
 
     A call that failed before any response costs 0; one that did not finish (still running when the
     run ended) has an unknown cost (None)."""
@@ -62,14 +71,15 @@ def call_record(slot: str | None, model: str, *, input_tokens: int = 0, output_t
     else:
         cost = cost_usd(model, input_tokens, output_tokens)
         cost = reported_cost_usd if cost is None else cost
-    return CallUsage(slot=slot, model=model, input_tokens=int(input_tokens), output_tokens=int(output_tokens),
-                     cost_usd=cost, latency_s=float(latency_s), error=error)
+    return CallUsage(slot=slot, model=model, input_tokens=int(input_tokens),
+                     output_tokens=int(output_tokens), cost_usd=cost, latency_s=float(latency_s),
+                     error=error, sample_group=sample_group)
 
 
 def reported_latency(*sources: Any) -> float | None:
     """The call latency a provider reported (``sim_latency_s``: litellm's hidden params or the
-    response's ``provider_specific_fields``, as LangChain and DSPy pass them on), from the first source
-    that has one; None when none did."""
+    response's ``provider_specific_fields``, as LangChain and DSPy pass them on), from the first
+    source that has one; None when none did."""
     for src in sources:
         for where in _report_places(src):
             value = where.get("sim_latency_s") if isinstance(where, dict) else None
@@ -79,8 +89,8 @@ def reported_latency(*sources: Any) -> float | None:
 
 
 def _report_places(src: Any) -> list[Any]:
-    """litellm's hidden params; a LangChain message's response metadata or an ``llm_output`` dict, and
-    the ``provider_specific_fields`` in it."""
+    """litellm's hidden params; a LangChain message's response metadata or an ``llm_output`` dict,
+    and the ``provider_specific_fields`` in it."""
     meta = src if isinstance(src, dict) else getattr(src, "response_metadata", None)
     places = [_hidden_params(src)]
     if isinstance(meta, dict):
@@ -90,7 +100,8 @@ def _report_places(src: Any) -> list[Any]:
 
 def _hidden_params(src: Any) -> Any:
     """litellm's ``_hidden_params`` of a response; skips pydantic models that have no such private
-    attribute (e.g. LangChain messages), where ``getattr`` would raise and catch inside (~4 µs per call)."""
+    attribute (e.g. LangChain messages), where ``getattr`` would raise and catch inside (~4 µs per
+    call)."""
     if src is None or isinstance(src, dict):
         return None
     private = getattr(type(src), "__private_attributes__", None)
@@ -106,8 +117,9 @@ class Usage:
     calls: list[CallUsage] = field(default_factory=list)
 
     @classmethod
-    def reported(cls, cost_usd: float | None, latency_s: float) -> "Usage":
-        """One unattributed record of what an app reported itself (cost None: unknown, never a silent 0)."""
+    def reported(cls, cost_usd: float | None, latency_s: float) -> Usage:
+        """One unattributed record of what an app reported itself (cost None: unknown,
+        never a silent 0)."""
         model = "(reported by app)" if cost_usd is not None or latency_s else "(unknown)"
         return cls([CallUsage(slot=None, model=model, cost_usd=cost_usd, latency_s=latency_s)])
 
@@ -130,6 +142,17 @@ class Usage:
         if any(c is None for c in costs):
             return None
         return float(sum(costs))  # type: ignore[arg-type]
+
+    @property
+    def latency_s(self) -> float:
+        """Model seconds of the run: calls add up, except the samples of one step, which ran side
+        by side and count as their slowest."""
+        alone = sum(c.latency_s for c in self.calls if c.sample_group is None)
+        groups: dict[str, float] = {}
+        for c in self.calls:
+            if c.sample_group is not None:
+                groups[c.sample_group] = max(groups.get(c.sample_group, 0.0), c.latency_s)
+        return alone + sum(groups.values())
 
     @property
     def input_tokens(self) -> int:
@@ -155,7 +178,8 @@ class Usage:
 
 @dataclass(frozen=True)
 class FailedRun:
-    """The output of a run that produced no usable answer (e.g. the model's reply could not be parsed).
+    """The output of a run that produced no usable answer (e.g. the model's reply could not be
+    parsed).
 
     Runners return ``(FailedRun(...), usage)`` instead of raising, so the caller scores the
     example as wrong while still counting the calls it paid for. ``kind`` is a short machine

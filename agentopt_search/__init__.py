@@ -11,16 +11,24 @@ from typing import Any
 
 from .engine import SearchError, asearch, search
 from .outcome import Outcome, UsageRow
-from .results import CombinationStats, PairedComparison, SearchResult, pareto_front, rows_from_cells
+from .replay import replay
+from .results import (
+    CombinationStats,
+    PairedComparison,
+    SearchResult,
+    pareto_front,
+    rows_from_cells,
+)
 from .space import SearchSpace
 from .state import SearchState
 from .storage import MemoryStore, Store, StoredCell, StoredRun
 from .strategies import Strategy, get_strategy, registry
 
 __all__ = [
-    "SearchSpace", "Outcome", "UsageRow", "search", "asearch", "SearchResult", "CombinationStats", "PairedComparison",
-    "SearchError", "SearchState", "Strategy", "get_strategy", "registry", "pareto_front", "rows_from_cells",
-    "Store", "MemoryStore", "OptunaStore", "StoredCell", "StoredRun", "read_run",
+    "SearchSpace", "Outcome", "UsageRow", "search", "asearch", "SearchResult", "CombinationStats",
+    "PairedComparison", "SearchError", "SearchState", "Strategy", "get_strategy", "registry",
+    "pareto_front", "rows_from_cells", "Store", "MemoryStore", "OptunaStore", "StoredCell",
+    "StoredRun", "read_run", "replay",
 ]
 
 

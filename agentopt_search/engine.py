@@ -94,7 +94,7 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     try:
         spec = RunSpec(dict(space.slots), len(items), dataset_fingerprint(items), anchor_map)
         run.recorder.merge(await asyncio.to_thread(store.load, spec), "reused")
-        store.metadata.update({**(metadata or {}), "search": _settings(strat, seed, confidence, chosen)})
+        store.metadata.update({**(metadata or {}), "search": _settings(strategy, strat, seed, confidence, chosen)})
         run.recorder.merge(_prior_cells(prior, run.recorder), "prior")
         strat.start(state)
         with SearchProgress(state, enabled=progress) as run.runner.bar:
@@ -103,6 +103,7 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
     except BaseException:
         run.end(owned, quiet=True)
         raise
+    store.metadata["search"] = {**store.metadata.get("search", {}), "stop_reason": stop_reason}
     run.end(owned, quiet=False)
     return _result(run, strat, stop_reason)
 
@@ -114,9 +115,11 @@ def _tolerance(tolerance: float | None, epsilon: float | None) -> Any:
     return 0.01 if tolerance is None and epsilon is None else tolerance if tolerance is not None else epsilon
 
 
-def _settings(strat: Strategy, seed: int, confidence: float, chosen: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings that decide the pick, as stored with the run (a replay uses the same)."""
-    return {"strategy": strat.describe(), "seed": seed, "confidence": confidence, **chosen}
+def _settings(strategy: str | Strategy, strat: Strategy, seed: int, confidence: float,
+              chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that decide the pick, as stored with the run (``replay`` uses the same)."""
+    return {"strategy": strategy if isinstance(strategy, str) else strat.name, "seed": seed,
+            "confidence": confidence, **chosen}
 
 
 @dataclass
@@ -205,7 +208,7 @@ def _result(run: _Run, strat: Strategy, stop_reason: str) -> SearchResult:
                                      storage=run.store.url, anchors=rec.anchors)
     result.idle_slots = rec.idle_slots()
     result.n_reused, result.n_paid, result.n_shared = rec.counts["reused"], rec.counts["paid"], rec.counts["shared"]
-    result.spent_this_run_usd = rec.spent_this_run
+    result.spent_usd = run.state.spent_usd - rec.stored_usd  # evidence_usd: every cell and proposal
     result.cell_usage = {"|".join(f"{s}={v}" for s, v in zip(rec.slots, values)): by_example
                          for values, by_example in rec.usage.items()}
     result.extra.update(resumed=rec.counts["reused"] + rec.counts["prior"], from_other_workers=rec.counts["other"],

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .space import SearchSpace
 
 __all__ = ["check_inputs", "check_anchors"]
 
 
-def check_inputs(evaluate: Any, examples: Iterable[Any], *, max_concurrency: Any, seed: Any, budget_usd: Any,
-                 confidence: Any) -> list[Any]:
+def check_inputs(evaluate: Any, examples: Iterable[Any], *, max_concurrency: Any, seed: Any,
+                 budget_usd: Any, confidence: Any) -> list[Any]:
     """The examples as a list; ValueError naming the first bad argument."""
     if not callable(evaluate):
         raise ValueError("evaluate must be a function evaluate(assignment, example) -> Outcome")
@@ -21,9 +22,11 @@ def check_inputs(evaluate: Any, examples: Iterable[Any], *, max_concurrency: Any
         raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
     if not _is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if budget_usd is not None and (isinstance(budget_usd, bool) or not isinstance(budget_usd, numbers.Real)
+    if budget_usd is not None and (isinstance(budget_usd, bool)
+                                   or not isinstance(budget_usd, numbers.Real)
                                    or math.isnan(budget_usd) or budget_usd < 0):
-        raise ValueError(f"budget_usd must be a non-negative number of dollars or None, got {budget_usd!r}")
+        raise ValueError("budget_usd must be a non-negative number of dollars or None, got "
+                         f"{budget_usd!r}")
     if not _is_real(confidence) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     return items
@@ -35,7 +38,8 @@ def _examples(examples: Any) -> list[Any]:
     try:
         items = list(examples)
     except TypeError:
-        raise ValueError(f"examples must be an iterable of examples, got {type(examples).__name__}") from None
+        raise ValueError("examples must be an iterable of examples, got "
+                         f"{type(examples).__name__}") from None
     if not items:
         raise ValueError("examples is empty; give at least one example to evaluate on")
     return items
@@ -46,14 +50,16 @@ def check_anchors(anchors: Any, space: SearchSpace) -> dict[str, dict[str, str]]
     if anchors is None:
         return {}
     if not isinstance(anchors, Mapping):
-        raise ValueError(f"anchors must be a dict {{name: {{slot: value}}}}, got {type(anchors).__name__}")
+        raise ValueError(f"anchors must be a dict {{name: {{slot: value}}}}, got "
+                         f"{type(anchors).__name__}")
     out: dict[str, dict[str, str]] = {}
     for name, assignment in anchors.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"anchor names must be non-empty strings, got {name!r}")
         if not isinstance(assignment, Mapping) or set(assignment) != set(space.names):
             got = sorted(assignment) if isinstance(assignment, Mapping) else assignment
-            raise ValueError(f"anchor {name!r} must give a value for each slot {list(space.names)}, got {got!r}")
+            raise ValueError(f"anchor {name!r} must give a value for each slot "
+                             f"{list(space.names)}, got {got!r}")
         bad = [v for v in assignment.values() if not isinstance(v, str) or not v]
         if bad:
             raise ValueError(f"anchor {name!r}: values must be non-empty strings, got {bad[0]!r}")

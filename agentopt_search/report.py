@@ -6,6 +6,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,30 +30,39 @@ def _short(text: str | None, n: int = 300) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def _row(s: "CombinationStats") -> list[str]:
-    ci = f"[{s.ci[0]:.3f}, {s.ci[1]:.3f}]" if s.n else ""
+def _combination(assignment: dict[str, str]) -> str:
+    """One ``slot=model`` per line (a table cell folds a long one rather than cutting it)."""
+    return escape("\n".join(f"{k}={v}" for k, v in assignment.items()))
+
+
+def _row(s: CombinationStats) -> list[str]:
+    ci = f"{s.ci[0]:.3f}-{s.ci[1]:.3f}" if s.n else ""
     score = f"{s.mean_score:.3f}" if s.n else "-"
-    return [s.key, score, ci, _usd(s.mean_cost_usd), f"{s.mean_latency_s:.2f}s" if s.n else "-", str(s.n), s.status]
+    return [_combination(s.assignment), score, ci, _usd(s.mean_cost_usd),
+            f"{s.mean_latency_s:.2f}s" if s.n else "-", str(s.n), s.status]
 
 
-def _table(title: str, rows: list["CombinationStats"]) -> Table:
-    t = Table(title=title, title_justify="left")
-    for col, just in (("combination", "left"), ("score", "right"), ("CI", "right"), ("cost/example", "right"),
-                      ("latency", "right"), ("n", "right"), ("status", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+def _table(title: str, rows: list[CombinationStats]) -> Table:
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("combination", overflow="fold", min_width=16)  # long keys wrap, never cut
+    for col in ("score", "interval", "$/example", "latency", "n"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("status", no_wrap=True, min_width=10)
     for s in rows:
         t.add_row(*_row(s))
     return t
 
 
-def _operating_table(result: "SearchResult") -> Table:
+def _operating_table(result: SearchResult) -> Table:
     """The cheapest combination certified within 1, 2.5 and 5 pp of the best, beside the best."""
     pct = 100 * result.confidence
-    t = Table(title=f"Cheapest combination certified within tolerance of the best ({pct:.0f}% confidence)",
-              title_justify="left")
-    for col, just in (("within", "right"), ("combination", "left"), ("score", "right"), ("cost/example", "right"),
-                      ("cost vs best", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    t = Table(title=f"Cheapest combination certified within tolerance of the best ({pct:.0f}% "
+                    "confidence)",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("within", justify="right", no_wrap=True)
+    t.add_column("combination", overflow="fold", min_width=16)
+    for col in ("score", "$/example", "cost vs best"):
+        t.add_column(col, justify="right", no_wrap=True)
     for p in result.operating_points:
         c = p.combination
         within = f"{100 * p.tolerance:g} pp"
@@ -60,30 +70,70 @@ def _operating_table(result: "SearchResult") -> Table:
             t.add_row(within, "[dim]none certified yet (more evidence needed)[/dim]", "", "", "")
             continue
         ratio = "n/a" if math.isnan(p.cost_ratio) else f"{p.cost_ratio:.2f}x"
-        t.add_row(within, escape(c.key), f"{c.mean_score:.3f}", _usd(c.mean_cost_usd), ratio)
+        t.add_row(within, _combination(c.assignment), f"{c.mean_score:.3f}", _usd(c.mean_cost_usd),
+                  ratio)
     return t
 
 
-def print_summary(result: "SearchResult", console: Console | None = None, top: int = 10) -> None:
+def _anchor_table(result: SearchResult) -> Table:
+    """Assignments measured beside the search (e.g. the app as it is),
+    and the pick against each."""
+    t = Table(title="Measured beside the search, on the same examples (paired: pick - it)",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("anchor", no_wrap=True)
+    t.add_column("combination", overflow="fold", min_width=16)
+    for col in ("score", "$/example", "n", "pick - it"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for name, a in result.anchors.items():
+        c = result.comparisons.get(name)
+        paired = f"{c.mean_difference:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]" if c is not None and c.n else "-"
+        score = f"{a.mean_score:.3f}" if a.n else "-"
+        t.add_row(escape(name), _combination(a.assignment), score, _usd(a.mean_cost_usd), str(a.n),
+                  paired)
+    return t
+
+
+def _spend_line(result: SearchResult) -> str:
+    """What the search spent against brute force (anchors apart), and where the cells came from."""
+    beside = sum(a.mean_cost_usd * a.n for a in result.anchors.values()
+                 if a.n and not math.isnan(a.mean_cost_usd))
+    searched = result.evidence_usd - beside
+    bf = result.brute_force_usd
+    share = f" = {100 * searched / bf:.0f}% of brute force (~{_usd(bf)})" if bf and not math.isnan(bf) else ""
+    line = f"The search's evidence cost {_usd(searched)}{share}"
+    if result.anchors:
+        line += f"; measuring {', '.join(result.anchors)} beside it {_usd(beside)}"
+    line += f"; {result.n_evaluations} evaluations, strategy {result.strategy}"
+    if result.n_reused and not result.extra.get("replayed"):
+        line += f" ({result.n_reused} cells reused from storage)"
+    line += f"; paid in this run {_usd(result.spent_usd)}"
+    if result.extra.get("replayed"):
+        line += " (decided again on the stored cells: no model called)"
+    return line + ("; [yellow]stopped on budget[/yellow]" if result.stopped_on_budget else "")
+
+
+def print_summary(result: SearchResult, console: Console | None = None, top: int = 10) -> None:
     console = console or Console()
     pct = 100 * result.confidence
-    console.print(_table(f"Leaderboard (top {top}, {pct:.0f}% intervals, reported)", result.leaderboard[:top]))
+    console.print(_table(f"Leaderboard (top {top}, {pct:.0f}% intervals, reported)",
+                         result.leaderboard[:top]))
     console.print(_table("Pareto front (score max, cost min, latency min)", result.pareto()))
     if result.best:
         label = {"score": "Best", "cost": "Pick (cheapest within tolerance)"}.get(str(result.objective), "Pick")
-        console.print(f"[bold]{label}:[/bold] {result.best.key}  score {result.best.mean_score:.3f} "
-                      f"[{result.best.ci[0]:.3f}, {result.best.ci[1]:.3f}]  {_usd(result.best.mean_cost_usd)}/example")
+        console.print(f"[bold]{label}:[/bold] {result.best.key}  score "
+                      f"{result.best.mean_score:.3f} [{result.best.ci[0]:.3f}, "
+                      f"{result.best.ci[1]:.3f}]  {_usd(result.best.mean_cost_usd)}/example")
     else:
         console.print("[bold red]No combination produced a usable result.[/bold red]")
     if result.operating_points:
         console.print(_operating_table(result))
     if result.extra.get("no_feasible"):
-        console.print("[bold red]No combination meets the constraints[/bold red] (min_score / max_cost_per_example / "
-                      "max_latency_s); the leaderboard shows what was measured.")
-    bf = result.brute_force_usd
-    share = f" = {100 * result.spent_usd / bf:.0f}% of brute force (~{_usd(bf)})" if bf and not math.isnan(bf) else ""
-    console.print(f"Spent {_usd(result.spent_usd)} on {result.n_evaluations} evaluations{share}; "
-                  f"strategy {result.strategy}" + ("; [yellow]stopped on budget[/yellow]" if result.stopped_on_budget else ""))
+        console.print("[bold red]No combination meets the constraints[/bold red] (min_score / "
+                      "max_cost_per_example / max_latency_s); the leaderboard shows what was "
+                      "measured.")
+    if result.anchors:
+        console.print(_anchor_table(result))
+    console.print(_spend_line(result))
     failed = result.failed
     if failed:
         console.print(f"[red]{len(failed)} combination(s) failed on every example:[/red]")
@@ -100,7 +150,7 @@ class SearchProgress:
     """A rich progress bar (cells evaluated of brute force, combinations alive, dollars) above a
     live leaderboard of the top combinations so far."""
 
-    def __init__(self, state: "SearchState", enabled: bool = True, top: int = 5) -> None:
+    def __init__(self, state: SearchState, enabled: bool = True, top: int = 5) -> None:
         self.state = state
         self.enabled = enabled
         self.top = top
@@ -108,17 +158,20 @@ class SearchProgress:
         self._live: Any = None
         self._drawn = 0.0
 
-    def __enter__(self) -> "SearchProgress":
+    def __enter__(self) -> SearchProgress:
         if self.enabled:
             from rich.console import Group
             from rich.live import Live
 
             self._progress = Progress(
-                TextColumn("[bold]search[/bold]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(),
+                TextColumn("[bold]search[/bold]"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
             )
-            self._task = self._progress.add_task("search", total=self.state.space.size * self.state.n_items, info="")
-            self._live = Live(Group(self._progress, self._leaderboard()), refresh_per_second=4, transient=False)
+            self._task = self._progress.add_task("search",
+                                                 total=self.state.space.size * self.state.n_items,
+                                                 info="")
+            self._live = Live(Group(self._progress, self._leaderboard()), refresh_per_second=4,
+                              transient=False)
             self._live.start()
         return self
 

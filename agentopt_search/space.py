@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import itertools
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 __all__ = ["SearchSpace", "Assignment"]
 
 Assignment = dict[str, str]
+
+
+def _checked(slot: object, candidates: object) -> tuple[str, ...]:
+    """The candidates of ``slot`` as a tuple (ValueError saying what is wrong with them)."""
+    if not isinstance(slot, str) or not slot:
+        raise ValueError(f"slot names must be non-empty strings, got {slot!r}")
+    if isinstance(candidates, str) or not isinstance(candidates, Sequence):
+        raise ValueError(f"slot {slot!r}: candidates must be a list of model names, got "
+                         f"{candidates!r}")
+    if not candidates:
+        raise ValueError(f"slot {slot!r} has no candidate models; give at least one")
+    bad = [c for c in candidates if not isinstance(c, str) or not c]
+    if bad:
+        raise ValueError(f"slot {slot!r}: candidates must be non-empty model name strings, "
+                         f"got {bad[0]!r}")
+    dupes = sorted({c for c in candidates if list(candidates).count(c) > 1})
+    if dupes:
+        raise ValueError(f"slot {slot!r} lists duplicate candidates {dupes}; list each model once")
+    return tuple(str(c) for c in candidates)
 
 
 class SearchSpace:
@@ -15,22 +34,10 @@ class SearchSpace:
 
     def __init__(self, slots: Mapping[str, Sequence[str]]) -> None:
         if not isinstance(slots, Mapping) or not slots:
-            raise ValueError("SearchSpace needs at least one slot: SearchSpace({'planner': ['model-a', 'model-b']})")
-        self.slots: dict[str, tuple[str, ...]] = {}
-        for slot, candidates in slots.items():
-            if not isinstance(slot, str) or not slot:
-                raise ValueError(f"slot names must be non-empty strings, got {slot!r}")
-            if isinstance(candidates, str) or not isinstance(candidates, Sequence):
-                raise ValueError(f"slot {slot!r}: candidates must be a list of model names, got {candidates!r}")
-            if not candidates:
-                raise ValueError(f"slot {slot!r} has no candidate models; give at least one")
-            bad = [c for c in candidates if not isinstance(c, str) or not c]
-            if bad:
-                raise ValueError(f"slot {slot!r}: candidates must be non-empty model name strings, got {bad[0]!r}")
-            dupes = sorted({c for c in candidates if list(candidates).count(c) > 1})
-            if dupes:
-                raise ValueError(f"slot {slot!r} lists duplicate candidates {dupes}; list each model once")
-            self.slots[slot] = tuple(str(c) for c in candidates)
+            raise ValueError("SearchSpace needs at least one slot: SearchSpace({'planner': "
+                             "['model-a', 'model-b']})")
+        self.slots: dict[str, tuple[str, ...]] = {
+            slot: _checked(slot, candidates) for slot, candidates in slots.items()}
         self.names: tuple[str, ...] = tuple(self.slots)
         self._sizes = [len(c) for c in self.slots.values()]
         self.size = 1
@@ -45,7 +52,8 @@ class SearchSpace:
             yield self.assignment(i)
 
     def __repr__(self) -> str:
-        return f"SearchSpace({dict((k, list(v)) for k, v in self.slots.items())})"
+        slots = {k: list(v) for k, v in self.slots.items()}
+        return f"SearchSpace({slots})"
 
     def assignment(self, index: int) -> Assignment:
         """Combination ``index`` as {slot: model}."""
@@ -64,14 +72,16 @@ class SearchSpace:
     def index(self, assignment: Mapping[str, str]) -> int:
         """Inverse of ``assignment``; ValueError for unknown slots or models."""
         if set(assignment) != set(self.names):
-            raise ValueError(f"assignment slots {sorted(assignment)} do not match the space's slots {sorted(self.names)}")
+            raise ValueError(f"assignment slots {sorted(assignment)} do not match the space's "
+                             f"slots {sorted(self.names)}")
         idx = 0
         for slot, n in zip(self.names, self._sizes):
             try:
                 j = self.slots[slot].index(assignment[slot])
             except ValueError:
                 raise ValueError(
-                    f"model {assignment[slot]!r} is not a candidate of slot {slot!r}: {list(self.slots[slot])}"
+                    f"model {assignment[slot]!r} is not a candidate of slot {slot!r}: "
+                    f"{list(self.slots[slot])}"
                 ) from None
             idx = idx * n + j
         return idx

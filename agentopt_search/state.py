@@ -19,7 +19,8 @@ Cell = tuple[int, int]  # (combination index, item position)
 Status = Literal["alive", "eliminated", "failed"]
 #: Why a combination was eliminated: ``worse`` (certified not the best), ``dominated`` (worse on
 #: score, cost and latency), ``infeasible`` (breaks a constraint), ``dearer`` (certified within
-#: tolerance but dearer than the pick), ``excluded`` (left out by a heuristic: screen, sampler, climb).
+#: tolerance but dearer than the pick), ``excluded`` (left out by a heuristic: screen, sampler,
+#: climb).
 Kind = Literal["worse", "dominated", "infeasible", "dearer", "excluded"]
 
 
@@ -34,7 +35,8 @@ class SearchState:
     budget_usd: float | None = None
     seed: int = 0
     min_score: float | None = None
-    objective: str | dict[str, float] = "score"   # "score", "cost" or weights over score/cost/latency
+    # "score", "cost" or weights over score/cost/latency
+    objective: str | dict[str, float] = "score"
     max_cost_per_example: float | None = None
     max_latency_s: float | None = None
     scores: np.ndarray = field(init=False)
@@ -48,7 +50,8 @@ class SearchState:
     rng: np.random.Generator = field(init=False)
     dominated: set[int] = field(init=False, default_factory=set)
     kinds: dict[int, Kind] = field(init=False, default_factory=dict)
-    #: Levels of the paired and one-sample certificates the strategy used (None: it certified nothing).
+    #: Levels of the paired and one-sample certificates the strategy used (None: it certified
+    #: nothing).
     pair_alpha: float | None = None
     one_alpha: float | None = None
 
@@ -61,9 +64,10 @@ class SearchState:
         self.rng = np.random.default_rng(self.seed)
 
     # -- recording -------------------------------------------------------------------------
-    def record(self, cell: Cell, score: float, cost: float | None, latency: float, error: str | None,
-               paid: bool = True) -> None:
-        """Note one observation; ``paid=False``: its cost is already in ``spent_usd`` (or never was paid)."""
+    def record(self, cell: Cell, score: float, cost: float | None, latency: float,
+               error: str | None, paid: bool = True) -> None:
+        """Note one observation; ``paid=False``: its cost is already in ``spent_usd``
+        (or never was paid)."""
         c, p = cell
         self.scores[c, p] = score
         self.costs[c, p] = np.nan if cost is None else cost
@@ -83,7 +87,8 @@ class SearchState:
 
     @property
     def tolerance(self) -> float:
-        """Any combination within this much of the best score is acceptable (alias of ``epsilon``)."""
+        """Any combination within this much of the best score is acceptable
+        (alias of ``epsilon``)."""
         return self.epsilon
 
     @property
@@ -111,7 +116,8 @@ class SearchState:
         row = self.scores[combo, : self.n_items if upto is None else upto]
         return np.flatnonzero(np.isnan(row)).tolist()
 
-    def eliminate(self, combo: int, reason: str, dominated: bool = False, kind: Kind = "worse") -> None:
+    def eliminate(self, combo: int, reason: str, dominated: bool = False,
+                  kind: Kind = "worse") -> None:
         """Stop evaluating ``combo`` (``kind``: why, see ``Kind``). ``dominated=True``: another
         combination is at least as good on score, cost and latency (with confidence), so it is also
         left off ``SearchResult.pareto()``."""

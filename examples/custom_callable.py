@@ -1,8 +1,8 @@
 """Optimize any Python function that calls LLMs: the plain-callable adapter.
 
 Runs offline on the simulated model zoo:  python examples/custom_callable.py
-Your function takes ``(models, example)`` -- ``models`` maps each slot to the model string to use --
-and makes its calls through ``agentopt_adapters.callable.completion`` (a thin litellm
+Your function takes ``(models, example)`` -- ``models`` maps each slot to the model string to use
+-- and makes its calls through ``agentopt_adapters.callable.completion`` (a thin litellm
 wrapper that records tokens, cost and latency per slot). Any framework, or none, works this way.
 """
 
@@ -22,11 +22,13 @@ warnings.filterwarnings("ignore")
 def app(models: dict[str, str], example: dict) -> str:
     """Planner writes a plan, solver answers from it: two LLM slots."""
     plan = completion(models, "planner", messages=[
-        {"role": "system", "content": "You are a planner. Break the problem down into numbered steps."},
+        {"role": "system",
+         "content": "You are a planner. Break the problem down into numbered steps."},
         {"role": "user", "content": example["question"]},
     ]).choices[0].message.content
     reply = completion(models, "solver", messages=[
-        {"role": "system", "content": "Solve the problem by following the plan. End with 'Answer: <number>'."},
+        {"role": "system",
+         "content": "Solve the problem by following the plan. End with 'Answer: <number>'."},
         {"role": "user", "content": f"Problem: {example['question']}\n\nPlan:\n{plan}"},
     ])
     return reply.choices[0].message.content
@@ -42,7 +44,8 @@ CANDIDATES = ["sim/nano", "sim/small", "sim/large", "sim/xl"]
 
 def main() -> None:
     task = load_task("arithmetic")
-    result = aa.optimize(app, task.items[:30], task.metric, candidates=CANDIDATES, seed=0, progress=False)
+    result = aa.optimize(app, task.items[:30], task.metric, candidates=CANDIDATES, seed=0,
+                         progress=False)
     result.print_summary(top=5)
     path = result.export(Path(tempfile.mkdtemp()) / "agentopt.json")
     tuned = aa.apply(app, path)  # tuned(example) calls app(best_models, example)

@@ -1,10 +1,13 @@
-"""A multi-module DSPy program, rebound per slot with agentopt_adapters (runs offline on sim/ models).
+"""A multi-module DSPy program, rebound per slot with agentopt_adapters (runs offline on sim/
+models).
 
 The program answers the bundled multi-hop questions ("What is the capital of the country where X
 was born?") with three kinds of module:
 
-* ``planner`` - a custom module with a ``dspy.ChainOfThought`` inside  -> slot ``planner.plan.predict``
-* ``agent``   - a ``dspy.ReAct`` agent with a fact-lookup tool         -> ``agent.react``, ``agent.extract.predict``
+* ``planner`` - a custom module with a ``dspy.ChainOfThought`` inside  -> slot
+``planner.plan.predict``
+* ``agent``   - a ``dspy.ReAct`` agent with a fact-lookup tool         -> ``agent.react``,
+``agent.extract.predict``
 * ``final``   - a plain ``dspy.Predict`` with typed outputs (str, float) -> ``final``
 
 Run: ``python examples/dspy_multihop.py``. It discovers the slots, measures a few single-model and
@@ -16,9 +19,10 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import dspy
 
@@ -76,7 +80,8 @@ class MultiHop(dspy.Module):
 
 
 def examples(items: Iterable[Mapping[str, Any]]) -> list[dspy.Example]:
-    return [dspy.Example(question=it["question"], answer=it["answer"]).with_inputs("question") for it in items]
+    return [dspy.Example(question=it["question"], answer=it["answer"]).with_inputs("question")
+            for it in items]
 
 
 def metric(example: Any, output: Any) -> float:
@@ -88,10 +93,10 @@ def metric(example: Any, output: Any) -> float:
 
 def evaluate(program: dspy.Module, assignment: Mapping[str, Any], data: list[dspy.Example],
              threads: int = 8) -> dict[str, Any]:
-    """Accuracy, total cost and calls of ``program`` under ``assignment`` (one bound copy, many threads)."""
-    with aa.bind(program, assignment) as run:
-        with ThreadPoolExecutor(threads) as pool:
-            results = list(pool.map(run, data))
+    """Accuracy, total cost and calls of ``program`` under ``assignment`` (one bound copy,
+    many threads)."""
+    with aa.bind(program, assignment) as run, ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(run, data))
     return {
         "accuracy": sum(metric(ex, out) for ex, (out, _) in zip(data, results)) / len(data),
         "cost_usd": sum(usage.cost_usd or 0.0 for _, usage in results),
@@ -116,7 +121,8 @@ def main() -> int:
     print("slots:", [s.name for s in slots])
 
     data = examples(TASK.items[:60])
-    rows = [(f"all {m}", {s.name: m for s in slots}) for m in ("sim/small", "sim/medium", "sim/large", "sim/xl")]
+    rows = [(f"all {m}", {s.name: m for s in slots})
+            for m in ("sim/small", "sim/medium", "sim/large", "sim/xl")]
     rows.append(("mixed", MIXED))
     print(f"\n{'assignment':<16}{'accuracy':>10}{'cost $':>10}{'calls':>7}")
     for label, assignment in rows:
@@ -127,8 +133,8 @@ def main() -> int:
         _, usage = run(data[0])
     print("\none run, per call:")
     for call in usage:
-        print(f"  {call.slot:<24}{call.model:<12}{call.input_tokens:>6} in {call.output_tokens:>5} out "
-              f"${call.cost_usd:.6f} {call.latency_s:.2f}s")
+        print(f"  {call.slot:<24}{call.model:<12}{call.input_tokens:>6} in "
+              f"{call.output_tokens:>5} out ${call.cost_usd:.6f} {call.latency_s:.2f}s")
 
     path = Path(tempfile.mkdtemp()) / "dspy_assignment.json"
     path.write_text(json.dumps(aa.export_config(program, MIXED), indent=2))

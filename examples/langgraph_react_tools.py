@@ -1,4 +1,5 @@
-"""LangGraph ReAct agent with tools: discover its model slots, try model combinations, export / apply.
+"""LangGraph ReAct agent with tools: discover its model slots, try model combinations, export /
+apply.
 
 Runs offline on simulated models:  python examples/langgraph_react_tools.py
 """
@@ -14,7 +15,7 @@ from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage, SystemMessage
 from langchain_core.tools import tool
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode, tools_condition
 
@@ -45,7 +46,8 @@ class State(TypedDict):
 
 
 def plan(state: State) -> dict:
-    note = PLANNER.invoke([SystemMessage("Plan the tool calls in one sentence.")] + state["messages"])
+    note = PLANNER.invoke([SystemMessage("Plan the tool calls in one sentence.")]
+                          + state["messages"])
     return {"messages": [note]}
 
 
@@ -89,18 +91,21 @@ def main() -> None:
         out, usage = run({"messages": [("user", DATA[0]["question"])]})
     print("\none bound run (plan=sim/nano, act=sim/small):")
     for c in usage:
-        print(f"  {c.slot:6} {c.model:12} in={c.input_tokens:4} out={c.output_tokens:3} ${c.cost_usd:.6f} {c.latency_s * 1000:.1f} ms")
+        print(f"  {c.slot:6} {c.model:12} in={c.input_tokens:4} out={c.output_tokens:3} "
+              f"${c.cost_usd:.6f} {c.latency_s * 1000:.1f} ms")
 
     baseline_acc, baseline_cost = evaluate({"plan": "sim/frontier", "act": "sim/frontier"})
     print(f"\nbaseline frontier/frontier: accuracy {baseline_acc:.2f}  cost ${baseline_cost:.5f}")
     candidates = ["sim/nano", "sim/small", "sim/large", "sim/frontier"]
     best = None
-    for p, a in itertools.product(candidates, candidates):  # exhaustive here; aa.optimize searches smarter
+    for p, a in itertools.product(candidates, candidates):
+        # exhaustive here; aa.optimize searches smarter
         acc, cost = evaluate({"plan": p, "act": a})
         if acc >= baseline_acc and (best is None or cost < best[1]):
             best = ({"plan": p, "act": a}, cost, acc)
     assert best is not None
-    print(f"cheapest combination keeping accuracy: {best[0]}  accuracy {best[2]:.2f}  cost ${best[1]:.5f}")
+    print(f"cheapest combination keeping accuracy: {best[0]}  accuracy {best[2]:.2f}  cost "
+          f"${best[1]:.5f}")
 
     path = Path(tempfile.mkdtemp()) / "agentopt_assignment.json"
     path.write_text(json.dumps(aa.export_config(graph, best[0]), indent=2))

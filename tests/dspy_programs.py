@@ -1,4 +1,5 @@
-"""DSPy programs shared by the test_dspy_* files (the example's MultiHop plus discovery edge cases)."""
+"""DSPy programs shared by the test_dspy_* files
+(the example's MultiHop plus discovery edge cases)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def check_claim(claim: str) -> str:
 
 
 class Hidden(dspy.Module):
-    """A visible slot, a nested-list predictor, a compiled sub-module and a module inside a tool."""
+    """A visible slot, a nested-list predictor,
+    a compiled sub-module and a module inside a tool."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,7 +72,8 @@ _GLOBAL_LM = dspy_lm("sim/nano")
 
 
 class GlobalLM(dspy.Module):
-    """Calls a module-level LM (not an attribute of the program) directly: a call no slot explains."""
+    """Calls a module-level LM (not an attribute of the program) directly:
+    a call no slot explains."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,7 +92,8 @@ class Typed(dspy.Signature):
     confidence: float = dspy.OutputField()
 
 
-# ---- shapes of real programs (issue 12): models chosen in forward, direct LM calls, wrappers ------
+# ---- shapes of real programs (issue 12): models chosen in forward, direct LM calls, wrappers
+# ------
 
 class Engines(dspy.Module):
     """Each step's model is chosen in forward with dspy.context(lm=<an LM attribute>)."""
@@ -108,7 +112,8 @@ class Engines(dspy.Module):
 
 
 class Privacy(dspy.Module):
-    """PAPILLON-shaped: predictors on the configured (trusted) LM, an untrusted LM called directly."""
+    """PAPILLON-shaped: predictors on the configured (trusted) LM,
+    an untrusted LM called directly."""
 
     def __init__(self, untrusted_model: dspy.BaseLM) -> None:
         super().__init__()

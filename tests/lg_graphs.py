@@ -1,4 +1,5 @@
-"""User-style LangGraph apps used by the LangGraph adapter tests (a module of its own, like a user's app).
+"""User-style LangGraph apps used by the LangGraph adapter tests (a module of its own, like a
+user's app).
 
 Every model is a simulated ``sim/...`` model built through the model factory.
 """
@@ -108,7 +109,8 @@ def react_class():
 # --------------------------------------------------------------------------------------------
 # 3. create_react_agent as a subgraph node, next to a partial-bound summariser
 def _summarise(state: MsgState, llm: Any) -> dict:
-    # the last exchange without tool results: a tool message without the call it answers is a 400 on the real API
+    # the last exchange without tool results: a tool message without the call it answers is a 400
+    # on the real API
     recent = [m for m in state["messages"] if m.type != "tool"][-2:]
     return {"messages": [llm.invoke([SystemMessage("Summarise.")] + recent)]}
 
@@ -147,8 +149,10 @@ def draft(state: CountState) -> CountState:
 
 
 def finalize(state: CountState) -> CountState:
-    llm = make("sim/frontier", temperature=0.2)  # built on every call: invisible to static analysis
-    return {"answer": str(llm.invoke(f"{state['question']}\nDraft: {state['draft']}").content), "calls": 1}
+    # built on every call: invisible to static analysis
+    llm = make("sim/frontier", temperature=0.2)
+    return {"answer": str(llm.invoke(f"{state['question']}\nDraft: {state['draft']}").content),
+            "calls": 1}
 
 
 def calltime():

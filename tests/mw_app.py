@@ -4,8 +4,9 @@ Env: ``MW_LOG`` (append one JSON line per finished evaluation: pid, models, exam
 ``MW_GATE`` (a directory: the first call writes ``ready-<pid>`` and waits for ``go``, so two
 workers are known to hold claims at the same time), ``MW_HANG_AFTER`` (after this many
 evaluations -- counted from when the file ``MW_HANG_WHEN`` appears, if that is set -- every call
-blocks: a stuck worker holding claims, to be killed by the test; it touches ``<MW_LOG>.hung-<pid>``).
-Deciding to hang and logging happen under one lock, so once a worker hangs its log is final.
+blocks: a stuck worker holding claims, to be killed by the test; it touches
+``<MW_LOG>.hung-<pid>``). Deciding to hang and logging happen under one lock, so once a worker
+hangs its log is final.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def app(models: dict[str, str], example: dict) -> str:
     if hang:
         _block()
     plan = completion(models, "planner", messages=[
-        {"role": "system", "content": "You are a planner. Break the problem down into numbered steps."},
+        {"role": "system",
+         "content": "You are a planner. Break the problem down into numbered steps."},
         {"role": "user", "content": example["question"]},
     ]).choices[0].message.content
     reply = completion(models, "solver", messages=[
-        {"role": "system", "content": "Solve the problem by following the plan. End with 'Answer: <number>'."},
+        {"role": "system",
+         "content": "Solve the problem by following the plan. End with 'Answer: <number>'."},
         {"role": "user", "content": f"Problem: {example['question']}\n\nPlan:\n{plan}"},
     ]).choices[0].message.content
     with _lock:  # decide and log atomically
@@ -74,8 +77,8 @@ def app(models: dict[str, str], example: dict) -> str:
         if not hang:
             _done += 1
             with open(os.environ["MW_LOG"], "a") as f:  # O_APPEND: whole lines, from any process
-                f.write(json.dumps({"pid": os.getpid(), "planner": models["planner"], "solver": models["solver"],
-                                    "id": example["id"]}) + "\n")
+                f.write(json.dumps({"pid": os.getpid(), "planner": models["planner"],
+                                    "solver": models["solver"], "id": example["id"]}) + "\n")
     if hang:
         _block()
     return reply

@@ -1,12 +1,13 @@
-"""One worker of a shared search (agentopt_search only): ``python mw_search_worker.py URL STUDY LOG STRATEGY``.
+"""One worker of a shared search (agentopt_search only): ``python mw_search_worker.py URL STUDY LOG
+STRATEGY``.
 
 Evaluates a planted problem with an anchor (an assignment outside the space); every finished
 evaluation appends ``pid a b example`` to LOG. Env ``MW_HANG_AFTER``: after this many evaluations
 (counted from when the file ``MW_HANG_WHEN`` appears, if set) every call blocks for good -- a stuck
-worker holding claims, for the test to kill -- and ``<LOG>.hung-<pid>`` is touched. Deciding to hang
-and logging happen under one lock, so once a worker hangs its log is final. ``MW_GATE`` (a directory):
-the first call writes ``ready-<pid>`` and waits for ``go``, so every worker is known to hold claims
-before any evaluates.
+worker holding claims, for the test to kill -- and ``<LOG>.hung-<pid>`` is touched. Deciding to
+hang and logging happen under one lock, so once a worker hangs its log is final. ``MW_GATE`` (a
+directory): the first call writes ``ready-<pid>`` and waits for ``go``, so every worker is known to
+hold claims before any evaluates.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ if __name__ == "__main__":
         if hang:
             block()
 
-    evaluate = make_evaluate(prob, log_line, sleep_s=float(os.environ.get("MW_SLEEP", "0")), before=gate)
-    res = search(prob.space, evaluate, prob.examples, strategy=strategy, storage=url, study_name=study,
-                 max_concurrency=4, progress=False, anchors=ANCHORS)
-    print(json.dumps({"best": res.best.assignment, "paid": res.n_paid, "merged": res.extra["from_other_workers"]}))
+    evaluate = make_evaluate(prob, log_line, sleep_s=float(os.environ.get("MW_SLEEP", "0")),
+                             before=gate)
+    res = search(prob.space, evaluate, prob.examples, strategy=strategy, storage=url,
+                 study_name=study, max_concurrency=4, progress=False, anchors=ANCHORS)
+    print(json.dumps({"best": res.best.assignment, "paid": res.n_paid,
+                      "merged": res.extra["from_other_workers"]}))

@@ -1,4 +1,5 @@
-"""Start a throw-away PostgreSQL server for a test (initdb into a temp dir, pg_ctl on a free port)."""
+"""Start a throw-away PostgreSQL server for a test (initdb into a temp dir,
+pg_ctl on a free port)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 
 def _bin_dir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [p for p in [shutil.which("initdb")] if p]
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or \
+        [p for p in [shutil.which("initdb")] if p]
     return Path(found[-1]).parent if found else None
 
 
@@ -26,13 +28,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(prefix: list[str], bindir: Path, data: str, sock: str, logf: str, attempts: int = 5) -> int:
-    """Start the server on a free port; the port probed here can be taken before PostgreSQL binds it
-    (other processes on a busy machine), so a bind failure is retried on another port."""
+def _start(prefix: list[str], bindir: Path, data: str, sock: str, logf: str,
+           attempts: int = 5) -> int:
+    """Start the server on a free port; the port probed here can be taken before PostgreSQL binds
+    it (other processes on a busy machine), so a bind failure is retried on another port."""
     for attempt in range(attempts):
         port = _free_port()
-        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        res = subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w", "-t", "60",
+        opts = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c max_connections=200")
+        res = subprocess.run(prefix
+                             + [str(bindir / "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w",
+                                "-t", "60",
                                        "start"], capture_output=True, text=True)
         if res.returncode == 0:
             return port
@@ -64,11 +70,14 @@ def postgres_server() -> Iterator[str]:
     data, sock, logf = f"{root}/data", f"{root}/sock", f"{root}/server.log"
     try:
         subprocess.run(prefix + ["mkdir", "-p", sock], check=True)
-        subprocess.run(prefix + [str(bindir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+        subprocess.run(prefix
+                       + [str(bindir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres",
+                          "-E", "UTF8",
                                  "--no-sync"], check=True, capture_output=True)
         port = _start(prefix, bindir, data, sock, logf)
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
+        subprocess.run(prefix
+                       + [str(bindir / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(root, ignore_errors=True)

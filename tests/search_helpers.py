@@ -34,14 +34,17 @@ class Planted:
     def score(self, combo: int, item: int) -> float:
         difficulty = _u("d", item) - 0.5
         if self.fractional:
-            return float(np.clip(self.p[combo] - 0.4 * difficulty + 0.3 * (_u(combo, item) - 0.5), 0, 1))
+            return float(np.clip(self.p[combo] - 0.4 * difficulty + 0.3 * (_u(combo, item) - 0.5),
+                                 0, 1))
         return float(_u(combo, item) < np.clip(self.p[combo] - 0.3 * difficulty, 0, 1))
 
     def evaluate(self, assignment: dict[str, str], example: int) -> Outcome:
         combo = self.space.index(assignment)
         with self.lock:
             self.calls[(combo, example)] = self.calls.get((combo, example), 0) + 1
-        return Outcome(score=self.score(combo, example), cost_usd=float(self.price[combo]), latency_s=0.01)
+        return Outcome(score=self.score(combo, example), cost_usd=float(self.price[combo]),
+                       latency_s=0.01)
 
     def true_means(self) -> np.ndarray:
-        return np.array([np.mean([self.score(c, i) for i in self.examples]) for c in range(self.space.size)])
+        return np.array([np.mean([self.score(c, i) for i in self.examples])
+                         for c in range(self.space.size)])

@@ -1,4 +1,5 @@
-"""The adapter is chosen by what the app is, not by which adapter module the user imported first."""
+"""The adapter is chosen by what the app is,
+not by which adapter module the user imported first."""
 
 import os
 import subprocess
@@ -28,7 +29,9 @@ print(aa.adapter_for(Program()).framework, aa.adapter_for(lambda models, x: x).f
 
 def test_dspy_program_is_not_taken_for_a_plain_callable():
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
+                         timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["dspy", "callable"]

@@ -50,10 +50,13 @@ def test_help(cmd):
 def test_optimize_then_show(files):
     db = files / "run.db"
     out = files / "agentopt.json"
-    res = runner.invoke(app, ["optimize", f"{files / 'myapp.py'}:app", "--data", str(files / "data.jsonl"),
-                              "--metric", f"{files / 'myapp.py'}:metric", "--candidates", "sim/nano,sim/small",
-                              "--storage", str(db), "--out", str(out), "--plot", str(files / "p.html"),
-                              "--no-progress", "--strategy", "brute_force"])
+    res = runner.invoke(app,
+                        ["optimize", f"{files / 'myapp.py'}:app", "--data",
+                         str(files / "data.jsonl"),
+                              "--metric", f"{files / 'myapp.py'}:metric", "--candidates",
+                         "sim/nano,sim/small",
+                              "--storage", str(db), "--out", str(out), "--plot",
+                              str(files / "p.html"), "--no-progress", "--strategy", "brute_force"])
     assert res.exit_code == 0, res.output
     assert "Leaderboard" in res.output and "baseline" in res.output.lower()
     doc = json.loads(out.read_text())
@@ -61,13 +64,26 @@ def test_optimize_then_show(files):
     assert (files / "p.html").exists()
     shown = runner.invoke(app, ["show", str(db)])
     assert shown.exit_code == 0, shown.output
-    assert "solve=sim/nano" in shown.output and "solve=sim/medium" in shown.output
-    as_json = runner.invoke(app, ["show", str(db), "--json"])
-    d = json.loads(as_json.output)
-    assert d["baseline"]["assignment"] == {"solve": "sim/medium"} and d["baseline"]["n"] == 6
+    assert "solve=sim/nano" in shown.output and "solve=sim/small" in shown.output
+    assert "no model called" in shown.output and "baseline" in shown.output.lower()
+    d = json.loads(runner.invoke(app, ["show", str(db), "--json"]).output)
+    assert d["baseline"]["assignment"] == {"solve": "(current)"} and d["baseline"]["n"] == 6
+    assert d["baseline_models"] == {"solve": "sim/medium"}
     assert d["best"]["assignment"] == {"solve": doc["slots"]["solve"]["model"]}
-    assert {tuple(r["assignment"].items()) for r in d["leaderboard"]} == {
-        (("solve", "sim/nano"),), (("solve", "sim/small"),), (("solve", "sim/medium"),)}
+    ranked = {tuple(r["assignment"].items()) for r in d["leaderboard"]}
+    assert ranked == {(("solve", "sim/nano"),), (("solve", "sim/small"),)}
+    # new prices: the pick's model 100x dearer; the tolerance-aware cost pick moves, with no model
+    # call
+    picked = d["best"]["assignment"]["solve"]
+    (files / "prices.json").write_text(json.dumps({picked: [100.0, 400.0]}))
+    repriced = json.loads(runner.invoke(app, ["show", str(db), "--json", "--prices",
+                                              str(files / "prices.json")]).output)
+    row = {r["assignment"]["solve"]: r for r in repriced["leaderboard"]}
+    old_row = {r["assignment"]["solve"]: r for r in d["leaderboard"]}
+    assert row[picked]["mean_cost_usd"] > 10 * old_row[picked]["mean_cost_usd"]
+    other = "sim/small" if picked == "sim/nano" else "sim/nano"
+    assert row[other]["mean_cost_usd"] == pytest.approx(old_row[other]["mean_cost_usd"])
+    assert repriced["n_evaluations"] == d["n_evaluations"]  # the same stored cells, nothing new
 
 
 def test_optimize_bad_inputs(files):
@@ -75,10 +91,14 @@ def test_optimize_bad_inputs(files):
             "--metric", f"{files / 'myapp.py'}:metric", "--no-progress"]
     res = runner.invoke(app, base + ["--candidates", "sim/nano,sim/bogus"])
     assert res.exit_code == 2 and "unknown model 'sim/bogus'" in res.output
-    res = runner.invoke(app, base[:1] + [f"{files / 'myapp.py'}:nope"] + base[2:] + ["--candidates", "sim/nano"])
+    res = runner.invoke(app,
+                        base[:1] + [f"{files / 'myapp.py'}:nope"] + base[2:]
+                        + ["--candidates", "sim/nano"])
     assert res.exit_code == 2 and "no attribute 'nope'" in res.output
     (files / "empty.jsonl").write_text("")
-    res = runner.invoke(app, base[:3] + [str(files / "empty.jsonl")] + base[4:] + ["--candidates", "sim/nano"])
+    res = runner.invoke(app,
+                        base[:3] + [str(files / "empty.jsonl")] + base[4:]
+                        + ["--candidates", "sim/nano"])
     assert res.exit_code == 2 and "empty" in res.output
 
 
@@ -89,7 +109,8 @@ def test_show_missing_db(tmp_path):
 
 def test_dashboard_command(tmp_path):
     cmd = dashboard_command("sqlite:///run.db", port=9999)
-    assert cmd[0].endswith("optuna-dashboard") and cmd[1:] == ["sqlite:///run.db", "--port", "9999", "--host", "127.0.0.1"]
+    assert cmd[0].endswith("optuna-dashboard") and cmd[1:] == ["sqlite:///run.db", "--port",
+                                                               "9999", "--host", "127.0.0.1"]
     (tmp_path / "run.db").write_bytes(b"")
     res = runner.invoke(app, ["dashboard", str(tmp_path / "run.db"), "--dry-run", "--no-browser"])
     assert res.exit_code == 0 and "optuna-dashboard sqlite:///" in res.output
@@ -109,3 +130,14 @@ def test_console_entry_point_runs_a_command(capsys):
         main(["models", "--json"])
     assert done.value.code == 0
     assert json.loads(capsys.readouterr().out)[0]["name"] == "sim/nano"
+
+
+def test_optimize_config_reaches_optimize(files):
+    base = ["optimize", f"{files / 'myapp.py'}:app", "--data", str(files / "data.jsonl"),
+            "--metric", f"{files / 'myapp.py'}:metric", "--no-progress", "--candidates",
+            "sim/nano"]
+    res = runner.invoke(app, base + ["--config", "{not json"])
+    assert res.exit_code == 2 and "--config must be JSON" in res.output
+    res = runner.invoke(app, base + ["--config", '{"recursion_limit": 50}'])
+    # a plain callable takes no config
+    assert res.exit_code == 2 and "LangGraph runtime inputs" in res.output

@@ -1,8 +1,10 @@
-"""10,000 model calls from 32 bound assignments at once (threads and asyncio, a LangGraph graph and a plain
-callable sharing the process) against the simulated OpenAI-compatible server: no call reaches another
-assignment's or slot's model, and the usage the adapters record equals the server's own request log.
+"""10,000 model calls from 32 bound assignments at once (threads and asyncio, a LangGraph graph and
+a plain callable sharing the process) against the simulated OpenAI-compatible server: no call
+reaches another assignment's or slot's model, and the usage the adapters record equals the server's
+own request log.
 
-Every prompt carries ``[tag:<assignment>:<slot>]``; the server logs the tag with the model it served.
+Every prompt carries ``[tag:<assignment>:<slot>]``; the server logs the tag with the model it
+served.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from agentopt_adapters.models import chat_model
 pytestmark = pytest.mark.slow
 
 SLOTS = ("plan", "solve", "check")
-MODELS = ["sim/nano", "sim/mini", "sim/small", "sim/medium", "sim/large", "sim/xl", "sim/frontier", "sim/maverick"]
+MODELS = ["sim/nano", "sim/mini", "sim/small", "sim/medium", "sim/large", "sim/xl", "sim/frontier",
+          "sim/maverick"]
 N_ASSIGNMENTS = 32
 MIN_CALLS = 10_000
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def server_url():
-    """The sim server in its own process (its own core and GIL); time scale 0. It binds port 0 itself and
-    prints the port it got (a port probed here and passed on could be taken by then on a busy machine)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "agentopt_adapters.cli", "sim-server", "--port", "0",
-                             "--time-scale", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """The sim server in its own process (its own core and GIL); time scale 0. It binds port 0
+    itself and prints the port it got (a port probed here and passed on could be taken by then on a
+    busy machine)."""
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "agentopt_adapters.cli", "sim-server", "--port",
+                             "0", "--time-scale", "0"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     try:
         banner = proc.stdout.readline()  # printed once the socket is bound
         found = re.search(r"http://127\.0\.0\.1:(\d+)/v1", banner)
@@ -102,8 +108,10 @@ def build_graph(url: str) -> Any:
 
 
 def _messages(ex: dict[str, str], slot: str, text: str) -> list[dict[str, str]]:
-    """The run's id in every prompt makes each call's request body unique (a retry is then visible)."""
-    return [{"role": "system", "content": f"You are the {slot} step of run {ex['run']}. [tag:{ex['tag']}:{slot}]"},
+    """The run's id in every prompt makes each call's request body unique
+    (a retry is then visible)."""
+    return [{"role": "system",
+             "content": f"You are the {slot} step of run {ex['run']}. [tag:{ex['tag']}:{slot}]"},
             {"role": "user", "content": text}]
 
 
@@ -118,7 +126,8 @@ def make_callables(url: str) -> tuple[Any, Any]:
     async def aapp(models: dict[str, str], ex: dict[str, str]) -> str:
         text = ex["question"]
         for slot in SLOTS:
-            resp = await acompletion(models, slot, messages=_messages(ex, slot, text), api_base=url, api_key="sim")
+            resp = await acompletion(models, slot, messages=_messages(ex, slot, text),
+                                     api_base=url, api_key="sim")
             text = resp.choices[0].message.content
         return text
 
@@ -127,7 +136,8 @@ def make_callables(url: str) -> tuple[Any, Any]:
 
 
 def _assignments() -> list[dict[str, str]]:
-    """32 distinct assignments, each with a different model in every slot (so any leak is visible)."""
+    """32 distinct assignments, each with a different model in every slot
+    (so any leak is visible)."""
     rng = random.Random(11)
     seen: set[tuple[str, ...]] = set()
     while len(seen) < N_ASSIGNMENTS:
@@ -145,7 +155,8 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
     # 8 LangGraph (threads + asyncio), 12 callable in threads, 12 async callable on the event loop
     kinds = ["graph"] * 8 + ["callable"] * 12 + ["async"] * 12
     n_runs = -(-MIN_CALLS // len(SLOTS))  # 3,334 runs x 3 calls
-    # LangGraph runs cost ~2x the CPU of a callable's: 40 per graph assignment, the rest spread evenly
+    # LangGraph runs cost ~2x the CPU of a callable's: 40 per graph assignment, the rest spread
+    # evenly
     graph_ids = [i for i, k in enumerate(kinds) if k == "graph"]
     other_ids = [i for i, k in enumerate(kinds) if k != "graph"]
     owners = [aid for aid in graph_ids for _ in range(40)]
@@ -157,10 +168,11 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
 
     with ExitStack() as stack:
         runners = []
-        for aid, (a, kind) in enumerate(zip(plan, kinds)):
+        for a, kind in zip(plan, kinds):
             target = {"graph": graph, "callable": app, "async": aapp}[kind]
-            spec = {s: {"model": f"openai/{m}", "kwargs": {"api_base": url}} for s, m in a.items()} \
-                if kind == "graph" else {s: f"openai/{m}" for s, m in a.items()}
+            spec = {s: {"model": f"openai/{m}", "kwargs": {"api_base": url}}
+                    for s, m in a.items()} if kind == "graph" else \
+                {s: f"openai/{m}" for s, m in a.items()}
             runners.append((kind, stack.enter_context(aa.bind(target, spec))))
 
         def example(aid: int, k: int) -> dict[str, str]:
@@ -184,7 +196,8 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
             await asyncio.gather(*(one(j) for j in mine))
 
         # asyncio: the async callables and every third LangGraph run (ainvoke); threads: the rest
-        on_loop = [j for j in jobs if kinds[j[0]] == "async" or (kinds[j[0]] == "graph" and j[1] % 3 == 0)]
+        on_loop = [j for j in jobs
+                   if kinds[j[0]] == "async" or (kinds[j[0]] == "graph" and j[1] % 3 == 0)]
         looped = set(on_loop)
         in_threads = [j for j in jobs if j not in looped]
         with ThreadPoolExecutor(max_workers=9) as pool:
@@ -201,12 +214,15 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
         assert sorted(c.slot for c in calls) == sorted(SLOTS), calls
         for c in calls:
             wrong_recorded += c.model != f"openai/{plan[aid][c.slot]}"
-            for counter in (per_tag[f"A{aid}:{c.slot}"], per_model[c.model.removeprefix("openai/")]):
-                counter.update(requests=1, input_tokens=c.input_tokens, output_tokens=c.output_tokens)
+            for counter in (per_tag[f"A{aid}:{c.slot}"],
+                            per_model[c.model.removeprefix("openai/")]):
+                counter.update(requests=1, input_tokens=c.input_tokens,
+                               output_tokens=c.output_tokens)
 
-    # server side: its own log of every request, the model it served and the tag in the prompt. Every
-    # call's prompt is unique, so one request body is one call: a body logged twice is a client retry of a
-    # reply lost in transit (e.g. a dropped connection on a busy machine), answered alike both times
+    # server side: its own log of every request, the model it served and the tag in the prompt.
+    # Every call's prompt is unique, so one request body is one call: a body logged twice is a
+    # client retry of a reply lost in transit (e.g. a dropped connection on a busy machine),
+    # answered alike both times
     log = _get(url.replace("/v1", "/sim/requests"))
     n_calls = sum(len(c) for c in recorded.values())
     misrouted = 0
@@ -224,15 +240,19 @@ def test_10k_calls_32_assignments_zero_misrouted_usage_matches_server(server_url
             continue
         first[r["key"]] = r
         server_tag[r["tag"]].update(usage)
-    server_model = {m: collections.Counter(u) for m, u in _get(url.replace("/v1", "/sim/stats"))["usage_by_model"].items()}
+    server_model = {m: collections.Counter(u)
+                    for m, u in _get(url.replace("/v1", "/sim/stats"))["usage_by_model"].items()}
     n_retried = len(log) - len(first)
-    print(f"\n{n_calls} calls from {len(plan)} assignments ({collections.Counter(kinds)}), {len(log)} server requests "
-          f"({n_retried} retried), misrouted: {misrouted} at the server, {wrong_recorded} in the recorded usage; "
-          f"usage totals {'match' if _plus(per_model, retried) == server_model else 'DIFFER'}")
-    assert n_calls >= MIN_CALLS and len(first) == n_calls  # every call reached the server, nothing else did
+    print(f"\n{n_calls} calls from {len(plan)} assignments ({collections.Counter(kinds)}), "
+          f"{len(log)} server requests ({n_retried} retried), misrouted: {misrouted} at the "
+          f"server, {wrong_recorded} in the recorded usage; usage totals "
+          f"{'match' if _plus(per_model, retried) == server_model else 'DIFFER'}")
+    # every call reached the server, nothing else did
+    assert n_calls >= MIN_CALLS and len(first) == n_calls
     assert misrouted == 0 and wrong_recorded == 0
     assert per_tag == server_tag  # per assignment and slot: requests, input and output tokens
-    assert _plus(per_model, retried) == server_model  # the server's totals: every call, and each retry
+    # the server's totals: every call, and each retry
+    assert _plus(per_model, retried) == server_model
 
 
 def _same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -1,4 +1,5 @@
-"""`agentopt demo` end to end, as a user runs it: a subprocess, its printed summary and its files."""
+"""`agentopt demo` end to end, as a user runs it: a subprocess,
+its printed summary and its files."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "COLUMNS": "120"}
 def _demo(tmp_path: Path, *extra: str) -> tuple[str, Path]:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "agentopt_adapters.cli", "demo", "--out", str(out), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=540, env=ENV, cwd=tmp_path)  # a hang guard
+    # a hang guard
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=540, env=ENV, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout, out
 
@@ -32,7 +34,9 @@ def _check(stdout: str, out: Path, app_name: str) -> dict:
     assert "Best vs baseline" in flat
     assert f'{app_name} = aa.apply({app_name}, "{out / "agentopt.json"}")' in flat
     html = out / "pareto.html"
-    assert html.is_file() and html.stat().st_size > 10_000 and "plotly" in html.read_text()[:200_000].lower()
+    assert html.is_file()
+    assert html.stat().st_size > 10_000
+    assert "plotly" in html.read_text()[:200_000].lower()
     cfg = json.loads((out / "agentopt.json").read_text())
     assert cfg["agentopt"]["n"] > 0
     summary = json.loads((out / "summary.json").read_text())
@@ -57,7 +61,8 @@ def test_demo_langgraph(tmp_path: Path) -> None:
     with aa.bind(tuned, {}) as run:  # the tuned graph routes every call to the exported models
         item = load_task("arithmetic").items[0]
         output, usage = run({"question": item["question"]})
-    assert {c.model for c in usage} <= set(summary["best"]["assignment"].values())
+    exported = {v.split("*")[0] for v in summary["best"]["assignment"].values()}  # "sim/small*8:vote" calls sim/small
+    assert {c.model for c in usage} <= exported
     assert output["final_answer"]
     assert tuned.invoke({"question": item["question"]})["final_answer"]
 
@@ -77,7 +82,8 @@ def test_demo_dspy(tmp_path: Path) -> None:
 
 
 def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+                 "chrome"):
         path = shutil.which(name)
         if path:
             return path
@@ -94,8 +100,11 @@ def test_pareto_html_opens_in_headless_chromium(tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     proc = subprocess.run(
         [chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,700",
-         "--virtual-time-budget=5000", f"--screenshot={shot}", (tmp_path / "pareto.html").as_uri()],
+         "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
+         "--window-size=1000,700", "--virtual-time-budget=5000", f"--screenshot={shot}",
+         (tmp_path / "pareto.html").as_uri()],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5_000
+    assert shot.is_file()
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 5_000

@@ -1,4 +1,5 @@
-"""DSPy adapter: discovery, binding, per-slot recording, failures, async, export -> apply (sim models)."""
+"""DSPy adapter: discovery, binding, per-slot recording, failures, async, export -> apply
+(sim models)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import warnings
 
 import dspy
 import pytest
-from dspy_programs import SLOTS, GlobalLM, Hidden, Typed, load_example
 
 import agentopt_adapters as aa
 from agentopt_adapters.dspy import (
@@ -21,6 +21,7 @@ from agentopt_adapters.dspy import (
 from agentopt_adapters.models import dspy_lm
 from agentopt_adapters.models.pricing import cost_usd
 from agentopt_adapters.usage import FailedRun, is_failed
+from dspy_programs import SLOTS, GlobalLM, Hidden, Typed, load_example
 
 ex = load_example()
 ITEM = ex.TASK.items[0]
@@ -90,7 +91,8 @@ def test_bound_run_uses_only_assigned_lm_per_predictor(program):
     assert isinstance(out, dspy.Prediction) and isinstance(out.confidence, float)
     for call in usage:
         assert call.input_tokens > 0 and call.output_tokens > 0 and call.latency_s > 0
-        assert call.cost_usd == pytest.approx(cost_usd(call.model, call.input_tokens, call.output_tokens))
+        assert call.cost_usd == pytest.approx(cost_usd(call.model, call.input_tokens,
+                                                       call.output_tokens))
     assert usage.cost_usd == pytest.approx(sum(c.cost_usd for c in usage))
     # the user's program is untouched
     assert {n: p.lm for n, p in program.named_predictors()} == user_lms
@@ -114,7 +116,8 @@ def test_unassigned_slots_keep_their_lm_or_the_configured_one(program):
     with dspy.context(lm=dspy.LM("sim/nano")):
         with aa.bind(program, {"agent.react": "sim/medium"}) as run:
             _, usage = run(EXAMPLE)
-    assert usage.models_by_slot() == {"planner.plan.predict": {"sim/nano"}, "agent.react": {"sim/medium"},
+    assert usage.models_by_slot() == {"planner.plan.predict": {"sim/nano"},
+                                      "agent.react": {"sim/medium"},
                                       "agent.extract.predict": {"sim/nano"}, "final": {"sim/xl"}}
     assert all(c.cost_usd > 0 for c in usage)
 
@@ -226,7 +229,8 @@ def test_async_runs_sync_only_module_in_a_thread():
 
 def test_export_apply_run_uses_those_lms(program, tmp_path):
     cfg = aa.export_config(program, {**ASSIGN, "final": {"model": "sim/large",
-                                                         "kwargs": {"temperature": 0.0, "api_key": "sk-secret"}}})
+                                                         "kwargs": {"temperature": 0.0,
+                                                                    "api_key": "sk-secret"}}})
     assert cfg["format"] == "agentopt.assignment/v1" and cfg["framework"] == "dspy"
     assert cfg["slots"]["final"] == {"model": "sim/large", "kwargs": {"temperature": 0.0}}
     assert "sk-secret" not in json.dumps(cfg)
@@ -246,11 +250,13 @@ def test_export_apply_run_uses_those_lms(program, tmp_path):
 
 
 def test_export_with_program_state_roundtrips(program, tmp_path):
-    program.final.demos = [dspy.Example(question="q?", plan="p", draft="d", answer="a", confidence=0.5)]
+    program.final.demos = [dspy.Example(question="q?", plan="p", draft="d", answer="a",
+                                        confidence=0.5)]
     cfg = export_config(program, ASSIGN, include_state=True)
     state = cfg["dspy_state"]
     assert set(state) == set(SLOTS)
-    assert state["final"]["lm"]["model"] == "sim/large" and "_dspy_lm_class" in state["final"]["lm"]
+    assert state["final"]["lm"]["model"] == "sim/large"
+    assert "_dspy_lm_class" in state["final"]["lm"]
     assert "api_key" not in json.dumps(state)
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
@@ -261,7 +267,9 @@ def test_export_with_program_state_roundtrips(program, tmp_path):
 
 def test_apply_errors(program):
     cfg = aa.export_config(program, ASSIGN)
-    with pytest.raises(aa.SlotError, match=r"unknown DSPy slot\(s\) \['agent\.reac'\].*did you mean 'agent\.react'"):
+    with pytest.raises(aa.SlotError,
+                       match=r"unknown DSPy slot\(s\) \['agent\.reac'\].*did you mean "
+                             r"'agent\.react'"):
         aa.apply(program, {**cfg, "slots": {"agent.reac": {"model": "sim/small"}}})
     with pytest.raises(aa.ConfigError, match="framework 'langgraph'"):
         aa.apply(program, {**cfg, "framework": "langgraph"})
@@ -280,11 +288,13 @@ def test_calls_in_dspy_parallel_workers_are_attributed_even_without_history():
 
         def forward(self, questions):
             par = dspy.Parallel(num_threads=4, disable_progress_bar=True)
-            outs = par([(self.a, {"question": q}) for q in questions] + [(self.b, {"question": q}) for q in questions])
+            outs = par([(self.a, {"question": q}) for q in questions]
+                       + [(self.b, {"question": q}) for q in questions])
             return dspy.Prediction(answers=[o.answer for o in outs])
 
     questions = [it["question"] for it in ex.TASK.items[:3]]
-    with dspy.context(disable_history=True):  # the user's setting; runs still see each call's entry
+    with dspy.context(disable_history=True):
+        # the user's setting; runs still see each call's entry
         with aa.bind(Fan(), {"a": "sim/mini", "b.predict": "sim/large"}) as run:
             out, usage = run({"questions": questions})
     assert len(out.answers) == 6 and len(usage) == 6

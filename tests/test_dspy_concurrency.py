@@ -9,16 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import dspy
 import pytest
-from dspy_programs import SLOTS, load_example
 
 import agentopt_adapters as aa
+from dspy_programs import SLOTS, load_example
 
 pytestmark = pytest.mark.slow  # >= 1,000 calls over 16 threads
 
 ex = load_example()
 DATA = ex.examples(ex.TASK.items[:60])
 SINGLES = ["sim/small", "sim/medium", "sim/large", "sim/xl"]
-ASSIGNMENTS = {f"all {m}": {s: m for s in SLOTS} for m in SINGLES}
+ASSIGNMENTS = {f"all {m}": dict.fromkeys(SLOTS, m) for m in SINGLES}
 ASSIGNMENTS["mixed"] = dict(ex.MIXED)
 
 
@@ -34,12 +34,11 @@ def concurrent_results():
     random.Random(0).shuffle(jobs)
     bindings = {label: aa.bind(program, a) for label, a in ASSIGNMENTS.items()}
     runners = {label: b.__enter__() for label, b in bindings.items()}
-    with dspy.context(lm=None):
-        with ThreadPoolExecutor(16) as pool:
-            outs = list(pool.map(lambda job: runners[job[0]](DATA[job[1]]), jobs))
+    with dspy.context(lm=None), ThreadPoolExecutor(16) as pool:
+        outs = list(pool.map(lambda job: runners[job[0]](DATA[job[1]]), jobs))
     for b in bindings.values():
         b.__exit__(None, None, None)
-    results = {job: out for job, out in zip(jobs, outs)}
+    results = dict(zip(jobs, outs))
     return program, runners, results
 
 
@@ -50,7 +49,8 @@ def test_thousand_concurrent_calls_zero_cross_talk(concurrent_results):
     cross_talk = 0
     for (label, _), (out, usage) in results.items():
         assignment = ASSIGNMENTS[label]
-        assert [c.slot for c in usage][:1] == ["planner.plan.predict"] and usage.calls[-1].slot == "final"
+        assert [c.slot for c in usage][:1] == ["planner.plan.predict"]
+        assert usage.calls[-1].slot == "final"
         cross_talk += sum(1 for c in usage if c.slot is None or c.model != assignment[c.slot])
         assert not aa.usage.is_failed(out)
     assert cross_talk == 0
@@ -65,7 +65,8 @@ def test_concurrent_runs_equal_sequential_and_async_runs(concurrent_results):
     """Cross-talk would change a run's calls; each concurrent run equals its isolated re-run."""
     program = concurrent_results[0]
     results = concurrent_results[2]
-    picks = [("mixed", i) for i in range(0, 60, 6)] + [("all sim/large", i) for i in range(3, 60, 6)]
+    picks = [("mixed", i) for i in range(0, 60, 6)] + [("all sim/large", i)
+                                                       for i in range(3, 60, 6)]
     with dspy.context(lm=None):
         for label in ("mixed", "all sim/large"):
             with aa.bind(program, ASSIGNMENTS[label]) as run:
@@ -75,7 +76,7 @@ def test_concurrent_runs_equal_sequential_and_async_runs(concurrent_results):
                     assert _signature(usage) == _signature(results[job][1])
                     assert out.answer == results[job][0].answer
 
-                async def all_at_once():
+                async def all_at_once(mine=mine):
                     return await asyncio.gather(*(run.acall(DATA[j[1]]) for j in mine))
 
                 for job, (out, usage) in zip(mine, asyncio.run(all_at_once())):

@@ -1,6 +1,6 @@
-"""Bad input everywhere: malformed datasets, metrics, candidates, configs and CLI files give one clear
-error (an AgentOptError / ValueError at the API; exit code 2 and one ``error: ...`` line, no traceback,
-at the CLI), never a traceback from deep inside."""
+"""Bad input everywhere: malformed datasets, metrics, candidates, configs and CLI files give one
+clear error (an AgentOptError / ValueError at the API; exit code 2 and one ``error: ...`` line, no
+traceback, at the CLI), never a traceback from deep inside."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 
 import agentopt_adapters as aa
 from agentopt_adapters.cli import app as cli_app
-from agentopt_adapters.errors import AgentOptError, ConfigError, DatasetError, MetricError, ModelError, SlotError
+from agentopt_adapters.errors import (
+    AgentOptError,
+    ConfigError,
+    DatasetError,
+    MetricError,
+    ModelError,
+    SlotError,
+)
 from agentopt_adapters.sim import ZOO
 from agentopt_search import Outcome, search
 
@@ -46,14 +53,16 @@ def good_metric(example, output) -> float:
 
 
 def run(**kw):
-    args = dict(app=app, dataset=DATA, metric=good_metric, candidates=CANDS, progress=False, max_concurrency=2)
+    args = dict(app=app, dataset=DATA, metric=good_metric, candidates=CANDS, progress=False,
+                max_concurrency=2)
     args.update(kw)
     return aa.optimize(**args)
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
     max_leaves=8,
 )
 
@@ -76,7 +85,8 @@ def test_malformed_dataset_is_a_dataset_error(dataset):
 @FUZZ
 @given(dataset=st.lists(json_values | st.tuples(json_values, json_values), min_size=1, max_size=5))
 def test_mixed_type_datasets_run_or_fail_with_one_clear_error(dataset):
-    """Any list of examples is accepted; an app that fails on every example is one clear ValueError."""
+    """Any list of examples is accepted; an app that fails on
+    every example is one clear ValueError."""
     assert run(dataset=dataset).best is not None  # the tolerant app runs on anything
     try:
         result = run(app=fragile_app, dataset=dataset)
@@ -92,8 +102,9 @@ def test_mixed_type_datasets_run_or_fail_with_one_clear_error(dataset):
 out_of_range = st.one_of(
     st.floats().filter(lambda x: math.isnan(x) or not 0 <= x <= 1),
     st.integers().filter(lambda x: x not in (0, 1)),
-    st.text(), st.none(), st.lists(st.floats(0, 1), max_size=2), st.dictionaries(st.text(max_size=3), st.floats(0, 1)),
-    st.complex_numbers(), st.just(np.float64("nan")), st.just(np.array([0.5])),
+    st.text(), st.none(), st.lists(st.floats(0, 1), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.floats(0, 1)), st.complex_numbers(),
+    st.just(np.float64("nan")), st.just(np.array([0.5])),
 )
 
 
@@ -105,8 +116,8 @@ def test_metric_returning_a_non_score_is_a_metric_error(value):
 
 
 @FUZZ
-@given(exc=st.sampled_from([KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError, IndexError,
-                            RuntimeError, AssertionError]), msg=st.text(max_size=20))
+@given(exc=st.sampled_from([KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError,
+                            IndexError, RuntimeError, AssertionError]), msg=st.text(max_size=20))
 def test_metric_that_raises_is_a_metric_error(exc, msg):
     def metric(example, output):
         raise exc(msg)
@@ -116,7 +127,8 @@ def test_metric_that_raises_is_a_metric_error(exc, msg):
 
 
 @FUZZ
-@given(value=st.one_of(st.floats(0, 1), st.sampled_from([0, 1, True, False, np.float32(0.25), np.float64(1.0)])))
+@given(value=st.one_of(st.floats(0, 1),
+                       st.sampled_from([0, 1, True, False, np.float32(0.25), np.float64(1.0)])))
 def test_any_real_number_in_range_is_a_score(value):
     assert run(metric=lambda example, output: value).best is not None
 
@@ -128,13 +140,16 @@ def test_metric_that_is_not_a_function():
 
 # ---- candidates, slots, options ---------------------------------------------------------------
 
-unknown_sim = st.text(min_size=1, max_size=10).filter(lambda s: "," not in s).map(lambda s: f"sim/{s}") \
+unknown_sim = st.text(min_size=1, max_size=10).filter(lambda s: "," not in s) \
+    .map(lambda s: f"sim/{s}") \
     .filter(lambda m: m not in ZOO and m.split("/")[-1] not in {k.split("/")[-1] for k in ZOO})
-bad_model = st.one_of(st.integers(), st.floats(), st.none(), st.just(""), st.lists(st.integers(), max_size=2), unknown_sim)
+bad_model = st.one_of(st.integers(), st.floats(), st.none(), st.just(""),
+                      st.lists(st.integers(), max_size=2), unknown_sim)
 bad_candidates = st.one_of(
     st.integers(), st.floats(), st.booleans(),
     st.lists(bad_model, min_size=1, max_size=3),
-    st.dictionaries(st.just("solve"), st.one_of(bad_model, st.lists(bad_model, min_size=1, max_size=2), st.just([])),
+    st.dictionaries(st.just("solve"),
+                    st.one_of(bad_model, st.lists(bad_model, min_size=1, max_size=2), st.just([])),
                     min_size=1),
 )
 
@@ -156,10 +171,11 @@ def test_unknown_slot_names_are_a_slot_error(name):
 
 
 @FUZZ
-@given(option=st.sampled_from(["budget_usd", "max_cost_per_example", "max_latency_s", "min_score", "seed",
-                               "max_concurrency", "confidence", "epsilon"]),
-       value=st.one_of(st.text(max_size=4), st.just(-1), st.just(float("nan")), st.lists(st.integers(), max_size=2),
-                       st.just(-0.5), st.dictionaries(st.text(max_size=2), st.integers(), max_size=1)))
+@given(option=st.sampled_from(["budget_usd", "max_cost_per_example", "max_latency_s", "min_score",
+                               "seed", "max_concurrency", "confidence", "epsilon"]),
+       value=st.one_of(st.text(max_size=4), st.just(-1), st.just(float("nan")),
+                       st.lists(st.integers(), max_size=2), st.just(-0.5),
+                       st.dictionaries(st.text(max_size=2), st.integers(), max_size=1)))
 def test_malformed_numeric_options_are_one_value_error(option, value):
     with pytest.raises(ValueError, match=option):
         run(**{option: value})
@@ -167,15 +183,19 @@ def test_malformed_numeric_options_are_one_value_error(option, value):
 
 def test_unknown_strategy_options_are_named():
     with pytest.raises(ValueError, match=r"no option\(s\) \['firts'\]"):
-        search({"m": ["a", "b"]}, lambda a, e: 1.0, [1, 2], progress=False, strategy="arm_elimination", firts=4)
+        search({"m": ["a", "b"]}, lambda a, e: 1.0, [1, 2], progress=False,
+               strategy="arm_elimination", firts=4)
 
 
 # ---- agentopt_search.search ---------------------------------------------------------------------
 
 bad_space = st.one_of(
     st.none(), st.integers(), st.text(), st.lists(st.text(max_size=3), max_size=3), st.just({}),
-    st.dictionaries(st.text(max_size=4), st.one_of(st.just([]), st.integers(), st.none(), st.text(min_size=1, max_size=3),
-                                                   st.lists(st.one_of(st.integers(), st.none(), st.just("")), min_size=1,
+    st.dictionaries(st.text(max_size=4),
+                    st.one_of(st.just([]), st.integers(), st.none(),
+                              st.text(min_size=1, max_size=3),
+                                                   st.lists(st.one_of(st.integers(), st.none(),
+                                                                      st.just("")), min_size=1,
                                                             max_size=2)), min_size=1, max_size=2),
     st.dictionaries(st.integers(), st.just(["a"]), min_size=1, max_size=1),
 )
@@ -189,7 +209,8 @@ def test_search_rejects_malformed_spaces(space):
 
 
 @FUZZ
-@given(examples=st.one_of(st.none(), st.integers(), st.text(), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+@given(examples=st.one_of(st.none(), st.integers(), st.text(),
+                          st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
                           st.just([]), st.floats()))
 def test_search_rejects_malformed_examples(examples):
     with pytest.raises(ValueError, match="examples"):
@@ -199,8 +220,10 @@ def test_search_rejects_malformed_examples(examples):
 @FUZZ
 @given(raw=st.one_of(st.none(), st.text(), st.booleans(), st.lists(st.floats(0, 1), max_size=2),
                      st.floats().filter(lambda x: math.isnan(x) or not 0 <= x <= 1),
-                     st.builds(Outcome, score=st.floats().filter(lambda x: math.isnan(x) or not 0 <= x <= 1)),
-                     st.builds(Outcome, score=st.floats(0, 1), cost_usd=st.floats(max_value=-1e-9) | st.just(math.nan))),
+                     st.builds(Outcome, score=st.floats().filter(
+                         lambda x: math.isnan(x) or not 0 <= x <= 1)),
+                     st.builds(Outcome, score=st.floats(0, 1),
+                               cost_usd=st.floats(max_value=-1e-9) | st.just(math.nan))),
        is_async=st.booleans())
 def test_search_rejects_malformed_outcomes(raw, is_async):
     def evaluate(assignment, example):
@@ -210,7 +233,8 @@ def test_search_rejects_malformed_outcomes(raw, is_async):
         return raw
 
     with pytest.raises(ValueError, match="combination m=a on example #"):
-        search({"m": ["a"]}, aevaluate if is_async else evaluate, [1, 2], progress=False, max_concurrency=2)
+        search({"m": ["a"]}, aevaluate if is_async else evaluate, [1, 2], progress=False,
+               max_concurrency=2)
 
 
 @FUZZ
@@ -228,6 +252,7 @@ def test_search_whose_evaluate_always_fails_is_one_value_error(exc):
 @pytest.fixture(scope="module")
 def apps():
     import dspy
+
     import lg_graphs
 
     class Program(dspy.Module):
@@ -238,26 +263,32 @@ def apps():
         def forward(self, question):
             return self.final(question=question)
 
-    return {"callable": (app, "solve"), "langgraph": (lg_graphs.planner_solver(), "plan"), "dspy": (Program(), "final")}
+    return {"callable": (app, "solve"), "langgraph": (lg_graphs.planner_solver(), "plan"),
+            "dspy": (Program(), "final")}
 
 
 V1 = "agentopt.assignment/v1"
+bad_kwargs = st.one_of(st.lists(st.integers()), st.integers(), st.text())
 slot_spec = st.one_of(json_values, st.fixed_dictionaries({"model": bad_model}),
-                      st.fixed_dictionaries({"model": st.just("sim/nano"), "kwargs": st.one_of(st.lists(st.integers()),
-                                                                                                 st.integers(), st.text())}))
+                      st.fixed_dictionaries({"model": st.just("sim/nano"), "kwargs": bad_kwargs}))
 
 
 def configs(slot: str):
-    """Malformed documents: garbage JSON values, wrong format, bad slots objects, wrong slot names, unknown models."""
+    """Malformed documents: garbage JSON values, wrong format, bad slots objects, wrong slot names,
+    unknown models."""
     return st.one_of(
         json_values.filter(lambda v: not (isinstance(v, dict) and v.get("format") == V1)),
-        st.fixed_dictionaries({"format": st.just(V1)}, optional={"slots": st.one_of(st.just({}), st.lists(json_values),
-                                                                                      st.text(), st.integers())}),
-        st.fixed_dictionaries({"format": st.just(V1), "slots": st.dictionaries(st.just(slot), slot_spec, min_size=1)}),
+        st.fixed_dictionaries({"format": st.just(V1)},
+                              optional={"slots": st.one_of(st.just({}), st.lists(json_values),
+                                                                                      st.text(),
+                                                           st.integers())}),
+        st.fixed_dictionaries({"format": st.just(V1),
+                               "slots": st.dictionaries(st.just(slot), slot_spec, min_size=1)}),
         st.fixed_dictionaries({"format": st.just(V1), "slots": st.dictionaries(
             st.text(max_size=6).filter(lambda s: s not in ("solve", "plan", "solve", "final")),
             st.just({"model": "sim/nano"}), min_size=1)}),
-        st.fixed_dictionaries({"format": st.just(V1), "framework": st.text(max_size=6) | st.integers(),
+        st.fixed_dictionaries({"format": st.just(V1),
+                               "framework": st.text(max_size=6) | st.integers(),
                                "slots": st.just({slot: {"model": "sim/nano"}})}).filter(
             lambda d: d["framework"] not in ("callable", "langgraph", "dspy")),
     )
@@ -303,7 +334,9 @@ def test_config_that_is_a_directory_or_missing(tmp_path):
 def test_bad_model_kwargs_are_a_model_error(apps):
     graph, slot = apps["langgraph"]
     with pytest.raises(ModelError, match="temperature"):
-        aa.apply(graph, {"format": V1, "slots": {slot: {"model": "sim/nano", "kwargs": {"temperature": "hot"}}}})
+        aa.apply(graph,
+                 {"format": V1,
+                  "slots": {slot: {"model": "sim/nano", "kwargs": {"temperature": "hot"}}}})
 
 
 # ---- the command line -------------------------------------------------------------------------
@@ -339,7 +372,8 @@ def _cli(args: list[str]):
 
 def _assert_one_clear_error(res, lines) -> str:
     assert res.exit_code == 2, res.output
-    assert isinstance(res.exception, SystemExit), repr(res.exception)  # not an exception from inside
+    # not an exception from inside
+    assert isinstance(res.exception, SystemExit), repr(res.exception)
     assert "Traceback" not in res.output
     errors = [ln for ln in lines if ln.startswith("error: ")]
     assert len(errors) == 1, res.output
@@ -347,19 +381,22 @@ def _assert_one_clear_error(res, lines) -> str:
 
 
 def _optimize_args(d: Path, **over: str) -> list[str]:
-    opts = {"--data": str(d / "data.jsonl"), "--metric": f"{d / 'app.py'}:metric", "--candidates": ",".join(CANDS),
-            "--out": str(d / "out.json"), **over}
+    opts = {"--data": str(d / "data.jsonl"), "--metric": f"{d / 'app.py'}:metric",
+            "--candidates": ",".join(CANDS), "--out": str(d / "out.json"), **over}
     app_spec = opts.pop("APP", f"{d / 'app.py'}:app")
     return ["optimize", app_spec, "--no-progress"] + [x for kv in opts.items() for x in kv]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.one_of(st.text(max_size=60).map(str.encode), st.binary(max_size=30),
                          json_values.map(lambda v: json.dumps(v).encode()),
-                         st.lists(json_values, max_size=3).map(lambda xs: "\n".join(map(json.dumps, xs)).encode())),
+                         st.lists(json_values, max_size=3).map(
+                             lambda xs: "\n".join(map(json.dumps, xs)).encode())),
        suffix=st.sampled_from([".json", ".jsonl"]))
 def test_cli_malformed_data_files(cli_dir, content, suffix):
-    """Exit 0 exactly when the file is a dataset (a non-empty JSON list / JSON lines); else one error line."""
+    """Exit 0 exactly when the file is a dataset (a non-empty JSON list / JSON lines);
+    else one error line."""
     path = cli_dir / f"fuzz{suffix}"
     path.write_bytes(content)
     res, lines = _cli(_optimize_args(cli_dir, **{"--data": str(path)}))
@@ -380,8 +417,10 @@ def _is_dataset(content: bytes, suffix: str) -> bool:
         return False
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(candidates=st.one_of(st.just(","), st.just("zzz=sim/nano"), unknown_sim, st.text(min_size=1, max_size=8).map(
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(candidates=st.one_of(st.just(","), st.just("zzz=sim/nano"), unknown_sim,
+                            st.text(min_size=1, max_size=8).map(
     lambda s: f"nosuchprovider-{s}")).filter(lambda s: s.strip() and not s.startswith("-")))
 def test_cli_malformed_candidates(cli_dir, candidates):
     res, lines = _cli(_optimize_args(cli_dir, **{"--candidates": candidates}))
@@ -421,13 +460,15 @@ def test_cli_show_bad_runs(cli_dir):
 
     (cli_dir / "garbage.db").write_text("not a database")
     foreign = f"sqlite:///{cli_dir / 'foreign.db'}"
-    optuna.create_study(storage=foreign, study_name="x").optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=2)
+    optuna.create_study(storage=foreign, study_name="x").optimize(
+        lambda t: t.suggest_float("a", 0, 1), n_trials=2)
     for args, match in [(["show", str(cli_dir / "missing.db")], "no such run database"),
                         (["show", str(cli_dir / "garbage.db")], "cannot read storage"),
                         (["show", "nosuch://x"], "cannot read storage"),
-                        (["show", foreign], "not written by agentopt"),
+                        (["show", foreign], "holds no agentopt run"),
                         (["show", foreign, "--study", "nope"], "has no study 'nope'"),
-                        (["show", foreign, "--json"], "not written by agentopt")]:
+                        (["show", foreign, "--study", "x"], "not written by agentopt"),
+                        (["show", foreign, "--json"], "holds no agentopt run")]:
         res, lines = _cli(args)
         assert match in _assert_one_clear_error(res, lines), args
 
@@ -441,9 +482,12 @@ def test_cli_subprocess_prints_one_error_line(cli_dir):
 
     (cli_dir / "bad.json").write_text('{"not": "a list"}')
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-m", "agentopt_adapters.cli"] + _optimize_args(cli_dir, **{
-        "--data": str(cli_dir / "bad.json")}), capture_output=True, text=True, env=env, timeout=120)
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "agentopt_adapters.cli"]
+                          + _optimize_args(cli_dir, **{
+        "--data": str(cli_dir / "bad.json")}), capture_output=True, text=True, env=env,
+                          timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert [ln for ln in proc.stderr.splitlines() if ln.strip()] == [

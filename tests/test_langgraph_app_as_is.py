@@ -5,8 +5,10 @@ output schema *and* method, forced tools, call kwargs) on every candidate path."
 from __future__ import annotations
 
 import asyncio
+import itertools
 import warnings
-from typing import Any, Iterator, TypedDict
+from collections.abc import Iterator
+from typing import Any, TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage
@@ -55,7 +57,7 @@ def graph_of(**nodes: Any) -> Any:
     for name, fn in nodes.items():
         b.add_node(name, fn)
     b.add_edge(START, names[0])
-    for a, c in zip(names, names[1:]):
+    for a, c in itertools.pairwise(names):
         b.add_edge(a, c)
     b.add_edge(names[-1], END)
     return b.compile()
@@ -92,16 +94,21 @@ def test_baseline_and_unassigned_slots_reach_the_users_endpoint_candidates_reach
     assert [(c.slot, c.model) for c in usage] == [("plan", "sim/small"), ("solve", "sim/medium")]
 
     before = counts(user, cand)
-    over_http = {"model": "openai/sim/nano", "kwargs": {"api_base": cand.url}}  # a candidate's own settings
+    # a candidate's own settings
+    over_http = {"model": "openai/sim/nano", "kwargs": {"api_base": cand.url}}
     with aa.bind(graph, {"plan": over_http, "solve": over_http}) as run:
         _, usage = run({"x": QUESTION})
     assert counts(user, cand) == (before[0], before[1] + 2)
     assert {c.model for c in usage} == {"openai/sim/nano"} and usage.unattributed == []
-    cfg = aa.export_config(graph, {"plan": {"model": "openai/sim/nano", "kwargs": {"api_base": cand.url, "api_key": "sk-x"}}})
-    assert cfg["slots"]["plan"]["kwargs"] == {"api_base": cand.url, "temperature": 0.0}  # secret never written
+    cfg = aa.export_config(graph,
+                           {"plan": {"model": "openai/sim/nano",
+                                     "kwargs": {"api_base": cand.url, "api_key": "sk-x"}}})
+    # secret never written
+    assert cfg["slots"]["plan"]["kwargs"] == {"api_base": cand.url, "temperature": 0.0}
 
 
-# ---------------------------------------------------------------------------------- what the model does
+# ---------------------------------------------------------------------------------- what the model
+# does
 def _patterns(own: ChatOpenAI) -> dict[str, tuple[Any, Any]]:
     """name -> (runnable built from the app's own model, check of its output)."""
     def is_answer(out: Any) -> bool:
@@ -115,7 +122,8 @@ def _patterns(own: ChatOpenAI) -> dict[str, tuple[Any, Any]]:
 
     return {
         "json_schema (default method)": (own.with_structured_output(Answer), is_answer),
-        "function_calling": (own.with_structured_output(Answer, method="function_calling"), is_answer),
+        "function_calling": (own.with_structured_output(Answer, method="function_calling"),
+                             is_answer),
         "json_mode": (own.with_structured_output(Answer, method="json_mode"), is_answer),
         "include_raw": (own.with_structured_output(Answer, include_raw=True), raw_and_parsed),
         "forced tool_choice": (own.bind_tools([multiply], tool_choice="multiply"), forced_call),
@@ -125,7 +133,8 @@ def _patterns(own: ChatOpenAI) -> dict[str, tuple[Any, Any]]:
 def _candidates(cand: SimServer) -> dict[str, Any]:
     return {
         "model string": "sim/small",
-        "model string + own endpoint": {"model": "openai/sim/small", "kwargs": {"api_base": cand.url}},
+        "model string + own endpoint": {"model": "openai/sim/small",
+                                        "kwargs": {"api_base": cand.url}},
         "same class, other endpoint": ChatOpenAI(model="sim/mini", base_url=cand.url, api_key="k"),
         "other class object": chat_model("sim/mini"),
     }
@@ -146,12 +155,15 @@ def test_every_candidate_path_keeps_structured_output_and_forced_tools(servers):
                 out, usage = run({"x": QUESTION})
             assert ok(out["y"]), (pattern, name, out["y"])
             assert counts(user) == before, (pattern, name)  # the app's endpoint is not called
-            assert len(usage) == 1 and usage.calls[0].slot == "ask" and usage.calls[0].model != "sim/large"
+            assert len(usage) == 1
+            assert usage.calls[0].slot == "ask"
+            assert usage.calls[0].model != "sim/large"
 
 
 def test_structured_output_streamed_and_awaited_on_a_candidate(servers):
     user, _ = servers
-    structured = ChatOpenAI(model="sim/large", base_url=user.url, api_key="k").with_structured_output(Answer)
+    structured = ChatOpenAI(model="sim/large", base_url=user.url,
+                            api_key="k").with_structured_output(Answer)
 
     def streamed(state: S) -> S:
         return {"y": list(structured.stream(state["x"]))[-1]}
@@ -163,4 +175,5 @@ def test_structured_output_streamed_and_awaited_on_a_candidate(servers):
     with aa.bind(graph, {"streamed": "sim/nano", "awaited": "sim/mini"}) as run:
         out, usage = asyncio.run(run.acall({"x": QUESTION}))
     assert isinstance(out["y"], Answer) and isinstance(out["z"], Answer)
-    assert [(c.slot, c.model) for c in usage] == [("streamed", "sim/nano"), ("awaited", "sim/mini")]
+    assert [(c.slot, c.model) for c in usage] == [("streamed", "sim/nano"),
+                                                  ("awaited", "sim/mini")]

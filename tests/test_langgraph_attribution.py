@@ -1,10 +1,11 @@
-"""Every call attributed and routed: subgraphs run with .batch / .abatch inside a node (LangGraph adds a
-batch-index namespace segment), and a graph made by aa.apply used as a node of a parent graph, with
-one model object serving several slots (the multi-level supervisor pattern)."""
+"""Every call attributed and routed: subgraphs run with .batch / .abatch inside a node (LangGraph
+adds a batch-index namespace segment), and a graph made by aa.apply used as a node of a parent
+graph, with one model object serving several slots (the multi-level supervisor pattern)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import warnings
 from typing import Any, TypedDict
@@ -32,7 +33,7 @@ def chain(**nodes: Any) -> Any:
     for name, fn in nodes.items():
         b.add_node(name, fn)
     b.add_edge(START, names[0])
-    for a, c in zip(names, names[1:]):
+    for a, c in itertools.pairwise(names):
         b.add_edge(a, c)
     b.add_edge(names[-1], END)
     return b.compile()
@@ -63,7 +64,8 @@ class NodeModels(BaseCallbackHandler):
 
     def on_chat_model_start(self, serialized, messages, *, run_id, metadata=None, **kw):
         with self.lock:
-            self.calls.append(((metadata or {}).get("langgraph_node"), kw["invocation_params"]["model"]))
+            self.calls.append(((metadata or {}).get("langgraph_node"),
+                               kw["invocation_params"]["model"]))
 
 
 # ---------------------------------------------------------------------------------- batch / abatch
@@ -97,7 +99,8 @@ def test_subgraph_abatch_inside_an_async_node_every_item_routed():
     assert usage.models_by_slot() == {"fan.draft": {"sim/large"}, "fan.check": {"sim/small"}}
 
 
-# ---------------------------------------------------------------------------------- applied graph nested
+# ---------------------------------------------------------------------------------- applied graph
+# nested
 def supervisor_over(team: Any, llm: Any) -> Any:
     def plan(state: S) -> S:
         return {"x": f"{state['x']} ({llm.invoke(state['x']).content})"}
@@ -122,15 +125,20 @@ def test_applied_graph_as_a_node_of_a_parent_uses_its_config():
 def test_bound_parent_over_an_applied_graph_attributes_every_call_and_outer_assignment_wins():
     llm = chat_model("sim/large")
     team, _ = two_step_team(llm)
-    parent = supervisor_over(aa.apply(team, aa.export_config(team, {"draft": "sim/nano", "check": "sim/mini"})), llm)
+    parent = supervisor_over(aa.apply(team,
+                                      aa.export_config(team,
+                                                       {"draft": "sim/nano",
+                                                        "check": "sim/mini"})), llm)
     slots = {s.name: s.default_model for s in aa.discover(parent)}
     assert slots == {"plan": "sim/large", "team.draft": "sim/nano", "team.check": "sim/mini"}
 
     with aa.bind(parent, {}) as run:  # the app as it is: the applied config runs inside
         _, usage = run({"x": QUESTIONS[1]})
-    assert [(c.slot, c.model) for c in usage] == [("plan", "sim/large"), ("team.draft", "sim/nano"),
+    assert [(c.slot, c.model) for c in usage] == [("plan", "sim/large"),
+                                                  ("team.draft", "sim/nano"),
                                                    ("team.check", "sim/mini")]
     with aa.bind(parent, {"team.draft": "sim/small", "plan": "sim/medium"}) as run:
         _, usage = run({"x": QUESTIONS[1]})
-    assert [(c.slot, c.model) for c in usage] == [("plan", "sim/medium"), ("team.draft", "sim/small"),
+    assert [(c.slot, c.model) for c in usage] == [("plan", "sim/medium"),
+                                                  ("team.draft", "sim/small"),
                                                    ("team.check", "sim/mini")]

@@ -1,5 +1,5 @@
-"""LangGraph binding: per-slot routing, recording, kwargs/tools/structured output kept, no mutation,
-invoke / ainvoke / stream / astream, unattributed calls, clear errors."""
+"""LangGraph binding: per-slot routing, recording, kwargs/tools/structured output kept, no
+mutation, invoke / ainvoke / stream / astream, unattributed calls, clear errors."""
 
 from __future__ import annotations
 
@@ -33,11 +33,13 @@ class Capture(BaseCallbackHandler):
 
     def on_chat_model_start(self, serialized, messages, *, run_id, metadata=None, **kw):
         with self.lock:
-            self.params.append({**kw.get("invocation_params", {}), "_node": (metadata or {}).get("langgraph_node")})
+            self.params.append({**kw.get("invocation_params", {}),
+                                "_node": (metadata or {}).get("langgraph_node")})
 
 
 def served(messages: list) -> list[str]:
-    """Model names reported by the responses themselves (the sim provider echoes the serving model)."""
+    """Model names reported by the responses themselves
+    (the sim provider echoes the serving model)."""
     return [m.response_metadata.get("model_name") for m in messages if isinstance(m, AIMessage)]
 
 
@@ -51,7 +53,11 @@ def test_planner_solver_bound_run_uses_assigned_models_and_keeps_kwargs():
     assert usage.models_by_slot() == {"plan": {"sim/small"}, "solve": {"sim/nano"}}
     assert [c.slot for c in usage] == ["plan", "solve"]
     for c in usage:
-        assert c.input_tokens > 0 and c.output_tokens > 0 and c.cost_usd and c.cost_usd > 0 and c.latency_s > 0
+        assert c.input_tokens > 0
+        assert c.output_tokens > 0
+        assert c.cost_usd
+        assert c.cost_usd > 0
+        assert c.latency_s > 0
     assert usage.cost_usd == pytest.approx(sum(c.cost_usd for c in usage))
     # SOLVER was built with temperature=0.0: the candidate inherits it (PLANNER set none)
     params = {p["_node"]: p for p in cap.params}
@@ -124,7 +130,8 @@ def test_no_mutation_and_pass_through_outside_binding():
     assert [p["model"] for p in cap.params] == ["sim/large", "sim/large"]
 
 
-# ---------------------------------------------------------------------------------- kwargs, outputs
+# ---------------------------------------------------------------------------------- kwargs,
+# outputs
 class Answer(BaseModel):
     value: int
     reason: str
@@ -149,7 +156,8 @@ def test_structured_output_and_response_format_survive_rebinding():
     json_mode = base.bind(response_format={"type": "json_object"})
 
     def ask(state: S) -> S:
-        return {"y": (structured.invoke(state["x"]), json.loads(json_mode.invoke(state["x"]).content))}
+        return {"y": (structured.invoke(state["x"]),
+                      json.loads(json_mode.invoke(state["x"]).content))}
 
     graph = one_node(ask)
     with aa.bind(graph, {"ask": "sim/mini"}) as run:
@@ -163,13 +171,16 @@ def test_structured_output_and_response_format_survive_rebinding():
 def test_assignment_accepts_model_objects_and_kwargs():
     graph = G.planner_solver()
     cap = Capture()
-    with aa.bind(graph, {"plan": chat_model("sim/xl"), "solve": {"model": "sim/mini", "kwargs": {"max_tokens": 2}}}) as run:
+    with aa.bind(graph,
+                 {"plan": chat_model("sim/xl"),
+                  "solve": {"model": "sim/mini", "kwargs": {"max_tokens": 2}}}) as run:
         _, usage = run(G.QUESTION, config={"callbacks": [cap]})
     assert usage.models_by_slot() == {"plan": {"sim/xl"}, "solve": {"sim/mini"}}
     assert usage.calls[1].output_tokens <= 2 and cap.params[1]["temperature"] == 0.0
 
 
-# ---------------------------------------------------------------------------------- async / streaming
+# ---------------------------------------------------------------------------------- async /
+# streaming
 def test_acall_routes_like_call():
     graph = G.agent_subgraph()
 
@@ -218,7 +229,8 @@ def test_stream_and_astream_graph_and_model_level_streaming():
         assert set(asyncio.run(events())) == {"sim/medium"}  # outside the runner: the user's model
 
 
-# ---------------------------------------------------------------------------------- gaps and errors
+# ---------------------------------------------------------------------------------- gaps and
+# errors
 def test_unattributed_call_is_reported_not_dropped():
     planner = G.PLANNER
 
@@ -256,7 +268,8 @@ def test_unknown_slot_and_bad_values_are_clear_errors():
         aa.bind(graph, {"plan": "sim/does-not-exist"})
 
 
-# ---------------------------------------------------------------------------------- more graph shapes
+# ---------------------------------------------------------------------------------- more graph
+# shapes
 def _react(llm, tools, **compile_kwargs):
     from langgraph.prebuilt import ToolNode, tools_condition
 
@@ -290,7 +303,8 @@ def test_subgraph_invoked_in_node_with_its_own_thread_id():
     sub = _react(chat_model("sim/medium"), G.TOOLS, checkpointer=InMemorySaver())
 
     def delegate(state: G.MsgState) -> dict:
-        res = sub.invoke({"messages": state["messages"]}, {"configurable": {"thread_id": "private"}})
+        res = sub.invoke({"messages": state["messages"]},
+                         {"configurable": {"thread_id": "private"}})
         return {"messages": res["messages"][-1:]}
 
     b = StateGraph(G.MsgState)
@@ -316,8 +330,10 @@ def test_model_called_inside_a_tool_is_the_tools_slot():
 
     graph = _react(chat_model("sim/medium"), [lookup])
     slots = {s.name: s for s in aa.discover(graph)}
-    assert list(slots) == ["agent", "tools"]  # the tool held by Agent for bind_tools is not agent#2
+    # the tool held by Agent for bind_tools is not agent#2
+    assert list(slots) == ["agent", "tools"]
     assert "tool 'lookup'" in slots["tools"].where
     with aa.bind(graph, {"tools": "sim/xl"}) as run:
         _, usage = run(G.MESSAGES)
-    assert [(c.slot, c.model) for c in usage] == [("agent", "sim/medium"), ("tools", "sim/xl"), ("agent", "sim/medium")]
+    assert [(c.slot, c.model) for c in usage] == [("agent", "sim/medium"), ("tools", "sim/xl"),
+                                                  ("agent", "sim/medium")]

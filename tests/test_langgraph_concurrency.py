@@ -1,5 +1,6 @@
 """Many assignments evaluated at once on the *same* graph objects, in threads and in asyncio tasks:
-every chat-model call must run on its own assignment's model (>= 1,000 calls per mode, 0 misrouted)."""
+every chat-model call must run on its own assignment's model (>= 1,000 calls per mode, 0
+misrouted)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 pytestmark = pytest.mark.slow  # thousands of calls per mode
 
-MODELS = ["sim/nano", "sim/mini", "sim/small", "sim/medium", "sim/large", "sim/xl", "sim/frontier", "sim/maverick"]
+MODELS = ["sim/nano", "sim/mini", "sim/small", "sim/medium", "sim/large", "sim/xl", "sim/frontier",
+          "sim/maverick"]
 GRAPHS = {
     "planner_solver": (G.planner_solver(), G.QUESTION),
     "react_class": (G.react_class(), G.MESSAGES),
@@ -46,8 +48,10 @@ def check(assignment: dict[str, str], out: Any, usage: aa.Usage) -> tuple[int, i
     for call in usage:
         if call.slot is None or call.model != assignment[call.slot] or call.error:
             misrouted += 1
-    if isinstance(out, dict) and "messages" in out:  # what the serving models said about themselves
-        served = [m.response_metadata.get("model_name") for m in out["messages"] if isinstance(m, AIMessage)]
+    if isinstance(out, dict) and "messages" in out:
+        # what the serving models said about themselves
+        served = [m.response_metadata.get("model_name") for m in out["messages"]
+                  if isinstance(m, AIMessage)]
         expected = {assignment[c.slot] for c in usage if c.slot}
         misrouted += sum(1 for s in served if s not in expected)
         if "summarize" in assignment and served[-1] != assignment["summarize"]:
@@ -77,7 +81,8 @@ def test_threads_many_assignments_zero_misrouted():
     with aa.bind(GRAPHS[name][0], a) as run:
         out, usage = run(GRAPHS[name][1])
     assert check(a, out, usage)[1] == 0 and check(other, out, usage)[1] >= len(usage)
-    print(f"\nthreads: {len(jobs)} runs, {len(plan)} assignments, {calls} calls, {misrouted} misrouted")
+    print(f"\nthreads: {len(jobs)} runs, {len(plan)} assignments, {calls} calls, {misrouted} "
+          "misrouted")
     assert calls >= MIN_CALLS
     assert misrouted == 0
 
@@ -87,7 +92,8 @@ def test_asyncio_many_assignments_zero_misrouted():
 
     async def main():
         with ExitStack() as stack:
-            runners = [(name, a, stack.enter_context(aa.bind(GRAPHS[name][0], a))) for name, a in plan]
+            runners = [(name, a, stack.enter_context(aa.bind(GRAPHS[name][0], a)))
+                       for name, a in plan]
             jobs = [runners[i % len(runners)] for i in range(480)]
             random.Random(2).shuffle(jobs)
 
@@ -101,7 +107,8 @@ def test_asyncio_many_assignments_zero_misrouted():
     results = asyncio.run(main())
     calls = sum(c for c, _ in results)
     misrouted = sum(m for _, m in results)
-    print(f"\nasyncio: {len(results)} runs, {len(plan)} assignments, {calls} calls, {misrouted} misrouted")
+    print(f"\nasyncio: {len(results)} runs, {len(plan)} assignments, {calls} calls, {misrouted} "
+          "misrouted")
     assert calls >= MIN_CALLS
     assert misrouted == 0
 

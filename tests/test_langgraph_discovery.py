@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import warnings
 from typing import Annotated, Any, TypedDict
 
@@ -43,7 +44,7 @@ def linear(*nodes: tuple[str, Any], state: type = S):
         b.add_node(name, fn)
     names = [n for n, _ in nodes]
     b.add_edge(START, names[0])
-    for a, c in zip(names, names[1:]):
+    for a, c in itertools.pairwise(names):
         b.add_edge(a, c)
     b.add_edge(names[-1], END)
     return b.compile()
@@ -55,7 +56,8 @@ def test_planner_solver_module_level_models():
     assert list(slots) == ["plan", "solve"]
     assert slots["plan"].default_model == "sim/large"
     assert "global 'PLANNER' of plan()" in slots["plan"].where
-    assert "global 'solve_chain'" in slots["solve"].where and "RunnableSequence" in slots["solve"].where
+    assert "global 'solve_chain'" in slots["solve"].where
+    assert "RunnableSequence" in slots["solve"].where
 
 
 def test_class_node_with_bind_tools_in_react_loop():
@@ -88,7 +90,8 @@ def test_model_built_at_call_time_static_hint_then_probe():
 
 def test_probe_finds_model_hidden_from_static_view():
     def hidden(state: S) -> S:  # the factory is looked up by name at call time: opaque to the walk
-        factory = getattr(importlib.import_module("agentopt_adapters." + "models"), "chat_" + "model")
+        factory = getattr(importlib.import_module("agentopt_adapters." + "models"),
+                          "chat_" + "model")
         return {"y": str(factory("sim/nano").invoke(state["x"]).content)}
 
     graph = linear(("hidden", hidden))
@@ -129,7 +132,9 @@ def test_closure_bound_method_with_config_and_structured_output():
         return {"y": str(structured.invoke(state["x"]))}
 
     slots = by_name(aa.discover(linear(("c", make_node(a)), ("m", Holder().step), ("s", struct))))
-    assert [(n, s.default_model) for n, s in slots.items()] == [("c", "sim/nano"), ("m", "sim/mini"), ("s", "sim/small")]
+    assert [(n, s.default_model) for n, s in slots.items()] == [("c", "sim/nano"),
+                                                                ("m", "sim/mini"),
+                                                                ("s", "sim/small")]
     assert "closure 'llm'" in slots["c"].where
     assert "attribute 'runnable' of Holder" in slots["m"].where
     assert "global 'structured'" in slots["s"].where or "closure 'structured'" in slots["s"].where
@@ -153,11 +158,13 @@ def test_two_models_in_one_node_and_one_model_in_two_nodes():
     graph = linear(("first", first), ("both", both), ("second", second))
     slots = by_name(aa.discover(graph))
     assert list(slots) == ["first", "both", "both#2", "second"]
-    assert slots["both"].default_model == "sim/nano" and slots["both#2"].default_model == "sim/large"
+    assert slots["both"].default_model == "sim/nano"
+    assert slots["both#2"].default_model == "sim/large"
     with aa.bind(graph, {"first": "sim/mini", "both#2": "sim/medium", "second": "sim/xl"}) as run:
         _, usage = run({"x": "What is 2 + 2?"})
     assert [(c.slot, c.model) for c in usage] == [
-        ("first", "sim/mini"), ("both", "sim/nano"), ("both#2", "sim/medium"), ("second", "sim/xl")]
+        ("first", "sim/mini"), ("both", "sim/nano"), ("both#2", "sim/medium"),
+        ("second", "sim/xl")]
 
 
 def test_create_agent_and_nested_subgraph_and_graph_invoked_inside_node():
@@ -186,7 +193,8 @@ def test_create_agent_and_nested_subgraph_and_graph_invoked_inside_node():
 def test_init_chat_model_configurable_fields():
     from langchain.chat_models import init_chat_model
 
-    llm = init_chat_model("sim/mini", model_provider="litellm", configurable_fields=("model", "temperature"),
+    llm = init_chat_model("sim/mini", model_provider="litellm",
+                          configurable_fields=("model", "temperature"),
                           api_key="sim-no-key-needed")
 
     def node(state: S) -> S:
@@ -217,7 +225,8 @@ def test_model_in_conditional_edge_belongs_to_source_node():
 
 
 def test_no_chat_model_is_a_clear_error():
-    graph = linear(("a", lambda s: {"y": s["x"].upper()}), ("b", functools.partial(lambda s, k: {"y": k}, k="v")))
+    graph = linear(("a", lambda s: {"y": s["x"].upper()}),
+                   ("b", functools.partial(lambda s, k: {"y": k}, k="v")))
     with pytest.raises(aa.DiscoveryError, match=r"no chat model found .*nodes \['a', 'b'\]"):
         aa.discover(graph)
 

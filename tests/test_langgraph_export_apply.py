@@ -10,7 +10,6 @@ import textwrap
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
@@ -44,11 +43,13 @@ class Models(BaseCallbackHandler):
 
 
 CASES = [
-    ("planner_solver", G.QUESTION, {"plan": "sim/nano", "solve": "sim/mini"}, {"plan": {"sim/nano"}, "solve": {"sim/mini"}}),
+    ("planner_solver", G.QUESTION, {"plan": "sim/nano", "solve": "sim/mini"},
+     {"plan": {"sim/nano"}, "solve": {"sim/mini"}}),
     ("react_class", G.MESSAGES, {"agent": "sim/small"}, {"agent": {"sim/small"}}),
     ("agent_subgraph", G.MESSAGES, {"research.agent": "sim/nano", "summarize": "sim/maverick"},
      {"research.agent": {"sim/nano"}, "summarize": {"sim/maverick"}}),
-    ("calltime", G.QUESTION, {"finalize": "sim/small"}, {"draft": {"sim/mini"}, "finalize": {"sim/small"}}),
+    ("calltime", G.QUESTION, {"finalize": "sim/small"},
+     {"draft": {"sim/mini"}, "finalize": {"sim/small"}}),
 ]
 
 
@@ -68,22 +69,29 @@ def test_export_file_apply_run(tmp_path, name, example, assignment, expected):
     # the user's graph is untouched
     seen = Models()
     graph.invoke(example, {"callbacks": [seen]})
-    assert all(models.isdisjoint(expected[n]) or n not in assignment for n, models in seen.by_node().items())
+    assert all(models.isdisjoint(expected[n]) or n not in assignment
+               for n, models in seen.by_node().items())
 
 
 def test_export_keeps_generation_kwargs_and_drops_secrets():
     graph = G.planner_solver()
-    cfg = aa.export_config(graph, {"plan": {"model": "sim/small", "kwargs": {"api_key": "sk-secret", "top_p": 0.5}},
+    cfg = aa.export_config(graph,
+                           {"plan": {"model": "sim/small",
+                                     "kwargs": {"api_key": "sk-secret", "top_p": 0.5}},
                                    "solve": "sim/nano"})
     assert cfg["slots"]["plan"] == {"model": "sim/small", "kwargs": {"top_p": 0.5}}
-    assert cfg["slots"]["solve"] == {"model": "sim/nano", "kwargs": {"temperature": 0.0, "max_tokens": 256}}
+    assert cfg["slots"]["solve"] == {"model": "sim/nano",
+                                     "kwargs": {"temperature": 0.0, "max_tokens": 256}}
     assert "sk-secret" not in json.dumps(cfg)
 
 
 def test_tuned_graph_streams_copies_and_runs_concurrently():
     graph = G.agent_subgraph()
-    t1 = aa.apply(graph, aa.export_config(graph, {"research.agent": "sim/mini", "summarize": "sim/mini"}))
-    t2 = aa.apply(graph, aa.export_config(graph, {"research.agent": "sim/large", "summarize": "sim/large"}))
+    t1 = aa.apply(graph,
+                  aa.export_config(graph, {"research.agent": "sim/mini", "summarize": "sim/mini"}))
+    t2 = aa.apply(graph,
+                  aa.export_config(graph,
+                                   {"research.agent": "sim/large", "summarize": "sim/large"}))
 
     def run(tuned):
         seen = Models()
@@ -95,7 +103,8 @@ def test_tuned_graph_streams_copies_and_runs_concurrently():
     assert results == [{"sim/mini"}, {"sim/large"}] * 10
 
     seen = Models()
-    chunks = list(t1.with_config(recursion_limit=40).stream(G.MESSAGES, {"callbacks": [seen]}, stream_mode="updates"))
+    chunks = list(t1.with_config(recursion_limit=40).stream(G.MESSAGES, {"callbacks": [seen]},
+                                                            stream_mode="updates"))
     assert chunks and {m for _, m in seen.calls} == {"sim/mini"}
 
     async def astream():
@@ -112,7 +121,8 @@ def test_apply_errors_name_the_fix(tmp_path):
     graph = G.planner_solver()
     cfg = aa.export_config(graph, {"plan": "sim/nano"})
     typo = {**cfg, "slots": {"pln": cfg["slots"]["plan"]}}
-    with pytest.raises(aa.SlotError, match=r"config names unknown slot\(s\) \['pln'\].*\['plan', 'solve'\]"):
+    with pytest.raises(aa.SlotError,
+                       match=r"config names unknown slot\(s\) \['pln'\].*\['plan', 'solve'\]"):
         aa.apply(graph, typo)
     with pytest.raises(aa.ConfigError, match="framework 'dspy'"):
         aa.apply(graph, {**cfg, "framework": "dspy"})

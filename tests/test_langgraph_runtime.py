@@ -56,7 +56,8 @@ def async_graph() -> Any:
 # ---------------------------------------------------------------------------------- async
 def test_probe_awaits_an_async_graph_and_finds_call_time_models():
     graph = async_graph()
-    slots = {s.name: s.default_model for s in aa.discover(graph, probe_input={"x": "What is 2 + 2?"})}
+    slots = {s.name: s.default_model
+             for s in aa.discover(graph, probe_input={"x": "What is 2 + 2?"})}
     assert slots == {"draft": "sim/mini", "finish": "sim/xl"}
 
 
@@ -65,7 +66,8 @@ def test_async_only_graph_runs_from_sync_code_and_awaited():
     with aa.bind(graph, {"draft": "sim/nano", "finish": "sim/small"}) as run:
         assert run.prefers_async
         out, usage = run({"x": "What is 2 + 2?"})  # no loop here: runs on a private loop
-        assert out["z"] and [(c.slot, c.model) for c in usage] == [("draft", "sim/nano"), ("finish", "sim/small")]
+        assert out["z"] and [(c.slot, c.model) for c in usage] == [("draft", "sim/nano"),
+                                                                   ("finish", "sim/small")]
 
         async def inside_a_running_loop():
             sync_result = run({"x": "What is 3 + 3?"})  # a sync call from async code still works
@@ -83,10 +85,12 @@ def test_sync_graph_prefers_sync_and_acall_works():
     assert [(c.slot, c.model) for c in usage] == [("plan", "sim/nano"), ("solve", "sim/large")]
 
 
-# ---------------------------------------------------------------------------------- runtime context
+# ---------------------------------------------------------------------------------- runtime
+# context
 @dataclass
 class Context:
-    """Like the official ReAct-agent template: the model and prompt come from the runtime context."""
+    """Like the official ReAct-agent template:
+    the model and prompt come from the runtime context."""
 
     model: str = "sim/large"
     system_prompt: str = "You are a helpful assistant."
@@ -120,7 +124,8 @@ def test_runtime_context_reaches_the_nodes_and_the_slot_is_routed():
     with aa.bind(graph, {}, context=Context(model="sim/small")) as run:
         _, usage = run(G.MESSAGES)
         assert {c.model for c in usage} == {"sim/small"} and len(usage) >= 2
-        _, usage = run(G.MESSAGES, context={"model": "sim/mini"})  # per run, a dict coerced by LangGraph
+        # per run, a dict coerced by LangGraph
+        _, usage = run(G.MESSAGES, context={"model": "sim/mini"})
         assert {c.model for c in usage} == {"sim/mini"}
     with aa.bind(graph, {"call_model": "sim/nano"}, context=Context()) as run:
         _, usage = run(G.MESSAGES)
@@ -128,13 +133,13 @@ def test_runtime_context_reaches_the_nodes_and_the_slot_is_routed():
 
 
 def test_missing_runtime_context_error_says_what_to_pass():
-    with aa.bind(react_template(), {}) as run:
-        with pytest.raises(AttributeError) as info:
-            run(G.MESSAGES)
+    with aa.bind(react_template(), {}) as run, pytest.raises(AttributeError) as info:
+        run(G.MESSAGES)
     assert "context_schema='Context'" in "\n".join(getattr(info.value, "__notes__", []))
 
 
-# ---------------------------------------------------------------------------------- config and tracing
+# ---------------------------------------------------------------------------------- config and
+# tracing
 class Seen(BaseCallbackHandler):
     run_inline = True
 
@@ -149,10 +154,12 @@ class Seen(BaseCallbackHandler):
 
 def test_run_config_tags_and_metadata_merge_with_the_bindings():
     seen_bind, seen_run = Seen(), Seen()
-    user_cfg: RunnableConfig = {"tags": ["my-app"], "metadata": {"team": "research", "agentopt_example": -1},
+    user_cfg: RunnableConfig = {"tags": ["my-app"],
+                                "metadata": {"team": "research", "agentopt_example": -1},
                                 "callbacks": [seen_bind]}
     search_cfg: RunnableConfig = {"tags": ["agentopt"], "callbacks": [seen_run],
-                                  "metadata": {"agentopt_combination": "plan=sim/nano", "agentopt_example": 3}}
+                                  "metadata": {"agentopt_combination": "plan=sim/nano",
+                                               "agentopt_example": 3}}
     with aa.bind(G.planner_solver(), {"plan": "sim/nano"}, config=user_cfg) as run:
         _, usage = run(G.QUESTION, config=search_cfg)
     assert len(usage) == 2 and len(seen_bind.starts) == len(seen_run.starts) == 2
@@ -206,7 +213,8 @@ def test_unknown_bind_option_is_a_clear_error():
 # ---------------------------------------------------------------------------------- failures
 def failing_after_one_call() -> Any:
     def think(state: S) -> S:
-        return {"y": str(chat_model("sim/medium").invoke(state["x"]).content)}  # built at call time
+        # built at call time
+        return {"y": str(chat_model("sim/medium").invoke(state["x"]).content)}
 
     def explode(state: S) -> S:
         raise ValueError("the app's own bug")
@@ -222,8 +230,10 @@ def failing_after_one_call() -> Any:
 
 def test_a_failing_probe_keeps_what_it_saw_and_a_failing_run_keeps_what_it_paid():
     graph = failing_after_one_call()
-    with pytest.warns(RuntimeWarning, match=r"probe run .* failed after 1 model call\(s\) \(ValueError"):
-        slots = {s.name: s.default_model for s in aa.discover(graph, probe_input={"x": "What is 5 + 5?"})}
+    with pytest.warns(RuntimeWarning,
+                      match=r"probe run .* failed after 1 model call\(s\) \(ValueError"):
+        slots = {s.name: s.default_model
+                 for s in aa.discover(graph, probe_input={"x": "What is 5 + 5?"})}
     assert slots == {"think": "sim/medium"}
     with aa.bind(graph, {"think": "sim/nano"}) as run:
         with pytest.raises(ValueError, match="own bug") as info:

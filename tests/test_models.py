@@ -1,4 +1,5 @@
-"""Model factory: strings / objects / factories -> LangChain chat models and dspy.LM; model_name."""
+"""Model factory: strings / objects / factories -> LangChain chat models and dspy.LM;
+model_name."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_objects_and_factories_pass_through() -> None:
     assert chat_model(fake) is fake
     native = ChatOpenAI(model="gpt-4o-mini", api_key="x")
     assert chat_model(lambda: native) is native and model_name(native) == "gpt-4o-mini"
-    with pytest.raises(ModelError, match="slot 'plan': model factory .* returned str"):
+    with pytest.raises(ModelError, match=r"slot 'plan': model factory .* returned str"):
         chat_model(lambda: "nope", slot="plan")
 
 
@@ -58,15 +59,21 @@ def test_dspy_lm_defaults_to_no_cache_and_works() -> None:
     lm = dspy_lm("sim/medium", temperature=0.0)
     assert isinstance(lm, dspy.LM) and lm.cache is False
     out = lm("What is 5 * 5?")
-    assert "25" in out[0] and lm.history[-1]["usage"]["completion_tokens"] > 0 and lm.history[-1]["cost"] > 0
+    assert "25" in out[0]
+    assert lm.history[-1]["usage"]["completion_tokens"] > 0
+    assert lm.history[-1]["cost"] > 0
     existing = dspy.LM("sim/xl", cache=False)
     assert dspy_lm(existing) is existing
 
 
 def test_bad_model_strings_name_the_slot_and_the_fix() -> None:
-    with pytest.raises(ModelError, match="slot 'solve': unknown model 'sim/huge'; provider 'sim' serves \\['sim/frontier'"):
+    with pytest.raises(ModelError,
+                       match=r"slot 'solve': unknown model 'sim/huge'; provider 'sim' serves "
+                             r"\['sim/frontier'"):
         chat_model("sim/huge", slot="solve")
-    with pytest.raises(ModelError, match="slot 'plan': model 'nosuchprovider/x' is not usable: .*LLM Provider NOT provided"):
+    with pytest.raises(ModelError,
+                       match=r"slot 'plan': model 'nosuchprovider/x' is not usable: .*LLM "
+                             r"Provider NOT provided"):
         chat_model("nosuchprovider/x", slot="plan")
     with pytest.raises(ModelError, match="unknown model 'sim/huge'; provider 'sim' serves"):
         dspy_lm("sim/huge")

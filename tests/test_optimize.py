@@ -1,4 +1,5 @@
-"""optimize() end to end on a plain callable app with simulated models; bad input; export/apply; plot."""
+"""optimize() end to end on a plain callable app with simulated models; bad input; export/apply;
+plot."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import pytest
 
 import agentopt_adapters as aa
 from agentopt_adapters.callable import CallableApp, completion
-from agentopt_adapters.errors import AgentOptError, DatasetError, MetricError, ModelError, SlotError
+from agentopt_adapters.errors import (
+    AgentOptError,
+    DatasetError,
+    MetricError,
+    ModelError,
+    SlotError,
+)
 from agentopt_adapters.sim.tasks import load_task
 
 TASK = load_task("arithmetic")
@@ -20,7 +27,8 @@ CALLS = {"n": 0}
 def two_slot_app(models, ex):
     """plan with one model, answer with another (both real simulated calls)."""
     CALLS["n"] += 1
-    plan = completion(models, "plan", messages=[{"role": "user", "content": f"Plan: {ex['question']}"}])
+    plan = completion(models, "plan",
+                      messages=[{"role": "user", "content": f"Plan: {ex['question']}"}])
     ans = completion(models, "solve", messages=[
         {"role": "user", "content": ex["question"]},
         {"role": "assistant", "content": plan.choices[0].message.content}])
@@ -35,9 +43,11 @@ def single(models, ex):
     return r.choices[0].message.content
 
 
-def opt(app=two_slot_app, data=DATA, metric=TASK.metric, candidates=("sim/nano", "sim/small"), **kw):
+def opt(app=two_slot_app, data=DATA, metric=TASK.metric, candidates=("sim/nano", "sim/small"),
+        **kw):
     kw.setdefault("progress", False)
-    return aa.optimize(app, data, metric, list(candidates) if not isinstance(candidates, dict) else candidates, **kw)
+    return aa.optimize(app, data, metric,
+                       list(candidates) if not isinstance(candidates, dict) else candidates, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +57,15 @@ def result():
 
 def test_callable_end_to_end_with_baseline(result, capsys):
     assert result.framework == "callable"
-    # the baseline (the app's declared sim/large in both slots) is measured beside the space, not in it
-    assert result.baseline is not None and result.baseline.assignment == {"plan": "(current)", "solve": "(current)"}
+    # the baseline (the app's declared sim/large in both slots) is measured beside the space, not
+    # in it
+    assert result.baseline is not None
+    assert result.baseline.assignment == {"plan": "(current)", "solve": "(current)"}
     assert result.baseline.n == len(DATA) and result.baseline.status == "anchor"
     assert len(result.leaderboard) == 4  # exactly the asked space: {nano, small}^2
     assert all(s.n == len(DATA) for s in result.leaderboard)
-    assert result.best is not None and result.best.mean_score == max(s.mean_score for s in result.leaderboard)
+    assert result.best is not None and result.best.mean_score == max(s.mean_score
+                                                                     for s in result.leaderboard)
     assert result.n_paid == 5 * len(DATA)  # four combinations and the baseline, each cell once
     spent = sum(s.mean_cost_usd * s.n for s in [*result.leaderboard, result.baseline])
     assert math.isclose(result.spent_usd, spent, rel_tol=1e-6)
@@ -61,7 +74,8 @@ def test_callable_end_to_end_with_baseline(result, capsys):
     result.print_summary()
     out = capsys.readouterr().out
     assert "baseline" in out.lower() and "Leaderboard" in out
-    assert result.comparison() in out.replace("\n", " ") or "Best vs baseline" in out or "is the pick" in out
+    assert result.comparison() in out.replace("\n", " ") or "Best vs baseline" in out \
+        or "is the pick" in out
 
 
 def test_comparison_is_honest(result):
@@ -118,23 +132,26 @@ def test_plot_written_with_data(result, tmp_path):
 def test_to_dict_json(result):
     d = result.to_dict()
     json.dumps(d, default=str)
-    assert d["baseline"]["assignment"] == {"plan": "(current)", "solve": "(current)"} and d["framework"] == "callable"
+    assert d["baseline"]["assignment"] == {"plan": "(current)", "solve": "(current)"}
+    assert d["framework"] == "callable"
 
 
 def test_candidates_dict_declares_slots_and_constraints():
     res = opt(app=single, candidates={"solve": ["sim/nano", "sim/medium"]}, strategy="brute_force",
               max_cost_per_example=0.00005)
-    assert res.baseline is None and "No baseline: the app declares no default model" in res.comparison()
+    assert res.baseline is None
+    assert "No baseline: the app declares no default model" in res.comparison()
     cheap = res.get({"solve": "sim/nano"})
     assert res.best is not None and res.best.assignment == {"solve": "sim/nano"}
     assert cheap.mean_cost_usd <= 0.00005 < res.get({"solve": "sim/medium"}).mean_cost_usd
-    none = opt(app=single, candidates={"solve": ["sim/nano"]}, min_score=1.01 - 0.01, max_cost_per_example=0.0)
+    none = opt(app=single, candidates={"solve": ["sim/nano"]}, min_score=1.01 - 0.01,
+               max_cost_per_example=0.0)
     assert none.best is None and none.extra["no_feasible"]
 
 
 def test_weighted_objective_prefers_cheap():
-    res = opt(app=single, candidates={"solve": ["sim/nano", "sim/frontier"]}, strategy="brute_force",
-              objective={"score": 1.0, "cost": -1e6})
+    res = opt(app=single, candidates={"solve": ["sim/nano", "sim/frontier"]},
+              strategy="brute_force", objective={"score": 1.0, "cost": -1e6})
     assert res.best.assignment == {"solve": "sim/nano"}
 
 
@@ -166,16 +183,19 @@ def test_pairs_and_failed_runs_and_app_errors():
         seen.append(example)
         return float(out == example[1])
 
-    res = opt(app=app, data=[(1, 2), (2, 4), (3, 6), (4, 8)], metric=metric, candidates=["sim/nano"])
+    res = opt(app=app, data=[(1, 2), (2, 4), (3, 6), (4, 8)], metric=metric,
+              candidates=["sim/nano"])
     s = res.leaderboard[0]
     assert s.n == 4 and s.n_errors == 2 and s.mean_score == 0.5
     assert all(isinstance(e, tuple) for e in seen)  # metric got the original pair
-    assert math.isclose(s.mean_cost_usd, 0.003 / 4)  # the FailedRun's real cost counted; the crash cost 0
+    # the FailedRun's real cost counted; the crash cost 0
+    assert math.isclose(s.mean_cost_usd, 0.003 / 4)
 
 
 # ---- bad input: one clear error each, before any call -----------------------------------------
 
-@pytest.mark.parametrize("data, msg", [([], "empty"), (None, "list"), (42, "iterable"), ("abc", "list")])
+@pytest.mark.parametrize("data, msg",
+                         [([], "empty"), (None, "list"), (42, "iterable"), ("abc", "list")])
 def test_bad_dataset(data, msg):
     CALLS["n"] = 0
     with pytest.raises(DatasetError, match=msg):
@@ -185,7 +205,8 @@ def test_bad_dataset(data, msg):
 
 def test_unknown_model_lists_available():
     CALLS["n"] = 0
-    with pytest.raises(ModelError, match=r"unknown model 'sim/bogus'; provider 'sim' serves \[.*'sim/nano'"):
+    with pytest.raises(ModelError,
+                       match=r"unknown model 'sim/bogus'; provider 'sim' serves \[.*'sim/nano'"):
         opt(candidates=["sim/nano", "sim/bogus"])
     with pytest.raises(ModelError, match="plan"):
         opt(candidates={"plan": ["sim/nope"], "solve": ["sim/nano"]})
@@ -216,13 +237,15 @@ def test_callable_without_slots():
     (lambda ex, out: "yes", r"metric returned 'yes'"),
 ])
 def test_broken_metric_stops_early(metric, msg):
-    """A metric that fails on each of its first examples is broken: stop before spending the budget."""
+    """A metric that fails on each of its first examples is broken:
+    stop before spending the budget."""
     from agentopt_adapters.optimization.evaluate import METRIC_FAILURES_TO_STOP
 
     CALLS["n"] = 0
     with pytest.raises(MetricError, match=msg):
         opt(metric=metric, max_concurrency=1)
-    assert CALLS["n"] <= 5 * METRIC_FAILURES_TO_STOP  # the first examples of four combinations + baseline
+    # the first examples of four combinations + baseline
+    assert CALLS["n"] <= 5 * METRIC_FAILURES_TO_STOP
 
 
 def test_one_bad_metric_value_is_an_error_cell_and_the_run_goes_on(capsys):
@@ -256,7 +279,36 @@ def test_storage_resume_and_meta(tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     first = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
     again = opt(candidates={"solve": ["sim/nano", "sim/small"]}, storage=url, data=DATA[:6])
-    assert again.n_reused == first.n_paid and again.n_paid == 0 and again.spent_this_run_usd == 0
+    assert again.n_reused == first.n_paid and again.n_paid == 0 and again.spent_usd == 0
     assert again.best.assignment == first.best.assignment
     meta = read_run(url).metadata
     assert meta["framework"] == "callable" and meta["slots"] == {"solve": "solve"}
+
+
+@pytest.mark.slow
+def test_load_result_reprices_and_moves_a_cost_pick_with_no_call(tmp_path):
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    cands = {"solve": ["sim/nano", "sim/small", "sim/medium"]}
+    # tolerance 1: every combination is acceptable, so the cheapest is the pick
+    first = opt(candidates=cands, storage=url, data=DATA[:6], objective="cost", tolerance=0.99,
+                strategy="brute_force")
+    cheapest = first.best.assignment["solve"]
+    assert first.best.mean_cost_usd == min(s.mean_cost_usd for s in first.leaderboard)
+    calls = CALLS["n"]
+    same = aa.load_result(url)
+    assert same.best.assignment == first.best.assignment
+    assert same.n_paid == 0
+    assert same.spent_usd == 0
+    assert [(s.assignment, s.mean_score, s.n) for s in same.leaderboard] == \
+        [(s.assignment, s.mean_score, s.n) for s in first.leaderboard]
+    assert same.evidence_usd == pytest.approx(first.evidence_usd)
+    dearer = aa.load_result(url, prices={cheapest: [1000.0, 1000.0]})
+    assert CALLS["n"] == calls  # no evaluation at all
+    assert dearer.best.assignment["solve"] != cheapest and dearer.n_paid == 0
+    before = first.get({"solve": cheapest}).mean_cost_usd
+    assert dearer.get({"solve": cheapest}).mean_cost_usd > 10 * before
+    path = dearer.export(tmp_path / "agentopt.json")  # no app needed: the stored candidates
+    exported = json.loads(path.read_text())["slots"]["solve"]["model"]
+    assert exported == dearer.best.assignment["solve"]
+    with pytest.raises(aa.ModelError, match="must be a pair"):
+        aa.load_result(url, prices={"sim/nano": 3})

@@ -1,4 +1,5 @@
-"""optimize() on a LangGraph graph and a DSPy program (skipped when that adapter is not available)."""
+"""optimize() on a LangGraph graph and a DSPy program
+(skipped when that adapter is not available)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,18 @@ def test_optimize_langgraph(tmp_path):
     graph = lg_graphs.planner_solver()
     task = load_task("arithmetic")
     data = [{"question": it["question"], "answer": it["answer"]} for it in task.items[:6]]
-    res = aa.optimize(graph, data, task.metric, candidates=["sim/nano", "sim/small"], strategy="brute_force",
-                      progress=False, max_concurrency=4)
+    res = aa.optimize(graph, data, task.metric, candidates=["sim/nano", "sim/small"],
+                      strategy="brute_force", progress=False, max_concurrency=4)
     assert res.framework == "langgraph"
-    assert res.baseline is not None and res.baseline.assignment == {"plan": "(current)", "solve": "(current)"}
+    assert res.baseline is not None and res.baseline.assignment == {"plan": "(current)",
+                                                                    "solve": "(current)"}
     assert res.to_dict()["baseline_models"] == {"plan": "sim/large", "solve": "sim/large"}
-    assert res.baseline.n == len(data) and len(res.leaderboard) == 4  # exactly the asked candidates
+    # exactly the asked candidates
+    assert res.baseline.n == len(data) and len(res.leaderboard) == 4
     per = res.per_slot_usage(res.best.assignment)
     assert set(per) <= {"plan", "solve"} and sum(r["calls"] for r in per.values()) >= len(data)
-    assert abs(sum(r["cost_usd"] for r in per.values()) - res.best.mean_cost_usd * res.best.n) < 1e-12
+    assert abs(sum(r["cost_usd"] for r in per.values()) - res.best.mean_cost_usd
+               * res.best.n) < 1e-12
     path = res.export(tmp_path / "agentopt.json")
     assert json.loads(path.read_text())["framework"] == "langgraph"
     tuned = aa.apply(graph, path)
@@ -55,7 +59,8 @@ def test_optimize_dspy(tmp_path):
                       strategy="brute_force", progress=False, max_concurrency=4)
     assert res.framework == "dspy"
     assert {s.n for s in res.leaderboard if s.n} == {len(data)}
-    # no dspy.configure(lm=...): the program as it is cannot run, so the baseline fails; the search goes on
+    # no dspy.configure(lm=...): the program as it is cannot run, so the baseline fails; the search
+    # goes on
     assert res.baseline.status == "failed" and "has no model" in res.comparison()
     path = res.export(tmp_path / "agentopt.json")
     assert json.loads(path.read_text())["framework"] == "dspy"
@@ -69,5 +74,5 @@ def test_dspy_unassigned_slot_is_a_clear_error():
     ex = load_example()
     program = ex.MultiHop()
     with pytest.raises(aa.SlotError, match="has no model"):
-        aa.optimize(program, ex.examples(ex.TASK.items[:2]), ex.metric, candidates={"final": ["sim/nano"]},
-                    progress=False)
+        aa.optimize(program, ex.examples(ex.TASK.items[:2]), ex.metric,
+                    candidates={"final": ["sim/nano"]}, progress=False)

@@ -1,4 +1,5 @@
-"""Pricing: litellm's cost map + registered sim prices + user overrides; unpriced -> None + one warning."""
+"""Pricing: litellm's cost map + registered sim prices + user overrides;
+unpriced -> None + one warning."""
 
 from __future__ import annotations
 
@@ -11,21 +12,24 @@ import warnings
 import litellm
 import pytest
 
-from agentopt_adapters.models import pricing
 from agentopt_adapters.errors import ModelError
+from agentopt_adapters.models import pricing
 from agentopt_adapters.sim import ZOO
 
 
 def test_sim_cost_is_tokens_times_registered_price() -> None:
     for key, spec in ZOO.items():
         got = pricing.cost_usd(key, 1234, 567)
-        assert got == pytest.approx(1234 * spec.input_usd_per_mtok / 1e6 + 567 * spec.output_usd_per_mtok / 1e6)
-        assert litellm.model_cost[key]["input_cost_per_token"] == spec.input_cost_per_token  # registered in litellm
+        assert got == pytest.approx(1234 * spec.input_usd_per_mtok / 1e6 + 567
+                                    * spec.output_usd_per_mtok / 1e6)
+        # registered in litellm
+        assert litellm.model_cost[key]["input_cost_per_token"] == spec.input_cost_per_token
     assert pricing.price_per_mtok("sim/frontier") == (15.0, 75.0)
 
 
 def test_real_model_prices_come_from_litellm_map() -> None:
-    expected = sum(litellm.cost_per_token(model="openai/gpt-4o-mini", prompt_tokens=1000, completion_tokens=200))
+    expected = sum(litellm.cost_per_token(model="openai/gpt-4o-mini", prompt_tokens=1000,
+                                          completion_tokens=200))
     assert pricing.cost_usd("openai/gpt-4o-mini", 1000, 200) == pytest.approx(expected)
     assert expected > 0
 

@@ -16,7 +16,8 @@ def grid_csv(tmp_path):
     skill = {"a": 0.3, "b": 0.5, "c": 0.8}
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["planner", "solver", "item", "score", "latency_s", "cost_usd", "input_tokens", "output_tokens"])
+        w.writerow(["planner", "solver", "item", "score", "latency_s", "cost_usd", "input_tokens",
+                    "output_tokens"])
         for p in skill:
             for s in skill:
                 for item in range(120):
@@ -36,7 +37,8 @@ def test_replay_keeps_complete_items_and_truth(grid_csv):
 
 def test_strategies_and_baselines_through_search(grid_csv):
     replay = load_replay(grid_csv)
-    records = [r for s in ("auto", "auto:cost", "brute_force", "agentopt_rule", "agentopt_z2") for seed in range(3)
+    records = [r for s in ("auto", "auto:cost", "brute_force", "agentopt_rule", "agentopt_z2")
+               for seed in range(3)
                for r in run_one(replay, s, seed, tolerances=(0.01, 0.05))]
     rows = summarise(records)
     by = {(r["strategy"], r["tolerance"]): r for r in rows}
@@ -44,7 +46,8 @@ def test_strategies_and_baselines_through_search(grid_csv):
     assert by[("agentopt_rule", 0.01)]["vs_published"] == pytest.approx(1.0)
     assert by[("agentopt_z2", 0.05)]["vs_z2"] == pytest.approx(1.0)
     assert by[("auto", 0.01)]["p_within"] == 1.0 and by[("auto", 0.01)]["pct_brute"] < 100
-    assert by[("auto:cost", 0.05)]["p_cheap"] == 1.0  # the cheapest within tolerance, priced as promised
+    # the cheapest within tolerance, priced as promised
+    assert by[("auto:cost", 0.05)]["p_cheap"] == 1.0
     assert {r["tolerance"] for r in rows} == {0.01, 0.05}
     text = format_table(rows)
     assert "P(ok&<=1.1x$)" in text and "$/AgentOpt z2" in text
@@ -64,5 +67,8 @@ def test_cli_prints_tables_and_coverage(grid_csv, capsys):
     main(["--data", str(grid_csv.parent), "--benchmarks", "toy", "--seeds", "2", "--workers", "1",
           "--strategies", "auto", "--tolerances", "0.01", "--coverage-sims", "300"])
     out = capsys.readouterr().out
-    assert "agentopt_rule" in out and "agentopt_z2" in out and "auto" in out and "$/published" in out
+    assert "agentopt_rule" in out
+    assert "agentopt_z2" in out
+    assert "auto" in out
+    assert "$/published" in out
     assert "mean over spaces" in out and "worst ratio" in out

@@ -7,8 +7,7 @@ import threading
 import pytest
 
 from agentopt_search import Outcome
-from agentopt_search.storage import OptunaStore, RunSpec, StoredCell, read_run
-from agentopt_search.storage import _sql
+from agentopt_search.storage import OptunaStore, RunSpec, StoredCell, _sql, read_run
 
 RUN = RunSpec({"a": ("a1", "a2"), "b": ("b1",)}, n_examples=5, fingerprint="f")
 KEYS = [((a, "b1"), e) for a in ("a1", "a2") for e in range(5)]
@@ -53,14 +52,15 @@ def test_finished_worker_releases_its_unstored_claims(url):
         stored = b.load(RUN)
         assert [c.key(("a", "b")) for c in stored] == [KEYS[0]]
         _, mine_b = b.claim(KEYS, limit=100)
-        assert mine_b == KEYS[1:]  # KEYS[1] and KEYS[2] were claimed by a, never stored: free again
+        # KEYS[1] and KEYS[2] were claimed by a, never stored: free again
+        assert mine_b == KEYS[1:]
 
 
 def test_stale_worker_loses_its_claims_and_a_cell_is_stored_once(url):
-    """b judges a's heartbeat stale and takes a's cells; a (alive after all) claims afresh without taking
-    what b holds, and the cell both evaluated is stored once."""
+    """b judges a's heartbeat stale and takes a's cells; a (alive after all) claims afresh without
+    taking what b holds, and the cell both evaluated is stored once."""
     with worker(url) as a, worker(url) as b:
-        _, mine_a = a.claim(KEYS, limit=3)
+        _, _mine_a = a.claim(KEYS, limit=3)
         with a._engine.begin() as conn:  # a's last heartbeat, long ago
             _sql.put_system_attr(conn, a.study_id, f"agentopt:beat:{a.worker}", 0.0)
         _, mine_b = b.claim(KEYS, limit=2)
@@ -80,7 +80,8 @@ def test_threads_live_from_load_to_finish_only(url):
     store = OptunaStore(url, "s")
     assert {t for t in threading.enumerate() if t.name.startswith("agentopt")} == before
     store.load(RUN)
-    assert {t.name for t in threading.enumerate() if t.name.startswith("agentopt")} - {t.name for t in before} \
-        == {"agentopt-store-writer", "agentopt-store-heartbeat"}
+    started = {t.name for t in threading.enumerate() if t.name.startswith("agentopt")}
+    started -= {t.name for t in before}
+    assert started == {"agentopt-store-writer", "agentopt-store-heartbeat"}
     store.close()
     assert {t for t in threading.enumerate() if t.name.startswith("agentopt")} == before

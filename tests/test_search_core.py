@@ -1,4 +1,5 @@
-"""search(): strategies find the planted best, cells are never paid twice, budget, concurrency, bad input."""
+"""search(): strategies find the planted best, cells are never paid twice, budget, concurrency,
+bad input."""
 
 import asyncio
 import collections
@@ -18,7 +19,8 @@ BEST = {"planner": "p2", "solver": "s3"}
 @pytest.mark.parametrize("fractional", [False, True])
 def test_strategy_finds_planted_best(strategy, fractional):
     prob = Planted(SLOTS, BEST, fractional=fractional)
-    result = search(prob.space, prob.evaluate, prob.examples, strategy=strategy, seed=1, progress=False)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy=strategy, seed=1,
+                    progress=False)
     assert result.best.assignment == BEST
     assert all(v == 1 for v in prob.calls.values())
     assert result.n_evaluations == len(prob.calls)
@@ -27,8 +29,8 @@ def test_strategy_finds_planted_best(strategy, fractional):
 
 def test_random_search_picks_the_best_of_what_it_sampled():
     prob = Planted(SLOTS, BEST)
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="random", seed=3, progress=False,
-                    n_combinations=4)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="random", seed=3,
+                    progress=False, n_combinations=4)
     tried = [s for s in result.leaderboard if s.n > 0]
     assert len(tried) == 4 and all(s.n == len(prob.examples) for s in tried)
     assert result.best.mean_score == max(s.mean_score for s in tried)
@@ -37,7 +39,8 @@ def test_random_search_picks_the_best_of_what_it_sampled():
 
 def test_arm_elimination_spends_less_than_brute_force_and_reports_statuses():
     prob = Planted(SLOTS, BEST, gap=0.3, n_items=200)
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="arm_elimination", progress=False)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="arm_elimination",
+                    progress=False)
     assert result.n_evaluations < prob.space.size * len(prob.examples) * 0.6
     statuses = {s.status for s in result.leaderboard}
     assert statuses <= {"kept", "eliminated"} and "eliminated" in statuses
@@ -56,14 +59,16 @@ def test_ties_stop_early_within_epsilon():
         calls.append(ex)
         return Outcome(score=1.0 if ex % 10 else 0.0, cost_usd=0.001)
 
-    result = search(space, evaluate, examples, strategy="arm_elimination", epsilon=0.05, progress=False)
+    result = search(space, evaluate, examples, strategy="arm_elimination", epsilon=0.05,
+                    progress=False)
     assert len(calls) < 2 * len(examples)
     assert result.best is not None
 
 
 def test_pareto_front_is_non_dominated():
     prob = Planted(SLOTS, BEST)
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="brute_force", progress=False)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="brute_force",
+                    progress=False)
     front = result.pareto()
     assert front and result.best in front
     for p in front:
@@ -93,7 +98,8 @@ def test_sync_evaluate_runs_concurrently_and_never_twice():
             with lock:
                 active[0] -= 1
 
-    search(prob.space, evaluate, prob.examples, strategy="brute_force", max_concurrency=16, progress=False)
+    search(prob.space, evaluate, prob.examples, strategy="brute_force", max_concurrency=16,
+           progress=False)
     assert peak[0] >= 4 and peak[0] <= 16
     assert len(prob.calls) == prob.space.size * len(prob.examples)
     assert set(prob.calls.values()) == {1}
@@ -110,8 +116,10 @@ def test_async_evaluate_same_results_as_sync():
         in_flight[0] -= 1
         return prob_async.evaluate(a, ex)
 
-    r1 = search(prob_sync.space, prob_sync.evaluate, prob_sync.examples, seed=5, progress=False, max_concurrency=16)
-    r2 = search(prob_async.space, evaluate, prob_async.examples, seed=5, progress=False, max_concurrency=16)
+    r1 = search(prob_sync.space, prob_sync.evaluate, prob_sync.examples, seed=5, progress=False,
+                max_concurrency=16)
+    r2 = search(prob_async.space, evaluate, prob_async.examples, seed=5, progress=False,
+                max_concurrency=16)
     assert r1.best.assignment == r2.best.assignment
     assert r1.n_evaluations == r2.n_evaluations and set(prob_async.calls.values()) == {1}
     assert 1 < peak[0] <= 16
@@ -129,8 +137,8 @@ def test_search_inside_a_running_event_loop():
 def test_budget_cap_stops_with_best_so_far():
     prob = Planted(SLOTS, BEST)
     budget = 0.5
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="brute_force", budget_usd=budget,
-                    max_concurrency=4, progress=False)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="brute_force",
+                    budget_usd=budget, max_concurrency=4, progress=False)
     assert result.stopped_on_budget and result.stop_reason == "budget"
     assert result.spent_usd <= budget + 4 * prob.price.max()  # at most the calls in flight
     assert result.best is not None and result.best.n > 0
@@ -151,7 +159,8 @@ def test_errors_are_recorded_and_search_goes_on():
     row = result.get(broken)
     assert row.status == "failed" and "TimeoutError: provider timed out" in row.first_error
     partial = result.get({"planner": "p1", "solver": "s2"})
-    assert partial.status != "failed" and partial.n_errors == len([e for e in prob.examples if e % 7 == 0])
+    assert partial.status != "failed" and partial.n_errors == len([e for e in prob.examples
+                                                                   if e % 7 == 0])
     assert result.best.assignment == BEST
 
 
@@ -166,8 +175,8 @@ def test_all_combinations_failing_raises_with_messages():
 @pytest.mark.parametrize("bad", [float("nan"), 1.5, -0.1, "0.5"])
 def test_bad_score_names_combination_and_example(bad):
     with pytest.raises(ValueError, match=r"m=a.*example #"):
-        search({"m": ["a"]}, lambda a, ex: Outcome(score=bad) if not isinstance(bad, str) else bad, [0, 1],
-               progress=False)
+        search({"m": ["a"]}, lambda a, ex: Outcome(score=bad) if not isinstance(bad, str) else bad,
+               [0, 1], progress=False)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -181,7 +190,8 @@ def test_bad_score_names_combination_and_example(bad):
 ])
 def test_bad_input_is_one_clear_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        search(kwargs.pop("space"), lambda a, e: 1.0, kwargs.pop("examples"), progress=False, **kwargs)
+        search(kwargs.pop("space"), lambda a, e: 1.0, kwargs.pop("examples"), progress=False,
+               **kwargs)
 
 
 def test_registry_has_the_core_strategies():
@@ -196,12 +206,14 @@ def test_print_summary_mentions_best_and_spend(capsys):
     assert "Best:" in out and "planner=p2|solver=s3" in out and "brute force" in out
 
 
-# -- anchors ---------------------------------------------------------------------------------------
+# -- anchors
+# ---------------------------------------------------------------------------------------
 OWN = {"planner": "app-own", "solver": "app-own"}
 
 
 def _with_anchor(prob, fail=False):
-    """The planted problem plus the anchor OWN (outside the space), scored like a middling combination."""
+    """The planted problem plus the anchor OWN (outside the space),
+    scored like a middling combination."""
     from search_helpers import _u
 
     calls = []
@@ -220,29 +232,31 @@ def _with_anchor(prob, fail=False):
 def test_anchor_is_evaluated_wherever_a_combination_is_and_never_picked():
     prob = Planted(SLOTS, BEST, gap=0.3, n_items=200)
     evaluate, own_calls = _with_anchor(prob)
-    result = search(prob.space, evaluate, prob.examples, strategy="arm_elimination", anchors={"own": OWN},
-                    progress=False)
+    result = search(prob.space, evaluate, prob.examples, strategy="arm_elimination",
+                    anchors={"own": OWN}, progress=False)
     covered = {ex for _, ex in prob.calls}
     assert sorted(own_calls) == sorted(covered)  # every example any combination saw, once each
     own = result.anchors["own"]
     assert own.assignment == OWN and own.status == "anchor" and own.n == len(covered)
     assert result.best.assignment == BEST and all(s.assignment != OWN for s in result.leaderboard)
     assert result.n_evaluations == len(prob.calls) + len(own_calls)
-    assert result.spent_usd == pytest.approx(sum(prob.price[c] for c, _ in prob.calls) + 0.02 * len(own_calls))
+    assert result.spent_usd == pytest.approx(sum(prob.price[c] for c, _ in prob.calls) + 0.02
+                                             * len(own_calls))
 
 
 def test_comparison_of_the_pick_with_an_anchor_is_paired_on_common_examples():
     prob = Planted(SLOTS, BEST, gap=0.3, n_items=120)
     evaluate, _ = _with_anchor(prob)
-    result = search(prob.space, evaluate, prob.examples, strategy="brute_force", anchors={"own": OWN},
-                    progress=False)
+    result = search(prob.space, evaluate, prob.examples, strategy="brute_force",
+                    anchors={"own": OWN}, progress=False)
     from search_helpers import _u
 
     best = prob.space.index(BEST)
     diffs = [prob.score(best, ex) - float(_u("own", ex) < 0.4) for ex in prob.examples]
     comp = result.comparisons["own"]
     assert comp.n == len(prob.examples) and comp.mean_difference == pytest.approx(np.mean(diffs))
-    assert comp.ci[0] < comp.mean_difference < comp.ci[1] and comp.ci[0] > 0  # the planted best is clearly better
+    # the planted best is clearly better
+    assert comp.ci[0] < comp.mean_difference < comp.ci[1] and comp.ci[0] > 0
 
 
 def test_failing_anchor_is_reported_and_never_stops_the_search():
@@ -250,7 +264,8 @@ def test_failing_anchor_is_reported_and_never_stops_the_search():
     evaluate, own_calls = _with_anchor(prob, fail=True)
     result = search(prob.space, evaluate, prob.examples, anchors={"own": OWN}, progress=False)
     own = result.anchors["own"]
-    assert own.status == "failed" and "ConnectionError: the app's own endpoint is down" in own.first_error
+    assert own.status == "failed"
+    assert "ConnectionError: the app's own endpoint is down" in own.first_error
     assert own_calls and result.best.assignment == BEST
 
 
@@ -261,13 +276,14 @@ def test_every_combination_failing_is_an_error_even_when_the_anchor_works():
         raise RuntimeError(f"no key for {a['m']}")
 
     with pytest.raises(SearchError, match="no key for a"):
-        search({"m": ["a", "b"]}, evaluate, [1, 2, 3], anchors={"own": {"m": "own"}}, progress=False)
+        search({"m": ["a", "b"]}, evaluate, [1, 2, 3], anchors={"own": {"m": "own"}},
+               progress=False)
 
 
 def test_anchor_equal_to_a_combination_shares_its_cells_and_is_paid_once():
     prob = Planted(SLOTS, BEST)
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="brute_force", anchors={"same": BEST},
-                    progress=False)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="brute_force",
+                    anchors={"same": BEST}, progress=False)
     assert set(prob.calls.values()) == {1}
     same = result.anchors["same"]
     assert same.n == len(prob.examples) and same.mean_score == result.get(BEST).mean_score
@@ -310,13 +326,14 @@ def _routed(expert_called, report_usage=True, calls=None):
 
 def test_an_idle_slot_is_not_paid_for_and_is_reported():
     examples = list(range(60))
-    plain = search(ROUTED, _routed(lambda ex: False, report_usage=False), examples, strategy="brute_force",
-                   progress=False)
+    plain = search(ROUTED, _routed(lambda ex: False, report_usage=False), examples,
+                   strategy="brute_force", progress=False)
     calls = []
-    shared = search(ROUTED, _routed(lambda ex: False, calls=calls), examples, strategy="brute_force",
-                    max_concurrency=8, progress=False)
+    shared = search(ROUTED, _routed(lambda ex: False, calls=calls), examples,
+                    strategy="brute_force", max_concurrency=8, progress=False)
     assert plain.n_paid == 6 * 60 and plain.idle_slots == []
-    assert shared.n_paid == len(calls) == 2 * 60 and shared.n_shared == 4 * 60  # one expert paid per router
+    # one expert paid per router
+    assert shared.n_paid == len(calls) == 2 * 60 and shared.n_shared == 4 * 60
     assert shared.spent_usd == pytest.approx(plain.spent_usd / 3)
     assert shared.best.assignment == plain.best.assignment and shared.idle_slots == ["expert"]
     assert all(s.n == 60 for s in shared.leaderboard)
@@ -326,12 +343,14 @@ def test_a_slot_called_on_some_examples_is_shared_exactly_on_the_others():
     examples = list(range(30))
     called = lambda ex: ex % 3 == 0  # noqa: E731
     calls = []
-    result = search(ROUTED, _routed(called, calls=calls), examples, strategy="brute_force", max_concurrency=1,
-                    progress=False)
+    result = search(ROUTED, _routed(called, calls=calls), examples, strategy="brute_force",
+                    max_concurrency=1, progress=False)
     per_example = collections.Counter(ex for _, _, ex in calls)
     assert all(per_example[ex] == (6 if called(ex) else 2) for ex in examples)
-    assert result.n_shared == 4 * sum(not called(ex) for ex in examples) and result.idle_slots == []
-    fresh = search(ROUTED, _routed(called, report_usage=False), examples, strategy="brute_force", progress=False)
+    assert result.n_shared == 4 * sum(not called(ex) for ex in examples)
+    assert result.idle_slots == []
+    fresh = search(ROUTED, _routed(called, report_usage=False), examples, strategy="brute_force",
+                   progress=False)
     for row in fresh.leaderboard:  # sharing changed no number
         assert result.get(row.assignment).mean_score == row.mean_score
         assert result.get(row.assignment).mean_cost_usd == pytest.approx(row.mean_cost_usd)
@@ -341,13 +360,15 @@ def test_shared_cells_are_correct_under_concurrency():
     examples = list(range(40))
     called = lambda ex: ex % 4 == 0  # noqa: E731
     calls = []
-    result = search(ROUTED, _routed(called, calls=calls), examples, strategy="brute_force", max_concurrency=8,
-                    progress=False)
+    result = search(ROUTED, _routed(called, calls=calls), examples, strategy="brute_force",
+                    max_concurrency=8, progress=False)
     assert len(calls) == len(set(calls)) == result.n_paid
     assert {ex for _, _, ex in calls if called(ex)} == {ex for ex in examples if called(ex)}
     assert result.n_paid + result.n_shared == 6 * 40
-    fresh = search(ROUTED, _routed(called, report_usage=False), examples, strategy="brute_force", progress=False)
-    assert {r.key: r.mean_score for r in result.leaderboard} == {r.key: r.mean_score for r in fresh.leaderboard}
+    fresh = search(ROUTED, _routed(called, report_usage=False), examples, strategy="brute_force",
+                   progress=False)
+    assert {r.key: r.mean_score for r in result.leaderboard} == {r.key: r.mean_score
+                                                                 for r in fresh.leaderboard}
 
 
 @pytest.mark.parametrize("usage,match", [

@@ -1,4 +1,5 @@
-"""``screening`` on a large space: the slot model prunes, paired elimination confirms; ``auto`` uses it."""
+"""``screening`` on a large space: the slot model prunes, paired elimination confirms;
+``auto`` uses it."""
 
 import numpy as np
 import pytest
@@ -12,11 +13,13 @@ class Additive:
     """Slot main effects + one harmful interaction + item difficulty; binary scores."""
 
     def __init__(self, shape=(7, 7, 7), n_items=120):
-        self.space = SearchSpace({f"slot{k}": [f"m{j}" for j in range(n)] for k, n in enumerate(shape)})
+        self.space = SearchSpace({f"slot{k}": [f"m{j}" for j in range(n)]
+                                  for k, n in enumerate(shape)})
         self.coords = np.array([self.space.coords(i) for i in range(self.space.size)])
         effects = [np.linspace(-1.0, 0.6, n) for n in shape]
         self.logit = sum(e[self.coords[:, k]] for k, e in enumerate(effects))
-        # The per-slot best models clash (interaction), so the best combination is not the sum of per-slot bests.
+        # The per-slot best models clash (interaction), so the best combination is not the sum of
+        # per-slot bests.
         clash = (self.coords[:, 0] == shape[0] - 1) & (self.coords[:, 1] == shape[1] - 1)
         self.logit = self.logit - 1.5 * clash
         self.examples = list(range(n_items))
@@ -30,10 +33,12 @@ class Additive:
     def evaluate(self, assignment, example):
         combo = self.space.index(assignment)
         self.calls[(combo, example)] = self.calls.get((combo, example), 0) + 1
-        return Outcome(score=self.score(combo, example), cost_usd=float(self.price[combo]), latency_s=0.01)
+        return Outcome(score=self.score(combo, example), cost_usd=float(self.price[combo]),
+                       latency_s=0.01)
 
     def true_means(self):
-        return np.array([[self.score(c, i) for i in self.examples] for c in range(self.space.size)]).mean(axis=1)
+        return np.array([[self.score(c, i) for i in self.examples]
+                         for c in range(self.space.size)]).mean(axis=1)
 
 
 @pytest.mark.parametrize("strategy, share", [("screening", 0.2), ("auto", 0.4)])
@@ -42,17 +47,20 @@ def test_large_space_finds_a_top_combination_cheaply(strategy, share):
     keeps the guarantee over every combination (certified elimination) at a higher price."""
     prob = Additive()
     assert prob.space.size > LARGE_SPACE
-    result = search(prob.space, prob.evaluate, prob.examples, strategy=strategy, seed=2, progress=False)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy=strategy, seed=2,
+                    progress=False)
     truth = prob.true_means()
     assert truth.max() - truth[result.best.index] <= 0.02
-    assert result.best.assignment["slot0"] != "m6" or result.best.assignment["slot1"] != "m6"  # avoided the clash
+    # avoided the clash
+    assert result.best.assignment["slot0"] != "m6" or result.best.assignment["slot1"] != "m6"
     assert all(v == 1 for v in prob.calls.values())
     brute = prob.price.sum() * len(prob.examples)
     assert result.spent_usd < share * brute
     statuses = {s.status for s in result.leaderboard}
     assert "eliminated" in statuses
     if strategy == "screening":
-        assert result.strategy == "screening" and any("screened out" in s.reason for s in result.leaderboard)
+        assert result.strategy == "screening" and any("screened out" in s.reason
+                                                      for s in result.leaderboard)
     else:
         assert result.strategy == "auto -> arm_elimination"
         assert not any("screened out" in s.reason for s in result.leaderboard)
@@ -60,5 +68,6 @@ def test_large_space_finds_a_top_combination_cheaply(strategy, share):
 
 def test_small_spaces_stay_with_arm_elimination():
     prob = Additive(shape=(3, 3))
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="auto", seed=0, progress=False)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="auto", seed=0,
+                    progress=False)
     assert "arm_elimination" in result.strategy

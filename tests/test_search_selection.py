@@ -12,14 +12,15 @@ from agentopt_search.selection import check_objective
 class Planted:
     """One slot; per-model score vectors over ``n`` items (item difficulty shared) and prices."""
 
-    def __init__(self, accuracy: dict[str, float], price: dict[str, float], n: int = 300, seed: int = 0) -> None:
+    def __init__(self, accuracy: dict[str, float], price: dict[str, float], n: int = 300,
+                 seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         order = rng.permutation(n)  # item difficulty rank: a model gets the easiest items right
         self.scores = {m: (order < round(a * n)).astype(float) for m, a in accuracy.items()}
         self.price = price
         self.space = SearchSpace({"model": list(accuracy)})
         self.examples = list(range(n))
-        self.calls: dict[str, int] = {m: 0 for m in accuracy}
+        self.calls: dict[str, int] = dict.fromkeys(accuracy, 0)
 
     def evaluate(self, assignment, item):
         m = assignment["model"]
@@ -32,16 +33,20 @@ def run(prob, **kw):
 
 
 def test_cost_objective_picks_the_cheapest_within_tolerance():
-    prob = Planted({"big": 0.80, "mid": 0.795, "small": 0.55}, {"big": 1.0, "mid": 0.1, "small": 0.01})
+    prob = Planted({"big": 0.80, "mid": 0.795, "small": 0.55},
+                   {"big": 1.0, "mid": 0.1, "small": 0.01})
     best = run(prob)
     assert best.best.assignment == {"model": "big"}
-    cheap = run(Planted({"big": 0.80, "mid": 0.795, "small": 0.55}, {"big": 1.0, "mid": 0.1, "small": 0.01}),
+    cheap = run(Planted({"big": 0.80, "mid": 0.795, "small": 0.55},
+                        {"big": 1.0, "mid": 0.1, "small": 0.01}),
                 objective="cost", tolerance=0.01)
     assert cheap.best.assignment == {"model": "mid"} and cheap.objective == "cost"
     small = cheap.get({"model": "small"})
     assert small.status == "eliminated" and "more than the tolerance" in small.reason
     point = cheap.operating_points[0]
-    assert point.tolerance == 0.01 and point.combination.key == "model=mid" and point.cost_ratio == pytest.approx(1.0)
+    assert point.tolerance == 0.01
+    assert point.combination.key == "model=mid"
+    assert point.cost_ratio == pytest.approx(1.0)
 
 
 def test_tolerance_is_epsilon_and_they_cannot_disagree():
@@ -70,7 +75,9 @@ def test_bad_objective_is_one_clear_error(bad, match):
     assert prob.calls == {"a": 0}  # nothing paid
 
 
-@pytest.mark.parametrize("name, value", [("max_cost_per_example", -1), ("max_latency_s", "fast"), ("min_score", 2)])
+@pytest.mark.parametrize("name, value",
+                         [("max_cost_per_example", -1), ("max_latency_s", "fast"),
+                          ("min_score", 2)])
 def test_bad_constraint_is_one_clear_error(name, value):
     with pytest.raises(ValueError, match=name):
         run(Planted({"a": 0.7}, {"a": 1.0}, n=10), **{name: value})
@@ -94,7 +101,8 @@ def test_min_score_above_every_combination_leaves_no_pick(capsys):
 
 
 def test_weights_pick_the_best_trade_off_and_never_drop_it_for_being_worse():
-    prob = Planted({"big": 0.82, "mid": 0.78, "small": 0.4}, {"big": 1.0, "mid": 0.05, "small": 0.01})
+    prob = Planted({"big": 0.82, "mid": 0.78, "small": 0.4},
+                   {"big": 1.0, "mid": 0.05, "small": 0.01})
     result = run(prob, objective={"score": 1.0, "cost": -0.1})  # 4 pp of score are worth $0.40
     assert result.best.assignment == {"model": "mid"}
     assert result.get({"model": "mid"}).status == "kept"
@@ -103,8 +111,8 @@ def test_weights_pick_the_best_trade_off_and_never_drop_it_for_being_worse():
 def test_a_leader_at_the_ceiling_is_evaluated_first_and_certifies_alone():
     """The best scores 1.0: once its own lower bound passes 1 - tolerance, nothing else needs
     more items than its first look (a paired certificate would need them all)."""
-    prob = Planted({"perfect": 1.0, "good": 0.97, "fair": 0.9, "weak": 0.8}, {m: 1.0 for m in
-                                                                          ("perfect", "good", "fair", "weak")}, n=200)
+    prob = Planted({"perfect": 1.0, "good": 0.97, "fair": 0.9, "weak": 0.8},
+                   dict.fromkeys(("perfect", "good", "fair", "weak"), 1.0), n=200)
     result = run(prob, tolerance=0.01)
     assert result.best.assignment == {"model": "perfect"}
     assert prob.calls["perfect"] > 150
@@ -116,7 +124,8 @@ def test_a_leader_at_the_ceiling_is_evaluated_first_and_certifies_alone():
 def test_every_strategy_picks_through_the_shared_rule():
     """A strategy without certificates (random sampling every combination here) still picks by
     the objective: the cheapest whose measured score is within tolerance of the best."""
-    prob = Planted({"big": 0.8, "mid": 0.8, "small": 0.5}, {"big": 1.0, "mid": 0.1, "small": 0.01}, n=40)
+    prob = Planted({"big": 0.8, "mid": 0.8, "small": 0.5}, {"big": 1.0, "mid": 0.1, "small": 0.01},
+                   n=40)
     result = run(prob, strategy="random", n_combinations=3, objective="cost")
     assert result.best.assignment == {"model": "mid"}
 
@@ -134,7 +143,8 @@ def test_summary_lists_the_cheapest_certified_combination_at_each_tolerance(caps
     result = run(prob, objective="cost", tolerance=0.05)
     points = {p.tolerance: p for p in result.operating_points}
     assert set(points) == {0.01, 0.025, 0.05}
-    assert points[0.05].combination.key == "model=cheap" and points[0.05].cost_ratio == pytest.approx(1.0)
+    assert points[0.05].combination.key == "model=cheap"
+    assert points[0.05].cost_ratio == pytest.approx(1.0)
     d = result.to_dict()
     assert [p["tolerance"] for p in d["operating_points"]] == [0.01, 0.025, 0.05]
     result.print_summary()

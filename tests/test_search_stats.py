@@ -1,14 +1,23 @@
 """The certifying bounds (betting confidence sequences, without and with replacement) and the
 reported intervals: coverage at every look, exactness at N, consistency of tests and bounds."""
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
 from agentopt_search.bench.coverage import CASES, coverage_table, false_certificate_rate
-from agentopt_search.stats import (Sequences, bounds, look_schedule, lower_above, mean_ci, next_look,
-                                   prefix_counts, upper_below)
+from agentopt_search.stats import (
+    Sequences,
+    bounds,
+    look_schedule,
+    lower_above,
+    mean_ci,
+    next_look,
+    prefix_counts,
+    upper_below,
+)
 
 
 @pytest.mark.parametrize("p", [0.03, 0.3, 0.5, 0.97])
@@ -51,8 +60,9 @@ def test_bounds_cover_at_every_look_without_replacement(name):
     high = upper_below(looks, truth - 1e-12, alpha, pop.size).reshape(orders, -1).any(axis=1)
     slack = 3 * math.sqrt(alpha * (1 - alpha) / orders)
     assert low.mean() <= alpha + slack and high.mean() <= alpha + slack
-    lo, hi = bounds(looks[:200], alpha, pop.size)  # the bisection agrees with the tests
-    assert np.array_equal(lo > truth + 1e-9, lower_above(looks[:200], truth + 1e-9, alpha, pop.size))
+    lo, _hi = bounds(looks[:200], alpha, pop.size)  # the bisection agrees with the tests
+    assert np.array_equal(lo > truth + 1e-9,
+                          lower_above(looks[:200], truth + 1e-9, alpha, pop.size))
 
 
 @pytest.mark.parametrize("name", list(POPULATIONS))
@@ -109,8 +119,10 @@ def test_tests_agree_with_bounds():
     x = (rng.random((30, 80)) < 0.7).astype(float)
     x[:, 50:] = np.nan
     lo, hi = bounds(x, 0.01, 100)  # found to 9^-5 of the range, rounded to the safe side
-    assert lower_above(x, lo - 1e-9, 0.01, 100).all() and not lower_above(x, lo + 1e-4, 0.01, 100).any()
-    assert upper_below(x, hi + 1e-9, 0.01, 100).all() and not upper_below(x, hi - 1e-4, 0.01, 100).any()
+    assert lower_above(x, lo - 1e-9, 0.01, 100).all()
+    assert not lower_above(x, lo + 1e-4, 0.01, 100).any()
+    assert upper_below(x, hi + 1e-9, 0.01, 100).all()
+    assert not upper_below(x, hi - 1e-4, 0.01, 100).any()
 
 
 def test_rows_use_their_observed_prefix_only():
@@ -124,9 +136,9 @@ def test_paired_bounds_are_tighter_than_two_one_sample_bounds_when_items_drive_s
     difficulty = rng.random(200)
     a = (difficulty < 0.7).astype(float)[None, :150]
     b = (difficulty < 0.6).astype(float)[None, :150]
-    plo, phi = bounds(a - b, 0.01, 200, (-1.0, 1.0))
-    alo, ahi = bounds(a, 0.01, 200)
-    blo, bhi = bounds(b, 0.01, 200)
+    plo, _ = bounds(a - b, 0.01, 200, (-1.0, 1.0))
+    alo, _ = bounds(a, 0.01, 200)
+    _, bhi = bounds(b, 0.01, 200)
     assert plo[0] > 0 and plo[0] > alo[0] - bhi[0]  # paired certifies a > b, unpaired cannot
 
 
@@ -139,6 +151,6 @@ def test_bad_input_is_one_clear_error():
 
 def test_look_schedule_grows_by_a_fifth_and_ends_at_n():
     s = look_schedule(400)
-    assert s[0] == 10 and s[-1] == 400 and all(b > a for a, b in zip(s, s[1:]))
+    assert s[0] == 10 and s[-1] == 400 and all(b > a for a, b in itertools.pairwise(s))
     assert s[1] == 12 and look_schedule(3) == [3] and look_schedule(135)[0] == 5
     assert next_look(s, 10) == 12 and next_look(s, 400) == 400 and next_look(s, 0) == 10

@@ -1,7 +1,8 @@
 """The zoo answers what real apps ask, through the real clients, on both faces (HTTP server and the
-in-process ``sim/<name>`` provider): structured output (json_schema and function calling) with nested
-Pydantic models, forced tool calls with typed arguments, streaming (LangChain, LangGraph, DSPy), DSPy
-typed output fields under both adapters, ``n`` samples, and the API's errors for bad requests."""
+in-process ``sim/<name>`` provider): structured output (json_schema and function calling) with
+nested Pydantic models, forced tool calls with typed arguments, streaming (LangChain, LangGraph,
+DSPy), DSPy typed output fields under both adapters, ``n`` samples, and the API's errors for bad
+requests."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import asyncio
 import json
 import re
+from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Any, Callable, Iterator, Literal, Optional
+from typing import Any, Literal
 
 import dspy
 import jsonschema
@@ -46,17 +48,21 @@ def server() -> Iterator[SimServer]:
 
 @pytest.fixture(params=FACES)
 def lc(request: pytest.FixtureRequest, server: SimServer) -> Callable[..., Any]:
-    """A LangChain chat model for ``sim/<name>``: ChatOpenAI on the server, or the in-process provider."""
+    """A LangChain chat model for ``sim/<name>``: ChatOpenAI on the server,
+    or the in-process provider."""
     if request.param == "server":
-        return lambda name, **kw: ChatOpenAI(model=f"sim/{name}", base_url=server.url, api_key="unused", **kw)
+        return lambda name, **kw: ChatOpenAI(model=f"sim/{name}", base_url=server.url,
+                                             api_key="unused", **kw)
     return lambda name, **kw: chat_model(f"sim/{name}", **kw)
 
 
 @pytest.fixture(params=FACES)
 def lm(request: pytest.FixtureRequest, server: SimServer) -> Callable[[str], dspy.LM]:
-    """A dspy.LM for ``sim/<name>``: ``openai/sim/<name>`` at the server, or ``sim/<name>`` in-process."""
+    """A dspy.LM for ``sim/<name>``: ``openai/sim/<name>`` at the server,
+    or ``sim/<name>`` in-process."""
     if request.param == "server":
-        return lambda name: dspy.LM(f"openai/sim/{name}", api_base=server.url, api_key="unused", cache=False)
+        return lambda name: dspy.LM(f"openai/sim/{name}", api_base=server.url, api_key="unused",
+                                    cache=False)
     return lambda name: dspy.LM(f"sim/{name}", cache=False)
 
 
@@ -71,7 +77,7 @@ class Plan(pydantic.BaseModel):
     """A plan for the problem."""
 
     steps: list[Step]
-    owner: Optional[str]
+    owner: str | None
     kind: Literal["quick", "thorough"]
 
 
@@ -85,13 +91,16 @@ class Solution(pydantic.BaseModel):
 @pytest.mark.parametrize("method", ["json_schema", "function_calling"])
 def test_structured_output_nested_pydantic(lc: Callable[..., Any], method: str) -> None:
     item = ARITH.items[5]
-    plan = lc("large").with_structured_output(Plan, method=method).invoke(f"Make a plan: {item['question']}")
+    planner = lc("large").with_structured_output(Plan, method=method)
+    plan = planner.invoke(f"Make a plan: {item['question']}")
     assert isinstance(plan, Plan) and plan.steps and all(isinstance(s, Step) for s in plan.steps)
-    assert [s.title.split(":")[0] for s in plan.steps] == [f"Step {i}" for i in range(1, len(plan.steps) + 1)]
+    assert [s.title.split(":")[0] for s in plan.steps] == [f"Step {i}"
+                                                           for i in range(1, len(plan.steps) + 1)]
     # task-aware: the answer field carries the model's answer, right as often as its skill allows
     def accuracy(name: str) -> float:
         solver = lc(name).with_structured_output(Solution, method=method)
-        return sum(solver.invoke(it["question"]).answer == it["answer"] for it in ARITH.items[:20]) / 20
+        return sum(solver.invoke(it["question"]).answer == it["answer"]
+                   for it in ARITH.items[:20]) / 20
 
     strong, weak = accuracy("frontier"), accuracy("nano")
     assert strong >= 0.8 and strong > weak + 0.2, (strong, weak)
@@ -108,7 +117,7 @@ class Place(pydantic.BaseModel):
 
 
 @tool
-def paint(colors: list[Color], sizes: list[int], where: Place, note: Optional[str] = None) -> str:
+def paint(colors: list[Color], sizes: list[int], where: Place, note: str | None = None) -> str:
     """Paint the given sizes in the given colours at a place."""
     return "done"
 
@@ -119,7 +128,9 @@ def weather(city: str) -> str:
     return "sunny"
 
 
-@pytest.mark.parametrize("choice", ["paint", "required", {"type": "function", "function": {"name": "paint"}}])
+@pytest.mark.parametrize("choice",
+                         ["paint", "required",
+                          {"type": "function", "function": {"name": "paint"}}])
 def test_forced_tool_call_has_typed_arguments(lc: Callable[..., Any], choice: Any) -> None:
     llm = lc("medium").bind_tools([weather, paint], tool_choice=choice)
     ai = llm.invoke("Please paint the fence blue, two coats")
@@ -135,8 +146,10 @@ def test_parallel_tool_calls_when_asked_for_several(lc: Callable[..., Any]) -> N
     prompt = "Use weather for Lisbon and paint for the gate"
     both = lc("medium").bind_tools([weather, paint], tool_choice="required").invoke(prompt)
     assert sorted(c["name"] for c in both.tool_calls) == ["paint", "weather"]
-    assert both.tool_calls[[c["name"] for c in both.tool_calls].index("weather")]["args"] == {"city": "Lisbon"}
-    one = lc("medium").bind_tools([weather, paint], tool_choice="required", parallel_tool_calls=False).invoke(prompt)
+    weather_call = next(c for c in both.tool_calls if c["name"] == "weather")
+    assert weather_call["args"] == {"city": "Lisbon"}
+    one = lc("medium").bind_tools([weather, paint], tool_choice="required",
+                                  parallel_tool_calls=False).invoke(prompt)
     assert len(one.tool_calls) == 1
 
 
@@ -160,8 +173,8 @@ def test_langgraph_stream_messages_yields_token_chunks(lc: Callable[..., Any]) -
     graph.add_edge("answer", END)
     app = graph.compile()
     question = HOP.items[3]["question"]
-    parts = [(msg.content, meta["langgraph_node"]) for msg, meta in app.stream({"question": question},
-                                                                               stream_mode="messages")]
+    stream = app.stream({"question": question}, stream_mode="messages")
+    parts = [(msg.content, meta["langgraph_node"]) for msg, meta in stream]
     assert len(parts) >= 5 and {node for _, node in parts} == {"answer"}
     assert "".join(text for text, _ in parts) == app.invoke({"question": question})["answer"]
 
@@ -195,7 +208,7 @@ class Typed(dspy.Signature):
     tone: Tone = dspy.OutputField()
     kind: Literal["math", "facts"] = dspy.OutputField()
     parts: list[Item] = dspy.OutputField()
-    maybe: Optional[int] = dspy.OutputField()
+    maybe: int | None = dspy.OutputField()
     confidence: float = dspy.OutputField()
     checked: bool = dspy.OutputField()
     answer: int = dspy.OutputField()
@@ -203,7 +216,8 @@ class Typed(dspy.Signature):
 
 @pytest.mark.parametrize("adapter", [dspy.ChatAdapter, dspy.JSONAdapter], ids=["chat", "json"])
 @pytest.mark.parametrize("module", [dspy.Predict, dspy.ChainOfThought], ids=["predict", "cot"])
-def test_dspy_typed_fields_parse(lm: Callable[[str], dspy.LM], adapter: type, module: type) -> None:
+def test_dspy_typed_fields_parse(lm: Callable[[str], dspy.LM], adapter: type,
+                                 module: type) -> None:
     prog = module(Typed)
     with dspy.context(lm=lm("large"), adapter=adapter()):
         outs = [prog(question=it["question"]) for it in ARITH.items[:8]]
@@ -211,7 +225,9 @@ def test_dspy_typed_fields_parse(lm: Callable[[str], dspy.LM], adapter: type, mo
         assert isinstance(o.tone, Tone) and o.kind in ("math", "facts")
         assert o.parts and all(isinstance(i, Item) for i in o.parts)
         assert o.maybe is None or isinstance(o.maybe, int)
-        assert isinstance(o.confidence, float) and isinstance(o.checked, bool) and isinstance(o.answer, int)
+        assert isinstance(o.confidence, float)
+        assert isinstance(o.checked, bool)
+        assert isinstance(o.answer, int)
     assert sum(o.answer == it["answer"] for o, it in zip(outs, ARITH.items)) >= 5
 
 
@@ -240,14 +256,17 @@ def test_n_choices_are_independent_reproducible_samples(server: SimServer) -> No
     msgs = [{"role": "user", "content": ARITH.items[7]["question"]}]
     local = litellm.completion(model="sim/nano", messages=msgs, n=8)
     texts = [c.message.content for c in local.choices]
-    assert len(texts) == 8 and len({t.rsplit("Answer:", 1)[-1] for t in texts}) >= 2  # samples differ
-    assert texts[0] == litellm.completion(model="sim/nano", messages=msgs).choices[0].message.content
+    assert len(texts) == 8
+    assert len({t.rsplit("Answer:", 1)[-1] for t in texts}) >= 2  # samples differ
+    local = litellm.completion(model="sim/nano", messages=msgs)
+    assert texts[0] == local.choices[0].message.content
     remote = openai.OpenAI(base_url=server.url, api_key="unused").chat.completions.create(
         model="sim/nano", messages=msgs, n=8)
     assert [c.message.content for c in remote.choices] == texts  # same engine, same samples
     one = simulate("sim/nano", msgs)
     assert remote.usage.prompt_tokens == one.input_tokens
-    assert remote.usage.completion_tokens == sum(c.output_tokens for c in simulate("sim/nano", msgs, n=8).choices)
+    assert remote.usage.completion_tokens == sum(c.output_tokens
+                                                 for c in simulate("sim/nano", msgs, n=8).choices)
     by_seed = {simulate("sim/nano", msgs, seed=s).content for s in range(8)}
     assert len(by_seed) >= 2  # a distinct seed per request is another way to draw samples
 
@@ -256,9 +275,11 @@ def test_streamed_n_choices_match_the_completion(server: SimServer) -> None:
     msgs = [{"role": "user", "content": ARITH.items[9]["question"]}]
     whole = simulate("sim/mini", msgs, n=3)
     local = litellm.stream_chunk_builder(list(litellm.completion(
-        model="sim/mini", messages=msgs, n=3, stream=True, stream_options={"include_usage": True})))
+        model="sim/mini", messages=msgs, n=3, stream=True,
+        stream_options={"include_usage": True})))
     assert [c.message.content for c in local.choices] == [c.content for c in whole.choices]
-    assert (local.usage.prompt_tokens, local.usage.completion_tokens) == (whole.input_tokens, whole.output_tokens)
+    assert local.usage.prompt_tokens == whole.input_tokens
+    assert local.usage.completion_tokens == whole.output_tokens
     client = openai.OpenAI(base_url=server.url, api_key="unused")
     texts = ["", "", ""]
     for chunk in client.chat.completions.create(model="sim/mini", messages=msgs, n=3, stream=True):
@@ -275,21 +296,24 @@ def test_stream_usage_chunk_and_content_match_the_completion(server: SimServer) 
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert all(c.usage is None for c in chunks[:-1]) and len(chunks) >= 5
     whole = client.chat.completions.create(model="sim/small", messages=msgs)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks[:-1]) == whole.choices[0].message.content
+    text = whole.choices[0].message.content
+    assert "".join(c.choices[0].delta.content or "" for c in chunks[:-1]) == text
     assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
-    local = list(litellm.completion(model="sim/small", messages=msgs, stream=True, stream_options={"include_usage": True}))
-    assert "".join(c.choices[0].delta.content or "" for c in local if c.choices) == whole.choices[0].message.content
+    local = list(litellm.completion(model="sim/small", messages=msgs, stream=True,
+                                    stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in local if c.choices) == text
     assert local[-1].usage.completion_tokens == whole.usage.completion_tokens
 
 
 def test_weak_models_write_malformed_json_at_their_documented_rate() -> None:
-    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"],
-              "additionalProperties": False}
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}},
+              "required": ["answer"], "additionalProperties": False}
     fmt = {"type": "json_schema", "json_schema": {"name": "A", "schema": schema, "strict": True}}
     for name in ("sim/nano", "sim/mini", "sim/large"):
         bad = 0
         for it in ARITH.items[:100] + HOP.items[:100]:
-            out = simulate(name, [{"role": "user", "content": it["question"]}], response_format=fmt).content
+            out = simulate(name, [{"role": "user", "content": it["question"]}],
+                           response_format=fmt).content
             try:
                 jsonschema.validate(json.loads(out), schema)
             except (ValueError, jsonschema.ValidationError):
@@ -300,33 +324,43 @@ def test_weak_models_write_malformed_json_at_their_documented_rate() -> None:
 
 # ---- errors: the API's status and body, never a 500 ---------------------------------------------
 
-OBJ = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": False}
+OBJ = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
+       "additionalProperties": False}
 
 
 @pytest.mark.parametrize("kwargs, param, message", [
-    ({"response_format": {"type": "json_schema", "json_schema": {"name": "P", "strict": True, "schema": {
-        "type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["a"],
-        "additionalProperties": False}}}}, "response_format", "Missing 'b'"),
-    ({"response_format": {"type": "json_schema", "json_schema": {"name": "P", "schema": {"type": "objekt"}}}},
+    ({"response_format": {"type": "json_schema",
+                          "json_schema": {"name": "P", "strict": True, "schema": {
+        "type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+        "required": ["a"], "additionalProperties": False}}}}, "response_format", "Missing 'b'"),
+    ({"response_format": {"type": "json_schema",
+                          "json_schema": {"name": "P", "schema": {"type": "objekt"}}}},
      "response_format", "Invalid schema for response_format 'P'"),
     ({"response_format": {"type": "xml"}}, "response_format.type", "Invalid value: 'xml'"),
     ({"tools": [{"type": "function", "function": {"name": "f", "parameters": OBJ}}],
-      "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice", "no function named 'g'"),
-    ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "tools[0].function.name", "pattern"),
+      "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice",
+     "no function named 'g'"),
+    ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "tools[0].function.name",
+     "pattern"),
     ({"tool_choice": "required"}, "tool_choice", "only allowed when 'tools' are specified"),
     ({"n": 0}, "n", "Expected a value >= 1"),
-    ({"stream_options": {"include_usage": True}}, "stream_options", "only allowed when 'stream' is enabled"),
+    ({"stream_options": {"include_usage": True}}, "stream_options",
+     "only allowed when 'stream' is enabled"),
     ({"messages": []}, "messages", "empty array"),
-    ({"messages": [{"role": "tool", "content": "4", "tool_call_id": "x"}]}, "messages.[0].role", "role 'tool'"),
+    ({"messages": [{"role": "tool", "content": "4", "tool_call_id": "x"}]}, "messages.[0].role",
+     "role 'tool'"),
 ])
-def test_bad_requests_get_400_naming_the_field(server: SimServer, kwargs: dict[str, Any], param: str,
-                                               message: str) -> None:
+def test_bad_requests_get_400_naming_the_field(server: SimServer, kwargs: dict[str, Any],
+                                               param: str, message: str) -> None:
     body = {"model": "sim/small", "messages": [{"role": "user", "content": "hi"}], **kwargs}
     client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(**body)
-    assert err.value.status_code == 400 and err.value.body["param"] == param and message in err.value.body["message"]
-    if "stream_options" not in kwargs:  # in-process: litellm raises its BadRequestError with the same message
+    assert err.value.status_code == 400
+    assert err.value.body["param"] == param
+    assert message in err.value.body["message"]
+    if "stream_options" not in kwargs:
+        # in-process: litellm raises its BadRequestError with the same message
         with pytest.raises(litellm.BadRequestError, match=re.escape(message)):
             litellm.completion(**{**body, "model": "sim/small"})
 
@@ -334,7 +368,8 @@ def test_bad_requests_get_400_naming_the_field(server: SimServer, kwargs: dict[s
 def test_unknown_model_is_404_on_both_faces(server: SimServer) -> None:
     client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
     with pytest.raises(openai.NotFoundError, match="unknown simulated model 'sim/gpt-9'"):
-        client.chat.completions.create(model="sim/gpt-9", messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(model="sim/gpt-9",
+                                       messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("sim/gpt-9")
     assert client.models.retrieve("sim/small").id == "sim/small"
@@ -343,22 +378,26 @@ def test_unknown_model_is_404_on_both_faces(server: SimServer) -> None:
 
 
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-3, 200) | st.text(max_size=6),
-                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                           lambda c: st.lists(c, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), c, max_size=3),
                            max_leaves=6)
 FIELDS = {
     "model": st.sampled_from(["sim/small", "small", "sim/nope", None, 3]),
     "messages": st.one_of(JSON_VALUES, st.just([{"role": "user", "content": "What is 2 + 3?"}]),
-                          st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "tool", "bot", "assistant"]),
-                                                          "content": JSON_VALUES}), max_size=2)),
-    "tools": st.one_of(JSON_VALUES, st.just([{"type": "function", "function": {"name": "f", "parameters": OBJ}}])),
+                          st.lists(st.fixed_dictionaries(
+                              {"role": st.sampled_from(["user", "tool", "bot", "assistant"]),
+                               "content": JSON_VALUES}), max_size=2)),
+    "tools": st.one_of(JSON_VALUES,
+                       st.just([{"type": "function",
+                                 "function": {"name": "f", "parameters": OBJ}}])),
     "tool_choice": st.one_of(JSON_VALUES, st.sampled_from(["auto", "required", "none"]),
                              st.just({"type": "function", "function": {"name": "f"}})),
     "response_format": st.one_of(JSON_VALUES, st.fixed_dictionaries({
         "type": st.sampled_from(["json_schema", "json_object", "text"]),
         "json_schema": st.fixed_dictionaries({"name": st.sampled_from(["A", "b c"]),
                                               "schema": st.one_of(JSON_VALUES, st.just(OBJ))})})),
-    "n": JSON_VALUES, "seed": JSON_VALUES, "max_tokens": JSON_VALUES, "parallel_tool_calls": JSON_VALUES,
-    "stream": st.booleans(), "stream_options": JSON_VALUES,
+    "n": JSON_VALUES, "seed": JSON_VALUES, "max_tokens": JSON_VALUES,
+    "parallel_tool_calls": JSON_VALUES, "stream": st.booleans(), "stream_options": JSON_VALUES,
 }
 
 
@@ -380,7 +419,8 @@ def asgi() -> Iterator[Any]:
 @settings(max_examples=200, deadline=None, derandomize=True,  # the same bodies every run
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(change=CHANGES)
-def test_any_request_body_gets_an_answer_or_a_4xx_never_a_500(asgi: Any, change: dict[str, Any]) -> None:
+def test_any_request_body_gets_an_answer_or_a_4xx_never_a_500(asgi: Any,
+                                                              change: dict[str, Any]) -> None:
     resp = asgi.post("/v1/chat/completions", json={**BASE, **change})
     assert resp.status_code in (200, 400, 404), (resp.status_code, resp.text[:300])
     if resp.status_code != 200:

@@ -14,7 +14,8 @@ from agentopt_adapters.sim.engine import SimContextWindowError
 from agentopt_adapters.sim.tasks import load_task
 
 PLAN_SYS = "You are a planner. Write a short step-by-step plan for the problem; do not solve it."
-SOLVE_SYS = "You are a solver. Follow the plan to solve the problem and end with 'Answer: <answer>'."
+SOLVE_SYS = ("You are a solver. Follow the plan to solve the problem and end with "
+             "'Answer: <answer>'.")
 
 
 def pipeline(task_name: str, planner: str, solver: str) -> tuple[float, float]:
@@ -22,12 +23,16 @@ def pipeline(task_name: str, planner: str, solver: str) -> tuple[float, float]:
     task = load_task(task_name)
     score = cost = 0.0
     for it in task.items:
-        p = simulate(planner, [{"role": "system", "content": PLAN_SYS}, {"role": "user", "content": it["question"]}])
+        p = simulate(planner,
+                     [{"role": "system", "content": PLAN_SYS},
+                      {"role": "user", "content": it["question"]}])
         s = simulate(solver, [{"role": "system", "content": SOLVE_SYS},
-                              {"role": "user", "content": f"Question: {it['question']}\n\nPlan:\n{p.content}"}])
+                              {"role": "user",
+                               "content": f"Question: {it['question']}\n\nPlan:\n{p.content}"}])
         score += task.metric(it, s.content)
         for r, m in ((p, planner), (s, solver)):
-            cost += r.input_tokens * ZOO[m].input_cost_per_token + r.output_tokens * ZOO[m].output_cost_per_token
+            cost += r.input_tokens * ZOO[m].input_cost_per_token \
+                + r.output_tokens * ZOO[m].output_cost_per_token
     return score / len(task.items), cost
 
 
@@ -45,7 +50,8 @@ def test_deterministic_given_model_messages_seed() -> None:
     q = load_task("arithmetic").items[3]["question"]
     msgs = [{"role": "user", "content": q}]
     a, b = simulate("sim/small", msgs, seed=1), simulate("sim/small", msgs, seed=1)
-    assert (a.content, a.input_tokens, a.output_tokens, a.latency_s) == (b.content, b.input_tokens, b.output_tokens, b.latency_s)
+    assert (a.content, a.input_tokens, a.output_tokens, a.latency_s) == \
+        (b.content, b.input_tokens, b.output_tokens, b.latency_s)
     outs = {simulate("sim/nano", msgs, seed=s).content for s in range(12)}
     assert len(outs) > 1  # the seed matters (nano is often wrong, in different ways)
     assert a.input_tokens > 20 and a.output_tokens > 5
@@ -54,7 +60,7 @@ def test_deterministic_given_model_messages_seed() -> None:
 
 
 def test_unknown_sim_model_lists_the_zoo() -> None:
-    with pytest.raises(ModelError, match="sim/nano, sim/mini.*sim/maverick"):
+    with pytest.raises(ModelError, match=r"sim/nano, sim/mini.*sim/maverick"):
         simulate("sim/gpt-9", [{"role": "user", "content": "hi"}])
 
 
@@ -78,8 +84,10 @@ def test_tasks_are_big_enough_and_metric_works() -> None:
 
 @pytest.mark.parametrize("task", ["arithmetic", "multihop"])
 def test_weaker_model_scores_lower(task: str) -> None:
-    scores = {m: pipeline(task, m, m)[0] for m in ("sim/nano", "sim/small", "sim/large", "sim/frontier")}
-    assert scores["sim/nano"] < scores["sim/small"] < scores["sim/large"] < scores["sim/frontier"] + 0.02
+    nano, small, large, frontier = (pipeline(task, m, m)[0] for m in
+                                    ("sim/nano", "sim/small", "sim/large", "sim/frontier"))
+    scores = {"sim/nano": nano, "sim/small": small, "sim/large": large, "sim/frontier": frontier}
+    assert nano < small < large < frontier + 0.02
     assert scores["sim/nano"] < 0.5 < 0.85 < scores["sim/frontier"]
 
 
@@ -98,16 +106,19 @@ def test_some_combination_beats_frontier_everywhere(task: str) -> None:
     best = [(p, s, *pipeline(task, p, s)) for p in ("sim/large", "sim/xl", "sim/maverick")
             for s in ("sim/medium", "sim/large", "sim/xl", "sim/maverick")]
     winners = [b for b in best if b[2] > ff_score and b[3] < 0.3 * ff_cost]
-    assert winners, f"no combination beats frontier everywhere ({ff_score:.3f}, ${ff_cost:.4f}): {best}"
+    assert winners, \
+        f"no combination beats frontier everywhere ({ff_score:.3f}, ${ff_cost:.4f}): {best}"
 
 
 def test_maverick_answers_directly_when_asked_to_plan() -> None:
     items = load_task("arithmetic").items[:20]
     direct = sum("answer is" in simulate("sim/maverick", [{"role": "system", "content": PLAN_SYS},
-                                                          {"role": "user", "content": it["question"]}]).content
+                                                          {"role": "user",
+                                                           "content": it["question"]}]).content
                  for it in items)
     planned = sum("Step 1" in simulate("sim/large", [{"role": "system", "content": PLAN_SYS},
-                                                     {"role": "user", "content": it["question"]}]).content
+                                                     {"role": "user",
+                                                      "content": it["question"]}]).content
                   for it in items)
     assert direct >= 10 and planned == 20
 

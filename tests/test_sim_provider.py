@@ -22,7 +22,8 @@ ITEM = load_task("arithmetic").items[11]
 HOP = load_task("multihop").items[4]
 CALC_TOOL = {"type": "function", "function": {
     "name": "calculator", "description": "Evaluate an arithmetic expression.",
-    "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}}}
+    "parameters": {"type": "object", "properties": {"expression": {"type": "string"}},
+                   "required": ["expression"]}}}
 
 
 def test_register_is_idempotent() -> None:
@@ -32,13 +33,16 @@ def test_register_is_idempotent() -> None:
 
 
 def test_litellm_completion_has_usage_and_registered_cost() -> None:
-    r = litellm.completion(model="sim/small", messages=[{"role": "user", "content": ITEM["question"]}], seed=0)
+    r = litellm.completion(model="sim/small",
+                           messages=[{"role": "user", "content": ITEM["question"]}], seed=0)
     u = r.usage
     assert u.prompt_tokens > 0 and u.completion_tokens > 0
     spec = sim.ZOO["sim/small"]
-    expected = u.prompt_tokens * spec.input_cost_per_token + u.completion_tokens * spec.output_cost_per_token
+    expected = u.prompt_tokens * spec.input_cost_per_token \
+        + u.completion_tokens * spec.output_cost_per_token
     assert litellm.completion_cost(r) == pytest.approx(expected, rel=1e-9)
-    again = litellm.completion(model="sim/small", messages=[{"role": "user", "content": ITEM["question"]}], seed=0)
+    again = litellm.completion(model="sim/small",
+                               messages=[{"role": "user", "content": ITEM["question"]}], seed=0)
     assert again.choices[0].message.content == r.choices[0].message.content
 
 
@@ -61,7 +65,8 @@ def test_litellm_tool_call_then_tool_result_is_used() -> None:
     call = r.choices[0].message.tool_calls[0]
     assert r.choices[0].finish_reason == "tool_calls" and call.function.name == "calculator"
     result = calculator(json.loads(call.function.arguments)["expression"])
-    msgs += [r.choices[0].message.model_dump(), {"role": "tool", "tool_call_id": call.id, "content": result}]
+    msgs += [r.choices[0].message.model_dump(),
+             {"role": "tool", "tool_call_id": call.id, "content": result}]
     final = litellm.completion(model="sim/xl", messages=msgs, tools=[CALC_TOOL])
     assert final.choices[0].message.content.strip().endswith(f"Answer: {result}")
 
@@ -159,6 +164,7 @@ def test_langchain_async_and_generic_tool() -> None:
 
     llm = chat_model("sim/medium", temperature=0)
     ai = asyncio.run(llm.bind_tools([search]).ainvoke("Who won the 1990 cup?"))
-    assert ai.tool_calls[0]["name"] == "search" and isinstance(ai.tool_calls[0]["args"]["query"], str)
+    assert ai.tool_calls[0]["name"] == "search" and isinstance(ai.tool_calls[0]["args"]["query"],
+                                                               str)
     msg = asyncio.run(llm.ainvoke(HOP["question"]))
     assert msg.usage_metadata["output_tokens"] > 0

@@ -1,4 +1,5 @@
-"""HTTP way in: OpenAI-compatible server used by the openai SDK, litellm and LangChain; faults; CLI."""
+"""HTTP way in: OpenAI-compatible server used by the openai SDK, litellm and LangChain; faults;
+CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import json
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import litellm
@@ -16,10 +17,9 @@ import openai
 import pytest
 from typer.testing import CliRunner
 
-from agentopt_adapters.models import pricing
 from agentopt_adapters.cli import app
 from agentopt_adapters.errors import AgentOptError
-from agentopt_adapters.models import chat_model
+from agentopt_adapters.models import chat_model, pricing
 from agentopt_adapters.sim import ZOO, simulate
 from agentopt_adapters.sim.server import FAULTS, SimServer, serve_in_thread
 from agentopt_adapters.sim.tasks import load_task
@@ -45,7 +45,8 @@ def test_openai_sdk_gets_the_same_answer_as_in_process(server: SimServer) -> Non
     r = client.chat.completions.create(model="sim/medium", messages=msgs, seed=5)
     local = simulate("sim/medium", msgs, seed=5)
     assert r.choices[0].message.content == local.content
-    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (local.input_tokens, local.output_tokens)
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (local.input_tokens,
+                                                                  local.output_tokens)
 
 
 def test_litellm_over_http_with_usage_and_price(server: SimServer) -> None:
@@ -81,12 +82,14 @@ def test_request_log_and_stats(server: SimServer) -> None:
     before = server.request_count
     usage_before = server.usage_by_model().get("sim/xl", {"requests": 0, "output_tokens": 0})
     client = openai.OpenAI(base_url=server.url, api_key="unused")
-    rs = [client.chat.completions.create(model="sim/xl", messages=[{"role": "user", "content": f"q{i}"}])
+    rs = [client.chat.completions.create(model="sim/xl",
+                                         messages=[{"role": "user", "content": f"q{i}"}])
           for i in range(3)]
     assert server.request_count == before + 3
     usage = server.usage_by_model()["sim/xl"]
     assert usage["requests"] == usage_before["requests"] + 3
-    assert usage["output_tokens"] - usage_before["output_tokens"] == sum(r.usage.completion_tokens for r in rs)
+    added = usage["output_tokens"] - usage_before["output_tokens"]
+    assert added == sum(r.usage.completion_tokens for r in rs)
     stats = httpx.get(f"{server.base_url}/sim/stats").json()
     assert stats["requests"] == server.request_count
 
@@ -94,24 +97,29 @@ def test_request_log_and_stats(server: SimServer) -> None:
 def test_unknown_model_is_404_listing_models(server: SimServer) -> None:
     client = openai.OpenAI(base_url=server.url, api_key="unused")
     with pytest.raises(openai.NotFoundError, match="available: sim/nano"):
-        client.chat.completions.create(model="sim/gpt-9", messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(model="sim/gpt-9",
+                                       messages=[{"role": "user", "content": "x"}])
 
 
 def test_port_in_use_is_a_clear_error(server: SimServer) -> None:
-    with pytest.raises(AgentOptError, match=f"port {server.port} .* already in use; pick another with --port"):
+    with pytest.raises(AgentOptError,
+                       match=f"port {server.port} .* already in use; pick another with --port"):
         serve_in_thread(port=server.port)
     result = CliRunner().invoke(app, ["sim-server", "--port", str(server.port)])
     assert result.exit_code == 2 and "already in use" in result.output
 
 
-def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[list[str], list[str | None]]:
+def _outcomes(fail_rate: float, faults: tuple[str, ...],
+              seed: int) -> tuple[list[str], list[str | None]]:
     """(what the client saw, the fault the server injected) for 12 sequential requests."""
-    with serve_in_thread(port=0, fail_rate=fail_rate, faults=faults, seed=seed, timeout_s=3.0) as srv:
+    with serve_in_thread(port=0, fail_rate=fail_rate, faults=faults, seed=seed,
+                         timeout_s=3.0) as srv:
         client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0, timeout=1.0)
         out = []
         for i in range(12):
             try:
-                client.chat.completions.create(model="sim/mini", messages=[{"role": "user", "content": f"q{i}"}])
+                client.chat.completions.create(model="sim/mini",
+                                               messages=[{"role": "user", "content": f"q{i}"}])
                 out.append("ok")
             except openai.RateLimitError:
                 out.append("429")
@@ -126,20 +134,23 @@ def _outcomes(fail_rate: float, faults: tuple[str, ...], seed: int) -> tuple[lis
 
 @pytest.mark.slow
 def test_fault_injection_is_deterministic_and_covers_all_kinds() -> None:
-    """Random faults are a function of (seed, request body, repeat): the same requests, the same faults."""
+    """Random faults are a function of (seed, request body, repeat): the same requests,
+    the same faults."""
     seen, injected = _outcomes(0.6, FAULTS, seed=0)
     _, again = _outcomes(0.6, FAULTS, seed=0)
     assert injected == again and len(injected) == 12
     assert set(FAULTS) <= set(injected), injected
     # every injected fault reached the client as that fault (a slow ok reply is not asserted on)
-    assert all(seen[i] == fault for i, fault in enumerate(injected) if fault is not None), (seen, injected)
+    assert all(seen[i] == fault for i, fault in enumerate(injected)
+               if fault is not None), (seen, injected)
 
 
 def test_retry_of_a_failed_request_can_succeed() -> None:
     with serve_in_thread(port=0, fail_rate=0.5, faults=("429",), seed=0) as srv:
         client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=6)
         for i in range(6):
-            client.chat.completions.create(model="sim/mini", messages=[{"role": "user", "content": f"r{i}"}])
+            client.chat.completions.create(model="sim/mini",
+                                           messages=[{"role": "user", "content": f"r{i}"}])
         assert srv.request_count > 6 and srv.usage_by_model()["sim/mini"]["requests"] == 6
 
 
@@ -168,15 +179,17 @@ def test_fault_schedule_fixes_kinds_by_request_number() -> None:
         None, None, "429", None, None, "500", None, None, "timeout", None, None, "malformed"]
     assert plan.expected(14) == {"429": 1, "500": 1, "timeout": 1, "malformed": 1}
     exact = FaultPlan(0.0, FAULTS, 0, "2:timeout, 5:429")
-    assert [exact.fault_for(n, "", 0) for n in range(1, 7)] == [None, "timeout", None, None, "429", None]
+    assert [exact.fault_for(n, "", 0) for n in range(1, 7)] == [None, "timeout", None, None, "429",
+                                                                None]
     assert FaultPlan(0.0, FAULTS, 0, {4: "malformed"}).expected(10) == {"malformed": 1}
     # the server applies it by arrival number, whatever the requests say
     with serve_in_thread(port=0, fault_schedule="every:2", faults=("429", "500")) as srv:
         client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
         out = []
-        for i in range(6):
+        for _ in range(6):
             try:
-                client.chat.completions.create(model="sim/mini", messages=[{"role": "user", "content": "same"}])
+                client.chat.completions.create(model="sim/mini",
+                                               messages=[{"role": "user", "content": "same"}])
                 out.append("ok")
             except openai.RateLimitError:
                 out.append("429")
@@ -196,4 +209,5 @@ def test_bad_fault_schedules_are_clear_errors(args: list[str], message: str) -> 
     result = CliRunner().invoke(app, ["sim-server", "--port", "0", *args])
     assert result.exit_code == 2 and message in result.output, result.output
     with pytest.raises(AgentOptError, match=re.escape(message)):
-        serve_in_thread(port=0, fault_schedule=args[1], fail_rate=0.1 if "--fail-rate" in args else 0.0)
+        serve_in_thread(port=0, fault_schedule=args[1],
+                        fail_rate=0.1 if "--fail-rate" in args else 0.0)

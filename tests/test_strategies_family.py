@@ -39,7 +39,7 @@ class Additive:
         self.best_model = {s: f"m{int(rng.integers(n_models))}" for s in self.slots}
         coords = np.array(list(self.space.product()))
         gap = np.zeros(self.space.size)
-        for s, (slot, best) in enumerate(self.best_model.items()):
+        for s, best in enumerate(self.best_model.values()):
             rank = (coords[:, s] - int(best[1:])) % n_models      # 0 for the slot's best model
             gap += step * (rank > 0) + 0.03 * rank
         self.p = top - gap
@@ -65,10 +65,12 @@ class Additive:
         combo = self.space.index(assignment)
         with self.lock:
             self.calls[(combo, example)] = self.calls.get((combo, example), 0) + 1
-        return Outcome(score=self.score(combo, example), cost_usd=self.cost(combo), latency_s=self.latency(combo))
+        return Outcome(score=self.score(combo, example), cost_usd=self.cost(combo),
+                       latency_s=self.latency(combo))
 
     def true_means(self) -> np.ndarray:
-        return np.array([np.mean([self.score(c, i) for i in self.examples]) for c in range(self.space.size)])
+        return np.array([np.mean([self.score(c, i) for i in self.examples])
+                         for c in range(self.space.size)])
 
     def paid(self) -> float:
         return sum(self.cost(c) for c, _ in self.calls)
@@ -77,7 +79,8 @@ class Additive:
 def run(prob: Additive, strategy: str, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return search(prob.space, prob.evaluate, prob.examples, strategy=strategy, progress=False, **kw)
+        return search(prob.space, prob.evaluate, prob.examples, strategy=strategy, progress=False,
+                      **kw)
 
 
 def assert_paid_once(prob: Additive, result) -> None:
@@ -109,7 +112,8 @@ def test_budget_stops_every_strategy_with_a_pick(strategy):
     result = run(prob, strategy, budget_usd=budget, **kw)
     assert result.stop_reason == "budget" and result.best is not None
     assert_paid_once(prob, result)
-    in_flight = 8 * max(prob.cost(c) for c in range(prob.space.size))  # max_concurrency calls at most
+    # max_concurrency calls at most
+    in_flight = 8 * max(prob.cost(c) for c in range(prob.space.size))
     assert result.spent_usd <= budget + in_flight + 0.01  # (+ the LM proposal call)
 
 
@@ -128,7 +132,8 @@ def test_epsilon_lucb_spends_on_the_contenders_and_stops_on_ties():
         calls.append(ex)
         return Outcome(score=float(ex % 4 != 0), cost_usd=0.001)
 
-    res = search(space, tie, list(range(400)), strategy="epsilon_lucb", epsilon=0.05, progress=False)
+    res = search(space, tie, list(range(400)), strategy="epsilon_lucb", epsilon=0.05,
+                 progress=False)
     assert len(calls) < 3 * 400 * 0.6 and res.best is not None
 
 
@@ -146,7 +151,8 @@ def test_epsilon_lucb_resumes_from_storage_without_paying_again(tmp_path):
 def test_threshold_se_classifies_against_min_score_and_picks_the_cheapest_above():
     def planted() -> Additive:
         prob = Additive(n_models=3)
-        # s0 x s1 (row-major): above the bar at (m0, m2), (m1, m2), (m2, m1); the cheapest is (m0, m2)
+        # s0 x s1 (row-major): above the bar at (m0, m2), (m1, m2), (m2, m1); the cheapest is (m0,
+        # m2)
         prob.p = np.array([0.3, 0.45, 0.9, 0.2, 0.45, 0.8, 0.35, 0.85, 0.3])
         return prob
 
@@ -159,7 +165,8 @@ def test_threshold_se_classifies_against_min_score_and_picks_the_cheapest_above(
     kept = {s.index for s in result.leaderboard if s.status == "kept"}
     assert kept == set(np.flatnonzero(truth >= tau).tolist())
     assert all("above min_score" in s.reason for s in result.leaderboard if s.status == "kept")
-    assert all("below min_score" in s.reason for s in result.leaderboard if s.status == "eliminated")
+    assert all("below min_score" in s.reason for s in result.leaderboard
+               if s.status == "eliminated")
     above = sorted(kept, key=prob.cost)
     assert result.best.index == above[0]
 
@@ -198,14 +205,17 @@ def test_bayesian_sampler_proposes_in_a_large_space():
 
 def test_bayesian_gp_falls_back_to_tpe_without_torch(monkeypatch):
     real = bayesian_mod.importlib.util.find_spec
-    monkeypatch.setattr(bayesian_mod.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    monkeypatch.setattr(bayesian_mod.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
     monkeypatch.setattr(bayesian_mod, "_warned_gp", False)
     prob = Additive(n_slots=3, n_models=4, n_items=60)
     with pytest.warns(RuntimeWarning, match="needs PyTorch"):
-        result = search(prob.space, prob.evaluate, prob.examples, strategy="bayesian", n_trials=20, progress=False)
+        result = search(prob.space, prob.evaluate, prob.examples, strategy="bayesian", n_trials=20,
+                        progress=False)
     assert "tpe sampler" in result.strategy
     with pytest.raises(ValueError, match="'gp' or 'tpe'"):
-        search(prob.space, prob.evaluate, prob.examples, strategy="bayesian", sampler="cmaes", progress=False)
+        search(prob.space, prob.evaluate, prob.examples, strategy="bayesian", sampler="cmaes",
+               progress=False)
 
 
 class Tradeoff:
@@ -228,10 +238,12 @@ class Tradeoff:
         c = self.space.index(assignment)
         self.calls[(c, example)] = self.calls.get((c, example), 0) + 1
         noise = 1 + 0.1 * (_u("n", c, example) - 0.5)
-        return Outcome(score=self.score(c, example), cost_usd=self.cost[c] * noise, latency_s=self.lat[c] * noise)
+        return Outcome(score=self.score(c, example), cost_usd=self.cost[c] * noise,
+                       latency_s=self.lat[c] * noise)
 
     def true_front(self, latency: bool = True) -> set[int]:
-        mean = np.array([np.mean([self.score(c, i) for i in self.examples]) for c in range(self.space.size)])
+        mean = np.array([np.mean([self.score(c, i) for i in self.examples])
+                         for c in range(self.space.size)])
         lat = self.lat if latency else np.zeros(self.space.size)
         front = set()
         for c in range(self.space.size):
@@ -243,24 +255,27 @@ class Tradeoff:
 
 def test_pareto_finds_the_planted_front_and_leaves_dominated_ones_off():
     prob = Tradeoff()
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="pareto", progress=False, epsilon=0.0)
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="pareto", progress=False,
+                    epsilon=0.0)
     assert all(v == 1 for v in prob.calls.values())
     front = {s.index for s in result.pareto()}
     assert front == prob.true_front()
     dominated = [s for s in result.leaderboard if s.dominated]
-    assert dominated and all(s.status == "eliminated" and "dominated by" in s.reason for s in dominated)
+    assert dominated and all(s.status == "eliminated" and "dominated by" in s.reason
+                             for s in dominated)
     assert all(s.ci[0] <= s.mean_score <= s.ci[1] for s in result.pareto())
     assert result.best.index in front
     assert result.n_evaluations < prob.space.size * len(prob.examples)
 
     two = Tradeoff()
-    res2 = search(two.space, two.evaluate, two.examples, strategy="pareto", objectives=("score", "cost"),
-                  progress=False, epsilon=0.0)
+    res2 = search(two.space, two.evaluate, two.examples, strategy="pareto",
+                  objectives=("score", "cost"), progress=False, epsilon=0.0)
     front2 = {s.index for s in res2.pareto() if not s.dominated}
     assert two.true_front(latency=False) <= front2 and res2.n_evaluations < result.n_evaluations
     assert all("score, cost (" in s.reason for s in res2.leaderboard if s.dominated)
     with pytest.raises(ValueError, match="must include 'score'"):
-        search(two.space, two.evaluate, two.examples, strategy="pareto", objectives=("cost", "latency"), progress=False)
+        search(two.space, two.evaluate, two.examples, strategy="pareto",
+               objectives=("cost", "latency"), progress=False)
 
 
 def test_pareto_with_a_sampler_on_a_larger_space():
@@ -278,7 +293,8 @@ def test_pareto_with_a_sampler_on_a_larger_space():
 def test_lm_proposal_with_the_offline_sim_model_falls_back_to_cheapest_first():
     prob = Additive(n_models=4)
     with pytest.warns(RuntimeWarning, match="falling back to the 3 cheapest"):
-        result = search(prob.space, prob.evaluate, prob.examples, strategy="lm_proposal", k=3, progress=False)
+        result = search(prob.space, prob.evaluate, prob.examples, strategy="lm_proposal", k=3,
+                        progress=False)
     assert "cheapest-first fallback" in result.strategy
     tried = {s.index for s in result.leaderboard if s.n > 0}
     assert len(tried) == 3  # m0..m3 are unknown to litellm: candidate order
@@ -290,27 +306,33 @@ def test_lm_proposal_races_what_the_model_proposes():
     prob = Additive(n_models=4, seed=9)
     best = prob.best
     other = {s: ("m0" if m != "m0" else "m1") for s, m in best.items()}
-    answer = "Here you go:\n```json\n" + json.dumps([other, {k: v.upper() for k, v in best.items()}]) + "\n```"
-    result = search(prob.space, prob.evaluate, prob.examples, strategy="lm_proposal", k=4, progress=False,
-                    completion_kwargs={"mock_response": answer})
+    answer = "Here you go:\n```json\n" + json.dumps([other,
+                                                     {k: v.upper()
+                                                      for k, v in best.items()}]) + "\n```"
+    result = search(prob.space, prob.evaluate, prob.examples, strategy="lm_proposal", k=4,
+                    progress=False, completion_kwargs={"mock_response": answer})
     assert result.strategy.endswith("lm)")
     tried = {s.key for s in result.leaderboard if s.n > 0}
-    assert tried == {prob.space.key(prob.space.index(other)), prob.space.key(prob.space.index(best))}
+    assert tried == {prob.space.key(prob.space.index(other)),
+                     prob.space.key(prob.space.index(best))}
     assert result.best.assignment == best
-    assert all("not proposed by" in s.reason for s in result.leaderboard if s.status == "not tried")
+    assert all("not proposed by" in s.reason for s in result.leaderboard
+               if s.status == "not tried")
     assert_paid_once(prob, result)
 
 
 def test_lm_proposal_unparsable_answer_falls_back_with_a_warning():
     prob = Additive()
     with pytest.warns(RuntimeWarning, match="no combination could be read"):
-        result = search(prob.space, prob.evaluate, prob.examples, strategy="lm_proposal", k=2, progress=False,
+        result = search(prob.space, prob.evaluate, prob.examples, strategy="lm_proposal", k=2,
+                        progress=False,
                         completion_kwargs={"mock_response": "I would pick the strongest models."})
     assert sum(s.n > 0 for s in result.leaderboard) == 2 and result.best is not None
 
 
 def test_lm_proposal_prices_sim_models_from_litellm_and_orders_cheapest_first():
-    space = SearchSpace({"planner": ["sim/frontier", "sim/nano"], "solver": ["sim/xl", "sim/mini"]})
+    space = SearchSpace({"planner": ["sim/frontier", "sim/nano"],
+                         "solver": ["sim/xl", "sim/mini"]})
     calls = []
 
     def evaluate(a, ex):
@@ -318,20 +340,26 @@ def test_lm_proposal_prices_sim_models_from_litellm_and_orders_cheapest_first():
         return Outcome(score=1.0, cost_usd=0.0)
 
     with pytest.warns(RuntimeWarning, match="falling back"):
-        result = search(space, evaluate, list(range(20)), strategy="lm_proposal", k=1, progress=False)
+        result = search(space, evaluate, list(range(20)), strategy="lm_proposal", k=1,
+                        progress=False)
     assert set(calls) == {("sim/nano", "sim/mini")}  # the cheapest by the zoo's litellm prices
     assert result.spent_usd > 0  # the proposal call itself was priced and counted
 
 
 def test_parse_proposals_reads_common_answer_shapes():
-    space = SearchSpace({"planner": ["gpt-4o", "gpt-4o-mini"], "solver": ["claude-3-haiku", "llama"]})
+    space = SearchSpace({"planner": ["gpt-4o", "gpt-4o-mini"],
+                         "solver": ["claude-3-haiku", "llama"]})
     i = space.index
     assert parse_proposals('[{"planner": "gpt-4o-mini", "solver": "llama"}]', space) == [
         i({"planner": "gpt-4o-mini", "solver": "llama"})]
-    assert parse_proposals('{"combinations": [["GPT-4o", "Claude-3-Haiku"], ["gpt-4o", "llama"]]}', space) == [
-        i({"planner": "gpt-4o", "solver": "claude-3-haiku"}), i({"planner": "gpt-4o", "solver": "llama"})]
-    text = "1. planner = gpt-4o-mini, solver: claude-3-haiku\n2. planner=gpt-4o | solver=llama\n3. nonsense"
-    assert parse_proposals(text, space) == [i({"planner": "gpt-4o-mini", "solver": "claude-3-haiku"}),
+    assert parse_proposals('{"combinations": [["GPT-4o", "Claude-3-Haiku"], ["gpt-4o", "llama"]]}',
+                           space) == [
+        i({"planner": "gpt-4o", "solver": "claude-3-haiku"}),
+        i({"planner": "gpt-4o", "solver": "llama"})]
+    text = ("1. planner = gpt-4o-mini, solver: claude-3-haiku\n2. planner=gpt-4o | solver=llama\n"
+            "3. nonsense")
+    assert parse_proposals(text, space) == [i({"planner": "gpt-4o-mini",
+                                               "solver": "claude-3-haiku"}),
                                             i({"planner": "gpt-4o", "solver": "llama"})]
     assert parse_proposals('[{"planner": "gemini", "solver": "llama"}]', space) == []
     assert parse_proposals("", space) == [] and parse_proposals(None, space) == []
@@ -341,7 +369,8 @@ def test_parse_proposals_reads_common_answer_shapes():
 def test_search_layer_imports_neither_litellm_nor_the_adapters():
     code = ("import sys, agentopt_search; from agentopt_search import registry; registry(); "
             "print('litellm' in sys.modules, 'agentopt_adapters' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
     assert out.split() == ["False", "False"]
 
 
@@ -363,7 +392,9 @@ def test_estimated_cost_is_additive_over_slots():
 def test_synthetic_replay_is_a_full_seeded_grid():
     r = synthetic_replay("3x8", seed=0)
     assert r.name == "synth-3x8" and r.space.size == 512 and r.scores.shape == (512, 200)
-    assert set(np.unique(r.scores)) <= {0.0, 1.0} and np.all(r.costs > 0) and np.all(r.latencies > 0)
+    assert set(np.unique(r.scores)) <= {0.0, 1.0}
+    assert np.all(r.costs > 0)
+    assert np.all(r.latencies > 0)
     again = synthetic_replay("3x8", seed=0)
     assert np.array_equal(r.scores, again.scores) and np.array_equal(r.costs, again.costs)
     assert not np.array_equal(r.scores, synthetic_replay("3x8", seed=1).scores)
@@ -376,8 +407,8 @@ def test_synthetic_replay_is_a_full_seeded_grid():
 
 
 def test_bench_accepts_synthetic_names_and_skips_brute_force_there(capsys):
-    bench_main(["--benchmarks", "synth-2x4", "--seeds", "2", "--workers", "1", "--tolerances", "0.01",
-                "--strategies", "epsilon_lucb,brute_force", "--coverage-sims", "0"])
+    bench_main(["--benchmarks", "synth-2x4", "--seeds", "2", "--workers", "1", "--tolerances",
+                "0.01", "--strategies", "epsilon_lucb,brute_force", "--coverage-sims", "0"])
     out = capsys.readouterr().out
     assert "synth-2x4" in out and "epsilon_lucb" in out and "agentopt_rule" in out
     assert "brute_force" not in out.split("-----")[-1]

@@ -4,7 +4,6 @@ demo), ``run_commands`` (optimize, show, dashboard), ``loading`` (app / metric /
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from . import run_commands, sim_commands  # noqa: F401  (register their commands on ``app``)
 from .app import app
@@ -12,8 +11,8 @@ from .app import app
 __all__ = ["app", "main"]
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point. A program, unlike the library, may set its process's environment:
-    litellm uses its bundled price map instead of fetching one at import."""
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point. A program, unlike the library, may set its process's
+    environment: litellm uses its bundled price map instead of fetching one at import."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     app(args=argv)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="agentopt: find the cheapest model combination for your LangGraph graph or DSPy program.")
+                  help="agentopt: find the cheapest model combination for your LangGraph graph or "
+                       "DSPy program.")
 
 __all__ = ["app", "fail"]
 

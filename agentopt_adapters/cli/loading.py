@@ -13,23 +13,26 @@ from typing import Any
 
 from ..errors import AgentOptError, DatasetError
 
-__all__ = ["load_object", "load_data", "parse_candidates", "parse_json", "dataset_for", "storage_url", "first_line"]
+__all__ = ["load_object", "load_data", "parse_candidates", "parse_json", "dataset_for",
+           "storage_url", "first_line"]
 
 
 def load_object(spec: str, what: str = "app") -> Any:
-    """``path/to/file.py:name`` or ``package.module:name`` -> the object (dotted attributes allowed).
+    """``path/to/file.py:name`` or ``package.module:name`` -> the object (dotted attributes
+    allowed).
 
     A file is imported like ``langgraph.json`` does: its project root (the nearest folder above it
     with ``pyproject.toml``, ``setup.py``, ``langgraph.json`` or ``.git``) and its own folder go on
     ``sys.path``, and a file inside a package is imported as that package's module, so its own
-    imports (``from agent.state import ...``, ``from .state import ...``) work. Each file is executed
-    once, however many objects are loaded from it.
+    imports (``from agent.state import ...``, ``from .state import ...``) work. Each file is
+    executed once, however many objects are loaded from it.
     """
     target, _, attr = spec.rpartition(":")
     if ":" not in spec or not target or not attr:
-        raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', got {spec!r}")
-    module = _file_module(target, what) if target.endswith(".py") or "/" in target or "\\" in target \
-        else _named_module(target, what)
+        raise AgentOptError(f"{what} must be given as 'path/to/file.py:name' or 'module:name', "
+                            f"got {spec!r}")
+    is_file = target.endswith(".py") or "/" in target or "\\" in target
+    module = _file_module(target, what) if is_file else _named_module(target, what)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -65,9 +68,10 @@ def _file_module(target: str, what: str) -> Any:
     sys.modules[name] = module
     try:
         spec_.loader.exec_module(module)
-    except Exception as exc:  # the user's file fails at import: name it, no traceback
+    except Exception as exc:  # noqa: BLE001 - the user's file fails at import: name it, no traceback
         sys.modules.pop(name, None)
-        raise AgentOptError(f"importing {what} file {target!r} failed: {_where(exc, path)}") from None
+        raise AgentOptError(f"importing {what} file {target!r} failed: "
+                            f"{_where(exc, path)}") from None
     return module
 
 
@@ -76,8 +80,9 @@ def _named_module(target: str, what: str, path: Path | None = None) -> Any:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
         raise AgentOptError(f"cannot import module {target!r} for {what}: {exc}") from None
-    except Exception as exc:
-        raise AgentOptError(f"importing module {target!r} for {what} failed: {_where(exc, path)}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module fails at import: name it, no traceback
+        raise AgentOptError(f"importing module {target!r} for {what} failed: "
+                            f"{_where(exc, path)}") from None
 
 
 def first_line(exc: BaseException) -> str:
@@ -85,7 +90,8 @@ def first_line(exc: BaseException) -> str:
 
 
 def _where(exc: BaseException, path: Path | None = None) -> str:
-    """``SyntaxError: invalid syntax (app.py line 3)``: the error and the user's line that raised it."""
+    """``SyntaxError: invalid syntax (app.py line 3)``:
+    the error and the user's line that raised it."""
     import traceback
 
     line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
@@ -105,14 +111,17 @@ def load_data(path: str) -> list[Any]:
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot read data file {path!r}: {exc}; give a UTF-8 .jsonl or .json file") from None
+        raise DatasetError(f"cannot read data file {path!r}: {exc}; give a UTF-8 .jsonl or .json "
+                           "file") from None
     if p.suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line "
+                               f"{exc.lineno})") from None
         if not isinstance(data, list):
-            raise DatasetError(f"{path}: expected a JSON list of examples, got {type(data).__name__}")
+            raise DatasetError(f"{path}: expected a JSON list of examples, got "
+                               f"{type(data).__name__}")
         return data
     out = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -130,12 +139,14 @@ def parse_json(text: str, option: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise AgentOptError(f"{option} must be JSON, e.g. {option} '{{\"user_id\": \"u1\"}}' ({exc.msg})") from None
+        raise AgentOptError(f"{option} must be JSON, e.g. {option} '{{\"user_id\": \"u1\"}}' "
+                            f"({exc.msg})") from None
 
 
 def dataset_for(app: Any, rows: list[Any]) -> list[Any]:
-    """Rows as the app's framework expects them: for a DSPy program, ``dspy.Example``s whose inputs are
-    the program's input fields (so metrics can read ``example.answer``); other apps get the rows."""
+    """Rows as the app's framework expects them: for a DSPy program, ``dspy.Example``s whose inputs
+    are the program's input fields (so metrics can read ``example.answer``); other apps get the
+    rows."""
     from ..protocol import adapter_for
 
     adapter = adapter_for(app)
@@ -144,28 +155,39 @@ def dataset_for(app: Any, rows: list[Any]) -> list[Any]:
 
 
 def parse_candidates(values: list[str]) -> list[Any] | dict[str, list[Any]]:
-    """``["a,b,c"]`` -> one list for every slot; ``["plan=a,b", "solve=c"]`` -> per slot; a ``.json``
-    file holds a list or a ``{slot: [...]}`` object whose candidates may be ``{"model", "kwargs"}``."""
+    """``["a,b,c"]`` -> one list for every slot; ``["plan=a,b", "solve=c"]`` -> per slot; a
+    ``.json`` file holds a list or a ``{slot: [...]}`` object whose candidates may be ``{"model",
+    "kwargs"}``. A candidate may draw samples: ``sim/small*8:vote``,
+    ``sim/small*4:judge=sim/large`` (``scaling``)."""
     shared: list[Any] = []
     per_slot: dict[str, list[Any]] = {}
     for v in values:
-        if v.strip().endswith(".json"):
-            loaded = _candidates_file(v.strip())
-            if isinstance(loaded, dict):
-                for slot, cands in loaded.items():
-                    per_slot.setdefault(str(slot), []).extend(cands if isinstance(cands, list) else [cands])
-            else:
-                shared.extend(loaded)
-        elif "=" in v:
-            slot, _, models = v.partition("=")
-            per_slot.setdefault(slot.strip(), []).extend(m.strip() for m in models.split(",") if m.strip())
-        else:
-            shared.extend(m.strip() for m in v.split(",") if m.strip())
+        _add_candidates(v, shared, per_slot)
     if per_slot and shared:
-        raise AgentOptError("give --candidates either as one list 'a,b,c' or per slot 'slot=a,b', not both")
+        raise AgentOptError("give --candidates either as one list 'a,b,c' or per slot 'slot=a,b', "
+                            "not both")
     if not per_slot and not shared:
-        raise AgentOptError("--candidates is empty; e.g. --candidates sim/nano,sim/small,sim/large")
+        raise AgentOptError("--candidates is empty; e.g. --candidates "
+                            "sim/nano,sim/small,sim/large")
     return per_slot or shared
+
+
+def _add_candidates(v: str, shared: list[Any], per_slot: dict[str, list[Any]]) -> None:
+    """One ``--candidates`` value into the shared list or the per-slot lists."""
+    if v.strip().endswith(".json"):
+        loaded = _candidates_file(v.strip())
+        if not isinstance(loaded, dict):
+            shared.extend(loaded)
+            return
+        for slot, cands in loaded.items():
+            per_slot.setdefault(str(slot), []).extend(cands if isinstance(cands, list)
+                                                      else [cands])
+    elif "=" in v and "*" not in v.partition("=")[0]:  # 'slot=...', not 'model*4:judge=<model>'
+        slot, _, models = v.partition("=")
+        per_slot.setdefault(slot.strip(), []).extend(m.strip() for m in models.split(",")
+                                                     if m.strip())
+    else:
+        shared.extend(m.strip() for m in v.split(",") if m.strip())
 
 
 def _candidates_file(path: str) -> Any:

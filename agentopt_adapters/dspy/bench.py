@@ -14,7 +14,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # a benchmark nev
 import argparse
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import dspy
 from dspy.lm15 import Message, Response, TextPart, Usage
@@ -35,7 +36,8 @@ class FakeEngine:
         tail = asked[asked.rfind("Respond with the corresponding output fields"):]
         fields = [f for f in _FIELDS.findall(tail) if f != "completed"]
         body = "".join(f"[[ ## {f} ## ]]\n0\n\n" for f in fields) + "[[ ## completed ## ]]"
-        return Response(id=None, model="fake", message=Message.assistant([TextPart(body)]), finish_reason="stop",
+        return Response(id=None, model="fake", message=Message.assistant([TextPart(body)]),
+                        finish_reason="stop",
                         usage=Usage(input_tokens=10, output_tokens=5, total_tokens=15))
 
     def close(self) -> None:
@@ -92,21 +94,23 @@ def _interleaved_us(variants: dict[str, Callable[[], Any]], runs: int, calls_per
 
 
 def measure(runs: int = 100) -> dict[str, float]:
-    """µs per LM call: plain, plain + one no-op callback, bound with no assignment, bound with every
-    slot assigned its own LM."""
+    """µs per LM call: plain, plain + one no-op callback, bound with no assignment, bound with
+    every slot assigned its own LM."""
     program = Pipeline()
     lm = fake_lm()
     aa.set_prices({f"openai/fake{suffix}": (0.1, 0.4) for suffix in ("", "-0", "-1", "-2")})
     example = {"question": "What is 2 + 2?"}
     calls = 3
-    assignment = {name: fake_lm(f"openai/fake-{i}") for i, (name, _) in enumerate(program.named_predictors())}
+    assignment = {name: fake_lm(f"openai/fake-{i}")
+                  for i, (name, _) in enumerate(program.named_predictors())}
     noop = BaseCallback()
 
     def with_callback() -> Any:
         with dspy.context(callbacks=[noop]):
             return program(**example)
 
-    with dspy.context(lm=lm), aa.bind(program, {}) as baseline, aa.bind(program, assignment) as assigned:
+    with dspy.context(lm=lm), aa.bind(program, {}) as baseline, \
+            aa.bind(program, assignment) as assigned:
         assert len(baseline(example)[1]) == calls
         assert [c.slot for c in assigned(example)[1]] == list(assignment)
         return _interleaved_us({
@@ -119,11 +123,13 @@ def measure(runs: int = 100) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100, help="program runs per timing sample (3 LM calls each)")
+    parser.add_argument("--runs", type=int, default=100,
+                        help="program runs per timing sample (3 LM calls each)")
     args = parser.parse_args(argv)
     figures = measure(args.runs)
     plain = figures["plain"]
-    print(f"{'DSPy, zero-latency LM':<30} {'CPU µs / call':>13} {'vs plain':>9} {'overhead µs':>12}")
+    print(f"{'DSPy, zero-latency LM':<30} {'CPU µs / call':>13} {'vs plain':>9} "
+          f"{'overhead µs':>12}")
     for label, us in figures.items():
         print(f"{label:<30} {us:>13.1f} {us / plain:>8.2f}x {us - plain:>12.1f}")
     return 0

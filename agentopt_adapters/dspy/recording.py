@@ -26,24 +26,29 @@ import inspect
 import threading
 import time
 import warnings
+from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
 
 import dspy
 
 from ..models import model_name
+from ..sampling import SAMPLE_GROUP
 from ..usage import CallUsage, Usage, call_record, reported_latency
+from ._classes import same_name_subclass
 
-__all__ = ["RunLog", "UnattributedCallWarning", "SLOT_ATTR", "FEEDBACK_ATTR", "caller_slot", "owned_lm", "is_owned", "model_label", "signature_text"]
+__all__ = ["RunLog", "UnattributedCallWarning", "SLOT_ATTR", "FEEDBACK_ATTR", "caller_slot",
+           "owned_lm", "is_owned", "model_label", "signature_text"]
 
 SLOT_ATTR = "_agentopt_slot"  # on bound predictors and on LMs that are slots of their own
-FEEDBACK_ATTR = "_agentopt_feedback_slot"  # on a bound Refine: the slot of the predictor it makes for advice
+# on a bound Refine: the slot of the predictor it makes for advice
+FEEDBACK_ATTR = "_agentopt_feedback_slot"
 
 
 class _Mark:
     """The LM call running in this context: which LM, since when, whether its entry arrived."""
 
-    __slots__ = ("lm", "start", "recorded")
+    __slots__ = ("lm", "recorded", "start")
 
     def __init__(self, lm: Any) -> None:
         self.lm, self.start, self.recorded = lm, time.perf_counter(), False
@@ -67,26 +72,27 @@ def signature_text(pred: Any) -> str:
 
 
 def caller_slot(mods: list[Any]) -> str | None:
-    """The slot of the innermost calling predictor (``mods``: ``settings.caller_modules``): its tag, or
-    for the advice predictor a bound Refine creates (OfferFeedback, called by the Refine itself) the
-    Refine's feedback slot."""
+    """The slot of the innermost calling predictor (``mods``: ``settings.caller_modules``): its
+    tag, or for the advice predictor a bound Refine creates (OfferFeedback, called by the Refine
+    itself) the Refine's feedback slot."""
     inner = mods[-1] if mods else None
     if not isinstance(inner, dspy.Predict):
         return None
     slot = inner.__dict__.get(SLOT_ATTR)
-    if slot is None and len(mods) > 1 and getattr(inner.signature, "__name__", "") == "OfferFeedback":
+    if slot is None and len(mods) > 1 and getattr(inner.signature, "__name__",
+                                                  "") == "OfferFeedback":
         slot = mods[-2].__dict__.get(FEEDBACK_ATTR)
     return slot
 
 
-def _run_log() -> "RunLog | None":
+def _run_log() -> RunLog | None:
     mods = dspy.settings.caller_modules
     return mods[0] if mods and isinstance(mods[0], RunLog) else None
 
 
 class UnattributedCallWarning(UserWarning):
-    """An LM call at run time that no slot explains (recorded with ``slot=None``), or that ran outside
-    the run's DSPy context and could not be recorded at all."""
+    """An LM call at run time that no slot explains (recorded with ``slot=None``), or that ran
+    outside the run's DSPy context and could not be recorded at all."""
 
 
 def _finish(mark: _Mark, exc: BaseException | None) -> None:
@@ -100,9 +106,10 @@ def _finish(mark: _Mark, exc: BaseException | None) -> None:
     if not mark.lm.__dict__.get("_agentopt_warned_outside"):  # once per bound LM
         mark.lm.__dict__["_agentopt_warned_outside"] = True
         warnings.warn(
-            f"an LM call to {model_label(mark.lm)} ran outside the DSPy context of its run (in a plain threading.Thread or "
-            "ThreadPoolExecutor started in forward?): it is not recorded, so its cost is missing from usage. "
-            "Use dspy.Parallel, or run the worker with contextvars.copy_context().run(...)",
+            f"an LM call to {model_label(mark.lm)} ran outside the DSPy context of its run (in a "
+            "plain threading.Thread or ThreadPoolExecutor started in forward?): it is not "
+            "recorded, so its cost is missing from usage. Use dspy.Parallel, or run the worker "
+            "with contextvars.copy_context().run(...)",
             UnattributedCallWarning, stacklevel=3)
 
 
@@ -142,24 +149,17 @@ def _timed_async(call: Callable[..., Any]) -> Callable[..., Any]:
     return acall
 
 
-_TIMED: dict[type, type] = {}
-_TIMED_LOCK = threading.Lock()
-
-
 def _timed_class(cls: type) -> type:
-    """``cls`` with timed ``__call__`` / ``acall`` (same name and import path, so saved state is unchanged)."""
-    if cls.__dict__.get("_agentopt_timed"):
-        return cls
-    with _TIMED_LOCK:
-        sub = _TIMED.get(cls)
-        if sub is None:
-            ns: dict[str, Any] = {"_agentopt_timed": True, "__module__": cls.__module__,
-                                  "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
-                                  "__call__": _timed_sync(cls.__call__)}
-            if inspect.iscoroutinefunction(getattr(cls, "acall", None)):
-                ns["acall"] = _timed_async(cls.acall)
-            sub = _TIMED[cls] = type(cls.__name__, (cls,), ns)
-    return sub
+    """``cls`` with timed ``__call__`` / ``acall`` (same name and import path,
+    so saved state is unchanged)."""
+    return same_name_subclass(cls, "_agentopt_timed", _timed_members)
+
+
+def _timed_members(cls: type) -> dict[str, Any]:
+    members: dict[str, Any] = {"__call__": _timed_sync(cls.__call__)}
+    if inspect.iscoroutinefunction(getattr(cls, "acall", None)):
+        members["acall"] = _timed_async(cls.acall)
+    return members
 
 
 def owned_lm(lm: Any, slot: str | None = None) -> Any:
@@ -197,7 +197,8 @@ def _responses(entry: Mapping[str, Any]) -> list[Any]:
 
 
 class RunLog:
-    """One run's LM calls, in the order they finished. DSPy treats it as a calling module's history."""
+    """One run's LM calls, in the order they finished. DSPy
+    treats it as a calling module's history."""
 
     def __init__(self, slots: Collection[str]) -> None:
         self.history = self  # record_history appends to ``owner.history``
@@ -226,22 +227,25 @@ class RunLog:
         reported = reported_latency(*_responses(entry))
         wall = now - mark.start if mark is not None else 0.0
         cost = entry.get("cost")
-        call = call_record(slot, str(entry.get("model") or (model_label(mark.lm) if mark else "(unknown)")),
-                           input_tokens=in_tok, output_tokens=out_tok,
+        call = call_record(slot,
+                           str(entry.get("model") or (model_label(mark.lm) if mark else "(unknown)")), input_tokens=in_tok, output_tokens=out_tok,
                            latency_s=wall if reported is None else reported,
-                           reported_cost_usd=float(cost) if isinstance(cost, (int, float)) else None)
+                           reported_cost_usd=float(cost) if isinstance(cost, (int, float))
+                           else None, sample_group=SAMPLE_GROUP.get())
         with self._lock:
             self._calls.append(call)
 
     # calls without an entry ----------------------------------------------------------
     def add_unrecorded(self, mark: _Mark, exc: BaseException | None) -> None:
-        """An owned LM call that failed (cost 0 before any response) or left no entry (history off)."""
+        """An owned LM call that failed (cost 0 before any response) or left no entry
+        (history off)."""
         mark.recorded = True
         slot = self._attribute(mark.lm, None)
         error = None if exc is None else f"{type(exc).__name__}: {exc}"[:500]
         unfinished = exc is not None and not isinstance(exc, Exception)  # cancelled / interrupted
         call = call_record(slot, model_label(mark.lm), latency_s=time.perf_counter() - mark.start,
-                           error="call did not finish" if unfinished else error, finished=not unfinished)
+                           error="call did not finish" if unfinished else error,
+                           finished=not unfinished, sample_group=SAMPLE_GROUP.get())
         if exc is None:
             call.cost_usd = None  # finished, but its usage is unknown: never a silent 0
         with self._lock:
@@ -262,7 +266,9 @@ class RunLog:
                 return slot
             why = f"{_chain(mods)} [LM called directly, not through a dspy.Predict]"
         with self._lock:
-            self.unexplained.append((why, str(model or (model_label(lm) if lm is not None else "(unknown)"))))
+            self.unexplained.append((why,
+                                     str(model
+                                         or (model_label(lm) if lm is not None else "(unknown)"))))
         return None
 
     def usage(self) -> Usage:

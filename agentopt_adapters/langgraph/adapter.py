@@ -5,11 +5,13 @@ import agentopt_adapters as aa
 slots = aa.discover(graph)                       # static view
 slots = aa.discover(graph, probe_input=example)  # + dynamic probe (runs the graph once)
 with aa.bind(graph, {"plan": "sim/small", "solve": "sim/large"}) as run:
-    out, usage = run(example)                    # or: await run.acall(example); run.stream(example)
+    out, usage = run(example)                    # or await run.acall(example), run.stream(...)
 with aa.bind(graph, {}, context=Ctx(), config={"tags": ["eval"]}, tracing=False) as run:
     out, usage = run(example, config={"metadata": {"example": 3}})   # {}: the app as it is
 cfg = aa.export_config(graph, {"plan": "sim/small"})
 tuned = aa.apply(graph, cfg)                     # a copy of the graph that uses those models
+with aa.bind(graph, {"solve": {"model": "sim/small", "samples": 8, "select": "vote"}}) as run:
+    out, usage = run(example)                    # each call of solve: 8 samples, one kept (vote)
 ```
 
 Slot names: the node name (``plan``); nodes of subgraphs / prebuilt agents get a dotted path
@@ -19,11 +21,13 @@ assignment call the app's own model objects untouched (endpoint, client, key, he
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import warnings
 import weakref
-from contextlib import contextmanager
-from typing import Any, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -32,16 +36,20 @@ from langchain_core.runnables.config import RunnableConfig
 from ..assignment_file import make_config
 from ..errors import ConfigError, DiscoveryError, SlotError
 from ..models import check_model_string, model_name
-from ..protocol import Adapter, register_adapter
+from ..protocol import Adapter, no_options, register_adapter
+from ..scaling import parse_scaling, parse_shorthand
 from ..usage import Slot
 from .discovery import Path, SlotTable, inherited_kwargs
 from .routing import ModelSpec, Route, install, push_route, warn_unroutable
 from .runner import LangGraphRunner, merge_config
 
+__all__ = ["FRAMEWORK", "LangGraphAdapter", "slot_table"]
+
 FRAMEWORK = "langgraph"
 
 # Probe observations per graph object, so that bind/export/apply know slots found only by probing.
-_PROBES: "weakref.WeakKeyDictionary[Any, list[tuple[Path, Any, str | None]]]" = weakref.WeakKeyDictionary()
+_PROBES: weakref.WeakKeyDictionary[Any, list[tuple[Path, Any, str | None]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _is_graph(app: Any) -> bool:
@@ -79,6 +87,8 @@ def _accepted_names(table: SlotTable) -> set[str]:
 def _to_spec(name: str, value: Any) -> ModelSpec:
     if isinstance(value, ModelSpec):
         return value
+    if isinstance(value, str):
+        value = parse_shorthand(value)  # "sim/small*8:vote" -> {"model", "samples", "select"}
     if isinstance(value, str) and value:
         return ModelSpec(value, {})
     if isinstance(value, BaseChatModel):
@@ -87,16 +97,18 @@ def _to_spec(name: str, value: Any) -> ModelSpec:
         kwargs = value.get("kwargs") or {}
         if not isinstance(kwargs, Mapping):
             raise ConfigError(f"slot {name!r}: 'kwargs' must be a dict, got {kwargs!r}")
-        return ModelSpec(value["model"], dict(kwargs))
+        return ModelSpec(value["model"], dict(kwargs), parse_scaling(value, f"slot {name!r}"))
     raise ConfigError(
-        f"slot {name!r}: assign a model string such as 'sim/small' or 'openai/gpt-4o-mini', a chat model "
-        f"object, or {{'model': ..., 'kwargs': {{...}}}}; got {value!r}"
+        f"slot {name!r}: assign a model string such as 'sim/small' or 'openai/gpt-4o-mini', a "
+        f"chat model object, or {{'model': ..., 'kwargs': {{...}}, 'samples': 8, 'select': "
+        f"'vote'}}; got {value!r}"
     )
 
 
 def _route(graph: Any, assignment: Mapping[str, Any], *, what: str = "assignment") -> Route:
     if not isinstance(assignment, Mapping):
-        raise SlotError(f"{what} must be a dict slot name -> model, got {type(assignment).__name__}")
+        raise SlotError(f"{what} must be a dict slot name -> model, got "
+                        f"{type(assignment).__name__}")
     table = slot_table(graph)
     accepted = _accepted_names(table)
     unknown = sorted(set(assignment) - accepted)
@@ -132,10 +144,12 @@ class _RouteCarrier(BaseCallbackHandler):
 def _tuned_graph(graph: Any, route: Route) -> Any:
     base = type(graph)
 
-    def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+    def stream(self: Any, input: Any, config: RunnableConfig | None = None,
+               **kwargs: Any) -> Iterator[Any]:
         ctx = contextvars.copy_context()
         ctx.run(push_route, route)
-        it = ctx.run(base.stream, self, input, merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
+        it = ctx.run(base.stream, self, input,
+                     merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
         while True:
             try:
                 chunk = ctx.run(next, it)
@@ -143,8 +157,10 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
                 return
             yield chunk
 
-    def astream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-        return base.astream(self, input, merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
+    def astream(self: Any, input: Any, config: RunnableConfig | None = None,
+                **kwargs: Any) -> AsyncIterator[Any]:
+        return base.astream(self, input,
+                            merge_config(config, {"callbacks": [_RouteCarrier(route)]}), **kwargs)
 
     tuned_cls = type(f"Tuned{base.__name__}", (base,), {
         "stream": stream, "astream": astream, "__module__": base.__module__,
@@ -158,50 +174,55 @@ def _tuned_graph(graph: Any, route: Route) -> Any:
 @register_adapter
 class LangGraphAdapter(Adapter):
     framework = FRAMEWORK
+    scales = True
 
     @classmethod
     def handles(cls, app: Any) -> bool:
         return _is_graph(app)
 
     # -- discover -----------------------------------------------------------------------------
-    def discover(self, app: Any, probe_input: Any = None, probe_config: RunnableConfig | None = None,
-                 probe_context: Any = None, **options: Any) -> list[Slot]:
+    def discover(self, app: Any, probe_input: Any = None,
+                 probe_config: RunnableConfig | None = None, probe_context: Any = None,
+                 **options: Any) -> list[Slot]:
         """Static slots; with ``probe_input`` also run the graph once (awaited when it has async
         nodes; ``probe_config`` / ``probe_context`` passed on) and merge the calls it made."""
         if options:
-            raise TypeError(f"discover() got unexpected option(s) {sorted(options)}; LangGraph takes "
-                            "probe_input=, probe_config=, probe_context=")
+            raise TypeError(f"discover() got unexpected option(s) {sorted(options)}; LangGraph "
+                            "takes probe_input=, probe_config=, probe_context=")
         if probe_input is not None:
             self.probe(app, probe_input, probe_config, context=probe_context)
         table = slot_table(app)
         if not table.slots:
             nodes = [".".join(p) for p in table.node_paths]
             hint = ("the probe run made no chat-model call" if probe_input is not None else
-                    "if a node builds its model inside helper code, pass probe_input=<one example> to run it once")
+                    "if a node builds its model inside helper code, pass probe_input=<one "
+                    "example> to run it once")
             raise DiscoveryError(
-                f"no chat model found in graph {getattr(app, 'name', type(app).__name__)!r} (nodes {nodes}); "
-                f"{hint}. Nodes must call a langchain BaseChatModel (e.g. ChatLiteLLM, ChatOpenAI, init_chat_model)"
+                f"no chat model found in graph {getattr(app, 'name', type(app).__name__)!r} "
+                f"(nodes {nodes}); {hint}. Nodes must call a langchain BaseChatModel (e.g. "
+                "ChatLiteLLM, ChatOpenAI, init_chat_model)"
             )
-        return [Slot(name=s.name, framework=FRAMEWORK, default_model=s.model_name, where="; ".join(s.where))
+        return [Slot(name=s.name, framework=FRAMEWORK, default_model=s.model_name,
+                     where="; ".join(s.where))
                 for s in table.slots.values()]
 
     def probe(self, app: Any, example: Any, config: RunnableConfig | None = None, *,
               context: Any = None) -> list[tuple[Path, Any, str | None]]:
-        """Run ``app`` once on ``example`` with its own models; remember which node called which model."""
+        """Run ``app`` once on ``example`` with its own models;
+        remember which node called which model."""
         install()
         route = Route(SlotTable.from_graph(app), {}, observe=True)
         try:
             LangGraphRunner(app, route, config=config, context=context)(example)
         except Exception as exc:  # noqa: BLE001 - the app's own failure: what ran before it still shows which node calls which model
-            warnings.warn(f"the probe run of {getattr(app, 'name', type(app).__name__)!r} failed after "
-                          f"{len(route.observed or [])} model call(s) ({type(exc).__name__}: {str(exc)[:200]}); "
-                          "slots are the static ones plus the calls made before it failed", RuntimeWarning,
-                          stacklevel=3)
+            warnings.warn(f"the probe run of {getattr(app, 'name', type(app).__name__)!r} failed "
+                          f"after {len(route.observed or [])} model call(s) "
+                          f"({type(exc).__name__}: {str(exc)[:200]}); slots are the static ones "
+                          "plus the calls made before it failed",
+                          RuntimeWarning, stacklevel=3)
         observed = list(route.observed or [])
-        try:
+        with contextlib.suppress(TypeError):  # unhashable / not weak-referenceable graph: not kept
             _PROBES[app] = observed
-        except TypeError:  # unhashable / not weak-referenceable graph: the probe result is not kept
-            pass
         return observed
 
     # -- bind ---------------------------------------------------------------------------------
@@ -209,13 +230,18 @@ class LangGraphAdapter(Adapter):
     def _bind(self, runner: LangGraphRunner) -> Iterator[LangGraphRunner]:
         yield runner
 
-    def bind(self, app: Any, assignment: Mapping[str, Any], *, config: RunnableConfig | None = None,  # type: ignore[override]
-             context: Any = None, tracing: bool | None = None):
-        """``with bind(graph, {slot: model}) as run``. Slots not in ``assignment`` run on the graph's
-        own model objects, untouched (``{}`` runs the app as it is). ``config`` / ``context``: given
-        to every run; ``tracing=False``: LangChain/LangSmith tracing off for these runs."""
+    def bind(self, app: Any, assignment: Mapping[str, Any], *,
+             config: RunnableConfig | None = None, context: Any = None,
+             tracing: bool | None = None,
+             **options: Any) -> AbstractContextManager[LangGraphRunner]:
+        """``with bind(graph, {slot: model}) as run``. Slots not in ``assignment`` run on the
+        graph's own model objects, untouched (``{}`` runs the app as it is). ``config`` /
+        ``context``: given to every run; ``tracing=False``: LangChain/LangSmith tracing off for
+        these runs."""
+        no_options(options, "bind()", "config=, context=, tracing=")
         route = _route(app, assignment)
-        return self._bind(LangGraphRunner(app, route, config=config, context=context, tracing=tracing))
+        return self._bind(LangGraphRunner(app, route, config=config, context=context,
+                                          tracing=tracing))
 
     # -- export / apply -----------------------------------------------------------------------
     def export_config(self, app: Any, assignment: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,20 +254,25 @@ class LangGraphAdapter(Adapter):
                 model, kwargs = model_name(spec.model), inherited_kwargs(spec.model)
             else:
                 model = spec.model
-                kwargs = {**(inherited_kwargs(original) if original is not None else dict(slot.kwargs) if slot else {}),
+                kwargs = {**(inherited_kwargs(original) if original is not None
+                             else dict(slot.kwargs) if slot else {}),
                           **dict(spec.kwargs)}
             if not model:
-                raise ConfigError(f"slot {name!r}: cannot tell the model string of {spec.model!r}; assign a model string")
-            slots[name] = {"model": model, "kwargs": kwargs}
+                raise ConfigError(f"slot {name!r}: cannot tell the model string of "
+                                  f"{spec.model!r}; assign a model string")
+            slots[name] = {"model": model, "kwargs": kwargs, **spec.scaling.settings()}
         return make_config(FRAMEWORK, slots)
 
     def apply(self, app: Any, cfg: Mapping[str, Any]) -> Any:
         if cfg.get("framework") not in (None, FRAMEWORK):
-            raise ConfigError(f"config was exported for framework {cfg.get('framework')!r}, not {FRAMEWORK!r}; "
-                              "apply it to the app it was exported from")
-        assignment = {name: {"model": spec["model"], "kwargs": dict(spec.get("kwargs") or {})}
+            raise ConfigError(f"config was exported for framework {cfg.get('framework')!r}, not "
+                              f"{FRAMEWORK!r}; apply it to the app it was exported from")
+        assignment = {name: {**spec, "kwargs": dict(spec.get("kwargs") or {})}
                       for name, spec in cfg["slots"].items()}
         route = _route(app, assignment, what="config")
         for name, spec in route.assignment.items():
-            route.build(spec, slot=name)  # fail now (unknown model / provider), not at the first call
+            # fail now (unknown model / provider), not at the first call
+            route.build(spec, slot=name)
+            if spec.scaling.judge:
+                route.build(ModelSpec(spec.scaling.judge), slot=name)
         return _tuned_graph(app, route)

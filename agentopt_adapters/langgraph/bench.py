@@ -1,4 +1,5 @@
-"""Adapter overhead per chat-model call on a zero-latency model: ``python -m agentopt_adapters.langgraph.bench``.
+"""Adapter overhead per chat-model call on a zero-latency model: ``python -m
+agentopt_adapters.langgraph.bench``.
 
 One graph node calls a model that answers instantly (``CALLS`` calls per run). The same graph runs
 as the user runs it (``graph.invoke``, no callbacks), with a LangChain callback handler that does
@@ -12,7 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any, Callable, TypedDict
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -21,6 +23,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.graph import END, START, StateGraph
+
+__all__ = ["ZeroLatencyChat", "OtherZeroLatencyChat", "make_graph", "measure", "main"]
 
 CALLS = 50
 
@@ -40,8 +44,10 @@ class ZeroLatencyChat(BaseChatModel):
         extra = {"tool_choice": tool_choice} if tool_choice is not None else {}
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **extra, **kwargs)
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        message = AIMessage(content="ok", usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12},
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        usage = {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}
+        message = AIMessage(content="ok", usage_metadata=usage,
                             response_metadata={"model_name": self.model})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -80,9 +86,9 @@ def make_graph(llm: BaseChatModel, calls: int = CALLS, tools: bool = False) -> A
 
 
 def _best_of(variants: dict[str, Callable[[], Any]], runs: int, repeats: int) -> dict[str, float]:
-    """CPU seconds of this process per run for each variant: the best of ``repeats`` timings of ``runs``
-    runs, the variants interleaved (CPU time, not wall time: other processes on a shared machine
-    then barely move the figures; the model answers at once, so a run is all CPU)."""
+    """CPU seconds of this process per run for each variant: the best of ``repeats`` timings of
+    ``runs`` runs, the variants interleaved (CPU time, not wall time: other processes on a shared
+    machine then barely move the figures; the model answers at once, so a run is all CPU)."""
     best = {name: float("inf") for name in variants}
     for _ in range(repeats):
         for name, fn in variants.items():
@@ -98,9 +104,11 @@ def measure(runs: int = 20, calls: int = CALLS, repeats: int = 9) -> dict[str, f
     plain run includes its pass-through cost, as it does in a user's process after ``import``)."""
     import agentopt_adapters as aa
 
-    graph, tooled = make_graph(ZeroLatencyChat(), calls), make_graph(ZeroLatencyChat(), calls, tools=True)
+    graph, tooled = make_graph(ZeroLatencyChat(), calls), make_graph(ZeroLatencyChat(), calls,
+                                                                     tools=True)
     x = {"x": "What is 2 + 3?"}
-    with aa.bind(graph, {}) as baseline, aa.bind(graph, {"work": ZeroLatencyChat(model="gpt-4o")}) as candidate, \
+    with aa.bind(graph, {}) as baseline, \
+            aa.bind(graph, {"work": ZeroLatencyChat(model="gpt-4o")}) as candidate, \
             aa.bind(tooled, {"work": OtherZeroLatencyChat(model="gpt-4o")}) as rebound:
         best = _best_of({
             "plain graph.invoke": lambda: graph.invoke(x),
@@ -115,16 +123,19 @@ def measure(runs: int = 20, calls: int = CALLS, repeats: int = 9) -> dict[str, f
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20, help="graph runs per timing (best of 5 timings)")
+    parser.add_argument("--runs", type=int, default=20,
+                        help="graph runs per timing (best of 5 timings)")
     parser.add_argument("--calls", type=int, default=CALLS, help="model calls per graph run")
     args = parser.parse_args(argv)
     us = measure(args.runs, args.calls)
     plain, noop = us["plain graph.invoke"], us["graph.invoke + no-op callback"]
-    print(f"{'CPU µs per model call':<40} {'µs':>8} {'x plain':>8} {'+µs vs plain':>13} {'+µs vs callback':>16}")
+    print(f"{'CPU µs per model call':<40} {'µs':>8} {'x plain':>8} {'+µs vs plain':>13} "
+          f"{'+µs vs callback':>16}")
     for name, value in us.items():
         if name == "plain, forced tool":
             plain = noop = value  # the tool rows compare with the plain run of the tool graph
-        print(f"{name:<40} {value:8.1f} {value / plain:8.2f} {value - plain:13.1f} {value - noop:16.1f}")
+        print(f"{name:<40} {value:8.1f} {value / plain:8.2f} {value - plain:13.1f} "
+              f"{value - noop:16.1f}")
 
 
 if __name__ == "__main__":

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
 from ..models import model_name
+
+__all__ = ["Path", "SlotInfo", "SlotTable", "INHERITED_FIELDS", "configurable_default",
+           "inherited_kwargs", "path_from_metadata"]
 
 Path = tuple[str, ...]
 
@@ -59,7 +63,8 @@ def _is_pregel(obj: Any) -> bool:
 
 
 def _is_configurable_model(obj: Any) -> bool:
-    return type(obj).__name__ == "_ConfigurableModel" and type(obj).__module__.startswith("langchain")
+    kind = type(obj)
+    return kind.__name__ == "_ConfigurableModel" and kind.__module__.startswith("langchain")
 
 
 def configurable_default(obj: Any) -> str | None:
@@ -104,8 +109,10 @@ class _Walker:
         self.hits: list[_Hit] = []
         self.node_paths: list[Path] = []
         self.tool_paths: set[Path] = set()
-        self.async_only: list[Path] = []  # nodes with only an async function (the graph must be awaited)
-        self.applied: dict[str, str] = {}  # slot name -> model label, inside graphs made by aa.apply
+        # nodes with only an async function (the graph must be awaited)
+        self.async_only: list[Path] = []
+        # slot name -> model label, inside graphs made by aa.apply
+        self.applied: dict[str, str] = {}
         self._graphs_seen: set[tuple[int, Path]] = set()
 
     # -- graphs -------------------------------------------------------------------------------
@@ -133,7 +140,8 @@ class _Walker:
         for source, specs in branches.items():
             for bname, spec in dict(specs).items():
                 seen = set()
-                self.visit(getattr(spec, "path", None), prefix + (source,), [f"conditional edge '{bname}'"], 0, seen)
+                self.visit(getattr(spec, "path", None), prefix + (source,),
+                           [f"conditional edge '{bname}'"], 0, seen)
 
     # -- objects ------------------------------------------------------------------------------
     def visit(self, obj: Any, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
@@ -142,72 +150,51 @@ class _Walker:
         if id(obj) in seen:
             return
         seen.add(id(obj))
+        if self._model_or_graph(obj, path, trail):
+            return
+        if isinstance(obj, types.FunctionType):
+            self._function(obj, path, trail, depth, seen)
+        elif isinstance(obj, (types.BuiltinFunctionType, types.ModuleType)):
+            return
+        elif isinstance(obj, _FOLLOWED) or not _is_library_object(obj):
+            self._each(_references(obj), path, trail, depth, seen)
+        else:
+            self._library_object(obj, path, trail, depth, seen)
+
+    def _each(self, refs: Iterable[tuple[Any, str | None]], path: Path, trail: list[str],
+              depth: int, seen: set[int]) -> None:
+        """Visit each (object, step) one level deeper; a step of None adds nothing to the trail."""
+        for value, step in refs:
+            self.visit(value, path, trail + [step] if step is not None else trail, depth + 1, seen)
+
+    def _model_or_graph(self, obj: Any, path: Path, trail: list[str]) -> bool:
+        """Record ``obj`` if it is a model (or a model class, or a nested graph);
+        False if not one."""
         if isinstance(obj, BaseChatModel):
             self.hits.append(_Hit(path, "instance", obj, " -> ".join(trail) or type(obj).__name__))
-            return
-        if _is_configurable_model(obj):
-            self.hits.append(_Hit(path, "configurable", obj, " -> ".join(trail + ["init_chat_model(configurable_fields=...)"])))
-            return
-        if _is_pregel(obj):
+        elif _is_configurable_model(obj):
+            step = "init_chat_model(configurable_fields=...)"
+            self.hits.append(_Hit(path, "configurable", obj, " -> ".join([*trail, step])))
+        elif _is_pregel(obj):
             # a compiled graph invoked by this node (or used as the node): its nodes run under
             # this node's checkpoint namespace, so they get dotted slot names.
             self.graph(obj, path)
-            return
-        if isinstance(obj, type):
+        elif isinstance(obj, type):
             if issubclass(obj, BaseChatModel):
-                self.hits.append(_Hit(path, "builder", obj, " -> ".join(trail + [f"builds {obj.__name__}(...) at call time"])))
-            return
-        if isinstance(obj, functools.partial):
-            self.visit(obj.func, path, trail + ["partial"], depth + 1, seen)
-            for i, arg in enumerate(obj.args):
-                self.visit(arg, path, trail + [f"partial arg {i}"], depth + 1, seen)
-            for key, arg in obj.keywords.items():
-                self.visit(arg, path, trail + [f"partial kwarg '{key}'"], depth + 1, seen)
-            return
-        if isinstance(obj, types.MethodType):
-            self.visit(obj.__self__, path, trail + [f"{type(obj.__self__).__name__} instance"], depth + 1, seen)
-            self.visit(obj.__func__, path, trail, depth + 1, seen)
-            return
-        if isinstance(obj, (types.FunctionType,)):
-            self._function(obj, path, trail, depth, seen)
-            return
-        if isinstance(obj, (types.BuiltinFunctionType, types.ModuleType)):
-            return
-        if isinstance(obj, dict):
-            for key, value in list(obj.items())[:_MAX_ITEMS]:
-                self.visit(value, path, trail + [f"[{key!r}]"], depth + 1, seen)
-            return
-        if isinstance(obj, (list, tuple, set, frozenset)):
-            for i, value in enumerate(list(obj)[:_MAX_ITEMS]):
-                self.visit(value, path, trail + [f"[{i}]"], depth + 1, seen)
-            return
-        module = type(obj).__module__
-        if isinstance(obj, Runnable) or _is_library(module):
-            self._library_object(obj, path, trail, depth, seen)
-            return
-        # a user object (callable class instance, config holder, ...): its attributes
-        label = type(obj).__name__
-        try:
-            attrs = vars(obj)
-        except TypeError:
-            attrs = {}
-        for key, value in list(attrs.items())[:_MAX_ITEMS]:
-            self.visit(value, path, trail + [f"attribute '{key}' of {label}"], depth + 1, seen)
-        for key, value in vars(type(obj)).items():
-            if key.startswith("__") and key != "__call__":
-                continue
-            if isinstance(value, (BaseChatModel, Runnable)) or _is_configurable_model(value):
-                self.visit(value, path, trail + [f"class attribute '{key}' of {label}"], depth + 1, seen)
-        call = getattr(type(obj), "__call__", None)
-        if isinstance(call, types.FunctionType):
-            self.visit(call, path, trail + [f"{label}.__call__"], depth + 1, seen)
+                step = f"builds {obj.__name__}(...) at call time"
+                self.hits.append(_Hit(path, "builder", obj, " -> ".join([*trail, step])))
+        else:
+            return False
+        return True
 
-    def _library_object(self, obj: Any, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
+    def _library_object(self, obj: Any, path: Path, trail: list[str], depth: int,
+                        seen: set[int]) -> None:
         label = type(obj).__name__
         if label == "ToolNode":  # tools run (and call their models) inside the ToolNode
             for name, tool in dict(getattr(obj, "tools_by_name", {}) or {}).items():
-                for attr in ("func", "coroutine"):
-                    self.visit(getattr(tool, attr, None), path, trail + [f"tool '{name}'"], depth + 1, seen)
+                refs = [(getattr(tool, attr, None), f"tool '{name}'")
+                        for attr in ("func", "coroutine")]
+                self._each(refs, path, trail, depth, seen)
             return
         if isinstance(obj, BaseTool):
             return  # a tool held by a model node (for bind_tools) runs in the ToolNode, not here
@@ -219,49 +206,111 @@ class _Walker:
             if value is None:
                 continue
             step = f"{label}.{attr}" if attr not in ("func", "afunc") else None
-            self.visit(value, path, trail + ([step] if step else []), depth + 1, seen)
+            self._each([(value, step)], path, trail, depth, seen)
 
-    def _function(self, fn: types.FunctionType, path: Path, trail: list[str], depth: int, seen: set[int]) -> None:
+    def _function(self, fn: types.FunctionType, path: Path, trail: list[str], depth: int,
+                  seen: set[int]) -> None:
         label = f"{fn.__qualname__}()"
-        code = fn.__code__
-        if fn.__closure__:
-            for name, cell in zip(code.co_freevars, fn.__closure__):
-                try:
-                    value = cell.cell_contents
-                except ValueError:
-                    continue
-                self.visit(value, path, trail + [f"closure '{name}' of {label}"], depth + 1, seen)
-        for i, value in enumerate(fn.__defaults__ or ()):
-            self.visit(value, path, trail + [f"default arg {i} of {label}"], depth + 1, seen)
-        for key, value in (fn.__kwdefaults__ or {}).items():
-            self.visit(value, path, trail + [f"default '{key}' of {label}"], depth + 1, seen)
+        self._each(_captured(fn, label), path, trail, depth, seen)
         if _is_library(fn.__module__):
             return
-        names = list(dict.fromkeys(_code_names(code)))
+        names = list(dict.fromkeys(_code_names(fn.__code__)))
         glb = fn.__globals__
         for name in names:
             if name not in glb:
                 continue
             value = glb[name]
-            if isinstance(value, types.ModuleType):
-                # `cfg.llm` where cfg is a module: look up the attribute names the code uses
-                if _is_library(value.__name__):
-                    continue
-                for attr in names:
-                    sub = getattr(value, attr, None)
-                    if sub is not None and not isinstance(sub, types.ModuleType):
-                        self.visit(sub, path, trail + [f"global '{name}.{attr}' of {label}"], depth + 1, seen)
+            if _is_builder(value):
+                step = f"{label} calls {name}(...) at call time"
+                self.hits.append(_Hit(path, "builder", value, " -> ".join([*trail, step])))
                 continue
-            if callable(value) and getattr(value, "__name__", None) in _BUILDER_NAMES and not isinstance(value, type):
-                self.hits.append(_Hit(path, "builder", value, " -> ".join(trail + [f"{label} calls {name}(...) at call time"])))
-                continue
-            self.visit(value, path, trail + [f"global '{name}' of {label}"], depth + 1, seen)
+            self._each(_global_refs(name, value, names, label), path, trail, depth, seen)
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+_FOLLOWED = (functools.partial, types.MethodType, *_CONTAINERS)  # what _references follows
+
+
+def _is_library_object(obj: Any) -> bool:
+    return isinstance(obj, Runnable) or _is_library(type(obj).__module__)
+
+
+def _references(obj: Any) -> Iterable[tuple[Any, str | None]]:
+    """What a visit follows from ``obj`` (not a model, graph or function), with its trail step."""
+    if isinstance(obj, functools.partial):
+        yield obj.func, "partial"
+        yield from ((arg, f"partial arg {i}") for i, arg in enumerate(obj.args))
+        yield from ((arg, f"partial kwarg '{key}'") for key, arg in obj.keywords.items())
+    elif isinstance(obj, types.MethodType):
+        yield obj.__self__, f"{type(obj.__self__).__name__} instance"
+        yield obj.__func__, None
+    elif isinstance(obj, dict):
+        yield from ((value, f"[{key!r}]") for key, value in list(obj.items())[:_MAX_ITEMS])
+    elif isinstance(obj, _CONTAINERS):
+        yield from ((value, f"[{i}]") for i, value in enumerate(list(obj)[:_MAX_ITEMS]))
+    else:
+        yield from _user_attributes(obj)
+
+
+def _user_attributes(obj: Any) -> Iterable[tuple[Any, str]]:
+    """A user object (callable class instance, config holder, ...): its attributes, the models and
+    runnables its class holds, and its class's ``__call__``."""
+    label = type(obj).__name__
+    try:
+        attrs = vars(obj)
+    except TypeError:
+        attrs = {}
+    for key, value in list(attrs.items())[:_MAX_ITEMS]:
+        yield value, f"attribute '{key}' of {label}"
+    for key, value in vars(type(obj)).items():
+        if key.startswith("__") and key != "__call__":
+            continue
+        if isinstance(value, (BaseChatModel, Runnable)) or _is_configurable_model(value):
+            yield value, f"class attribute '{key}' of {label}"
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method itself, to follow it
+    if isinstance(call, types.FunctionType):
+        yield call, f"{label}.__call__"
+
+
+def _captured(fn: types.FunctionType, label: str) -> Iterable[tuple[Any, str]]:
+    """What ``fn`` carries with it: closure cells and default arguments."""
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        yield value, f"closure '{name}' of {label}"
+    yield from ((value, f"default arg {i} of {label}")
+                for i, value in enumerate(fn.__defaults__ or ()))
+    yield from ((value, f"default '{key}' of {label}")
+                for key, value in (fn.__kwdefaults__ or {}).items())
+
+
+def _is_builder(value: Any) -> bool:
+    """A model factory (``init_chat_model`` and the like): the model is built at call time."""
+    return callable(value) and getattr(value, "__name__", None) in _BUILDER_NAMES \
+        and not isinstance(value, type)
+
+
+def _global_refs(name: str, value: Any, names: list[str], label: str) -> Iterable[tuple[Any, str]]:
+    """A global a function uses; for a (user) module, the attributes named in the function's code
+    (``cfg.llm`` where ``cfg`` is a module)."""
+    if not isinstance(value, types.ModuleType):
+        yield value, f"global '{name}' of {label}"
+        return
+    if _is_library(value.__name__):
+        return
+    for attr in names:
+        sub = getattr(value, attr, None)
+        if sub is not None and not isinstance(sub, types.ModuleType):
+            yield sub, f"global '{name}.{attr}' of {label}"
 
 
 def _is_async_only(runnable: Any) -> bool:
     """A LangGraph node built from an ``async def`` (no sync function to call)."""
-    return type(runnable).__name__ == "RunnableCallable" and getattr(runnable, "func", None) is None \
-        and getattr(runnable, "afunc", None) is not None
+    if type(runnable).__name__ != "RunnableCallable":
+        return False
+    return getattr(runnable, "func", None) is None and getattr(runnable, "afunc", None) is not None
 
 
 def _safe_attrs(obj: Any) -> set[str]:
@@ -300,7 +349,7 @@ class SlotTable:
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def from_graph(cls, graph: Any) -> "SlotTable":
+    def from_graph(cls, graph: Any) -> SlotTable:
         walker = _Walker()
         walker.graph(graph, ())
         slots: list[SlotInfo] = []
@@ -312,13 +361,14 @@ class SlotTable:
                 match = next((s for s in existing if id(hit.obj) in s.ids), None)
                 if match is not None:
                     continue
-                info = SlotInfo("", hit.path, model_name(hit.obj), [f"static: {hit.trail}"], [hit.obj],
-                                kwargs=inherited_kwargs(hit.obj))
+                info = SlotInfo("", hit.path, model_name(hit.obj), [f"static: {hit.trail}"],
+                                [hit.obj], kwargs=inherited_kwargs(hit.obj))
             elif hit.kind == "configurable":
                 if (hit.path, id(hit.obj)) in seen_configurable:
                     continue
                 seen_configurable.add((hit.path, id(hit.obj)))
-                info = SlotInfo("", hit.path, configurable_default(hit.obj), [f"static: {hit.trail}"], dynamic=True)
+                info = SlotInfo("", hit.path, configurable_default(hit.obj),
+                                [f"static: {hit.trail}"], dynamic=True)
             else:  # builder: one dynamic slot per node is enough until the probe says otherwise
                 if any(s.dynamic for s in existing):
                     continue
@@ -353,14 +403,16 @@ class SlotTable:
             while new_name in self.slots:
                 new_name += "'"
             info = SlotInfo(new_name, path, name,
-                            [f"probe: langgraph node path {'/'.join(path)} called {name} (model built at call time)"],
+                            [f"probe: langgraph node path {'/'.join(path)} called {name} (model "
+                             "built at call time)"],
                             dynamic=True, kwargs=inherited_kwargs(obj) if obj is not None else {})
             self.slots[new_name] = info
             self._index()
 
     # -- lookup -------------------------------------------------------------------------------
     def _candidates(self, path: Path) -> tuple[list[SlotInfo], int]:
-        """Slots at node ``path`` and how many outer levels were dropped to find them (memoised)."""
+        """Slots at node ``path`` and how many outer levels were dropped to find them
+        (memoised)."""
         found = self._found.get(path)
         if found is None:
             found = self._search(path)
@@ -371,11 +423,13 @@ class SlotTable:
         cands = self.by_path.get(path)
         if cands:
             return cands, 0
-        for k in range(1, len(path)):  # this graph ran as a subgraph of another: drop the outer levels
+        for k in range(1, len(path)):
+            # this graph ran as a subgraph of another: drop the outer levels
             cands = self.by_path.get(path[k:])
             if cands:
                 return cands, k
-        if path:  # namespace restarted (subgraph invoked with its own thread_id): a unique longer path
+        if path:
+            # namespace restarted (subgraph invoked with its own thread_id): a unique longer path
             tail = [p for p in self.by_path if len(p) > len(path) and p[-len(path):] == path]
             if len(tail) == 1:
                 return self.by_path[tail[0]], 0
@@ -383,8 +437,9 @@ class SlotTable:
 
     def locate(self, path: Path, obj: Any = None, name: str | None = None, *,
                strict: bool = False) -> tuple[SlotInfo | None, int]:
-        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs, and how many
-        outer namespace levels (a parent graph running this one as a subgraph) were dropped."""
+        """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs, and how
+        many outer namespace levels (a parent graph running this one as a subgraph) were
+        dropped."""
         cands, dropped = self._candidates(path)
         if not cands:
             if obj is not None and not strict:
@@ -394,7 +449,8 @@ class SlotTable:
             return None, dropped
         return self._pick(cands, obj, name, strict), dropped
 
-    def resolve(self, path: Path, obj: Any = None, name: str | None = None, *, strict: bool = False) -> SlotInfo | None:
+    def resolve(self, path: Path, obj: Any = None, name: str | None = None, *,
+                strict: bool = False) -> SlotInfo | None:
         """The slot of a call made by ``obj`` (model ``name``) while node ``path`` runs."""
         return self.locate(path, obj, name, strict=strict)[0]
 
@@ -403,38 +459,45 @@ class SlotTable:
         if len(cands) == 1 and not strict:
             return cands[0]
         if obj is not None:
-            oid = id(obj)
-            for slot in cands:
-                if any(id(m) == oid for m in slot.models):
-                    return slot
-        if name is None and obj is not None:
-            name = model_name(obj)
-        dynamic = [s for s in cands if s.dynamic]
-        if len(dynamic) == 1 and (not strict or dynamic[0].model_name in (None, name)):
-            return dynamic[0]
-        named = [s for s in (dynamic or cands) if s.model_name == name]
-        if len(named) == 1:
-            return named[0]
-        if strict and len(cands) == 1 and cands[0].model_name == name:
-            return cands[0]
-        return None
+            owner = next((s for s in cands if any(m is obj for m in s.models)), None)
+            if owner is not None:
+                return owner
+            if name is None:
+                name = model_name(obj)
+        return _by_model_name(cands, name, strict)
 
     def names(self) -> list[str]:
         return list(self.slots)
+
+
+def _by_model_name(cands: list[SlotInfo], name: str | None, strict: bool) -> SlotInfo | None:
+    """The one dynamic slot (if it may run ``name``), else the one slot whose model is ``name``."""
+    dynamic = [s for s in cands if s.dynamic]
+    if len(dynamic) == 1 and (not strict or dynamic[0].model_name in (None, name)):
+        return dynamic[0]
+    named = [s for s in (dynamic or cands) if s.model_name == name]
+    if len(named) == 1:
+        return named[0]
+    if strict and len(cands) == 1 and cands[0].model_name == name:
+        return cands[0]
+    return None
 
 
 _NS_PATHS: dict[str, Path] = {}
 
 
 def path_from_metadata(metadata: dict[str, Any] | None) -> Path:
-    """Node path from LangGraph's run metadata (``research:<id>|agent:<id>`` -> research, agent)."""
+    """Node path from LangGraph's run metadata (``research:<id>|agent:<id>`` -> research,
+    agent)."""
     if not metadata:
         return ()
     ns = metadata.get("langgraph_checkpoint_ns") or ""
     if ns:
         path = _NS_PATHS.get(ns)
-        if path is None:  # purely numeric segments are batch / concurrent-task indexes, not node levels
-            path = tuple(part.split(":", 1)[0] for part in str(ns).split("|") if part and not part.isdigit())
+        if path is None:
+            # purely numeric segments are batch / concurrent-task indexes, not node levels
+            path = tuple(part.split(":", 1)[0] for part in str(ns).split("|")
+                         if part and not part.isdigit())
             if len(_NS_PATHS) >= 4096:  # one entry per running task; old tasks are not asked again
                 _NS_PATHS.clear()
             _NS_PATHS[ns] = path

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.runnables.config import RunnableConfig
@@ -25,7 +26,8 @@ from .routing import Route, pop_route, push_route
 __all__ = ["LangGraphRunner", "RunStream", "AsyncRunStream", "merge_config"]
 
 
-def merge_config(base: Mapping[str, Any] | None, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+def merge_config(base: Mapping[str, Any] | None,
+                 extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """``extra`` over ``base``: tags and callbacks added up, metadata and configurable merged
     (``extra`` wins a key), any other key from ``extra``."""
     out: dict[str, Any] = dict(base or {})
@@ -57,17 +59,21 @@ def _with_handlers(callbacks: Any, added: Any) -> Any:
     return [*callbacks, *handlers]
 
 
-def _run_config(graph: Any, config: Mapping[str, Any] | None, handler: BaseCallbackHandler) -> RunnableConfig:
+def _run_config(graph: Any, config: Mapping[str, Any] | None,
+                handler: BaseCallbackHandler) -> RunnableConfig:
     cfg = dict(config or {})
     cfg["callbacks"] = _with_handlers(cfg.get("callbacks"), [handler])
-    if getattr(graph, "checkpointer", None) and not (cfg.get("configurable") or {}).get("thread_id"):
-        cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": f"agentopt-{uuid.uuid4().hex}"}
+    if getattr(graph, "checkpointer", None) and not (cfg.get("configurable")
+                                                     or {}).get("thread_id"):
+        cfg["configurable"] = {**(cfg.get("configurable") or {}),
+                               "thread_id": f"agentopt-{uuid.uuid4().hex}"}
     return cfg  # type: ignore[return-value]
 
 
 @contextmanager
 def _scope(route: Route, tracing: bool | None) -> Iterator[None]:
-    """The route active (innermost) for the run; LangChain/LangSmith tracing off when ``tracing`` is False."""
+    """The route active (innermost) for the run;
+    LangChain/LangSmith tracing off when ``tracing`` is False."""
     token = push_route(route)
     try:
         if tracing is False:
@@ -81,9 +87,10 @@ def _scope(route: Route, tracing: bool | None) -> Iterator[None]:
         pop_route(token)
 
 
-def _failed(graph: Any, invoke_kwargs: Mapping[str, Any], exc: BaseException, recorder: SlotRecorder) -> None:
-    """A run raised: the calls it paid for ride on the exception (``exc.agentopt_usage``), and a missing
-    runtime context is named."""
+def _failed(graph: Any, invoke_kwargs: Mapping[str, Any], exc: BaseException,
+            recorder: SlotRecorder) -> None:
+    """A run raised: the calls it paid for ride on the exception (``exc.agentopt_usage``), and a
+    missing runtime context is named."""
     try:
         exc.agentopt_usage = recorder.usage()  # type: ignore[attr-defined]
     except AttributeError:  # an exception type that refuses new attributes
@@ -94,14 +101,17 @@ def _failed(graph: Any, invoke_kwargs: Mapping[str, Any], exc: BaseException, re
 def _hint_missing_context(graph: Any, context: Any, exc: BaseException) -> None:
     schema = getattr(graph, "context_schema", None)
     if context is None and schema is not None and hasattr(exc, "add_note"):
-        exc.add_note(f"agentopt: the graph declares context_schema={getattr(schema, '__name__', schema)!r} but "
-                     "no context was passed; give it as aa.bind(graph, ..., context=...) or run(x, context=...)")
+        exc.add_note("agentopt: the graph declares "
+                     f"context_schema={getattr(schema, '__name__', schema)!r} but no context was "
+                     "passed; give it as aa.optimize(..., context=...) (CLI: --context JSON), "
+                     "aa.bind(graph, ..., context=...) or run(x, context=...)")
 
 
 class RunStream:
     """``run.stream(x, **kw)``: iterate the graph's stream; ``.usage`` afterwards."""
 
-    def __init__(self, runner: "LangGraphRunner", example: Any, config: Any, context: Any, kwargs: dict[str, Any]) -> None:
+    def __init__(self, runner: LangGraphRunner, example: Any, config: Any, context: Any,
+                 kwargs: dict[str, Any]) -> None:
         self._recorder = runner._recorder()
         cfg = _run_config(runner.graph, merge_config(runner.config, config), self._recorder)
         kw = runner._invoke_kwargs(context, kwargs)
@@ -129,7 +139,8 @@ class AsyncRunStream:
     The route is active only while the graph's stream advances, so the consumer's context is
     never changed between chunks."""
 
-    def __init__(self, runner: "LangGraphRunner", example: Any, config: Any, context: Any, kwargs: dict[str, Any]) -> None:
+    def __init__(self, runner: LangGraphRunner, example: Any, config: Any, context: Any,
+                 kwargs: dict[str, Any]) -> None:
         self._recorder = runner._recorder()
         cfg = _run_config(runner.graph, merge_config(runner.config, config), self._recorder)
         self._runner = runner
@@ -167,17 +178,19 @@ class LangGraphRunner(Runner):
         self.config = dict(config or {})
         self.context = context
         self.tracing = tracing
-        super().__init__(self._call_sync, self._call_async, prefers_async=bool(route.table.async_only))
+        super().__init__(self._call_sync, self._call_async,
+                         prefers_async=bool(route.table.async_only))
 
     def _recorder(self) -> SlotRecorder:
         return SlotRecorder(self.route.table, self.route)
 
-    def _invoke_kwargs(self, context: Any, kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def _invoke_kwargs(self, context: Any,
+                       kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         context = self.context if context is None else context
         return {**(kwargs or {}), **({"context": context} if context is not None else {})}
 
-    def _call_sync(self, example: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
-                   **kwargs: Any) -> tuple[Any, Usage]:
+    def _call_sync(self, example: Any, config: Mapping[str, Any] | None = None, *,
+                   context: Any = None, **kwargs: Any) -> tuple[Any, Usage]:
         if self.prefers_async:
             return run_blocking(self._call_async(example, config, context=context, **kwargs))
         recorder = self._recorder()
@@ -191,8 +204,8 @@ class LangGraphRunner(Runner):
             raise
         return out, recorder.usage()
 
-    async def _call_async(self, example: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
-                          **kwargs: Any) -> tuple[Any, Usage]:
+    async def _call_async(self, example: Any, config: Mapping[str, Any] | None = None, *,
+                          context: Any = None, **kwargs: Any) -> tuple[Any, Usage]:
         recorder = self._recorder()
         cfg = _run_config(self.graph, merge_config(self.config, config), recorder)
         kw = self._invoke_kwargs(context, kwargs)
@@ -204,18 +217,18 @@ class LangGraphRunner(Runner):
             raise
         return out, recorder.usage()
 
-    def __call__(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
-                 **kwargs: Any) -> tuple[Any, Usage]:
+    def __call__(self, example_input: Any, config: Mapping[str, Any] | None = None, *,
+                 context: Any = None, **kwargs: Any) -> tuple[Any, Usage]:
         return self._call_sync(example_input, config, context=context, **kwargs)
 
-    async def acall(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
-                    **kwargs: Any) -> tuple[Any, Usage]:
+    async def acall(self, example_input: Any, config: Mapping[str, Any] | None = None, *,
+                    context: Any = None, **kwargs: Any) -> tuple[Any, Usage]:
         return await self._call_async(example_input, config, context=context, **kwargs)
 
-    def stream(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
-               **kwargs: Any) -> RunStream:
+    def stream(self, example_input: Any, config: Mapping[str, Any] | None = None, *,
+               context: Any = None, **kwargs: Any) -> RunStream:
         return RunStream(self, example_input, config, context, kwargs)
 
-    def astream(self, example_input: Any, config: Mapping[str, Any] | None = None, *, context: Any = None,
-                **kwargs: Any) -> AsyncRunStream:
+    def astream(self, example_input: Any, config: Mapping[str, Any] | None = None, *,
+                context: Any = None, **kwargs: Any) -> AsyncRunStream:
         return AsyncRunStream(self, example_input, config, context, kwargs)

@@ -1,4 +1,5 @@
-"""The dspy.LM the factory builds from strings: retrying per ``retry.py`` inside one callback span."""
+"""The dspy.LM the factory builds from strings:
+retrying per ``retry.py`` inside one callback span."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ _PLAIN_ACALL = dspy.LM.acall.__wrapped__
 
 
 class RetryingLM(dspy.LM):
-    """dspy.LM whose calls retry transient failures with the agentopt policy, inside one callback span
-    (so a retried call is recorded once, with the usage of the attempt that succeeded)."""
+    """dspy.LM whose calls retry transient failures with the agentopt policy, inside one callback
+    span (so a retried call is recorded once, with the usage of the attempt that succeeded)."""
 
     @with_callbacks
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:

@@ -1,4 +1,5 @@
-"""The LangChain chat model the factory builds from strings: ChatLiteLLM retrying per ``retry.py``."""
+"""The LangChain chat model the factory builds from strings:
+ChatLiteLLM retrying per ``retry.py``."""
 
 from __future__ import annotations
 

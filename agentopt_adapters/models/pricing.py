@@ -10,18 +10,24 @@ gives one warning and cost None, never a silent 0.
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import threading
 import warnings
-from typing import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, cast
 
 from ..errors import ModelError
 
-__all__ = ["cost_usd", "set_prices", "price_per_mtok", "UnpricedModelWarning"]
+__all__ = ["cost_usd", "set_prices", "check_prices", "pricer", "price_per_mtok",
+           "UnpricedModelWarning"]
 
 _WARNED: set[str] = set()
 _LOCK = threading.Lock()
 _TIERED = object()  # cache marker: litellm prices each call
-_CACHE: dict[str, "tuple[float, float] | object | None"] = {}
+_CACHE: dict[str, tuple[float, float] | object | None] = {}
 
 
 class UnpricedModelWarning(UserWarning):
@@ -35,7 +41,7 @@ def _litellm():  # type: ignore[no-untyped-def]
     return litellm
 
 
-def _lookup(model: str) -> "tuple[float, float] | object | None":
+def _lookup(model: str) -> tuple[float, float] | object | None:
     """(USD per input token, per output token), ``_TIERED``, or None when litellm has no price."""
     litellm = _litellm()
     entry = litellm.model_cost.get(model)
@@ -46,27 +52,31 @@ def _lookup(model: str) -> "tuple[float, float] | object | None":
             return None
     if entry.get("input_cost_per_token") is None:
         return None
-    if any("_above_" in key and key.startswith(("input_cost_per_token", "output_cost_per_token")) for key in entry):
+    if any("_above_" in key and key.startswith(("input_cost_per_token", "output_cost_per_token"))
+           for key in entry):
         return _TIERED
     return float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token") or 0.0)
 
 
-def _price(model: str) -> "tuple[float, float] | object | None":
+def _price(model: str) -> tuple[float, float] | object | None:
     try:
         return _CACHE[model]
     except KeyError:
         found = _lookup(model)
-        if found is not None:  # an unpriced model is looked up again: a price may be registered later
+        if found is not None:
+            # an unpriced model is looked up again: a price may be registered later
             with _LOCK:
                 _CACHE[model] = found
         return found
 
 
 def price_per_mtok(model: str) -> tuple[float, float] | None:
-    """(input, output) USD per million tokens at the base tier, or None when litellm has no price."""
+    """(input, output) USD per million tokens at the base tier,
+    or None when litellm has no price."""
     found = _price(model)
     if found is _TIERED:
-        cin, cout = _litellm().cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=1_000_000)
+        cin, cout = _litellm().cost_per_token(model=model, prompt_tokens=1_000_000,
+                                              completion_tokens=1_000_000)
         return float(cin), float(cout)
     return None if found is None else (found[0] * 1e6, found[1] * 1e6)  # type: ignore[index]
 
@@ -93,26 +103,60 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
         cin, cout = _litellm().cost_per_token(model=model, prompt_tokens=input_tokens,
                                               completion_tokens=output_tokens)
         return float(cin + cout)
-    pin, pout = found  # type: ignore[misc]
+    pin, pout = cast(tuple[float, float], found)
     return input_tokens * pin + output_tokens * pout
 
 
-def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
-    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}``; registered with litellm."""
-    entries = {}
+def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
+    """``{"model string": (usd_in_per_mtok, usd_out_per_mtok)}`` from a mapping or a JSON file
+    path; one clear ``ModelError`` otherwise."""
+    if isinstance(prices, (str, os.PathLike)):
+        try:
+            prices = json.loads(Path(prices).read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read prices from {str(prices)!r}: {exc}") from None
+    if not isinstance(prices, Mapping):
+        raise ModelError(f'prices must be {{"model": [usd_in_per_mtok, usd_out_per_mtok]}}, got '
+                         f'{type(prices).__name__}')
+    out = {}
     for model, pair in prices.items():
         try:
             pin, pout = (float(x) for x in pair)
         except (TypeError, ValueError):
             raise ModelError(
-                f"prices[{model!r}] must be a pair (usd_in_per_mtok, usd_out_per_mtok), got {pair!r}"
+                f"prices[{model!r}] must be a pair (usd_in_per_mtok, usd_out_per_mtok), got "
+                f"{pair!r}"
             ) from None
-        if pin < 0 or pout < 0:
-            raise ModelError(f"prices[{model!r}] must be non-negative, got {pair!r}")
+        if not (0 <= pin < math.inf and 0 <= pout < math.inf):
+            raise ModelError(f"prices[{model!r}] must be non-negative numbers, got {pair!r}")
+        out[str(model)] = (pin, pout)
+    return out
+
+
+def pricer(prices: Any = None) -> Callable[[str, int, int], float | None]:
+    """``price(model, input_tokens, output_tokens)``: ``prices`` (see ``check_prices``) first, then
+    the current price of the model (``cost_usd``); changes no global price."""
+    given = check_prices(prices) if prices is not None else {}
+
+    def price(model: str, input_tokens: int, output_tokens: int) -> float | None:
+        if model in given:
+            pin, pout = given[model]
+            return (input_tokens * pin + output_tokens * pout) / 1e6
+        return cost_usd(model, input_tokens, output_tokens)
+
+    return price
+
+
+def set_prices(prices: Mapping[str, tuple[float, float]]) -> None:
+    """Override / add prices: ``{"my/model": (usd_in_per_mtok, usd_out_per_mtok)}``;
+    registered with litellm."""
+    entries = {}
+    for model, (pin, pout) in check_prices(prices).items():
         provider = model.split("/", 1)[0] if "/" in model else "openai"
         entries[model] = {"input_cost_per_token": pin / 1e6, "output_cost_per_token": pout / 1e6,
-                          "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
-                          "litellm_provider": provider, "mode": "chat"}
+                          "cache_creation_input_token_cost": 0.0,
+                          "cache_read_input_token_cost": 0.0, "litellm_provider": provider,
+                          "mode": "chat"}
     if entries:
         _litellm().register_model(entries)
         with _LOCK:

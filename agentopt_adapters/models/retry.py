@@ -12,8 +12,9 @@ Defaults come from ``settings`` (``AGENTOPT_RETRIES``, ``AGENTOPT_RETRY_BACKOFF`
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -45,17 +46,20 @@ class RetryPolicy:
         for name in ("backoff_s", "max_backoff_s"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v < 0:
-                raise ModelError(f"{name} must be a non-negative number of seconds, got {v!r} ({_ENV[name]})")
-        if self.timeout_s is not None and (not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0):
-            raise ModelError(f"timeout_s must be a positive number of seconds, got {self.timeout_s!r} "
-                             f"({_ENV['timeout_s']})")
+                raise ModelError(f"{name} must be a non-negative number of seconds, got {v!r} "
+                                 f"({_ENV[name]})")
+        if self.timeout_s is not None and (not isinstance(self.timeout_s, (int, float))
+                                           or self.timeout_s <= 0):
+            raise ModelError("timeout_s must be a positive number of seconds, got "
+                             f"{self.timeout_s!r} ({_ENV['timeout_s']})")
 
     @property
     def attempts(self) -> int:
         return self.retries + 1
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        base = tenacity.wait_exponential_jitter(initial=self.backoff_s, max=self.max_backoff_s, jitter=self.backoff_s)
+        base = tenacity.wait_exponential_jitter(initial=self.backoff_s, max=self.max_backoff_s,
+                                                jitter=self.backoff_s)
         wait = base(state)
         exc = state.outcome.exception() if state.outcome else None
         hint = _retry_after(exc) if exc is not None else None
@@ -76,13 +80,14 @@ class RetryPolicy:
         return await tenacity.AsyncRetrying(**self._kwargs())(fn, *args, **kwargs)
 
 
-def retry_policy(retries: "int | RetryPolicy | None" = None) -> RetryPolicy:
-    """The policy for one model: ``retries`` (a count or a policy) over the ``settings`` defaults."""
+def retry_policy(retries: int | RetryPolicy | None = None) -> RetryPolicy:
+    """The policy for one model: ``retries`` (a count or a policy)
+    over the ``settings`` defaults."""
     if isinstance(retries, RetryPolicy):
         return retries
     s = settings()
-    policy = RetryPolicy(retries=s.retries, backoff_s=s.retry_backoff_s, max_backoff_s=s.retry_max_backoff_s,
-                         timeout_s=s.timeout_s)
+    policy = RetryPolicy(retries=s.retries, backoff_s=s.retry_backoff_s,
+                         max_backoff_s=s.retry_max_backoff_s, timeout_s=s.timeout_s)
     return policy if retries is None else replace(policy, retries=retries)
 
 
@@ -104,13 +109,15 @@ def _status(exc: BaseException) -> int | None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures worth retrying: 408/409/429/5xx, timeouts, connection errors, malformed replies."""
+    """True for failures worth retrying: 408/409/429/5xx, timeouts, connection errors,
+    malformed replies."""
     import httpx
     import openai
 
     transient_types: tuple[type[BaseException], ...] = (
-        json.JSONDecodeError, TimeoutError, ConnectionError, httpx.TimeoutException, httpx.TransportError,
-        openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError,
+        json.JSONDecodeError, TimeoutError, ConnectionError, httpx.TimeoutException,
+        httpx.TransportError, openai.APITimeoutError, openai.APIConnectionError,
+        openai.RateLimitError, openai.InternalServerError,
     )
     try:
         from dspy.utils.exceptions import is_retryable_lm_error
@@ -131,7 +138,8 @@ def is_transient(exc: BaseException) -> bool:
 def _retry_after(exc: BaseException) -> float | None:
     """Seconds the provider asked to wait (``retry-after-ms`` / ``retry-after``), if it said."""
     for e in _chain(exc):
-        for headers in (getattr(e, "rate_limit_headers", None), getattr(getattr(e, "response", None), "headers", None),
+        for headers in (getattr(e, "rate_limit_headers", None),
+                        getattr(getattr(e, "response", None), "headers", None),
                         getattr(e, "litellm_response_headers", None)):
             if not headers:
                 continue

@@ -3,9 +3,10 @@
 A candidate is a litellm model string, or ``{"model": ..., "kwargs": {...}}`` for a model with its
 own settings (endpoint, temperature, ...; secrets are used, never written), optionally with a
 ``"label"`` and inference-time scaling (``"samples"``, ``"select"``, ``"judge"``: see ``scaling``;
-``"sim/small*8:vote"`` is the short form). ``CURRENT`` (``"(current)"``) is the slot's own model object, untouched; the baseline is
-every searched slot on ``CURRENT``. The space holds exactly the asked candidates — the baseline is
-measured beside it, never added to it — and slots not searched keep their own models.
+``"sim/small*8:vote"`` is the short form). ``CURRENT`` (``"(current)"``) is the slot's own model
+object, untouched; the baseline is every searched slot on ``CURRENT``. The space holds exactly the
+asked candidates — the baseline is measured beside it, never added to it — and slots not searched
+keep their own models.
 """
 
 from __future__ import annotations
@@ -43,22 +44,24 @@ class Candidate:
         """What ``adapter.bind`` takes for this candidate."""
         if not self.kwargs and not self.scaling.active:
             return self.model
-        return {"model": self.model, "kwargs": dict(self.kwargs), **self._scaling()}
+        return {"model": self.model, "kwargs": dict(self.kwargs), **self.scaling.settings()}
 
     def public(self) -> dict[str, Any]:
-        """The candidate without secrets (what may be stored, exported or printed)."""
+        """The candidate without secrets (what may be stored or printed;
+        a select function by name)."""
         return {"model": self.model, "kwargs": strip_secrets(self.kwargs), **self.scaling.public()}
 
-    def _scaling(self) -> dict[str, Any]:
-        if not self.scaling.active:
-            return {}
-        return {"samples": self.scaling.samples, "select": self.scaling.select,
-                **({"judge": self.scaling.judge} if self.scaling.judge else {})}
+    def exported(self) -> dict[str, Any]:
+        """What ``export`` writes for the candidate: without secrets; a select function stays a
+        function, so that the export refuses it with a clear error instead of writing a name it
+        cannot apply."""
+        return {"model": self.model, "kwargs": strip_secrets(self.kwargs),
+                **self.scaling.settings()}
 
 
 def parse_candidate(spec: Any, slot: str) -> Candidate:
-    """A Candidate from a model string (``"sim/small*8:vote"`` too) or ``{"model", "kwargs", "label",
-    "samples", "select", "judge"}``; one clear error otherwise."""
+    """A Candidate from a model string (``"sim/small*8:vote"`` too) or ``{"model", "kwargs",
+    "label", "samples", "select", "judge"}``; one clear error otherwise."""
     if spec == CURRENT:
         return Candidate(CURRENT, CURRENT)
     if isinstance(spec, str):
@@ -69,8 +72,8 @@ def parse_candidate(spec: Any, slot: str) -> Candidate:
         unknown = sorted(set(spec) - {"model", "kwargs", "label", "samples", "select", "judge"})
         kwargs = spec.get("kwargs") or {}
         if unknown or not isinstance(kwargs, Mapping):
-            raise ModelError(f"slot {slot!r}: a candidate dict takes 'model', 'kwargs' (a dict), 'label', "
-                             f"'samples', 'select' and 'judge', got {sorted(spec)}")
+            raise ModelError(f"slot {slot!r}: a candidate dict takes 'model', 'kwargs' (a dict), "
+                             f"'label', 'samples', 'select' and 'judge', got {sorted(spec)}")
         model = check_model_string(spec["model"], slot)
         scaling = parse_scaling(spec, f"slot {slot!r}, candidate {model!r}")
         label = spec.get("label") or _label(model, kwargs) + scaling.label()
@@ -82,7 +85,8 @@ def parse_candidate(spec: Any, slot: str) -> Candidate:
 
 
 def _label(model: str, kwargs: Mapping[str, Any]) -> str:
-    """``model`` alone, or ``model#<hash of its settings>`` so different settings are different cells."""
+    """``model`` alone, or ``model#<hash of its settings>`` so
+    different settings are different cells."""
     if not kwargs:
         return model
     text = json.dumps(strip_secrets(kwargs), sort_keys=True, default=repr)
@@ -109,7 +113,7 @@ class SpacePlan:
         """The anchor assignment: every searched slot on its own model (None when the app has none)."""
         if self.spelled_out is not None and not set(self.aliases.values()) <= set(self.spelled_out):
             return None
-        return {a: CURRENT for a in self.aliases}
+        return dict.fromkeys(self.aliases, CURRENT)
 
     def current_models(self) -> dict[str, str | None]:
         """Searched slot -> the model its own model object calls (as discovered; None: unknown)."""
@@ -117,8 +121,9 @@ class SpacePlan:
         return {a: found.get(app_slot) for a, app_slot in self.aliases.items()}
 
     def binding(self, assignment: Mapping[str, str]) -> dict[str, Any]:
-        """``{app slot: model}`` for ``adapter.bind``: slots on ``CURRENT`` (and slots not searched) are
-        left out, keeping their own model — or get their declared default when it must be spelled out."""
+        """``{app slot: model}`` for ``adapter.bind``: slots on ``CURRENT`` (and slots not
+        searched) are left out, keeping their own model — or get their declared default when it
+        must be spelled out."""
         by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
         out: dict[str, Any] = dict(self.spelled_out or {})
         for alias, label in assignment.items():
@@ -127,9 +132,18 @@ class SpacePlan:
         return out
 
     def public(self, assignment: Mapping[str, str]) -> dict[str, Any]:
-        """``{app slot: {"model", "kwargs"}}`` without secrets, for export (``CURRENT`` slots left out)."""
+        """``{app slot: {"model", "kwargs", scaling}}`` without secrets, for export
+        (``CURRENT`` slots left out)."""
         by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
-        return {self.aliases[a]: by_label[a][label].public() for a, label in assignment.items() if label != CURRENT}
+        return {self.aliases[a]: by_label[a][label].exported() for a, label in assignment.items()
+                if label != CURRENT}
+
+    def uses_samples(self, assignment: Mapping[str, str]) -> bool:
+        """True when a slot of ``assignment`` is on a candidate that draws samples
+        (``scaling``)."""
+        by_label = {a: {c.label: c for c in cands} for a, cands in self.candidates.items()}
+        return any(label in by_label.get(a, {}) and by_label[a][label].scaling.active
+                   for a, label in assignment.items())
 
     def app_slot(self, name: str | None) -> str | None:
         """The display name of an app slot (itself when it is not searched)."""
@@ -138,46 +152,67 @@ class SpacePlan:
 
 
 def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, scaling: Any = None,
-               spell_out_current: bool = False) -> SpacePlan:
+               spell_out_current: bool = False, scales: bool = True) -> SpacePlan:
     """Which slots are searched over which candidates; one clear error for each kind of bad input.
-    ``scaling``: ``{"samples": [1, 4, 8], "select": ..., "judge": ...}`` for every searched slot, or
-    ``{slot: {...}}``: each candidate of those slots once per sample count.
-    ``spell_out_current``: the app takes model strings, so its own models are its declared defaults."""
+    ``scaling``: ``{"samples": [1, 4, 8], "select": ..., "judge": ...}`` for every searched slot,
+    or ``{slot: {...}}``: each candidate of those slots once per sample count.
+    ``spell_out_current``: the app takes model strings, so its own models are its declared
+    defaults. ``scales``: the app's adapter can draw samples (else a candidate with samples is an
+    error)."""
+    candidates = _candidate_lists(candidates)
+    aliases = _aliases(discovered, slots, candidates)
+    plan = {alias: _slot_candidates(alias, _given(candidates, alias, name),
+                                    _scaling_for(scaling, alias, name), scales)
+            for alias, name in aliases.items()}
+    spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
+    return SpacePlan(aliases, plan, list(discovered), spelled)
+
+
+def _candidate_lists(candidates: Any) -> Any:
+    """``candidates`` as a list or mapping ("a,b" split); one clear error for anything else."""
     if candidates is None:
         raise ModelError("candidates is required: a list of model strings, or {slot: [models]}")
     if isinstance(candidates, str):
         candidates = [c.strip() for c in candidates.split(",") if c.strip()]
     if not isinstance(candidates, (Mapping, Iterable)):
-        raise ModelError(f"candidates must be a list of model strings or {{slot: [models]}}, got {candidates!r}")
-    aliases = _aliases(discovered, slots, candidates)
-    plan: dict[str, list[Candidate]] = {}
-    for alias, name in aliases.items():
-        given = _given(candidates, alias, name)
-        parsed = _scaled([parse_candidate(spec, alias) for spec in _as_list(given, alias)],
-                         _scaling_for(scaling, alias, name), alias)
-        labels = [c.label for c in parsed]
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
-            raise ModelError(f"slot {alias!r} lists candidate(s) {dupes} more than once; list each once "
-                             "(give a 'label' to tell apart one model with different kwargs)")
-        if not parsed:
-            raise ModelError(f"slot {alias!r} has no candidate models")
-        plan[alias] = parsed
-    spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
-    return SpacePlan(aliases, plan, list(discovered), spelled)
+        raise ModelError(f"candidates must be a list of model strings or {{slot: [models]}}, got "
+                         f"{candidates!r}")
+    return candidates
+
+
+def _slot_candidates(alias: str, given: Any, scaling: Mapping[str, Any] | None,
+                     scales: bool) -> list[Candidate]:
+    """One slot's candidates, parsed, scaled and checked (no duplicate, none empty,
+    samples allowed)."""
+    parsed = _scaled([parse_candidate(spec, alias) for spec in _as_list(given, alias)], scaling,
+                     alias)
+    labels = [c.label for c in parsed]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ModelError(f"slot {alias!r} lists candidate(s) {dupes} more than once; list each "
+                         "once (give a 'label' to tell apart one model with different kwargs)")
+    if not parsed:
+        raise ModelError(f"slot {alias!r} has no candidate models")
+    scaled = [c.label for c in parsed if c.scaling.active]
+    if scaled and not scales:
+        raise ModelError(f"slot {alias!r}, candidate(s) {scaled}: samples are drawn by the "
+                         "LangGraph and DSPy adapters; a plain callable app gets model strings "
+                         "and calls them itself")
+    return parsed
 
 
 def _scaling_for(scaling: Any, alias: str, name: str) -> Mapping[str, Any] | None:
     if scaling is None:
         return None
     if not isinstance(scaling, Mapping):
-        raise ModelError(f"scaling must be {{'samples': [1, 4, 8], 'select': 'vote'}} or {{slot: {{...}}}}, "
-                         f"got {scaling!r}")
+        raise ModelError(f"scaling must be {{'samples': [1, 4, 8], 'select': 'vote'}} or {{slot: "
+                         f"{{...}}}}, got {scaling!r}")
     if "samples" in scaling:
         return scaling
     spec = scaling.get(alias, scaling.get(name))
     if spec is not None and not isinstance(spec, Mapping):
-        raise ModelError(f"scaling[{alias!r}] must be {{'samples': [1, 4, 8], 'select': 'vote'}}, got {spec!r}")
+        raise ModelError(f"scaling[{alias!r}] must be {{'samples': [1, 4, 8], 'select': 'vote'}}, "
+                         f"got {spec!r}")
     return spec
 
 
@@ -186,11 +221,12 @@ def _scaled(cands: list[Candidate], spec: Mapping[str, Any] | None, slot: str) -
     if spec is None:
         return cands
     if any(c.scaling.active for c in cands):
-        raise ModelError(f"slot {slot!r}: give samples either with scaling= or in the candidates, not both")
+        raise ModelError(f"slot {slot!r}: give samples either with scaling= or in the candidates, "
+                         "not both")
     counts = spec.get("samples")
     if isinstance(counts, int) or not isinstance(counts, (list, tuple)) or not counts:
-        raise ModelError(f"scaling for slot {slot!r}: 'samples' must be a list of counts such as [1, 4, 8], "
-                         f"got {counts!r}")
+        raise ModelError(f"scaling for slot {slot!r}: 'samples' must be a list of counts such as "
+                         f"[1, 4, 8], got {counts!r}")
     rest = {k: v for k, v in spec.items() if k != "samples"}
     out = []
     for c in cands:
@@ -207,8 +243,8 @@ def _given(candidates: Any, alias: str, name: str) -> Any:
     for key in (alias, name):
         if key in candidates:
             return candidates[key]
-    raise SlotError(f"candidates has no entry for the searched slot {alias!r}; add {alias!r}: [models], "
-                    "or leave the slot out of slots= to keep its own model")
+    raise SlotError(f"candidates has no entry for the searched slot {alias!r}; add {alias!r}: "
+                    "[models], or leave the slot out of slots= to keep its own model")
 
 
 def _as_list(models: Any, slot: str) -> list[Any]:

@@ -39,6 +39,12 @@ __all__ = ["CellEvaluator", "Abort", "METRIC_FAILURES_TO_STOP"]
 #: The run stops (MetricError) when the metric fails on this many examples before it ever succeeds.
 METRIC_FAILURES_TO_STOP = 5
 
+#: An async client (httpx pool of ChatOpenAI & co.) keeps connections of the event loop it last ran on;
+#: after that loop closed (an earlier asyncio.run, an earlier optimize) the first request on each such
+#: connection raises "Event loop is closed" and drops it. Such a run is not the app failing: it runs
+#: again, at most this many times.
+STALE_LOOP_RETRIES = 3
+
 
 class Abort(BaseException):
     """Carries a user-input error (binding, model, strict metric) through the search loop, which
@@ -62,7 +68,7 @@ class CellEvaluator:
         self.metric_errors: list[str] = []
         self._metric_ok = 0
         self._failed_examples: set[int] = set()  # examples the metric failed on before it ever succeeded
-        self._threads = 2 * max_concurrency + 4  # app + metric per cell in flight, and libraries' to_thread
+        self.max_concurrency = max_concurrency  # checked by the search before any cell runs
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._runners: dict[str, Runner] = {}
         self._bindings: list[Any] = []
@@ -80,19 +86,37 @@ class CellEvaluator:
             return Outcome.failed(redact(f"the app as it is: {type(exc).__name__}: {exc}"))
         except Exception as exc:
             usage = getattr(exc, "agentopt_usage", None) or Usage()
-            return Outcome.failed(redact(f"{type(exc).__name__}: {exc}"), cost_usd=usage.cost_usd or 0.0,
-                                  latency_s=_latency(usage, started), usage=self._rows(usage))
+            # usage=None: the call that failed may be in no record, so which slots called is unknown
+            # (an empty table would say "no slot called" and lend this failure to other combinations)
+            return Outcome.failed(redact(_error_text(exc)), cost_usd=usage.cost_usd or 0.0,
+                                  latency_s=_latency(usage, started))
         rows = self._rows(usage)
         if is_failed(out):
-            return Outcome(0.0, usage.cost_usd, _latency(usage, started), redact(f"{out.kind}: {out.error}"),
-                           usage=rows)
+            return Outcome(0.0, usage.cost_usd, _latency(usage, started), redact(f"{out.kind}: {out.error}"))
         score, error = await self._score(assignment, item, out)
         return Outcome(score, usage.cost_usd, _latency(usage, started), error, usage=rows)
 
     async def _run_app(self, runner: Runner, item: Item, options: Mapping[str, Any]) -> tuple[Any, Usage]:
-        if getattr(runner, "prefers_async", False):
-            return await runner.acall(item.input, **options)
-        return await self._in_thread(functools.partial(runner, item.input, **options))
+        """One run of the app; a run broken by a client left from a closed event loop runs again."""
+        paid: list[Any] = []  # calls of the attempts a stale event loop broke (real calls, kept)
+        retries = 0
+        while True:
+            try:
+                if getattr(runner, "prefers_async", False):
+                    out, usage = await runner.acall(item.input, **options)
+                else:
+                    out, usage = await self._in_thread(functools.partial(runner, item.input, **options))
+            except Exception as exc:
+                lost = getattr(exc, "agentopt_usage", None)
+                if retries == STALE_LOOP_RETRIES or not _stale_loop(exc):
+                    if lost is not None:
+                        lost.extend(paid)
+                    raise
+                retries += 1
+                paid.extend(lost or ())
+                continue
+            usage.extend(paid)
+            return out, usage
 
     def _options(self, assignment: Mapping[str, str], item: Item) -> Mapping[str, Any]:
         """The run options of one evaluation: a run config (LangGraph) also names the evaluation in
@@ -108,7 +132,9 @@ class CellEvaluator:
     async def _in_thread(self, fn: Callable[[], Any]) -> Any:
         loop = asyncio.get_running_loop()
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(self._threads, thread_name_prefix="agentopt-app")
+            # app + metric per cell in flight, and the libraries' own to_thread calls
+            threads = 2 * self.max_concurrency + 4
+            self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="agentopt-app")
             loop.set_default_executor(self._pool)
         return await loop.run_in_executor(self._pool, contextvars.copy_context().run, fn)
 
@@ -131,6 +157,13 @@ class CellEvaluator:
         with self._lock:
             self._metric_ok += 1
         return float(value), None
+
+    def metric_never_worked(self) -> MetricError | None:
+        """The error to raise when the metric failed on every example it scored (None otherwise)."""
+        if self._metric_ok or not self.metric_errors:
+            return None
+        return MetricError(f"{self.metric_errors[0]}. The metric failed on all {len(self.metric_errors)} "
+                           "evaluations it scored; fix the metric")
 
     def _metric_failed(self, message: str, item: Item) -> tuple[float, str]:
         with self._lock:
@@ -182,7 +215,26 @@ def _key(assignment: Mapping[str, str]) -> str:
     return "|".join(f"{k}={v}" for k, v in assignment.items())
 
 
+def _error_text(exc: BaseException) -> str:
+    """``Type: message``, with the notes the adapters add to an exception (e.g. a missing runtime context)."""
+    notes = [str(n) for n in getattr(exc, "__notes__", None) or () if str(n).startswith("agentopt:")]
+    return "; ".join([f"{type(exc).__name__}: {exc}", *notes])
+
+
+def _stale_loop(exc: BaseException) -> bool:
+    """The run failed on a resource of an event loop that has been closed (not the loop running it)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, RuntimeError) and str(e) == "Event loop is closed":
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _latency(usage: Usage, started: float) -> float:
-    """Model seconds of the example (sum over its calls), or the wall clock when no call reported any."""
-    model_time = sum(c.latency_s for c in usage.calls)
+    """Model seconds of the example (``Usage.latency_s``: its calls added up, side-by-side samples
+    counted as their slowest), or the wall clock when no call reported any."""
+    model_time = usage.latency_s
     return model_time if model_time > 0 else time.perf_counter() - started

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from agentopt_search import search, selection
+from agentopt_search import SearchError, search, selection
 
 from ..errors import AgentOptError, MetricError, SlotError
 from ..protocol import Adapter, adapter_for
@@ -26,9 +26,7 @@ __all__ = ["optimize"]
 
 
 def optimize(
-    app: Any,
-    dataset: Any,
-    metric: Callable[[Any, Any], Any],
+    app: Any, dataset: Any, metric: Callable[[Any, Any], Any],
     candidates: Iterable[Any] | Mapping[str, Iterable[Any]],
     slots: Iterable[str] | Mapping[str, str] | None = None,
     strategy: str = "auto",
@@ -36,10 +34,8 @@ def optimize(
     seed: int = 0,
     max_concurrency: int = 8,
     objective: str | Mapping[str, float] = "score",
-    max_cost_per_example: float | None = None,
-    max_latency_s: float | None = None,
-    min_score: float | None = None,
-    storage: str | None = None,
+    max_cost_per_example: float | None = None, max_latency_s: float | None = None,
+    min_score: float | None = None, storage: str | None = None,
     *,
     baseline: bool = True,
     study_name: str | None = None,
@@ -47,8 +43,7 @@ def optimize(
     confidence: float = 0.95,
     tolerance: float | None = None,
     epsilon: float | None = None,
-    context: Any = None,
-    config: Mapping[str, Any] | None = None,
+    context: Any = None, config: Mapping[str, Any] | None = None,
     tracing: bool = True,
     strict_metric: bool = False,
     scaling: Mapping[str, Any] | None = None,
@@ -77,25 +72,35 @@ def optimize(
     if not callable(metric):
         raise MetricError(f"metric must be a function metric(example, output) -> float in [0, 1], got {metric!r}")
     plan = plan_space(_discover(adapter, app, candidates, slots, discover_options), candidates, slots,
-                      scaling=scaling, spell_out_current=adapter.framework == "callable")
+                      scaling=scaling, spell_out_current=adapter.framework == "callable", scales=adapter.scales)
     rule = _selection_rule(objective, tolerance if tolerance is not None else epsilon,
                            max_cost_per_example=max_cost_per_example, max_latency_s=max_latency_s,
                            min_score=min_score)
     evaluator = CellEvaluator(adapter, app, metric, plan, max_concurrency=max_concurrency,
                               strict_metric=strict_metric, run_options=_run_options(adapter, context, config),
                               bind_options=_bind_options(adapter, tracing))
+    res = _search(evaluator, plan, items, rule, strategy=strategy, budget_usd=budget_usd, seed=seed,
+                  max_concurrency=max_concurrency, storage=storage, study_name=study_name or "agentopt",
+                  anchors={"baseline": plan.baseline} if baseline and plan.baseline else None,
+                  confidence=confidence, progress=progress, metadata=_metadata(adapter, plan, rule))
+    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, rule=rule,
+                             metric_errors=evaluator.metric_errors, baseline_wanted=baseline)
+
+
+def _search(evaluator: CellEvaluator, plan: SpacePlan, items: list[Any], rule: Mapping[str, Any],
+            **settings: Any) -> Any:
+    """The one search of the run (the baseline an anchor of it); user-input errors re-raised as such."""
     try:
-        res = search(plan.space, evaluator, items, strategy=strategy, budget_usd=budget_usd, seed=seed,
-                     max_concurrency=max_concurrency, storage=storage, study_name=study_name or "agentopt",
-                     anchors={"baseline": plan.baseline} if baseline and plan.baseline else None,
-                     confidence=confidence,
-                     progress=progress, metadata=_metadata(adapter, plan, rule), **rule)
+        return search(plan.space, evaluator, items, **settings, **rule)
     except Abort as abort:
         raise abort.error from None
+    except SearchError:
+        broken = evaluator.metric_never_worked()  # every cell failed because the metric did: say so
+        if broken is not None:
+            raise broken from None
+        raise
     finally:
         evaluator.close()
-    return OptimizeResult.of(res, plan=plan, adapter=adapter, app=app, evaluator=evaluator, rule=rule,
-                             baseline_wanted=baseline)
 
 
 def _discover(adapter: Adapter, app: Any, candidates: Any, slots: Any,

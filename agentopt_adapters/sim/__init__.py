@@ -2,11 +2,12 @@
 ``sim/<name>``) or over HTTP (``agentopt sim-server``), both backed by one engine.
 
 ``register()`` is all a program needs: it installs the litellm provider and registers the zoo's
-prices under every name a sim model is reached by (``ALIASES``), so ``litellm.completion("sim/small")``,
-``litellm.cost_per_token(model="openai/sim/small", ...)`` and ``dspy.LM("sim/small")`` work.
+prices under every name a sim model is reached by (``ALIASES``), so
+``litellm.completion("sim/small")``, ``litellm.cost_per_token(model="openai/sim/small", ...)`` and
+``dspy.LM("sim/small")`` work.
 
-Independent samples: an identical request gets an identical reply. Ask for ``n`` choices (each drawn
-on its own: choice ``i`` is seeded by the request and ``i``), or send requests that differ in
+Independent samples: an identical request gets an identical reply. Ask for ``n`` choices (each
+drawn on its own: choice ``i`` is seeded by the request and ``i``), or send requests that differ in
 ``seed`` (e.g. ``seed=sample_index``), to get samples that differ as a real model's would.
 """
 
@@ -17,14 +18,15 @@ import threading
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from .engine import SimResult, simulate  # noqa: E402
-from .zoo import PROVIDER, ZOO, SimModelSpec, get_spec  # noqa: E402
+from .engine import SimResult, simulate
+from .zoo import PROVIDER, ZOO, SimModelSpec, get_spec
 
-__all__ = ["register", "ZOO", "SimModelSpec", "SimResult", "simulate", "get_spec", "PROVIDER", "model_names",
-           "ALIAS_PREFIXES", "aliases"]
+__all__ = ["register", "ZOO", "SimModelSpec", "SimResult", "simulate", "get_spec", "PROVIDER",
+           "model_names", "ALIAS_PREFIXES", "aliases"]
 
-# litellm prefixes under which a sim model is priced: in-process (``sim/x``) and the HTTP server reached
-# through litellm's OpenAI-compatible routes (``openai/sim/x``, ``hosted_vllm/sim/x``, ``litellm_proxy/sim/x``)
+# litellm prefixes under which a sim model is priced: in-process (``sim/x``) and the HTTP server
+# reached through litellm's OpenAI-compatible routes (``openai/sim/x``, ``hosted_vllm/sim/x``,
+# ``litellm_proxy/sim/x``)
 ALIAS_PREFIXES = ("", "openai/", "hosted_vllm/", "litellm_proxy/")
 
 _LOCK = threading.Lock()
@@ -32,17 +34,18 @@ _DONE = False
 
 
 def aliases(name: str) -> list[str]:
-    """Every model string priced as zoo model ``name`` (``sim/<name>``): ``sim/x``, ``openai/sim/x``, ..."""
+    """Every model string priced as zoo model ``name`` (``sim/<name>``): ``sim/x``,
+    ``openai/sim/x``, ..."""
     key = get_spec(name).name
     return [f"{prefix}{key}" for prefix in ALIAS_PREFIXES]
 
 
 def _price_entry(spec: SimModelSpec, provider: str) -> dict[str, object]:
-    return {"input_cost_per_token": spec.input_cost_per_token, "output_cost_per_token": spec.output_cost_per_token,
+    return {"input_cost_per_token": spec.input_cost_per_token,
+            "output_cost_per_token": spec.output_cost_per_token,
             "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
-            "litellm_provider": provider, "mode": "chat",
-            "max_input_tokens": spec.context_window, "max_tokens": spec.max_output_tokens,
-            "max_output_tokens": spec.max_output_tokens,
+            "litellm_provider": provider, "mode": "chat", "max_input_tokens": spec.context_window,
+            "max_tokens": spec.max_output_tokens, "max_output_tokens": spec.max_output_tokens,
             "supports_function_calling": True, "supports_tool_choice": True,
             "supports_parallel_function_calling": True, "supports_response_schema": True,
             "supports_system_messages": True}
@@ -52,7 +55,7 @@ def register() -> None:
     """Install the litellm custom provider ``sim`` and register the zoo's prices under every alias
     (idempotent, thread-safe)."""
     global _DONE
-    import litellm  # noqa: F401  (first: importing it runs the provider-plugin hook, which calls us)
+    import litellm  # first: importing it runs the provider-plugin hook, which calls us)
 
     with _LOCK:
         if _DONE:
@@ -62,9 +65,11 @@ def register() -> None:
         from .provider import install
 
         install()
-        for prefix in reversed(ALIAS_PREFIXES):  # one provider at a time, each alias its own row; sim/x last
+        for prefix in reversed(ALIAS_PREFIXES):
+            # one provider at a time, each alias its own row; sim/x last
             provider = prefix.rstrip("/") or PROVIDER
-            litellm.register_model({f"{prefix}{key}": _price_entry(spec, provider) for key, spec in ZOO.items()},
+            litellm.register_model({f"{prefix}{key}": _price_entry(spec, provider)
+                                    for key, spec in ZOO.items()},
                                    custom_llm_provider=provider)
         _DONE = True
 

@@ -1,4 +1,5 @@
-"""Request errors the simulated zoo answers with, shaped like the OpenAI API's (status + error body)."""
+"""Request errors the simulated zoo answers with, shaped like the OpenAI API's
+(status + error body)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ class SimRequestError(ModelError):
 
     def body(self) -> dict[str, Any]:
         """The JSON error body the OpenAI API sends with this status."""
-        return {"error": {"message": self.message, "type": "invalid_request_error", "param": self.param,
-                          "code": self.code}}
+        return {"error": {"message": self.message, "type": "invalid_request_error",
+                          "param": self.param, "code": self.code}}
 
 
 class SimModelNotFoundError(SimRequestError):

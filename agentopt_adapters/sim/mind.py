@@ -45,7 +45,7 @@ class Mind:
         self.spec, self.req, self.rng = spec, req, rng
         self.s = spec.skill
         self.item = req.item
-        self.mod = task_module(req.task) if req.task else None
+        self.mod: Any = task_module(req.task) if req.task else None  # the task's module
         self.d = int(self.item.get("difficulty", 3)) if self.item else 0
 
     # values ---------------------------------------------------------------
@@ -89,31 +89,33 @@ class Mind:
         values = self.values_in(ev)
         claimed = values[-1] if values else None
         steps_like = bool(re.search(r"(?im)^\s*(?:[-*]\s*)?(?:step\s*\d+[:.)]?|\d+[.)])\s", ev))
-        has_all = all(f" {norm(str(st['value']))} " in ev_norm for st in gold[1:])
-        if steps_like and has_all and claimed == gold[-1]["value"]:
-            return "good", claimed, None
         if steps_like:
-            override = None
-            if self.req.task == "arithmetic":
-                plan_vals = [int(x) for x in re.findall(r"=\s*(-?\d+)", ev)]
-                for i, st in enumerate(gold[1:], start=1):
-                    if i - 1 < len(plan_vals) and plan_vals[i - 1] != st["value"]:
-                        override = {i: plan_vals[i - 1]}
-                        break
-            else:
-                for i, st in enumerate(gold[1:], start=1):
-                    if f" {norm(str(st['value']))} " not in ev_norm:
-                        rel = self.item["meta"]["relations"][i - 1]
-                        cands = [e for e in self.values_in_rel(ev, rel)]
-                        if cands:
-                            override = {i: cands[0]}
-                        break
+            has_all = all(f" {norm(str(st['value']))} " in ev_norm for st in gold[1:])
+            if has_all and claimed == gold[-1]["value"]:
+                return "good", claimed, None
+            override = self._plan_flaw(ev, ev_norm, gold)
             if claimed is None and override:
                 claimed = self.mod.chain(self.item, override)[-1]["value"]
             return "flawed", claimed, override
         if claimed is not None and re.search(r"answer|result|\bis\b", ev, re.I):
             return "claim", claimed, None
         return "none", None, None
+
+    def _plan_flaw(self, ev: str, ev_norm: str,
+                   gold: list[dict[str, Any]]) -> dict[int, Any] | None:
+        """The first step a step-by-step plan gets wrong, as an override of the gold chain (None if
+        the plan shows no wrong value)."""
+        if self.req.task == "arithmetic":
+            plan_vals = [int(x) for x in re.findall(r"=\s*(-?\d+)", ev)]
+            for i, st in enumerate(gold[1:], start=1):
+                if i - 1 < len(plan_vals) and plan_vals[i - 1] != st["value"]:
+                    return {i: plan_vals[i - 1]}
+            return None
+        for i, st in enumerate(gold[1:], start=1):
+            if f" {norm(str(st['value']))} " not in ev_norm:
+                cands = self.values_in_rel(ev, self.item["meta"]["relations"][i - 1])
+                return {i: cands[0]} if cands else None
+        return None
 
     def values_in_rel(self, text: str, relation: str) -> list[Any]:
         low = text.lower()
@@ -122,7 +124,8 @@ class Mind:
     def same_family(self) -> bool:
         return self.spec.plan_header.lower() in self.req.evidence.lower()
 
-    def solve(self, cot: bool = True) -> tuple[Any, list[dict[str, Any]], dict[int, Any] | None, str]:
+    def solve(self, cot: bool = True) -> tuple[Any, list[dict[str, Any]], dict[int, Any] | None,
+                                               str]:
         """(final value, the steps it worked through, override used, how) for a solver."""
         gold = self.gold_chain()
         r = self.rng.random
@@ -159,19 +162,34 @@ class Mind:
         return bad, gold[:-1] + [{"text": gold[-1]["text"], "value": bad}], None, "slipped"
 
     def plan(self) -> tuple[str, list[str], Any]:
-        """(plan text, step lines, final value) for a planner; an over-capable model may just answer."""
+        """(plan text, step lines, final value) for a planner;
+        an over-capable model may just answer."""
         if self.spec.direct_answer_rate and self.rng.random() < self.spec.direct_answer_rate:
             ok = self.rng.random() < _p_plan(self.s, int(self.d * 3))
-            value = self.gold_chain()[-1]["value"] if ok else self.wrong(self.gold_chain()[-1]["value"],
-                                                                         self.answer_relation())
+            gold = self.gold_chain()[-1]["value"]
+            value = gold if ok else self.wrong(gold, self.answer_relation())
             text = f"No plan needed - this is straightforward. The answer is {value}."
             return text, [text], value
-        chain = self.gold_chain() if self.rng.random() < _p_plan(self.s, self.d) else self.flawed_chain()[0]
-        lines = [f"Step {i}: {st['text'][0].upper()}{st['text'][1:]}" for i, st in enumerate(chain[1:], start=1)]
+        good = self.rng.random() < _p_plan(self.s, self.d)
+        chain = self.gold_chain() if good else self.flawed_chain()[0]
+        lines = [f"Step {i}: {st['text'][0].upper()}{st['text'][1:]}"
+                 for i, st in enumerate(chain[1:], start=1)]
         tail = ["Check each intermediate result before moving on."] * (self.spec.verbosity >= 2)
         final = chain[-1]["value"]
         text = "\n".join([self.spec.plan_header, *lines, *tail, f"This gives {final}."])
         return text, lines, final
+
+    def judge(self, answers: list[str]) -> int:
+        """0-based index of the answer a judge picks: it checks the answers in turn as a critic
+        does (a right one accepted, a wrong one caught, as often as ``critique``) and takes the
+        first it accepts; the first answer when it accepts none."""
+        gold = self.gold_chain()[-1]["value"]
+        for i, text in enumerate(answers):
+            values = self.values_in(text)
+            right = bool(values) and values[-1] == gold
+            if self.rng.random() < (0.7 + 0.3 * self.s if right else 1 - self.s ** 1.5):
+                return i
+        return 0
 
     def critique(self) -> tuple[bool, Any]:
         """(says correct?, corrected value) for a critic reviewing a proposed answer."""
@@ -179,8 +197,11 @@ class Mind:
         values = self.values_in(self.req.evidence)
         proposed = values[-1] if values else None
         if proposed == gold:
-            return (True, gold) if self.rng.random() < 0.7 + 0.3 * self.s else (False, self.wrong(gold, self.answer_relation()))
+            if self.rng.random() < 0.7 + 0.3 * self.s:
+                return True, gold
+            return False, self.wrong(gold, self.answer_relation())
         if self.rng.random() < self.s ** 1.5:
-            fixed = gold if self.rng.random() < _p_plan(self.s, self.d) else self.wrong(gold, self.answer_relation())
+            knows = self.rng.random() < _p_plan(self.s, self.d)
+            fixed = gold if knows else self.wrong(gold, self.answer_relation())
             return False, fixed
         return True, proposed

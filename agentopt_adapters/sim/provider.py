@@ -1,8 +1,8 @@
 """The in-process way in: a litellm custom provider ``sim`` backed by the simulator engine.
 
-``litellm.completion(model="sim/<name>", ...)`` takes the same request parameters as the HTTP server
-(tools, tool_choice, response_format, n, seed, stream with usage); bad requests raise litellm's
-BadRequestError / NotFoundError with the API's message.
+``litellm.completion(model="sim/<name>", ...)`` takes the same request parameters as the HTTP
+server (tools, tool_choice, response_format, n, seed, stream with usage); bad requests raise
+litellm's BadRequestError / NotFoundError with the API's message.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import litellm
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
@@ -35,13 +36,16 @@ def time_scale() -> float:
 
 def _run(model: str, messages: list, optional_params: dict) -> SimResult:
     try:
-        return simulate(f"{PROVIDER}/{model.split('/')[-1]}", messages, **request_params(optional_params))
+        return simulate(f"{PROVIDER}/{model.split('/')[-1]}", messages,
+                        **request_params(optional_params))
     except SimRequestError as exc:
         raise CustomLLMError(status_code=exc.status, message=exc.message) from None
 
 
-def to_model_response(res: SimResult, model_response: ModelResponse | None = None) -> ModelResponse:
-    """Fill a litellm ModelResponse (``n`` choices of content or tool calls, usage, simulated latency)."""
+def to_model_response(res: SimResult,
+                      model_response: ModelResponse | None = None) -> ModelResponse:
+    """Fill a litellm ModelResponse (``n`` choices of content or tool calls, usage,
+    simulated latency)."""
     choices = []
     for i, c in enumerate(res.choices):
         message: dict[str, Any] = {"role": "assistant", "content": c.content}
@@ -52,56 +56,67 @@ def to_model_response(res: SimResult, model_response: ModelResponse | None = Non
     if model_response is not None:
         model_response.choices = resp.choices
         model_response.model = res.model
-        setattr(model_response, "usage", resp.usage)  # type: ignore[attr-defined]
+        model_response.usage = resp.usage  # type: ignore[attr-defined]
         resp = model_response
     resp._hidden_params = {**getattr(resp, "_hidden_params", {}), "sim_latency_s": res.latency_s,
                            "sim_info": res.info}
-    # the simulated latency where LangChain passes response fields on (its llm_output), as DSPy reads
-    # the hidden params: every framework records the same latency for the same call
-    resp.provider_specific_fields = {"sim_latency_s": res.latency_s}
+    # the simulated latency where LangChain passes response fields on (its llm_output), as DSPy
+    # reads the hidden params: every framework records the same latency for the same call
+    resp.provider_specific_fields = {"sim_latency_s": res.latency_s}  # type: ignore[attr-defined]
     return resp
 
 
 def _stream(res: SimResult) -> Iterator[ModelResponseStream]:
     """The stream as litellm takes it from a custom provider: every choice's deltas, the last one
-    carrying the finish reason and the usage (litellm drops chunks without content after a finish)."""
+    carrying the finish reason and the usage (litellm drops chunks without content after a
+    finish)."""
     deltas = [c for c in chunks(res, 0, "", False) if c["choices"]]
     body = [c for c in deltas if not c["choices"][0]["finish_reason"]]
-    finish = [c["choices"][0]["finish_reason"] for c in deltas if c["choices"][0]["finish_reason"]][-1]
+    finish = [c["choices"][0]["finish_reason"] for c in deltas
+              if c["choices"][0]["finish_reason"]][-1]
     for c in body[:-1]:
         yield ModelResponseStream(**c)
     last = body[-1]
-    yield ModelResponseStream(**{**last, "choices": [{**last["choices"][0], "finish_reason": finish}],
+    yield ModelResponseStream(**{**last,
+                                 "choices": [{**last["choices"][0], "finish_reason": finish}],
                                  "usage": usage_of(res)})
 
 
 class SimLLM(CustomLLM):
-    """litellm handler: ``litellm.completion(model="sim/<name>", ...)``; sleeps the scaled latency."""
+    """litellm handler: ``litellm.completion(model="sim/<name>", ...)``;
+    sleeps the scaled latency."""
 
     def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                    model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                   logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
+                   logging_obj: Any, optional_params: dict, *args: Any,
+                   **kwargs: Any) -> ModelResponse:
         res = _run(model, messages, optional_params)
         time.sleep(res.latency_s * time_scale())
         return to_model_response(res, model_response)
 
-    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                          model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                          logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
+    async def acompletion(self, model: str, messages: list, api_base: str,
+                          custom_prompt_dict: dict, model_response: ModelResponse,
+                          print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any,
+                          optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
         res = _run(model, messages, optional_params)
         await asyncio.sleep(res.latency_s * time_scale())
         return to_model_response(res, model_response)
 
-    def streaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                  model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                  logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> Iterator[ModelResponseStream]:
+    # litellm's CustomLLM declares GenericStreamingChunk; its stream wrapper takes these too
+    def streaming(  # type: ignore[override]
+            self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+            model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
+            logging_obj: Any, optional_params: dict, *args: Any,
+            **kwargs: Any) -> Iterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         time.sleep(res.latency_s * time_scale())
         yield from _stream(res)
 
-    async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                         model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
-                         logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
+    async def astreaming(  # type: ignore[override]
+            self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+            model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
+            logging_obj: Any, optional_params: dict, *args: Any,
+            **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
         res = _run(model, messages, optional_params)
         await asyncio.sleep(res.latency_s * time_scale())
         for chunk in _stream(res):
@@ -112,7 +127,8 @@ _HANDLER = SimLLM()
 
 
 def install() -> None:
-    """Add the ``sim`` provider to litellm (idempotent; prices are registered by ``sim.register``)."""
+    """Add the ``sim`` provider to litellm (idempotent;
+    prices are registered by ``sim.register``)."""
     if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
         litellm.custom_provider_map = [*litellm.custom_provider_map,
                                        {"provider": PROVIDER, "custom_handler": _HANDLER}]

@@ -1,25 +1,28 @@
-"""Shaping what a simulated model means to say into the reply the request asks for: DSPy ChatAdapter
-sections, a JSON object valid against the request's schema, or tool calls; plus the malformed JSON a
-weak model sometimes writes."""
+"""Shaping what a simulated model means to say into the reply the request asks for: DSPy
+ChatAdapter sections, a JSON object valid against the request's schema, or tool calls; plus the
+malformed JSON a weak model sometimes writes."""
 
 from __future__ import annotations
 
 import json
 import random
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .request import ANSWER_F, PLAN_F, REASON_F, Request
 from .schema import MISSING, Shaper, is_valid
 
-__all__ = ["render_fields", "shape_object", "tool_call", "malform", "topic_of", "prompt_of", "meaning_of"]
+__all__ = ["render_fields", "shape_object", "tool_call", "malform", "topic_of", "prompt_of",
+           "meaning_of"]
 
 
 def prompt_of(req: Request) -> str:
     """The user's request as text (DSPy field markers and format instructions removed)."""
     text = req.last_user.strip() or req.evidence.strip()
     if req.dspy:
-        text = re.split(r"\n\s*Respond with (?:the corresponding output fields|a JSON object)", text)[0]
+        text = re.split(r"\n\s*Respond with (?:the corresponding output fields|a JSON object)",
+                        text)[0]
         text = re.sub(r"\[\[ ## \w+ ## \]\]\s*", "", text)
     return text.strip()
 
@@ -31,7 +34,8 @@ def topic_of(req: Request) -> str:
     return " ".join(prompt_of(req).split()[:8])
 
 
-def meaning_of(answer: Any = MISSING, reasoning: Any = MISSING, steps: Any = MISSING) -> Callable[[str], Any]:
+def meaning_of(answer: Any = MISSING, reasoning: Any = MISSING,
+               steps: Any = MISSING) -> Callable[[str], Any]:
     """What nested fields named like an answer / reasoning / plan should hold."""
 
     def meaning(name: str) -> Any:
@@ -49,14 +53,16 @@ def meaning_of(answer: Any = MISSING, reasoning: Any = MISSING, steps: Any = MIS
 
 def shape_object(req: Request, values: dict[str, Any], rng: random.Random,
                  meaning: Callable[[str], Any] | None = None) -> dict[str, Any]:
-    """The reply object: ``values`` (by top-level field) fitted to the request's schema, the rest filled."""
+    """The reply object: ``values`` (by top-level field) fitted to the request's schema,
+    the rest filled."""
     schema = req.out_schema or {"type": "object"}
     shaper = Shaper(schema, rng, meaning=meaning, topic=topic_of(req), context=req.evidence,
                     null_rate=0.0 if req.dspy else 0.1)
     ordered = {f.name: values[f.name] for f in req.fields if f.name in values}
     obj = shaper.shape(ordered, schema)
     if not isinstance(obj, dict) or not is_valid(obj, schema):
-        obj = shaper.make(schema)  # e.g. a pattern the meant values miss: fall back to plain filler
+        # e.g. a pattern the meant values miss: fall back to plain filler
+        obj = shaper.make(schema)
     return obj
 
 

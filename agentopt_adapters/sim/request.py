@@ -1,6 +1,6 @@
 """Reading a chat request: which bundled item it is about, which role the model plays (planner,
-solver, critic, ReAct step) and what shape the reply must take (plain text, DSPy ChatAdapter fields,
-a JSON object of a schema, tool calls)."""
+solver, critic, ReAct step) and what shape the reply must take (plain text, DSPy ChatAdapter
+fields, a JSON object of a schema, tool calls)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from .contract import Params
 from .mind import norm
 from .schema import json_type
 
-__all__ = ["Request", "Field", "read_request", "find_item", "content_text", "message_text", "as_message",
-           "role_for", "ANSWER_F", "PLAN_F", "REASON_F", "CRITIC_F", "ANY_SCALAR"]
+__all__ = ["Request", "Field", "read_request", "find_item", "content_text", "message_text",
+           "as_message", "role_for", "judged_answers", "ANSWER_F", "PLAN_F", "REASON_F",
+           "CRITIC_F", "ANY_SCALAR"]
 
 PLAN_F = {"plan", "steps", "subquestions", "sub_questions", "decomposition", "outline", "approach",
           "strategy", "subgoals", "step_by_step_plan"}
-ANSWER_F = {"answer", "final_answer", "result", "solution", "output", "response", "value", "number"}
+ANSWER_F = {"answer", "final_answer", "result", "solution", "output", "response", "value",
+            "number"}
 REASON_F = {"reasoning", "rationale", "thought", "thoughts", "explanation", "work", "next_thought",
             "justification"}
 CRITIC_F = {"verdict", "is_correct", "correct", "approved", "feedback", "critique", "judgement",
@@ -27,8 +29,11 @@ CRITIC_F = {"verdict", "is_correct", "correct", "approved", "feedback", "critiqu
 ANY_SCALAR = {"type": ["integer", "number", "string"]}
 _PLANNER_RE = re.compile(
     r"you are (?:a|an|the) (?:\w+ )?planner|\b(?:write|make|create|produce|draft|give|devise) "
-    r"(?:a|the) (?:\w+[ -])*plan\b|\bdecompose\b|\bbreak (?:\w+ ){0,3}(?:down|into (?:steps|sub-?questions))"
-    r"|\bplanning (?:agent|step|assistant)", re.I)
+    r"(?:a|the) (?:\w+[ -])*plan\b|\bdecompose\b|\bbreak (?:\w+ ){0,3}(?:down|into "
+    r"(?:steps|sub-?questions))|\bplanning (?:agent|step|assistant)", re.I)
+_JUDGE_RE = re.compile(r"\bpick the best (?:one|answer)\b|\breply with the number of the best "
+                       r"answer\b", re.I)
+_CANDIDATE_RE = re.compile(r"^\[(\d+)\]\n(.*?)(?=\n\n\[\d+\]\n|\n\nReply with|\Z)", re.M | re.S)
 _CRITIC_RE = re.compile(
     r"you are (?:a|an|the) (?:\w+ )?(?:critic|verifier|reviewer|checker)|\bcheck (?:whether|if) "
     r"|\bverify (?:whether|if|the (?:answer|solution))|\breview the (?:answer|solution)", re.I)
@@ -137,7 +142,8 @@ _NOTE_RE = re.compile(r"\{(\w+)\}\s+# note: the value you produce (.+)$")
 
 
 def _dspy_notes(system: str) -> dict[str, str]:
-    """``{field: note}`` from DSPy's field structure (ChatAdapter lines or JSONAdapter's JSON strings)."""
+    """``{field: note}`` from DSPy's field structure
+    (ChatAdapter lines or JSONAdapter's JSON strings)."""
     notes: dict[str, str] = {}
     for line in system.splitlines():
         quoted = re.match(r'^\s*"(\w+)": (".*")\s*,?\s*$', line)
@@ -155,7 +161,8 @@ def _dspy_notes(system: str) -> dict[str, str]:
 def _note_schema(type_name: str, note: str | None) -> dict[str, Any]:
     """The JSON schema DSPy asks a field's value to follow (from its note, else its type name)."""
     if note:
-        m = re.match(r"must (?:be one of|exactly match \(no extra characters\) one of): (.*)$", note)
+        m = re.match(r"must (?:be one of|exactly match \(no extra characters\) one of): (.*)$",
+                     note)
         if m:
             return {"type": "string", "enum": [o.strip() for o in m.group(1).split(";")]}
         m = re.match(r"must adhere to the JSON schema: (.*)$", note)
@@ -182,7 +189,8 @@ def _note_schema(type_name: str, note: str | None) -> dict[str, Any]:
 
 
 def _with_own_defs(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Move a field schema's own ``$defs`` into the combined root's, renaming refs to stay unique."""
+    """Move a field schema's own ``$defs`` into the combined root's,
+    renaming refs to stay unique."""
     own = schema.get("$defs") or {}
     if not own:
         return schema
@@ -204,7 +212,9 @@ def _with_own_defs(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> d
 
 
 def _described(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {**schema, "description": description} if description and "description" not in schema else schema
+    if description and "description" not in schema:
+        return {**schema, "description": description}
+    return schema
 
 
 def dspy_fields(system: str) -> dict[str, Any] | None:
@@ -217,7 +227,8 @@ def dspy_fields(system: str) -> dict[str, Any] | None:
         return None
     notes = _dspy_notes(system)
     defs: dict[str, Any] = {}
-    props = {f: _described(_with_own_defs(f, _note_schema(t.strip(), notes.get(f)), defs), d.strip())
+    props = {f: _described(_with_own_defs(f, _note_schema(t.strip(), notes.get(f)), defs),
+                           d.strip())
              for f, t, d in typed}
     root: dict[str, Any] = {"type": "object", "properties": props, "required": list(props)}
     if defs:
@@ -226,7 +237,8 @@ def dspy_fields(system: str) -> dict[str, Any] | None:
 
 
 def embedded_schema(text: str) -> dict[str, Any] | None:
-    """A JSON schema the prompt asks the reply to follow (e.g. LangChain's PydanticOutputParser)."""
+    """A JSON schema the prompt asks the reply to follow
+    (e.g. LangChain's PydanticOutputParser)."""
     if not re.search(r"json schema|output schema|json instance", text, re.I):
         return None
     for block in re.findall(r"```(?:json)?\s*\n(\{.*?\})\s*\n```", text, re.S):
@@ -252,8 +264,14 @@ def _default_schema(role: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- role
 
+def judged_answers(text: str) -> list[str]:
+    """The numbered candidate answers (``[1]``, ``[2]``, ...) a judge prompt lists, in order."""
+    return [body.strip() for _, body in _CANDIDATE_RE.findall(text)]
+
+
 def role_for(names: set[str], system: str, last_user: str, item: dict[str, Any] | None) -> str:
-    """planner / solver / critic / react, from the field names, else from the instructions."""
+    """planner / solver / critic / react / judge, from the field names, else from the instructions
+    (a judge: asked to pick the best of several numbered answers)."""
     if "next_tool_name" in names:
         return "react"
     if names & CRITIC_F:
@@ -262,21 +280,27 @@ def role_for(names: set[str], system: str, last_user: str, item: dict[str, Any] 
         return "planner"
     if names:
         return "solver"
+    if _JUDGE_RE.search(last_user) and len(judged_answers(last_user)) >= 2:
+        return "judge"
     role_text = system or last_user
     if item is not None:
         role_text = role_text.replace(item["question"], " ")
-    return "planner" if _PLANNER_RE.search(role_text) else "critic" if _CRITIC_RE.search(role_text) else "solver"
+    if _PLANNER_RE.search(role_text):
+        return "planner"
+    return "critic" if _CRITIC_RE.search(role_text) else "solver"
 
 
 def _react_tools(system: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for name, args in re.findall(r"\(\d+\) (\w+), whose description is <desc>.*?</desc>\. It takes arguments (\{.*?\})\.?\n",
+    for name, args in re.findall(r"\(\d+\) (\w+), whose description is <desc>.*?</desc>\. It "
+                                 r"takes arguments (\{.*?\})\.?\n",
                                  system + "\n", re.S):
         out[name] = re.findall(r"'(\w+)': \{", args)
     return out
 
 
-def _reply_shape(system: str, last_user: str, params: Params) -> tuple[str, dict[str, Any] | None, bool]:
+def _reply_shape(system: str, last_user: str,
+                 params: Params) -> tuple[str, dict[str, Any] | None, bool]:
     """(fmt, schema of the reply or None, is DSPy)."""
     dspy_schema = dspy_fields(system)
     if dspy_schema is not None:
@@ -293,10 +317,12 @@ def _reply_shape(system: str, last_user: str, params: Params) -> tuple[str, dict
     return "plain", None, False
 
 
-def _locate_item(messages: list[dict[str, Any]], users: list[int]) -> tuple[str | None, dict[str, Any] | None, int | None]:
+def _locate_item(messages: list[dict[str, Any]],
+                 users: list[int]) -> tuple[str | None, dict[str, Any] | None, int | None]:
     # the item: last user message first (DSPy demos come earlier), then anything, newest first
     order = ([users[-1]] if users else []) + [i for i in reversed(range(len(messages)))
-                                             if messages[i].get("role") not in ("system", "developer")]
+                                             if messages[i].get("role")
+                                              not in ("system", "developer")]
     for i in order:
         hit = find_item(message_text(messages[i]))
         if hit:
@@ -306,22 +332,36 @@ def _locate_item(messages: list[dict[str, Any]], users: list[int]) -> tuple[str 
 
 def read_request(messages: list[dict[str, Any]], params: Params) -> Request:
     """What ``messages`` (with checked ``params``) ask of the model."""
-    system = "\n".join(content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer"))
+    system = "\n".join(content_text(m.get("content")) for m in messages
+                       if m.get("role") in ("system", "developer"))
     users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
     last_user = content_text(messages[users[-1]].get("content")) if users else ""
     fmt, schema, is_dspy = _reply_shape(system, last_user, params)
     task, item, q_at = _locate_item(messages, users)
-    later = messages[q_at:] if q_at is not None else [m for m in messages if m.get("role") not in ("system", "developer")]
-    evidence = "\n".join(message_text(m) for m in later)
-    if item is not None:
-        evidence = re.sub(re.escape(item["question"]), " ", evidence)
-    tool_msgs = [content_text(m.get("content")) for m in later if m.get("role") == "tool"]
-    observations = re.findall(r"\[\[ ## observation_\d+ ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n*\Z)", last_user, re.S)
-    tool_result = tool_msgs[-1] if tool_msgs else (observations[-1].strip() if observations else None)
+    later = messages[q_at:] if q_at is not None else \
+        [m for m in messages if m.get("role") not in ("system", "developer")]
     fields = fields_of(schema) if schema is not None else []
     role = role_for({f.name for f in fields}, system, last_user, item)
     if fmt == "json" and schema is None:
         schema = _default_schema(role)
         fields = fields_of(schema)
-    return Request(messages, fmt, fields, schema, params, _react_tools(system), role, task, item, evidence,
-                   tool_result, last_user, system, is_dspy)
+    return Request(messages, fmt, fields, schema, params, _react_tools(system), role, task, item,
+                   _evidence(later, item), _tool_result(later, last_user), last_user, system,
+                   is_dspy)
+
+
+def _evidence(later: list[dict[str, Any]], item: dict[str, Any] | None) -> str:
+    """The text of the messages from the question on, without the question itself."""
+    evidence = "\n".join(message_text(m) for m in later)
+    return re.sub(re.escape(item["question"]), " ", evidence) if item is not None else evidence
+
+
+def _tool_result(later: list[dict[str, Any]], last_user: str) -> str | None:
+    """The newest tool result: a tool message,
+    else a DSPy ReAct observation in the last user turn."""
+    tool_msgs = [content_text(m.get("content")) for m in later if m.get("role") == "tool"]
+    if tool_msgs:
+        return tool_msgs[-1]
+    observations = re.findall(r"\[\[ ## observation_\d+ ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n*\Z)",
+                              last_user, re.S)
+    return observations[-1].strip() if observations else None

@@ -1,12 +1,13 @@
-"""JSON Schema for the simulated zoo: check a caller's schema the way the OpenAI API does, and produce
-values that validate against it, carrying what the model means to say where a field asks for it.
+"""JSON Schema for the simulated zoo: check a caller's schema the way the OpenAI API does, and
+produce values that validate against it, carrying what the model means to say where a field asks
+for it.
 
 Supported when producing values: ``type`` (also lists), ``properties``/``required``/
 ``additionalProperties``/``minProperties``, ``items``/``prefixItems``/``minItems``/``maxItems``/
 ``uniqueItems``, ``enum``, ``const``, ``anyOf``/``oneOf``/``allOf``, ``$ref`` into ``$defs`` /
-``definitions`` (recursion included), string ``minLength``/``maxLength``/``format`` (date, date-time,
-time, email, uri, uuid), numeric bounds and ``multipleOf``. ``pattern`` is honoured only when the
-value happens to match (values for fields with a pattern may not validate).
+``definitions`` (recursion included), string ``minLength``/``maxLength``/``format`` (date,
+date-time, time, email, uri, uuid), numeric bounds and ``multipleOf``. ``pattern`` is honoured only
+when the value happens to match (values for fields with a pattern may not validate).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import json
 import math
 import random
 import re
+from collections.abc import Callable, Iterator
 from functools import lru_cache
-from typing import Any, Callable, Final
+from typing import Any, Final
 from urllib.parse import unquote
 
 __all__ = ["MISSING", "SchemaError", "check_schema", "is_valid", "Shaper", "json_type"]
@@ -38,7 +40,8 @@ class SchemaError(ValueError):
 # --------------------------------------------------------------------------- checking
 
 def check_schema(schema: Any, *, strict: bool = False) -> None:
-    """Raise SchemaError if ``schema`` is not a usable JSON Schema (or breaks OpenAI's strict rules)."""
+    """Raise SchemaError if ``schema`` is not a usable JSON Schema
+    (or breaks OpenAI's strict rules)."""
     import jsonschema
 
     if not isinstance(schema, dict):
@@ -72,28 +75,44 @@ def _refs(node: Any) -> list[str]:
 
 
 def _check_strict(node: Any, ctx: tuple[str, ...]) -> None:
-    """OpenAI's structured-output rules: every object closes its properties and requires them all."""
+    """OpenAI's structured-output rules:
+    every object closes its properties and requires them all."""
     if isinstance(node, list):
         for i, v in enumerate(node):
             _check_strict(v, (*ctx, str(i)))
         return
     if not isinstance(node, dict):
         return
-    is_object = node.get("type") == "object" or (isinstance(node.get("type"), list) and "object" in node["type"]) \
-        or "properties" in node
-    if is_object and "$ref" not in node:
-        if node.get("additionalProperties") is not False:
-            raise SchemaError(f"In context={ctx}, 'additionalProperties' is required to be supplied and to be false.")
-        missing = [k for k in node.get("properties", {}) if k not in (node.get("required") or [])]
-        if missing:
-            raise SchemaError(f"In context={ctx}, 'required' is required to be supplied and to be an array "
-                              f"including every key in properties. Missing '{missing[0]}'.")
+    if _is_object_schema(node) and "$ref" not in node:
+        _check_closed(node, ctx)
+    for sub, where in _subschemas(node, ctx):
+        _check_strict(sub, where)
+
+
+def _is_object_schema(node: dict[str, Any]) -> bool:
+    t = node.get("type")
+    return t == "object" or (isinstance(t, list) and "object" in t) or "properties" in node
+
+
+def _check_closed(node: dict[str, Any], ctx: tuple[str, ...]) -> None:
+    if node.get("additionalProperties") is not False:
+        raise SchemaError(f"In context={ctx}, 'additionalProperties' is required to be supplied "
+                          "and to be false.")
+    missing = [k for k in node.get("properties", {}) if k not in (node.get("required") or [])]
+    if missing:
+        raise SchemaError(f"In context={ctx}, 'required' is required to be supplied and to be an "
+                          f"array including every key in properties. Missing '{missing[0]}'.")
+
+
+def _subschemas(node: dict[str, Any],
+                ctx: tuple[str, ...]) -> Iterator[tuple[Any, tuple[str, ...]]]:
+    """(sub-schema, its context) for the schemas ``node`` holds."""
     for key in ("properties", "$defs", "definitions"):
         for name, sub in (node.get(key) or {}).items():
-            _check_strict(sub, (*ctx, key, name))
+            yield sub, (*ctx, key, name)
     for key in ("items", "anyOf", "allOf", "oneOf", "prefixItems", "additionalProperties"):
         if isinstance(node.get(key), (dict, list)):
-            _check_strict(node[key], (*ctx, key))
+            yield node[key], (*ctx, key)
 
 
 @lru_cache(maxsize=256)
@@ -168,7 +187,8 @@ def _types(s: dict[str, Any]) -> list[str]:
         return ["object"]
     if any(k in s for k in ("items", "prefixItems", "minItems", "maxItems")):
         return ["array"]
-    if any(k in s for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
+    if any(k in s
+           for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
         return ["number"]
     return ["string"]
 
@@ -179,7 +199,8 @@ def json_type(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str
     if "enum" in s or "const" in s:
         return "enum"
     for key in ("anyOf", "oneOf"):
-        branches = [b for b in s.get(key) or [] if _Doc(root or schema).resolve(b).get("type") != "null"]
+        branches = [b for b in s.get(key) or []
+                    if _Doc(root or schema).resolve(b).get("type") != "null"]
         if branches:
             return json_type(branches[0], root or schema)
     return next((t for t in _types(s) if t != "null"), "null")
@@ -187,20 +208,25 @@ def json_type(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str
 
 # --------------------------------------------------------------------------- producing values
 
-_NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra", "Barbara Liskov"]
-_PERSON_KEYS = ("author", "person", "people", "scientist", "owner", "assignee", "member", "employee", "speaker",
-                "first_name", "last_name", "full_name", "username", "user_name", "contact", "participant")
+_NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra",
+          "Barbara Liskov"]
+_PERSON_KEYS = ("author", "person", "people", "scientist", "owner", "assignee", "member",
+                "employee", "speaker", "first_name", "last_name", "full_name", "username",
+                "user_name", "contact", "participant")
 _TITLES = ["{T}", "Overview of {T}", "Key ideas: {T}", "{T} in practice", "Open questions on {T}"]
 _CITIES = ["Lisbon", "Nairobi", "Osaka", "Toronto", "Lima", "Oslo"]
-_SENTENCES = ["A short note on {t}.", "The key point about {t}.", "{T}, in brief.", "What matters most for {t}.",
-              "A practical take on {t}."]
-_QUERY_NAMES = {"query", "q", "question", "search", "search_query", "input", "text", "prompt", "topic",
-                "keywords", "request", "task", "objective", "goal", "message", "user_query"}
+_SENTENCES = ["A short note on {t}.", "The key point about {t}.", "{T}, in brief.",
+              "What matters most for {t}.", "A practical take on {t}."]
+_QUERY_NAMES = {"query", "q", "question", "search", "search_query", "input", "text", "prompt",
+                "topic", "keywords", "request", "task", "objective", "goal", "message",
+                "user_query"}
 _FORMATS = {"date": "2024-05-17", "date-time": "2024-05-17T09:30:00Z", "time": "09:30:00",
-            "email": "alex@example.com", "uri": "https://example.com/notes", "url": "https://example.com/notes",
-            "hostname": "example.com", "ipv4": "192.0.2.7"}
-_FORMAT_RE = {"date": r"\d{4}-\d{2}-\d{2}", "date-time": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
-              "time": r"\d{2}:\d{2}:\d{2}", "email": r"[^@\s]+@[^@\s]+\.[^@\s]+", "uri": r"[a-z][a-z0-9+.-]*:\S+",
+            "email": "alex@example.com", "uri": "https://example.com/notes",
+            "url": "https://example.com/notes", "hostname": "example.com", "ipv4": "192.0.2.7"}
+_FORMAT_RE = {"date": r"\d{4}-\d{2}-\d{2}",
+              "date-time": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+              "time": r"\d{2}:\d{2}:\d{2}", "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+              "uri": r"[a-z][a-z0-9+.-]*:\S+",
               "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
 
 
@@ -211,15 +237,17 @@ def _norm(text: Any) -> str:
 class Shaper:
     """Produces schema-valid values for one root schema.
 
-    ``meaning(name)`` returns what the model means to put into a property of that name (or MISSING);
-    ``topic`` is a few words of the prompt for plausible filler; ``context`` is the conversation (an
-    enum option or a listed choice it mentions is preferred, as a model would); ``null_rate`` is how
-    often an optional (nullable) value is null; ``optional_rate`` how often a non-required property is sent.
+    ``meaning(name)`` returns what the model means to put into a property of that name (or
+    MISSING); ``topic`` is a few words of the prompt for plausible filler; ``context`` is the
+    conversation (an enum option or a listed choice it mentions is preferred, as a model would);
+    ``null_rate`` is how often an optional (nullable) value is null; ``optional_rate`` how often a
+    non-required property is sent.
     """
 
-    def __init__(self, root: dict[str, Any], rng: random.Random, *, meaning: Callable[[str], Any] | None = None,
-                 topic: str = "the question", context: str = "", null_rate: float = 0.1,
-                 optional_rate: float = 0.8, max_depth: int = 5) -> None:
+    def __init__(self, root: dict[str, Any], rng: random.Random, *,
+                 meaning: Callable[[str], Any] | None = None, topic: str = "the question",
+                 context: str = "", null_rate: float = 0.1, optional_rate: float = 0.8,
+                 max_depth: int = 5) -> None:
         self.doc, self.rng = _Doc(root), rng
         self.meaning = meaning or (lambda name: MISSING)
         self.topic = " ".join(topic.split()[:8]).rstrip("?.!") or "the question"
@@ -253,7 +281,8 @@ class Shaper:
         return getattr(self, f"_make_{kind}", self._make_string)(s, name or label, depth)
 
     def fit(self, value: Any, schema: Any, name: str = "", depth: int = 0) -> Any:
-        """``value`` shaped into ``schema`` (coerced, clipped, completed), or MISSING if it cannot be."""
+        """``value`` shaped into ``schema`` (coerced, clipped, completed),
+        or MISSING if it cannot be."""
         if value is MISSING:
             return MISSING
         s = self.doc.resolve(schema)
@@ -263,7 +292,9 @@ class Shaper:
             return _match_enum(value, s["enum"])
         branches = s.get("anyOf") or s.get("oneOf")
         if isinstance(branches, list):
-            ordered = sorted(branches, key=lambda b: (value is None) != (self.doc.resolve(b).get("type") == "null"))
+            ordered = sorted(branches,
+                             key=lambda b: (value is None) != (self.doc.resolve(b).get("type")
+                                                               == "null"))
             for b in ordered:
                 got = self.fit(value, b, name, depth)
                 if got is not MISSING:
@@ -281,7 +312,8 @@ class Shaper:
     # ---- choices -----------------------------------------------------------------------------
     def _pick_type(self, types: list[str], depth: int) -> str:
         real = [t for t in types if t != "null"]
-        if not real or ("null" in types and (depth >= self.max_depth or self.rng.random() < self.null_rate)):
+        if not real or ("null" in types
+                        and (depth >= self.max_depth or self.rng.random() < self.null_rate)):
             return "null"
         return real[0]
 
@@ -317,7 +349,7 @@ class Shaper:
             for k in [start, *range(k_lo, min(k_hi, k_lo + 200) + 1), 0]:
                 v = k * step
                 if float(v).is_integer():
-                    v = int(round(v))
+                    v = round(v)
                 if (not integer or isinstance(v, int)) and _in_bounds(v, s):
                     return v
             return int(lo) if integer else lo
@@ -331,9 +363,8 @@ class Shaper:
     def _make_string(self, s: dict[str, Any], name: str, depth: int) -> str:
         fmt = s.get("format")
         if fmt == "uuid":
-            text = "%08x-%04x-4%03x-a%03x-%012x" % (self.rng.getrandbits(32), self.rng.getrandbits(16),
-                                                    self.rng.getrandbits(12), self.rng.getrandbits(12),
-                                                    self.rng.getrandbits(48))
+            bits = self.rng.getrandbits  # drawn left to right
+            text = f"{bits(32):08x}-{bits(16):04x}-4{bits(12):03x}-a{bits(12):03x}-{bits(48):012x}"
         elif fmt in _FORMATS:
             text = _FORMATS[fmt]
         else:
@@ -346,35 +377,54 @@ class Shaper:
         return self.rng.choice(mentioned or options)
 
     def _text_for(self, name: str, description: str = "") -> str:
-        n, t = name.lower(), self.topic
-        listed = re.search(r"\b(\w+(?:\s*\|\s*\w+)+)\b", description)  # e.g. "home|gym|hotel or null"
+        n = name.lower()
+        text = self._described_text(description)
+        if text is None:
+            text = self._identifier_text(n)
+        return text if text is not None else self._prose_text(n, description)
+
+    def _described_text(self, description: str) -> str | None:
+        """A value the field's description spells out (a listed choice, true / false), or None."""
+        listed = re.search(r"\b(\w+(?:\s*\|\s*\w+)+)\b", description)  # "home|gym|hotel or null"
         if listed:
-            return self._choose([o.strip() for o in listed.group(1).split("|") if o.strip() not in ("null", "none")])
-        if re.search(r"^\s*(?:true|false)\b|\btrue or false\b|\byes or no\b|^\s*whether\b", description, re.I):
+            options = [o.strip() for o in listed.group(1).split("|")]
+            return self._choose([o for o in options if o not in ("null", "none")])
+        if re.search(r"^\s*(?:true|false)\b|\btrue or false\b|\byes or no\b|^\s*whether\b",
+                     description, re.I):
             return "true" if self.rng.random() < 0.7 else "false"
+        return None
+
+    def _identifier_text(self, n: str) -> str | None:
+        """An email, link, date or id for a field named like one (``n`` lower case), or None."""
         if "email" in n:
             return "alex@example.com"
         if n.endswith("url") or "link" in n or n in ("uri", "website", "homepage", "source"):
-            return "https://example.com/" + "-".join(_norm(t).split()[:4])
+            return "https://example.com/" + "-".join(_norm(self.topic).split()[:4])
         if "date" in n:
             return "2024-05-17"
         if n == "id" or n.endswith("_id"):
             return f"{n}-{self.rng.randint(100, 999)}"
-        if any(k in n for k in _PERSON_KEYS) or ("name" in n and re.search(r"person|people|author|user|who",
-                                                                          description, re.I)):
+        return None
+
+    def _prose_text(self, n: str, description: str) -> str:
+        """A person, title, place, the topic or a sentence about it, by the field's name."""
+        t = self.topic
+        capital = t[:1].upper() + t[1:]
+        if any(k in n for k in _PERSON_KEYS) or ("name" in n and re.search(
+                r"person|people|author|user|who", description, re.I)):
             return self.rng.choice(_NAMES)
         if "name" in n:
-            return self.rng.choice(_TITLES).format(T=t[:1].upper() + t[1:])
+            return self.rng.choice(_TITLES).format(T=capital)
         if n in ("city", "location", "place", "country"):
             return self.rng.choice(_CITIES)
         if n in _QUERY_NAMES:
             return t
         if "title" in n or "heading" in n or "subject" in n:
-            return t[:1].upper() + t[1:]
-        return self.rng.choice(_SENTENCES).format(t=t, T=t[:1].upper() + t[1:])
+            return capital
+        return self.rng.choice(_SENTENCES).format(t=t, T=capital)
 
     def _make_array(self, s: dict[str, Any], name: str, depth: int) -> list[Any]:
-        prefix = s.get("prefixItems") if isinstance(s.get("prefixItems"), list) else []
+        prefix = _prefix(s)
         lo, hi = int(s.get("minItems", 0)), s.get("maxItems")
         hi = int(hi) if hi is not None else max(lo, 3)
         n = lo if depth >= self.max_depth else min(hi, max(lo, self.rng.randint(1, 3)))
@@ -382,8 +432,8 @@ class Shaper:
             n = min(n, len(prefix))
         out: list[Any] = []
         for i in range(n):
-            sub = prefix[i] if i < len(prefix) else s.get("items", {})
-            out.append(self._fresh_item(sub, out, bool(s.get("uniqueItems")), name, depth))
+            out.append(self._fresh_item(_item(s, prefix, i), out, bool(s.get("uniqueItems")), name,
+                                        depth))
         if s.get("uniqueItems"):
             out = _unique(out)
         return out
@@ -400,18 +450,21 @@ class Shaper:
         required = set(s.get("required") or [])
         out: dict[str, Any] = {}
         for key, sub in props.items():
-            if key in required or (depth < self.max_depth and self.rng.random() < self.optional_rate):
+            if key in required or (depth < self.max_depth
+                                   and self.rng.random() < self.optional_rate):
                 out[key] = self.make(sub, key, depth + 1)
         extra = s.get("additionalProperties", True)
         while len(out) < int(s.get("minProperties", 0)) and extra is not False:
             key = next(k for k in (f"key{i}" for i in range(1, 1000)) if k not in out)
-            out[key] = self.make(extra if isinstance(extra, dict) else {"type": "string"}, key, depth + 1)
+            out[key] = self.make(extra if isinstance(extra, dict) else {"type": "string"}, key,
+                                 depth + 1)
         return out
 
     # ---- fitting a meant value -----------------------------------------------------------------
     def _fit_string(self, value: Any, s: dict[str, Any], name: str, depth: int) -> Any:
         if isinstance(value, list):
-            text = "\n".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
+            text = "\n".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                             for v in value)
         elif isinstance(value, dict):
             text = json.dumps(value, ensure_ascii=False)
         else:
@@ -440,7 +493,9 @@ class Shaper:
         if isinstance(value, bool):
             return value
         text = _norm(value)
-        return True if text in ("true", "yes", "correct") else False if text in ("false", "no", "incorrect") else MISSING
+        if text in ("true", "yes", "correct"):
+            return True
+        return False if text in ("false", "no", "incorrect") else MISSING
 
     def _fit_null(self, value: Any, s: dict[str, Any], name: str, depth: int) -> Any:
         return MISSING
@@ -448,13 +503,9 @@ class Shaper:
     def _fit_array(self, value: Any, s: dict[str, Any], name: str, depth: int) -> Any:
         if isinstance(value, dict):
             return MISSING
-        if isinstance(value, str):
-            value = [line for line in value.splitlines() if line.strip()] or [value]
-        elif not isinstance(value, (list, tuple)):
-            value = [value]
-        prefix = s.get("prefixItems") if isinstance(s.get("prefixItems"), list) else []
-        out = [self.shape(v, prefix[i] if i < len(prefix) else s.get("items", {}), "", depth + 1)
-               for i, v in enumerate(value)]
+        prefix = _prefix(s)
+        out = [self.shape(v, _item(s, prefix, i), "", depth + 1)
+               for i, v in enumerate(_as_items(value))]
         if s.get("uniqueItems"):
             out = _unique(out)
         hi = s.get("maxItems")
@@ -462,7 +513,7 @@ class Shaper:
             hi = min(len(prefix), hi if hi is not None else len(prefix))
         out = out[: int(hi)] if hi is not None else out
         while len(out) < int(s.get("minItems", 0)):
-            sub = prefix[len(out)] if len(out) < len(prefix) else s.get("items", {})
+            sub = _item(s, prefix, len(out))
             out.append(self._fresh_item(sub, out, bool(s.get("uniqueItems")), name, depth))
         return out
 
@@ -485,7 +536,8 @@ class Shaper:
         return out if len(out) >= int(s.get("minProperties", 0)) else MISSING
 
     def _object_around(self, value: Any, s: dict[str, Any], depth: int) -> Any:
-        """An object whose main property carries a scalar meant value (e.g. a plan step's title)."""
+        """An object whose main property carries a scalar meant value
+        (e.g. a plan step's title)."""
         props = s.get("properties") or {}
         required = list(s.get("required") or [])
         order = sorted(props, key=lambda k: (k not in required, _main_rank(k)))
@@ -498,8 +550,26 @@ class Shaper:
         return MISSING
 
 
-_MAIN_NAMES = ("answer", "response", "result", "text", "content", "value", "title", "description", "step",
-               "name", "summary")
+def _prefix(s: dict[str, Any]) -> list[Any]:
+    """The schemas of an array's first items (``prefixItems``)."""
+    prefix = s.get("prefixItems")
+    return prefix if isinstance(prefix, list) else []
+
+
+def _item(s: dict[str, Any], prefix: list[Any], i: int) -> Any:
+    """The schema of item ``i`` of an array."""
+    return prefix[i] if i < len(prefix) else s.get("items", {})
+
+
+def _as_items(value: Any) -> list[Any]:
+    """A meant value as array items: a list as it is, text line by line, anything else alone."""
+    if isinstance(value, str):
+        return [line for line in value.splitlines() if line.strip()] or [value]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+_MAIN_NAMES = ("answer", "response", "result", "text", "content", "value", "title", "description",
+               "step", "name", "summary")
 
 
 def _main_rank(key: str) -> int:
@@ -509,32 +579,38 @@ def _main_rank(key: str) -> int:
 
 def _bounds(s: dict[str, Any], integer: bool) -> tuple[float, float]:
     """The inclusive range a fresh number is drawn from (integers: whole bounds)."""
-    def num(key: str) -> float | None:
-        v = s.get(key)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-    lo, hi, ex_lo, ex_hi = num("minimum"), num("maximum"), num("exclusiveMinimum"), num("exclusiveMaximum")
+    lo, hi, ex_lo, ex_hi = (_bound(s, k) for k in
+                            ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"))
     if integer:
-        lo = math.ceil(lo) if lo is not None else None
-        hi = math.floor(hi) if hi is not None else None
-        if ex_lo is not None:
-            lo = max(lo, math.floor(ex_lo) + 1) if lo is not None else math.floor(ex_lo) + 1
-        if ex_hi is not None:
-            hi = min(hi, math.ceil(ex_hi) - 1) if hi is not None else math.ceil(ex_hi) - 1
+        lo = _tighter(None if lo is None else math.ceil(lo),
+                      None if ex_lo is None else math.floor(ex_lo) + 1, max)
+        hi = _tighter(None if hi is None else math.floor(hi),
+                      None if ex_hi is None else math.ceil(ex_hi) - 1, min)
     else:
-        lo = max(lo, ex_lo) if lo is not None and ex_lo is not None else (lo if lo is not None else ex_lo)
-        hi = min(hi, ex_hi) if hi is not None and ex_hi is not None else (hi if hi is not None else ex_hi)
-    if lo is None and hi is None:
-        lo, hi = 1.0, 100.0
-    elif lo is None:
-        lo = hi - 100
-    elif hi is None:
-        hi = lo + 100
+        lo, hi = _tighter(lo, ex_lo, max), _tighter(hi, ex_hi, min)
+    if lo is None:
+        return (1.0, 100.0) if hi is None else (float(hi - 100), float(hi))
+    if hi is None:
+        return float(lo), float(lo + 100)
     return float(lo), float(max(lo, hi))
 
 
+def _bound(s: dict[str, Any], key: str) -> float | None:
+    v = s.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _tighter(a: float | None, b: float | None,
+             pick: Callable[[float, float], float]) -> float | None:
+    """``pick(a, b)`` of the bounds that are set (None if neither is)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return pick(a, b)
+
+
 def _in_bounds(x: float, s: dict[str, Any]) -> bool:
-    """``x`` within the schema's bounds and ``multipleOf`` (checked the way jsonschema checks it)."""
+    """``x`` within the schema's bounds and ``multipleOf``
+    (checked the way jsonschema checks it)."""
     checks = [("minimum", lambda b: x >= b), ("maximum", lambda b: x <= b),
               ("exclusiveMinimum", lambda b: x > b), ("exclusiveMaximum", lambda b: x < b)]
     for key, ok in checks:

@@ -2,17 +2,19 @@
 
 ``POST /v1/chat/completions`` and ``GET /v1/models`` work with the openai SDK, litellm
 (``openai/sim/<name>`` + ``api_base``), LangChain and DSPy: the whole request contract (tools,
-tool_choice, response_format, n, stream with usage) is answered by the same engine as the in-process
-provider, and bad requests get the API's 400/404 error bodies. Optional fault injection (429, 500,
-timeout, malformed), random or scheduled by request number (``faults.py``), for reliability tests. ``GET /sim/stats`` and the in-process
-``SimServer.log`` give the server's own request count and per-model usage; ``GET /sim/requests``
-lists every request (model, status, tokens, and the first ``[tag:...]`` marker found in its
-messages, so a caller can tell which of its runs sent it).
+tool_choice, response_format, n, stream with usage) is answered by the same engine as the
+in-process provider, and bad requests get the API's 400/404 error bodies. Optional fault injection
+(429, 500, timeout, malformed), random or scheduled by request number (``faults.py``), for
+reliability tests. ``GET /sim/stats`` and the in-process ``SimServer.log`` give the server's own
+request count and per-model usage; ``GET /sim/requests`` lists every request (model, status,
+tokens, and the first ``[tag:...]`` marker found in its messages, so a caller can tell which of its
+runs sent it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hashlib
 import json
@@ -20,8 +22,9 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -34,14 +37,14 @@ from .faults import FAULTS, FaultPlan
 from .stream import chunks, completion_json
 from .zoo import ZOO, get_spec
 
-__all__ = ["FAULTS", "ServerOptions", "RequestRecord", "SimServer", "create_app", "serve_in_thread", "run_server",
-           "bind_socket"]
+__all__ = ["FAULTS", "ServerOptions", "RequestRecord", "SimServer", "create_app",
+           "serve_in_thread", "run_server", "bind_socket"]
 
 
 @dataclass
 class ServerOptions:
-    """Server behaviour: latency scale, fault injection (random: rate, kinds, seed; or a schedule by
-    request number, see ``faults.py``), timeout fault length."""
+    """Server behaviour: latency scale, fault injection (random: rate, kinds, seed; or a schedule
+    by request number, see ``faults.py``), timeout fault length."""
 
     time_scale: float = 0.001
     fail_rate: float = 0.0
@@ -54,13 +57,15 @@ class ServerOptions:
     def __post_init__(self) -> None:
         bad = [f for f in self.faults if f not in FAULTS]
         if bad:
-            raise AgentOptError(f"unknown fault kind(s) {bad}; choose from {', '.join(FAULTS)} (e.g. --faults 429,500)")
+            raise AgentOptError(f"unknown fault kind(s) {bad}; choose from {', '.join(FAULTS)} "
+                                "(e.g. --faults 429,500)")
         if not 0.0 <= self.fail_rate <= 1.0:
             raise AgentOptError(f"fail rate must be between 0 and 1, got {self.fail_rate}")
         if self.time_scale < 0:
             raise AgentOptError(f"time scale must be >= 0, got {self.time_scale}")
         if self.fail_rate > 0 and not self.faults:
-            raise AgentOptError("--fail-rate > 0 needs at least one fault kind, e.g. --faults 429,500")
+            raise AgentOptError("--fail-rate > 0 needs at least one fault kind, e.g. --faults "
+                                "429,500")
         self.plan = FaultPlan(self.fail_rate, tuple(self.faults), self.seed, self.fault_schedule)
 
 
@@ -153,7 +158,8 @@ def _tag(messages: Any) -> str | None:
     return None
 
 
-def _error(status: int, message: str, kind: str, code: str | None = None, headers: dict[str, str] | None = None):
+def _error(status: int, message: str, kind: str, code: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": code, "param": None}},
                         status_code=status, headers=headers)
 
@@ -170,19 +176,22 @@ def _body(raw: bytes) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise SimRequestError("We could not parse the JSON body of your request. The request body must be a JSON "
-                              "object.", param=None)
+        raise SimRequestError("We could not parse the JSON body of your request. The request body "
+                              "must be a JSON object.", param=None)
     return body
 
 
 def _complete(body: dict[str, Any]) -> tuple[SimResult, bool]:
-    """The simulated completion of a request body and whether a usage chunk is wanted (or the 4xx)."""
+    """The simulated completion of a request body and whether a usage chunk is wanted
+    (or the 4xx)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise SimRequestError("you must provide a model parameter", param="model", code="missing_required_parameter")
+        raise SimRequestError("you must provide a model parameter", param="model",
+                              code="missing_required_parameter")
     spec = get_spec(model)
     include_usage = check_stream_options(body.get("stream"), body.get("stream_options"))
-    return simulate(spec.name, body.get("messages"), **request_params(body)), include_usage
+    messages: Any = body.get("messages")  # simulate checks them (a 400 when missing or malformed)
+    return simulate(spec.name, messages, **request_params(body)), include_usage
 
 
 async def _fault_reply(rec: RequestRecord, opts: ServerOptions, log: RequestLog) -> JSONResponse:
@@ -190,23 +199,22 @@ async def _fault_reply(rec: RequestRecord, opts: ServerOptions, log: RequestLog)
     if rec.fault == "429":
         rec.status = 429
         log.add(rec)
-        return _error(429, "simulated rate limit; retry after a moment", "rate_limit_error", "rate_limit_exceeded",
-                      headers={"retry-after": "1", "retry-after-ms": "20"})
+        return _error(429, "simulated rate limit; retry after a moment", "rate_limit_error",
+                      "rate_limit_exceeded", headers={"retry-after": "1", "retry-after-ms": "20"})
     if rec.fault == "500":
         rec.status = 500
         log.add(rec)
         return _error(500, "simulated internal server error", "server_error")
     rec.status = 504
     log.add(rec)
-    try:
+    with contextlib.suppress(asyncio.CancelledError):  # server shutting down: end quietly
         await asyncio.sleep(opts.timeout_s)
-    except asyncio.CancelledError:  # server shutting down: end quietly
-        pass
     return _error(504, "simulated timeout", "server_error", "timeout")
 
 
 async def _chat(request: Request, opts: ServerOptions, log: RequestLog) -> Any:
-    """``POST /v1/chat/completions``: the completion (or stream), a 4xx for a bad request, or a fault."""
+    """``POST /v1/chat/completions``: the completion (or stream), a 4xx for a bad request,
+    or a fault."""
     rec = RequestRecord(log.next_n(), None, 400)
     raw = await request.body()
     try:
@@ -226,13 +234,14 @@ async def _chat(request: Request, opts: ServerOptions, log: RequestLog) -> Any:
         200, res.input_tokens, res.output_tokens, res.latency_s
     log.add(rec)
     if rec.fault == "malformed":
-        return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"role": "assis',
+        return PlainTextResponse('{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": '
+                                 '{"role": "assis',
                                  media_type="application/json")
     created, rid = int(time.time()), f"chatcmpl-sim{rec.n:08d}"
     headers = {"x-sim-latency-s": f"{res.latency_s:.4f}"}
     if body.get("stream"):
-        return StreamingResponse(_sse(res, created, rid, include_usage), media_type="text/event-stream",
-                                 headers=headers)
+        return StreamingResponse(_sse(res, created, rid, include_usage),
+                                 media_type="text/event-stream", headers=headers)
     return JSONResponse(completion_json(res, created, rid), headers=headers)
 
 
@@ -248,9 +257,10 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [
             {"id": key, "object": "model", "created": 0, "owned_by": "agentopt-sim",
-             "input_usd_per_mtok": s.input_usd_per_mtok, "output_usd_per_mtok": s.output_usd_per_mtok,
-             "context_window": s.context_window, "latency_median_s": s.latency_median_s,
-             "latency_p95_s": s.latency_p95_s} for key, s in ZOO.items()]}
+             "input_usd_per_mtok": s.input_usd_per_mtok,
+             "output_usd_per_mtok": s.output_usd_per_mtok, "context_window": s.context_window,
+             "latency_median_s": s.latency_median_s, "latency_p95_s": s.latency_p95_s}
+            for key, s in ZOO.items()]}
 
     @app.get("/sim/stats")
     async def stats() -> dict[str, Any]:
@@ -282,7 +292,8 @@ def create_app(opts: ServerOptions | None = None, log: RequestLog | None = None)
 def bind_socket(host: str = "127.0.0.1", port: int = 8765) -> socket.socket:
     """A listening socket on ``host:port``; a clear AgentOptError when the port is taken."""
     if host not in ("127.0.0.1", "localhost", "::1"):
-        raise AgentOptError(f"the simulator serves loopback only; use --host 127.0.0.1 (got {host!r})")
+        raise AgentOptError("the simulator serves loopback only; use --host 127.0.0.1 (got "
+                            f"{host!r})")
     family = socket.AF_INET6 if host == "::1" else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections; without it every
     # keep-alive response waits ~40 ms (Nagle holds the body until the client's delayed ACK)
@@ -294,8 +305,8 @@ def bind_socket(host: str = "127.0.0.1", port: int = 8765) -> socket.socket:
         sock.close()
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             raise AgentOptError(
-                f"port {port} on {host} is already in use; pick another with --port (e.g. --port {port + 1}) "
-                "or stop the process using it"
+                f"port {port} on {host} is already in use; pick another with --port (e.g. --port "
+                f"{port + 1}) or stop the process using it"
             ) from None
         raise
     sock.listen(128)
@@ -306,8 +317,8 @@ def bind_socket(host: str = "127.0.0.1", port: int = 8765) -> socket.socket:
 class SimServer:
     """A running server (in a background thread): ``.url`` (ends in /v1), ``.log``, ``.stop()``."""
 
-    def __init__(self, server: Any, thread: threading.Thread, host: str, port: int, log: RequestLog,
-                 opts: ServerOptions | None = None) -> None:
+    def __init__(self, server: Any, thread: threading.Thread, host: str, port: int,
+                 log: RequestLog, opts: ServerOptions | None = None) -> None:
         self._server, self._thread = server, thread
         self.host, self.port, self.log = host, port, log
         self.opts = opts or ServerOptions()
@@ -336,7 +347,7 @@ class SimServer:
         self._server.should_exit = True
         self._thread.join(timeout)
 
-    def __enter__(self) -> "SimServer":
+    def __enter__(self) -> SimServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -344,15 +355,16 @@ class SimServer:
 
 
 def serve_in_thread(port: int = 0, host: str = "127.0.0.1", **options: Any) -> SimServer:
-    """Start the server on a background thread (``port=0``: a free port); returns when it accepts."""
+    """Start the server on a background thread (``port=0``: a free port);
+    returns when it accepts."""
     import uvicorn
 
     opts = ServerOptions(**options)
     log = RequestLog()
     sock = bind_socket(host, port)
     real_port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(opts, log), log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=1)
+    config = uvicorn.Config(create_app(opts, log), log_level="warning", access_log=False,
+                            lifespan="off", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name=f"agentopt-sim-server:{real_port}")

@@ -1,11 +1,13 @@
-"""A simulated completion as OpenAI ``chat.completion.chunk`` objects (what ``stream: true`` sends):
-a role delta, the content a few words at a time, tool-call deltas (name first, then the arguments in
-pieces), a finish chunk per choice, and a final usage chunk when ``stream_options.include_usage``."""
+"""A simulated completion as OpenAI ``chat.completion.chunk`` objects (what ``stream: true``
+sends): a role delta, the content a few words at a time, tool-call deltas (name first, then the
+arguments in pieces), a finish chunk per choice, and a final usage chunk when
+``stream_options.include_usage``."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .engine import SimChoice, SimResult
 
@@ -32,14 +34,16 @@ def completion_json(res: SimResult, created: int, rid: str) -> dict[str, Any]:
     return {
         "id": rid, "object": "chat.completion", "created": created, "model": res.model,
         "system_fingerprint": "agentopt-sim",
-        "choices": [{"index": i, "message": _message(c), "finish_reason": c.finish_reason, "logprobs": None}
+        "choices": [{"index": i, "message": _message(c), "finish_reason": c.finish_reason,
+                     "logprobs": None}
                     for i, c in enumerate(res.choices)],
         "usage": usage_of(res),
     }
 
 
 def _pieces(text: str, size: int) -> list[str]:
-    """``text`` in consecutive pieces of ``size`` words (whitespace kept, so they join back exactly)."""
+    """``text`` in consecutive pieces of ``size`` words (whitespace kept,
+    so they join back exactly)."""
     words = re.findall(r"\s*\S+\s*", text) or [text]
     return ["".join(words[i:i + size]) for i in range(0, len(words), size)]
 
@@ -54,18 +58,24 @@ def _deltas(choice: SimChoice) -> Iterator[dict[str, Any]]:
                                "function": {"name": fn["name"], "arguments": ""}}]}
         args = fn["arguments"]
         for k in range(0, len(args), _ARG_CHARS_PER_CHUNK):
-            yield {"tool_calls": [{"index": j, "function": {"arguments": args[k:k + _ARG_CHARS_PER_CHUNK]}}]}
+            yield {"tool_calls": [{"index": j,
+                                   "function": {"arguments": args[k:k + _ARG_CHARS_PER_CHUNK]}}]}
 
 
-def chunks(res: SimResult, created: int, rid: str, include_usage: bool) -> Iterator[dict[str, Any]]:
+def chunks(res: SimResult, created: int, rid: str,
+           include_usage: bool) -> Iterator[dict[str, Any]]:
     """Every chunk of the stream, in order (choices one after another)."""
-    base: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": res.model,
-                            "system_fingerprint": "agentopt-sim"}
+    base: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": created,
+                            "model": res.model, "system_fingerprint": "agentopt-sim"}
     if include_usage:
         base["usage"] = None
     for i, choice in enumerate(res.choices):
         for delta in _deltas(choice):
-            yield {**base, "choices": [{"index": i, "delta": delta, "logprobs": None, "finish_reason": None}]}
-        yield {**base, "choices": [{"index": i, "delta": {}, "logprobs": None, "finish_reason": choice.finish_reason}]}
+            yield {**base,
+                   "choices": [{"index": i, "delta": delta, "logprobs": None,
+                                "finish_reason": None}]}
+        yield {**base,
+               "choices": [{"index": i, "delta": {}, "logprobs": None,
+                            "finish_reason": choice.finish_reason}]}
     if include_usage:
         yield {**base, "choices": [], "usage": usage_of(res)}

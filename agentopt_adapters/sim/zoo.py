@@ -62,12 +62,13 @@ ZOO: dict[str, SimModelSpec] = dict(
     [
         _spec("nano", skill=0.50, input_usd_per_mtok=0.05, output_usd_per_mtok=0.20,
               latency_median_s=0.15, latency_p95_s=0.45, tokens_per_s=250, context_window=8_192,
-              max_output_tokens=1024, verbosity=0, malformed_json_rate=0.06, plan_header="Steps to follow:",
+              max_output_tokens=1024, verbosity=0, malformed_json_rate=0.06,
+              plan_header="Steps to follow:",
               description="tiny, cheap and fast; often wrong on multi-step work"),
         _spec("mini", skill=0.62, input_usd_per_mtok=0.15, output_usd_per_mtok=0.60,
               latency_median_s=0.20, latency_p95_s=0.55, tokens_per_s=200, context_window=16_384,
-              max_output_tokens=2048, verbosity=0, malformed_json_rate=0.03, plan_header="Plan outline:",
-              description="small and cheap"),
+              max_output_tokens=2048, verbosity=0, malformed_json_rate=0.03,
+              plan_header="Plan outline:", description="small and cheap"),
         _spec("small", skill=0.74, input_usd_per_mtok=0.40, output_usd_per_mtok=1.60,
               latency_median_s=0.30, latency_p95_s=0.80, tokens_per_s=150, context_window=32_768,
               verbosity=1, plan_header="Here is the plan:",
@@ -90,14 +91,16 @@ ZOO: dict[str, SimModelSpec] = dict(
               description="the strongest and most expensive; slow"),
         _spec("maverick", skill=0.95, input_usd_per_mtok=3.00, output_usd_per_mtok=15.00,
               latency_median_s=2.50, latency_p95_s=8.00, tokens_per_s=60, context_window=128_000,
-              max_output_tokens=8192, verbosity=2, direct_answer_rate=0.8, plan_header="Quick outline:",
+              max_output_tokens=8192, verbosity=2, direct_answer_rate=0.8,
+              plan_header="Quick outline:",
               description="over-capable reasoner: asked to plan, it usually just answers"),
     ]
 )
 
 
 def get_spec(model: str) -> SimModelSpec:
-    """The spec of ``sim/<name>`` (also bare ``<name>``); SimModelNotFoundError (404) listing the zoo if unknown."""
+    """The spec of ``sim/<name>`` (also bare ``<name>``); SimModelNotFoundError (404)
+    listing the zoo if unknown."""
     from .errors import SimModelNotFoundError
 
     key = model if model.startswith(f"{PROVIDER}/") else f"{PROVIDER}/{model}"

@@ -1,4 +1,5 @@
-"""A named mutex over every worker of one database, released by the database / OS if a worker dies."""
+"""A named mutex over every worker of one database,
+released by the database / OS if a worker dies."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ __all__ = ["DbLock"]
 
 
 class DbLock:
-    """A named mutex over all workers of a database, released by the database / OS if a worker dies.
+    """A named mutex over all workers of a database, released by the database / OS if a worker
+    dies.
 
     PostgreSQL: a transaction-scoped advisory lock; MySQL: GET_LOCK; SQLite: ``flock`` on
     ``<database>.agentopt-lock``; anything else: this process only.
@@ -27,14 +29,15 @@ class DbLock:
         db = self.engine.url.database if self.dialect == "sqlite" else None
         self.path = f"{db}.agentopt-lock" if db and db != ":memory:" else None
 
-    def __enter__(self) -> "DbLock":
+    def __enter__(self) -> DbLock:
         import sqlalchemy
 
         self._local.acquire()
         try:
             if self.dialect == "postgresql":
                 self._conn = self.engine.connect()
-                self._conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.key})
+                self._conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"),
+                                   {"k": self.key})
             elif self.dialect == "mysql":
                 self._conn = self.engine.connect()
                 self._conn.execute(sqlalchemy.text("SELECT GET_LOCK(:n, -1)"), {"n": self.name})
@@ -59,7 +62,8 @@ class DbLock:
         try:
             if self._conn is not None:
                 if self.dialect == "mysql":
-                    self._conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": self.name})
+                    self._conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"),
+                                       {"n": self.name})
                 self._conn.commit()  # ends the transaction: the advisory lock goes with it
                 self._conn.close()
             if self._file is not None:

@@ -23,7 +23,7 @@ log = logging.getLogger("agentopt_search.storage")
 class Sums:
     """Running totals of one assignment's stored cells (for the numeric trial attributes)."""
 
-    __slots__ = ("n", "score", "cost", "n_cost", "latency", "n_errors")
+    __slots__ = ("cost", "latency", "n", "n_cost", "n_errors", "score")
 
     def __init__(self) -> None:
         self.n = self.n_cost = self.n_errors = 0
@@ -39,7 +39,7 @@ class Sums:
             self.n_cost += 1
         self.n_errors += bool(o.error)
 
-    def copy(self) -> "Sums":
+    def copy(self) -> Sums:
         new = Sums()
         for k in self.__slots__:
             setattr(new, k, getattr(self, k))
@@ -48,8 +48,10 @@ class Sums:
     def summary(self) -> dict[str, Any]:
         """What optuna-dashboard tables and plots per combination trial (value = mean score)."""
         n = max(self.n, 1)
-        return {"mean_score": self.score / n, "mean_cost_usd": self.cost / self.n_cost if self.n_cost else None,
-                "mean_latency_s": self.latency / n, "n_examples": self.n, "n_errors": self.n_errors}
+        return {"mean_score": self.score / n,
+                "mean_cost_usd": self.cost / self.n_cost if self.n_cost else None,
+                "mean_latency_s": self.latency / n, "n_examples": self.n,
+                "n_errors": self.n_errors}
 
 
 class CellReader:
@@ -58,9 +60,12 @@ class CellReader:
     def __init__(self, study_id: int, slots: tuple[str, ...], legacy: bool = False) -> None:
         self.study_id = study_id
         self.slots = slots
-        self.cursors = {False: 0, True: 0} if legacy else {False: 0}  # per table: last attribute id read
-        self.trial_of: dict[Values, int] = {}  # assignment -> its trial (the oldest, for format-1 studies)
-        self.values_of: dict[int, Values | None] = {}  # trial -> assignment (None: not a cell trial of these slots)
+        # per table: last attribute id read
+        self.cursors = {False: 0, True: 0} if legacy else {False: 0}
+        # assignment -> its trial (the oldest, for format-1 studies)
+        self.trial_of: dict[Values, int] = {}
+        # trial -> assignment (None: not a cell trial of these slots)
+        self.values_of: dict[int, Values | None] = {}
         self.known: set[CellKey] = set()
         self.sums: dict[Values, Sums] = {}
 
@@ -74,7 +79,8 @@ class CellReader:
                 out += self._cells(conn, rows)
         return out
 
-    def _cells(self, conn: sa.Connection, rows: list[tuple[int, int, str, str]]) -> list[StoredCell]:
+    def _cells(self, conn: sa.Connection,
+               rows: list[tuple[int, int, str, str]]) -> list[StoredCell]:
         self._learn_trials(conn, {tid for _, tid, _, _ in rows if tid not in self.values_of})
         out: list[StoredCell] = []
         for _, tid, key, value_json in rows:
@@ -101,14 +107,17 @@ class CellReader:
             self.values_of[tid] = values
             self.trial_of[values] = min(tid, self.trial_of.get(values, tid))
 
-    def _parse(self, values: Values | None, key: str, value_json: str, tid: int) -> StoredCell | None:
+    def _parse(self, values: Values | None, key: str, value_json: str,
+               tid: int) -> StoredCell | None:
         if values is None:
             return None
         try:
             outcome, shared = decode_cell(json.loads(value_json))
             example = int(key[5:])
             outcome.check("a stored cell")
-        except (TypeError, ValueError, IndexError) as exc:  # not a cell agentopt wrote: never trust it
-            log.warning("ignoring malformed %s=%r in trial %s (%s)", key, value_json[:200], tid, exc)
+        except (TypeError, ValueError, IndexError) as exc:
+            # not a cell agentopt wrote: never trust it
+            log.warning("ignoring malformed %s=%r in trial %s (%s)", key, value_json[:200], tid,
+                        exc)
             return None
         return StoredCell(dict(zip(self.slots, values)), example, outcome, shared)

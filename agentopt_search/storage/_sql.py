@@ -12,12 +12,14 @@ import datetime
 import importlib
 import json
 import time
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["db_now", "read_cells", "read_params", "read_agentopt_trials", "count_trials", "create_trial", "insert_cells",
-           "write_summaries", "set_states", "read_system_attrs", "put_system_attr", "delete_system_attrs"]
+__all__ = ["db_now", "read_cells", "read_params", "read_agentopt_trials", "count_trials",
+           "create_trial", "insert_cells", "write_summaries", "set_states", "read_system_attrs",
+           "put_system_attr", "delete_system_attrs"]
 
 
 def _models() -> Any:
@@ -28,8 +30,8 @@ def _models() -> Any:
 
 def _t(name: str) -> sa.Table:
     m = _models()
-    return {"trials": m.TrialModel, "attrs": m.TrialUserAttributeModel, "cells": m.TrialSystemAttributeModel,
-            "params": m.TrialParamModel,
+    return {"trials": m.TrialModel, "attrs": m.TrialUserAttributeModel,
+            "cells": m.TrialSystemAttributeModel, "params": m.TrialParamModel,
             "values": m.TrialValueModel, "inter": m.TrialIntermediateValueModel,
             "system": m.StudySystemAttributeModel}[name].__table__
 
@@ -42,7 +44,8 @@ def _utcnow() -> datetime.datetime:
 
 
 def db_now(conn: sa.Connection) -> float:
-    """The database's clock in seconds since the epoch (one clock for every worker of a database)."""
+    """The database's clock in seconds since the epoch
+    (one clock for every worker of a database)."""
     dialect = conn.dialect.name
     expr = {"sqlite": "(julianday('now') - 2440587.5) * 86400.0",
             "postgresql": "EXTRACT(EPOCH FROM clock_timestamp())",
@@ -52,7 +55,8 @@ def db_now(conn: sa.Connection) -> float:
     return float(conn.execute(sa.text(f"SELECT {expr}")).scalar_one())
 
 
-def read_cells(conn: sa.Connection, study_id: int, after: int, legacy: bool = False) -> list[tuple[int, int, str, str]]:
+def read_cells(conn: sa.Connection, study_id: int, after: int,
+               legacy: bool = False) -> list[tuple[int, int, str, str]]:
     """(attribute id, trial id, key, value json) of the study's ``cell:*`` trial system attributes
     (``legacy``: user attributes, where format-1 studies kept them) with id > ``after``."""
     a, t = _t("attrs" if legacy else "cells"), _t("trials")
@@ -61,11 +65,12 @@ def read_cells(conn: sa.Connection, study_id: int, after: int, legacy: bool = Fa
          .select_from(a.join(t, a.c.trial_id == t.c.trial_id))
          .where(t.c.study_id == study_id, id_col > after, a.c.key.like("cell:%"))
          .order_by(id_col))
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(q)]
 
 
 def read_params(conn: sa.Connection, trial_ids: Iterable[int]) -> dict[int, dict[str, str]]:
-    """Each trial's params decoded with its own distribution (candidate lists may differ between runs)."""
+    """Each trial's params decoded with its own distribution
+    (candidate lists may differ between runs)."""
     from optuna.distributions import json_to_distribution
 
     p = _t("params")
@@ -88,26 +93,31 @@ def read_agentopt_trials(conn: sa.Connection, study_id: int) -> list[tuple[int, 
 
 def count_trials(conn: sa.Connection, study_id: int) -> int:
     t = _t("trials")
-    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar_one())
+    count = sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)
+    return int(conn.execute(count).scalar_one())
 
 
 def create_trial(conn: sa.Connection, study_id: int, number: int, assignment: Mapping[str, str],
                  choices: Mapping[str, Sequence[str]], attrs: Mapping[str, Any]) -> int:
-    """Trial ``number`` of the study, RUNNING, params ``assignment`` (categorical over ``choices``)."""
+    """Trial ``number`` of the study, RUNNING, params ``assignment``
+    (categorical over ``choices``)."""
     from optuna.distributions import CategoricalDistribution, distribution_to_json
     from optuna.trial import TrialState
 
     t = _t("trials")
-    tid = conn.execute(t.insert().values(number=number, study_id=study_id, state=TrialState.RUNNING,
-                                         datetime_start=_utcnow())).inserted_primary_key[0]  # type: ignore[index]
+    insert = t.insert().values(number=number, study_id=study_id, state=TrialState.RUNNING,
+                               datetime_start=_utcnow())
+    tid = conn.execute(insert).inserted_primary_key[0]  # type: ignore[index]
     params = []
     for slot, value in assignment.items():
         dist = CategoricalDistribution(list(choices[slot]))
-        params.append({"trial_id": tid, "param_name": slot, "param_value": dist.to_internal_repr(value),
+        params.append({"trial_id": tid, "param_name": slot,
+                       "param_value": dist.to_internal_repr(value),
                        "distribution_json": distribution_to_json(dist)})
     conn.execute(_t("params").insert(), params)
     if attrs:
-        conn.execute(_t("attrs").insert(), [{"trial_id": tid, "key": k, "value_json": json.dumps(v)}
+        conn.execute(_t("attrs").insert(),
+                     [{"trial_id": tid, "key": k, "value_json": json.dumps(v)}
                                             for k, v in attrs.items()])
     return int(tid)
 
@@ -123,12 +133,14 @@ def insert_cells(conn: sa.Connection, rows: Sequence[tuple[int, int, str, float]
     values = []
     for tid, ex, _, score in rows:
         v, kind = inter.intermediate_value_to_stored_repr(score)
-        values.append({"trial_id": tid, "step": ex, "intermediate_value": v, "intermediate_value_type": kind})
+        values.append({"trial_id": tid, "step": ex, "intermediate_value": v,
+                       "intermediate_value_type": kind})
     _insert_ignore(conn, _t("inter"), values, ["trial_id", "step"])
 
 
 def write_summaries(conn: sa.Connection, summaries: dict[int, dict[str, Any]]) -> None:
-    """Numeric user attributes per trial (mean score, cost, latency, n) and the mean score as value."""
+    """Numeric user attributes per trial (mean score, cost, latency, n)
+    and the mean score as value."""
     if not summaries:
         return
     vm = _models().TrialValueModel
@@ -161,12 +173,14 @@ def set_states(conn: sa.Connection, trial_ids: Iterable[int], complete: bool) ->
 
 def read_system_attrs(conn: sa.Connection, study_id: int, prefix: str) -> dict[str, Any]:
     s = _t("system")
-    q = sa.select(s.c.key, s.c.value_json).where(s.c.study_id == study_id, s.c.key.like(prefix + "%"))
+    q = sa.select(s.c.key, s.c.value_json).where(s.c.study_id == study_id,
+                                                 s.c.key.like(prefix + "%"))
     return {k: json.loads(v) for k, v in conn.execute(q)}
 
 
 def put_system_attr(conn: sa.Connection, study_id: int, key: str, value: Any) -> None:
-    _upsert(conn, _t("system"), [{"study_id": study_id, "key": key, "value_json": json.dumps(value)}],
+    _upsert(conn, _t("system"),
+            [{"study_id": study_id, "key": key, "value_json": json.dumps(value)}],
             ["study_id", "key"], ["value_json"])
 
 
@@ -184,14 +198,16 @@ def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
     return None
 
 
-def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], unique: list[str]) -> None:
+def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
+                   unique: list[str]) -> None:
     if not rows:
         return
     stmt = _dialect_insert(conn, table)
     if stmt is None:  # other databases: look first (callers hold the study lock)
         for row in rows:
             cond = [table.c[k] == row[k] for k in unique]
-            if conn.execute(sa.select(sa.func.count()).select_from(table).where(*cond)).scalar() == 0:
+            count = sa.select(sa.func.count()).select_from(table).where(*cond)
+            if conn.execute(count).scalar() == 0:
                 conn.execute(table.insert().values(**row))
         return
     if conn.dialect.name == "mysql":
@@ -208,11 +224,13 @@ def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], un
     if stmt is None:
         for row in rows:
             cond = [table.c[k] == row[k] for k in unique]
-            if conn.execute(table.update().where(*cond).values({k: row[k] for k in update})).rowcount == 0:
+            if conn.execute(table.update().where(*cond).values({k: row[k]
+                                                                for k in update})).rowcount == 0:
                 conn.execute(table.insert().values(**row))
         return
     if conn.dialect.name == "mysql":
         conn.execute(stmt.on_duplicate_key_update({k: stmt.inserted[k] for k in update}), rows)
     else:
-        conn.execute(stmt.on_conflict_do_update(index_elements=unique, set_={k: stmt.excluded[k] for k in update}),
+        conn.execute(stmt.on_conflict_do_update(index_elements=unique,
+                                                set_={k: stmt.excluded[k] for k in update}),
                      rows)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 from ._lock import DbLock
 
@@ -11,8 +12,8 @@ __all__ = ["open_study", "Metadata", "resolve_url"]
 
 
 def resolve_url(url: str) -> str:
-    """``postgresql://`` -> ``postgresql+psycopg2://`` when only psycopg2 is installed (SQLAlchemy 2.1
-    defaults to psycopg 3); other URLs pass through."""
+    """``postgresql://`` -> ``postgresql+psycopg2://`` when only psycopg2 is installed (SQLAlchemy
+    2.1 defaults to psycopg 3); other URLs pass through."""
     import importlib.util
 
     if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
@@ -35,19 +36,23 @@ def open_study(url: str, study_name: str, create: bool) -> tuple[Any, Any, int]:
             except KeyError:
                 if not create:
                     names = [s.study_name for s in storage.get_all_studies()]
-                    raise LookupError(f"{url} has no study {study_name!r}; studies: {names}") from None
-                study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], study_name)
+                    raise LookupError(f"{url} has no study {study_name!r}; "
+                                      f"studies: {names}") from None
+                study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE],
+                                                    study_name)
     except LookupError:
         raise
-    except Exception as exc:  # bad URL, missing driver, server down
+    except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, server down
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ValueError(f"cannot open storage {url!r}: {type(exc).__name__}: {first}. "
-                         "Use e.g. 'sqlite:///run.db' or 'postgresql://user:pass@host/db'") from None
+                         "Use e.g. 'sqlite:///run.db' or "
+                         "'postgresql://user:pass@host/db'") from None
     return storage, lock_engine, study_id
 
 
 class Metadata(MutableMapping[str, Any]):
-    """Study user attributes ``meta:<key>`` as a mapping (every access reads or writes the database)."""
+    """Study user attributes ``meta:<key>`` as a mapping
+    (every access reads or writes the database)."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -63,7 +68,8 @@ class Metadata(MutableMapping[str, Any]):
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
-            raise ValueError(f"metadata {key!r} must be JSON-serialisable, got {type(value).__name__}") from None
+            raise ValueError(f"metadata {key!r} must be JSON-serialisable, got "
+                             f"{type(value).__name__}") from None
         self._store._storage.set_study_user_attr(self._store.study_id, f"meta:{key}", value)
 
     def __delitem__(self, key: str) -> None:
@@ -73,7 +79,8 @@ class Metadata(MutableMapping[str, Any]):
             raise KeyError(key)
         t = models.StudyUserAttributeModel.__table__
         with self._store._engine.begin() as conn:
-            conn.execute(t.delete().where(t.c.study_id == self._store.study_id, t.c.key == f"meta:{key}"))
+            conn.execute(t.delete().where(t.c.study_id == self._store.study_id,
+                                          t.c.key == f"meta:{key}"))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._all())

@@ -1,4 +1,5 @@
-"""Workers of a shared study: names, liveness, and their claims as stored (study system attributes)."""
+"""Workers of a shared study: names, liveness, and their claims as stored
+(study system attributes)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def worker_name() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _machine() -> str:
-    """This machine (host name and boot): a worker named with it is known dead when its pid is gone."""
+    """This machine (host name and boot):
+    a worker named with it is known dead when its pid is gone."""
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
             boot = f.read().strip()[:8]
@@ -47,7 +49,8 @@ def alive_here(worker: str) -> bool | None:
 
 
 def workers(attrs: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
-    """(worker -> last beat, worker -> claims) from the study's ``agentopt:*`` system attributes."""
+    """(worker -> last beat, worker -> claims)
+    from the study's ``agentopt:*`` system attributes."""
     beats, claims = {}, {}
     for key, value in attrs.items():
         kind, _, worker = key[len("agentopt:"):].partition(":")

@@ -1,17 +1,18 @@
 """What a store holds and the protocol every store follows; the one home of the stored-cell format.
 
 A *cell* is one evaluation: an assignment (slot -> value, a combination of the space or an anchor),
-an example index, and its ``Outcome`` (with the usage table when the evaluation gave one). Cells are
-keyed by assignment, never by a combination's position in one space, so a run with another candidate
-list (same slots, same examples) reuses every cell it shares with the stored ones.
+an example index, and its ``Outcome`` (with the usage table when the evaluation gave one). Cells
+are keyed by assignment, never by a combination's position in one space, so a run with another
+candidate list (same slots, same examples) reuses every cell it shares with the stored ones.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, MutableMapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..outcome import Outcome, UsageRow
 
@@ -50,7 +51,8 @@ class RunSpec:
 
 @dataclass
 class StoredRun:
-    """Everything a stored run holds (``read_run``): the latest space and anchors, every cell, metadata."""
+    """Everything a stored run holds (``read_run``): the latest space and anchors, every cell,
+    metadata."""
 
     url: str
     study_name: str
@@ -80,13 +82,17 @@ class Store(Protocol):
         """The caller's facts about the run (objective, framework, baseline, ...): JSON values."""
 
     def load(self, run: RunSpec) -> list[StoredCell]:
-        """Start a run: check the store fits it (same slots and examples), return every stored cell."""
+        """Start a run: check the store fits it (same slots and examples),
+        return every stored cell."""
 
     def poll(self) -> list[StoredCell]:
-        """Cells others stored since the last ``load`` / ``poll`` / ``claim`` (never blocks long)."""
+        """Cells others stored since the last ``load`` / ``poll`` / ``claim``
+        (never blocks long)."""
 
-    def claim(self, wanted: Sequence[CellKey], limit: int) -> tuple[list[StoredCell], list[CellKey]]:
-        """Reserve up to ``limit`` of ``wanted`` that nobody stored or holds: (new cells, my claims)."""
+    def claim(self, wanted: Sequence[CellKey], limit: int) -> tuple[list[StoredCell],
+                                                                    list[CellKey]]:
+        """Reserve up to ``limit`` of ``wanted`` that nobody stored or holds: (new cells,
+        my claims)."""
 
     def save(self, cell: StoredCell) -> None:
         """Keep ``cell`` (may be buffered: durable within the store's flush interval)."""
@@ -105,7 +111,8 @@ def dataset_fingerprint(examples: Sequence[Any]) -> str:
 
 
 def encode_cell(outcome: Outcome, shared: bool = False) -> list[Any]:
-    """``[score, cost, latency, error]``, then the usage rows and a shared flag when there are any."""
+    """``[score, cost, latency, error]``,
+    then the usage rows and a shared flag when there are any."""
     cost = outcome.cost_usd
     cost = None if cost is None or (isinstance(cost, float) and math.isnan(cost)) else float(cost)
     out: list[Any] = [float(outcome.score), cost, float(outcome.latency_s), outcome.error]
@@ -117,7 +124,8 @@ def encode_cell(outcome: Outcome, shared: bool = False) -> list[Any]:
 
 
 def decode_cell(value: Any) -> tuple[Outcome, bool]:
-    """Inverse of ``encode_cell`` (also reads format-1 cells); ValueError/TypeError if malformed."""
+    """Inverse of ``encode_cell`` (also reads format-1 cells);
+    ValueError/TypeError if malformed."""
     score, cost, latency, error = value[:4]
     usage = value[4] if len(value) > 4 else None
     outcome = Outcome(float(score), None if cost is None else float(cost), float(latency),
@@ -127,13 +135,15 @@ def decode_cell(value: Any) -> tuple[Outcome, bool]:
 
 
 def check_identity(old: Any, run: RunSpec, where: str) -> dict[str, Any]:
-    """The identity record to store for ``run``; ValueError when ``old`` (the stored one) does not fit.
+    """The identity record to store for ``run``; ValueError when ``old`` (the stored one) does not
+    fit.
 
     Same slot names and the same examples are required; candidates and anchors may change.
     """
     new = {"format": FORMAT, "slots": list(run.slots), "n_examples": run.n_examples,
            "fingerprint": run.fingerprint, "space": {k: list(v) for k, v in run.slots.items()},
-           "anchors": {**(old or {}).get("anchors", {}), **run.anchors} if isinstance(old, dict) else dict(run.anchors)}
+           "anchors": {**(old or {}).get("anchors", {}), **run.anchors} if isinstance(old, dict)
+           else dict(run.anchors)}
     if old is None:
         return new
     if isinstance(old, dict) and (old.get("format", 1) < 2 or old.get("legacy_cells")):
@@ -145,6 +155,7 @@ def check_identity(old: Any, run: RunSpec, where: str) -> dict[str, Any]:
         raise ValueError(f"{where} was run with slots {old_slots}, this run has {new['slots']}; "
                          "resume with the same slots or pass another study name")
     if old.get("n_examples") != run.n_examples or old.get("fingerprint") != run.fingerprint:
-        raise ValueError(f"{where} was run with a different dataset ({old.get('n_examples')} examples, "
-                         f"this run {run.n_examples}); resume with the same examples or pass another study name")
+        raise ValueError(f"{where} was run with a different dataset ({old.get('n_examples')} "
+                         f"examples, this run {run.n_examples}); resume with the same examples or "
+                         "pass another study name")
     return new

@@ -1,8 +1,8 @@
 """The claim loop: which of the cells a round needs this worker may pay for, with a shared store.
 
-The runner asks ``ClaimSource.next()`` for cells whenever its queue runs low. Each call claims up to
-a chunk of cells — at least ``max(32, 4 * max_concurrency)``, more when evaluations are fast (about
-``CLAIM_S`` seconds of work at the rate cells got done here, at most 4,096) — from a window
+The runner asks ``ClaimSource.next()`` for cells whenever its queue runs low. Each call claims up
+to a chunk of cells — at least ``max(32, 4 * max_concurrency)``, more when evaluations are fast
+(about ``CLAIM_S`` seconds of work at the rate cells got done here, at most 4,096) — from a window
 at the front of the round's cells
 that are neither observed nor already handed to the runner; cells other workers hold go to the back
 of the line. When every remaining cell is held by another live worker it waits (0.25 s, doubling to
@@ -33,12 +33,13 @@ MAX_CHUNK = 4096
 class ClaimSource:
     """Cells of one round this worker claimed (a ``runner.CellSource``)."""
 
-    def __init__(self, cells: list[Cell], recorder: "Recorder", store: Store, chunk: int) -> None:
+    def __init__(self, cells: list[Cell], recorder: Recorder, store: Store, chunk: int) -> None:
         self.todo: deque[Cell] = deque(cells)
         self.rec, self.store, self.chunk = recorder, store, chunk
         self.handed: set[Cell] = set()
         self._rotated = 0  # cells moved to the back since the last claim that got something
-        self._last: tuple[float, int] | None = None  # (time, cells done here) at the previous claim
+        # (time, cells done here) at the previous claim
+        self._last: tuple[float, int] | None = None
 
     def _chunk(self) -> int:
         """The base chunk, or about ``CLAIM_S`` seconds of work at the rate cells got done here."""
@@ -68,7 +69,8 @@ class ClaimSource:
                 self._rotated = 0
                 return cells
             self._rotated += len(held)
-            if self._rotated >= len(self.todo):  # a full pass found nothing free: wait for the others
+            if self._rotated >= len(self.todo):
+                # a full pass found nothing free: wait for the others
                 self._rotated = 0
                 await asyncio.sleep(wait)
                 wait = POLL_S[0] if merged else min(2 * wait, POLL_S[1])

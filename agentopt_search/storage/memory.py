@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .base import CellKey, RunSpec, StoredCell
 
@@ -24,7 +25,8 @@ class MemoryStore:
     def poll(self) -> list[StoredCell]:
         return []
 
-    def claim(self, wanted: Sequence[CellKey], limit: int) -> tuple[list[StoredCell], list[CellKey]]:
+    def claim(self, wanted: Sequence[CellKey], limit: int) -> tuple[list[StoredCell],
+                                                                    list[CellKey]]:
         return [], list(dict.fromkeys(wanted))[:limit]
 
     def save(self, cell: StoredCell) -> None:
@@ -33,7 +35,7 @@ class MemoryStore:
     def finish(self) -> None:
         pass
 
-    def __enter__(self) -> "MemoryStore":
+    def __enter__(self) -> MemoryStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:

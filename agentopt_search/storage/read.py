@@ -43,12 +43,14 @@ def _url(storage: str) -> str:
 
 def _open(storage: str, study_name: str | None) -> OptunaStore:
     if not isinstance(storage, str):
-        raise ValueError(f"storage must be an Optuna URL ('sqlite:///run.db') or a .db path, got {storage!r}")
+        raise ValueError("storage must be an Optuna URL ('sqlite:///run.db') or a .db path, got "
+                         f"{storage!r}")
     url = _url(storage)
     if study_name is None:
         names = _agentopt_studies(url)
         if "agentopt" not in names and len(names) != 1:
-            raise ValueError(f"{url} holds {len(names)} agentopt runs {names}; name one with study_name="
+            raise ValueError(f"{url} holds {len(names)} agentopt runs {names}; name one with "
+                             "study_name="
                              if names else f"{url} holds no agentopt run")
         study_name = "agentopt" if "agentopt" in names else names[0]
     try:
@@ -63,7 +65,7 @@ def _agentopt_studies(url: str) -> list[str]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         summaries = optuna.get_all_study_summaries(storage=url)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to open the storage: one ValueError naming it
         raise ValueError(f"cannot read storage {url!r}: {type(exc).__name__}: {exc}") from None
     return [s.study_name for s in summaries if isinstance(s.user_attrs.get("agentopt"), dict)]
 
@@ -72,14 +74,16 @@ def _read(store: OptunaStore) -> StoredRun:
     ident = store.identity()
     where = f"study {store.study_name!r} in {store.url}"
     if not isinstance(ident, dict):
-        raise ValueError(f"{where} was not written by agentopt (no 'agentopt' record); pass the study name of a run")
+        raise ValueError(f"{where} was not written by agentopt (no 'agentopt' record); pass the "
+                         "study name of a run")
     space = {k: list(v) for k, v in (ident.get("space") or {}).items()}
     slots = tuple(ident.get("slots") or space)
-    reader = CellReader(store.study_id, slots, legacy=ident.get("format", 1) < 2 or bool(ident.get("legacy_cells")))
+    reader = CellReader(store.study_id, slots,
+                        legacy=ident.get("format", 1) < 2 or bool(ident.get("legacy_cells")))
     with store._engine.connect() as conn:
         cells = reader.read(conn)
     meta: dict[str, Any] = dict(store.metadata)
     return StoredRun(url=store.url, study_name=store.study_name, slots=space,
                      anchors={k: dict(v) for k, v in (ident.get("anchors") or {}).items()},
-                     n_examples=int(ident.get("n_examples", 0)), fingerprint=str(ident.get("fingerprint", "")),
-                     cells=cells, metadata=meta)
+                     n_examples=int(ident.get("n_examples", 0)),
+                     fingerprint=str(ident.get("fingerprint", "")), cells=cells, metadata=meta)

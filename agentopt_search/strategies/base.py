@@ -31,7 +31,7 @@ class Strategy(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.name:
+        if cls.__dict__.get("name"):  # a subclass that names itself (not one reusing its parent's name)
             _REGISTRY[cls.name] = cls
 
     def start(self, state: SearchState) -> None:

@@ -114,19 +114,20 @@ def _json_candidates(text: str) -> list[Any]:
     return found
 
 
+def _items(value: Any) -> list[Any]:
+    """The proposals in one JSON value: a list, the first list in an object, or the object itself."""
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        return lists[0] if lists else [value]
+    return value if isinstance(value, list) else []
+
+
 def parse_proposals(text: str | None, space: SearchSpace) -> list[int]:
     """Combinations named in an LM answer, in order, without repeats (``[]`` if none)."""
     if not text:
         return []
     out: list[int] = []
-    for value in _json_candidates(text):
-        if isinstance(value, dict):
-            lists = [v for v in value.values() if isinstance(v, list)]
-            items = lists[0] if lists else [value]
-        elif isinstance(value, list):
-            items = value
-        else:
-            continue
+    for items in map(_items, _json_candidates(text)):
         out = [c for c in (_combo(space, it) for it in items) if c is not None]
         if out:
             break
@@ -167,13 +168,7 @@ class LMProposal(Strategy):
         return resp.choices[0].message.content, cost
 
     def start(self, state: SearchState) -> None:
-        if self.model.startswith("sim/"):  # the offline zoo: register its provider and prices
-            try:
-                from agentopt_adapters.sim import register
-
-                register()
-            except ImportError:
-                pass
+        _load_provider(self.model)
         import litellm
 
         space = state.space
@@ -210,6 +205,16 @@ class LMProposal(Strategy):
 
     def describe(self) -> str:
         return f"{self.name} ({self.model}, {self.source})"
+
+
+def _load_provider(model: str) -> None:
+    """Register the litellm provider plugin that serves ``model``'s prefix, if one is installed
+    (entry points ``agentopt_adapters.providers``, e.g. ``sim`` for the offline zoo): no import of it here."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="agentopt_adapters.providers"):
+        if model.startswith(f"{ep.name}/"):
+            ep.load()()
 
 
 def cheapest_first(space: SearchSpace, prices: dict[str, float | None]) -> list[int]:

@@ -1,8 +1,10 @@
-"""A normal user-style LangGraph agent: a planner writes a plan, a solver follows it with a calculator.
+"""A normal user-style LangGraph agent: a planner writes a plan, a solver follows it with a
+calculator.
 
 Nothing in here knows about agentopt. Today it runs ``sim/frontier`` everywhere (the baseline the
 demo beats). To run on real providers change only the two model strings, e.g.
-``chat_model("openai/gpt-4o")`` (or use your own ``ChatOpenAI(...)`` / ``ChatAnthropic(...)`` objects).
+``chat_model("openai/gpt-4o")`` (or use your own ``ChatOpenAI(...)`` / ``ChatAnthropic(...)``
+objects).
 
 ```python
 from agentopt_adapters.sim.demo.langgraph_app import graph
@@ -32,12 +34,12 @@ PLANNER = chat_model("sim/frontier", temperature=0.0)
 SOLVER = chat_model("sim/frontier", temperature=0.0)
 
 PLANNER_PROMPT = (
-    "You are a planner. Break the word problem down into numbered steps, one arithmetic operation per "
-    "step, and write each intermediate result. Do not skip steps."
+    "You are a planner. Break the word problem down into numbered steps, one arithmetic operation "
+    "per step, and write each intermediate result. Do not skip steps."
 )
 SOLVER_PROMPT = (
-    "You are a careful math solver. Follow the plan you are given, use the calculator tool for the "
-    "arithmetic, and finish with 'Answer: <number>'."
+    "You are a careful math solver. Follow the plan you are given, use the calculator tool for "
+    "the arithmetic, and finish with 'Answer: <number>'."
 )
 
 
@@ -96,5 +98,6 @@ graph = build_graph()
 
 
 def to_input(item: dict[str, Any]) -> dict[str, Any]:
-    """The graph input for a task item (only the question: the gold answer never enters the app)."""
+    """The graph input for a task item (only the question:
+    the gold answer never enters the app)."""
     return {"question": item["question"]}

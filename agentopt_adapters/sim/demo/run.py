@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["run_demo", "DEFAULT_CANDIDATES", "DEFAULT_EXAMPLES", "load_demo"]
 
-# The app's own model (sim/frontier) is always added as the baseline; these are the cheaper options.
-DEFAULT_CANDIDATES = ["sim/mini", "sim/small", "sim/medium", "sim/large", "sim/xl"]
+# The app's own model (sim/frontier) is always added as the baseline; these are the cheaper
+# options, one of them with inference-time scaling (8 samples, majority vote) to set against the
+# frontier model.
+DEFAULT_CANDIDATES = ["sim/mini", "sim/small", "sim/medium", "sim/large", "sim/xl",
+                      "sim/small*8:vote"]
 DEFAULT_EXAMPLES = 60
 
 _APPLY_LINE = {
@@ -59,6 +63,54 @@ def _row(s: Any) -> dict[str, Any] | None:
             "cost_per_example_usd": s.mean_cost_usd, "latency_s": s.mean_latency_s, "n": s.n}
 
 
+def _samples_line(result: Any, cands: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
+    """The best tried combination that draws samples against the app as it is
+    (the frontier model)."""
+    from ...optimization._format import usd
+    from ...scaling import parse_shorthand
+
+    scaled = {c for c in cands if isinstance(parse_shorthand(c), dict)}
+    rows = [s for s in result.leaderboard
+            if s.n and s.status != "failed" and scaled & set(s.assignment.values())]
+    base = result.baseline
+    if not scaled or not rows or base is None or not base.n:
+        return "", None
+    row = rows[0]
+    ratio = base.mean_cost_usd / row.mean_cost_usd if row.mean_cost_usd else float("nan")
+    line = (f"With samples: {row.key} scores {row.mean_score:.3f} [{row.ci[0]:.3f}, "
+            f"{row.ci[1]:.3f}] on {row.n} examples at {usd(row.mean_cost_usd)}/example; the app "
+            f"as it is (sim/frontier) scores {base.mean_score:.3f} [{base.ci[0]:.3f}, "
+            f"{base.ci[1]:.3f}] at {usd(base.mean_cost_usd)}/example, {ratio:.1f}x as much. "
+            "Ringed on the plot.")
+    return line, {"combination": _row(row), "baseline": _row(base),
+                  "frontier_cost_over_samples_cost": ratio}
+
+
+def _intro(console: Any, app: Any, task: Any, module: str, n: int, cands: list[str],
+           dspy: bool) -> None:
+    import agentopt_adapters as aa
+
+    kind = "DSPy program" if dspy else "LangGraph graph"
+    console.rule(f"agentopt demo: {kind} on the '{task.name}' task (simulated models, offline)")
+    console.print(f"app: [bold]{module}[/bold]  ({n} examples, metric: {task.name}.metric)")
+    for s in aa.discover(app):
+        console.print(f"  slot [bold]{s.name}[/bold]: today {s.default_model}  ({s.where})")
+    console.print(f"candidates per slot: {', '.join(cands)} (the app as it is is measured beside "
+                  "them: the baseline)\n")
+
+
+def _measured(result: Any) -> dict[str, Any]:
+    """The pick, the baseline, the front and the spend, as summary.json holds them."""
+    best, base = result.best, result.baseline
+    beats = bool(best is not None and base is not None and base.n
+                 and best.mean_score >= base.mean_score - 1e-12
+                 and best.mean_cost_usd < base.mean_cost_usd)
+    return {"best": _row(best), "baseline": _row(base), "baseline_models": result.baseline_models,
+            "best_beats_baseline": beats, "pareto": [_row(s) for s in result.pareto()],
+            "spent_usd": result.spent_usd, "brute_force_usd": result.brute_force_usd,
+            "n_evaluations": result.n_evaluations, "comparison": result.comparison()}
+
+
 def run_demo(
     dspy: bool = False,
     out_dir: str | Path = ".",
@@ -83,15 +135,7 @@ def run_demo(
     app, task, module, _ = load_demo(dspy)
     cands = list(candidates or DEFAULT_CANDIDATES)
     data = _dataset(task, n_examples, dspy)
-    kind = "DSPy program" if dspy else "LangGraph graph"
-    slots = aa.discover(app)
-
-    console.rule(f"agentopt demo: {kind} on the '{task.name}' task (simulated models, offline)")
-    console.print(f"app: [bold]{module}[/bold]  ({len(data)} examples, metric: {task.name}.metric)")
-    for s in slots:
-        console.print(f"  slot [bold]{s.name}[/bold]: today {s.default_model}  ({s.where})")
-    console.print(f"candidates per slot: {', '.join(cands)} (+ each slot's current model as the baseline)\n")
-
+    _intro(console, app, task, module, len(data), cands, dspy)
     t0 = time.perf_counter()
     result = aa.optimize(app, data, task.metric, candidates=cands, strategy=strategy, seed=seed,
                          max_concurrency=max_concurrency, progress=progress)
@@ -101,24 +145,20 @@ def run_demo(
     result.print_summary(console=console)
     html = result.plot(out / "pareto.html")
     cfg = result.export(out / "agentopt.json")
-
-    best, base = result.best, result.baseline
-    beats = bool(best is not None and base is not None and best.assignment != base.assignment
-                 and best.mean_score >= base.mean_score - 1e-12 and best.mean_cost_usd < base.mean_cost_usd)
+    samples_line, samples = _samples_line(result, cands)
     summary = {
         "app": module, "framework": result.framework, "task": task.name, "n_examples": len(data),
-        "candidates": cands, "seed": seed, "strategy": result.strategy, "elapsed_s": round(elapsed, 2),
-        "best": _row(best), "baseline": _row(base), "baseline_models": result.baseline_models,
-        "best_beats_baseline": beats,
-        "pareto": [_row(s) for s in result.pareto()],
-        "spent_usd": result.spent_usd, "brute_force_usd": result.brute_force_usd,
-        "n_evaluations": result.n_evaluations, "comparison": result.comparison(),
+        "candidates": cands, "seed": seed, "strategy": result.strategy,
+        "elapsed_s": round(elapsed, 2), **_measured(result), "samples_vs_frontier": samples,
         "files": {"pareto_html": str(html), "config": str(cfg)},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
+    if samples_line:
+        console.print(f"\n{samples_line}", markup=False, highlight=False)
     console.print(f"\nsearch took {elapsed:.1f}s; wrote {html}, {cfg} and {out / 'summary.json'}")
     name = "program" if dspy else "graph"
-    console.print(f"Apply it in your app (after `import agentopt_adapters as aa` and building `{name}`):")
+    console.print("Apply it in your app (after `import agentopt_adapters as aa` and building "
+                  f"`{name}`):")
     console.print(f"    {_APPLY_LINE[dspy].format(path=cfg)}", markup=False, highlight=False)
     return summary

@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache
+from typing import Any
 
 from ...errors import AgentOptError
 
@@ -77,7 +78,7 @@ def _register(name: str) -> Callable[[Callable[[], Task]], Callable[[], Task]]:
     return deco
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> Task:
     from . import arithmetic, multihop  # noqa: F401  (register the builders)
 
@@ -87,7 +88,8 @@ def _load(name: str) -> Task:
 
 
 def load_task(name: str) -> Task:
-    """The bundled task ``name`` ("arithmetic" or "multihop"); items are generated with a fixed seed."""
+    """The bundled task ``name`` ("arithmetic" or "multihop");
+    items are generated with a fixed seed."""
     return _load(name)
 
 

@@ -7,9 +7,13 @@ import operator
 import random
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from . import Task, _register, answer_text, final_answer_span
+
+__all__ = ["N_ITEMS", "SEED", "apply_op", "step_text", "chain", "expression", "generate",
+           "parse_number", "metric", "calculator", "build"]
 
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas",
          "Kira", "Liam", "Maya", "Noah", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tara"]
@@ -49,7 +53,8 @@ def step_text(value: int, op: list[Any], new: int) -> str:
 
 
 def chain(item: dict[str, Any], override: dict[int, int] | None = None) -> list[dict[str, Any]]:
-    """The worked steps of ``item``; ``override={i: v}`` forces step i's result (errors propagate)."""
+    """The worked steps of ``item``; ``override={i: v}`` forces step i's result
+    (errors propagate)."""
     meta = item["meta"]
     value = meta["start"]
     steps = [{"text": f"start with {value}", "value": value}]
@@ -83,7 +88,8 @@ def expression(item: dict[str, Any], override: dict[int, int] | None = None) -> 
             expr = f"({expr}) / {op[1]}"
         else:
             expr = str(op[1])
-    return expr[1:-1] if expr.startswith("(") and expr.endswith(")") and expr.count("(") == 1 else expr
+    wrapped = expr.startswith("(") and expr.endswith(")") and expr.count("(") == 1
+    return expr[1:-1] if wrapped else expr
 
 
 def _sentence(name: str, things: str, op: list[Any]) -> str:
@@ -109,23 +115,7 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
         value = start = rng.randint(12, 60)
         ops: list[list[Any]] = []
         for _ in range(n_ops):
-            choices = ["add", "sub", "packs"]
-            if value <= 150:
-                choices.append("mul")
-            divisors = [k for k in range(2, 7) if value % k == 0 and value // k >= 4]
-            if divisors:
-                choices.append("div")
-            kind = rng.choice(choices)
-            if kind == "add":
-                op: list[Any] = ["add", rng.randint(5, 40)]
-            elif kind == "sub":
-                op = ["sub", rng.randint(2, max(2, value // 2))]
-            elif kind == "mul":
-                op = ["mul", rng.randint(2, 4)]
-            elif kind == "packs":
-                op = ["packs", rng.randint(2, 6), rng.randint(3, 12)]
-            else:
-                op = ["div", rng.choice(divisors)]
+            op = _draw_op(rng, value)
             if any(o == op for o in ops):
                 continue
             value = apply_op(value, op)
@@ -139,6 +129,27 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
         item["expression"] = expression(item)
         items.append(item)
     return items
+
+
+def _draw_op(rng: random.Random, value: int) -> list[Any]:
+    """One operation on ``value``: add, sub, packs, mul (while the value is small), div
+    (exactly)."""
+    choices = ["add", "sub", "packs"]
+    if value <= 150:
+        choices.append("mul")
+    divisors = [k for k in range(2, 7) if value % k == 0 and value // k >= 4]
+    if divisors:
+        choices.append("div")
+    kind = rng.choice(choices)
+    if kind == "add":
+        return ["add", rng.randint(5, 40)]
+    if kind == "sub":
+        return ["sub", rng.randint(2, max(2, value // 2))]
+    if kind == "mul":
+        return ["mul", rng.randint(2, 4)]
+    if kind == "packs":
+        return ["packs", rng.randint(2, 6), rng.randint(3, 12)]
+    return ["div", rng.choice(divisors)]
 
 
 _NUM = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
@@ -159,20 +170,21 @@ def parse_number(text: str) -> float | None:
 
 def metric(example: Any, output: Any) -> float:
     """1.0 when the output's final number equals the gold integer answer."""
-    gold = example["answer"] if isinstance(example, dict) else getattr(example, "answer")
+    gold = example["answer"] if isinstance(example, dict) else example.answer
     if isinstance(output, (int, float)) and not isinstance(output, bool):
         return float(abs(float(output) - float(gold)) < 1e-6)
     got = parse_number(answer_text(output))
     return float(got is not None and abs(got - float(gold)) < 1e-6)
 
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.USub: operator.neg,
-        ast.UAdd: operator.pos, ast.Mod: operator.mod, ast.Pow: operator.pow}
+_OPS: dict[type[ast.AST], Callable[..., Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.USub: operator.neg,
+    ast.UAdd: operator.pos, ast.Mod: operator.mod, ast.Pow: operator.pow}
 
 
-# CPython 3.11's ast.parse keeps a per-interpreter recursion counter that concurrent threads corrupt
-# ("SystemError: AST constructor recursion depth mismatch"): one parse at a time.
+# CPython 3.11's ast.parse keeps a per-interpreter recursion counter that concurrent threads
+# corrupt ("SystemError: AST constructor recursion depth mismatch"): one parse at a time.
 _PARSE_LOCK = threading.Lock()
 
 
@@ -207,5 +219,6 @@ def build() -> Task:
         name="arithmetic",
         items=generate(),
         metric=metric,
-        description="Multi-step arithmetic word problems with integer answers; a calculator tool helps.",
+        description="Multi-step arithmetic word problems with integer answers; a calculator tool "
+                    "helps.",
     )

@@ -8,6 +8,9 @@ from typing import Any
 
 from . import Task, _register, answer_text, final_answer_span, normalize
 
+__all__ = ["N_ITEMS", "SEED", "world", "facts", "entities_of", "chain", "generate", "metric",
+           "build"]
+
 SEED = 4321
 N_ITEMS = 120
 _SYL = ["ka", "lo", "mi", "ra", "ven", "tor", "sa", "del", "qui", "bar", "no", "fen", "zu", "ith",
@@ -35,7 +38,8 @@ def world() -> dict[str, dict[str, str]]:
                 return w
 
     rel: dict[str, dict[str, str]] = {k: {} for k in
-                                      ("born_in", "works_for", "hq", "country", "capital", "language", "currency")}
+                                      ("born_in", "works_for", "hq", "country", "capital",
+                                       "language", "currency")}
     countries = [fresh(3) + "ia" for _ in range(10)]
     cities: list[str] = []
     for c in countries:
@@ -45,8 +49,10 @@ def world() -> dict[str, dict[str, str]]:
             rel["country"][city] = c
         rel["capital"][c] = cs[0]
         rel["language"][c] = fresh(2) + "ish"
-        rel["currency"][c] = fresh(2).lower() + " " + rng.choice(["crown", "mark", "dinar", "florin", "talon"])
-    companies = [fresh(2) + rng.choice([" Labs", " Works", " Systems", " Foods", " Motors"]) for _ in range(16)]
+        rel["currency"][c] = fresh(2).lower() + " " + rng.choice(["crown", "mark", "dinar",
+                                                                  "florin", "talon"])
+    companies = [fresh(2) + rng.choice([" Labs", " Works", " Systems", " Foods", " Motors"])
+                 for _ in range(16)]
     for co in companies:
         rel["hq"][co] = rng.choice(cities)
     people: list[str] = []
@@ -71,8 +77,10 @@ _TEMPLATES = [
     (("born_in", "country"), "In which country was {e} born?"),
     (("works_for", "hq"), "In which city is the company that employs {e} headquartered?"),
     (("born_in", "country", "capital"), "What is the capital of the country where {e} was born?"),
-    (("born_in", "country", "language"), "What language is spoken in the country where {e} was born?"),
-    (("hq", "country", "currency"), "What currency is used in the country where {e} is headquartered?"),
+    (("born_in", "country", "language"),
+     "What language is spoken in the country where {e} was born?"),
+    (("hq", "country", "currency"),
+     "What currency is used in the country where {e} is headquartered?"),
     (("works_for", "hq", "country"), "In which country is the headquarters of {e}'s employer?"),
     (("works_for", "hq", "country", "capital"),
      "What is the capital of the country where the employer of {e} has its headquarters?"),
@@ -100,7 +108,8 @@ def chain(item: dict[str, Any], override: dict[int, str] | None = None) -> list[
         new = rel[r].get(value)
         if override and i in override:
             new = override[i]
-        if new is None:  # a wrong entity of another type has no such relation: guess deterministically
+        if new is None:
+            # a wrong entity of another type has no such relation: guess deterministically
             options = entities_of(r)
             new = options[sum(map(ord, value)) % len(options)]
         steps.append({"text": _STEP[r].format(s=value, o=new), "value": new})
@@ -114,8 +123,8 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
     for rels, template in _TEMPLATES:
         starts = rel["hq"].keys() if rels[0] == "hq" else rel["born_in"].keys()
         for e in starts:
-            pool.append({"question": template.format(e=e), "meta": {"start": e, "relations": list(rels)},
-                         "difficulty": len(rels)})
+            pool.append({"question": template.format(e=e),
+                         "meta": {"start": e, "relations": list(rels)}, "difficulty": len(rels)})
     rng = random.Random(seed)
     rng.shuffle(pool)
     items = pool[:n]
@@ -128,7 +137,7 @@ def generate(n: int = N_ITEMS, seed: int = SEED) -> list[dict[str, Any]]:
 
 def metric(example: Any, output: Any) -> float:
     """1.0 when the final answer names the gold entity (normalized match)."""
-    gold = normalize(example["answer"] if isinstance(example, dict) else getattr(example, "answer"))
+    gold = normalize(example["answer"] if isinstance(example, dict) else example.answer)
     text = normalize(final_answer_span(answer_text(output)))
     if not text:
         return 0.0
@@ -145,6 +154,7 @@ def build() -> Task:
         name="multihop",
         items=generate(),
         metric=metric,
-        description="Multi-hop questions (2-4 hops) over an embedded fact table of a fictional world.",
+        description="Multi-hop questions (2-4 hops) over an embedded fact table of a fictional "
+                    "world.",
         facts=facts(),
     )
