@@ -1,7 +1,7 @@
-"""Search traffic is recognisable in tracing tools: every evaluation ``optimize`` runs on a LangGraph
-app carries the tag ``agentopt`` and the metadata ``agentopt_combination`` / ``agentopt_example``
-(with the user's own config merged), and ``tracing=False`` turns LangChain/LangSmith tracing off
-for the search."""
+"""Search traffic is recognisable in tracing tools: every evaluation ``optimize`` runs on a
+LangGraph app carries the tag ``agentopt`` and the metadata ``agentopt_combination`` /
+``agentopt_example`` (with the user's own config merged), and ``tracing=False`` turns
+LangChain/LangSmith tracing off for the search."""
 
 from __future__ import annotations
 
@@ -30,23 +30,27 @@ class Seen(BaseCallbackHandler):
         self.chats: list[tuple[set[str], dict[str, Any], dict[str, Any]]] = []
         self.lock = threading.Lock()
 
-    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None, metadata=None, **kw):
+    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None,
+                       metadata=None, **kw):
         if parent_run_id is None:
             with self.lock:
                 self.roots.append((set(tags or []), dict(metadata or {})))
 
-    def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, tags=None, metadata=None,
-                            **kw):
+    def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, tags=None,
+                            metadata=None, **kw):
         with self.lock:
-            self.chats.append((set(tags or []), dict(metadata or {}), dict(kw.get("invocation_params") or {})))
+            params = dict(kw.get("invocation_params") or {})
+            self.chats.append((set(tags or []), dict(metadata or {}), params))
 
 
 def test_each_evaluation_run_carries_the_agentopt_tag_combination_and_example():
     seen = Seen()
-    config: RunnableConfig = {"callbacks": [seen], "tags": ["my-app"], "metadata": {"team": "research"}}
-    res = aa.optimize(G.planner_solver(), DATA, TASK.metric, candidates=CANDIDATES, strategy="brute_force",
-                      config=config, max_concurrency=4, progress=False)
-    keys = {f"plan={p}|solve={s}" for p in CANDIDATES for s in CANDIDATES} | {"plan=(current)|solve=(current)"}
+    config: RunnableConfig = {"callbacks": [seen], "tags": ["my-app"],
+                              "metadata": {"team": "research"}}
+    res = aa.optimize(G.planner_solver(), DATA, TASK.metric, candidates=CANDIDATES,
+                      strategy="brute_force", config=config, max_concurrency=4, progress=False)
+    keys = {f"plan={p}|solve={s}" for p in CANDIDATES for s in CANDIDATES}
+    keys.add("plan=(current)|solve=(current)")
     assert {r.key for r in res.leaderboard} | {res.baseline.key} == keys
     cells = {(k, i) for k in keys for i in range(len(DATA))}
     # one graph run per evaluation, each named by its combination and dataset index
@@ -62,7 +66,8 @@ def test_each_evaluation_run_carries_the_agentopt_tag_combination_and_example():
         want = assignment[metadata["agentopt_slot"]]
         assert params["model"] == ("sim/large" if want == "(current)" else want)
     assert {(m["agentopt_combination"], m["agentopt_example"]) for _, m, _ in seen.chats} == cells
-    assert config == {"callbacks": [seen], "tags": ["my-app"], "metadata": {"team": "research"}}  # not mutated
+    # not mutated
+    assert config == {"callbacks": [seen], "tags": ["my-app"], "metadata": {"team": "research"}}
 
 
 class S(TypedDict, total=False):
@@ -94,9 +99,10 @@ def test_tracing_false_turns_langchain_tracing_off_for_the_search(monkeypatch):
     b.add_edge(START, "answer")
     b.add_edge("answer", END)
     try:
-        res = aa.optimize(b.compile(), DATA, TASK.metric, candidates=CANDIDATES, strategy="brute_force",
-                          tracing=False, max_concurrency=4, progress=False)
-        assert res.n_paid == len(seen) == 3 * len(DATA)  # two candidates and the baseline, every example
+        res = aa.optimize(b.compile(), DATA, TASK.metric, candidates=CANDIDATES,
+                          strategy="brute_force", tracing=False, max_concurrency=4, progress=False)
+        # two candidates and the baseline, every example
+        assert res.n_paid == len(seen) == 3 * len(DATA)
         assert set(seen) == {(False, False, False)}
         assert get_tracing_context()["enabled"] is None  # the caller's context is untouched
         assert tracing_is_enabled()
@@ -111,4 +117,5 @@ def test_tracing_is_a_langgraph_setting_only():
 
     app.agentopt_slots = {"solve": "sim/large"}  # type: ignore[attr-defined]
     with pytest.raises(aa.AgentOptError, match="LangGraph runtime inputs"):
-        aa.optimize(app, DATA, TASK.metric, candidates=CANDIDATES, config={"tags": ["x"]}, progress=False)
+        aa.optimize(app, DATA, TASK.metric, candidates=CANDIDATES, config={"tags": ["x"]},
+                    progress=False)

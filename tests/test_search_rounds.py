@@ -73,20 +73,26 @@ def _evaluator(prob: Planted, trace: Trace, anchor_yields: int, cell_yields: int
 
 def test_anchor_cells_hold_no_round_and_change_nothing_the_search_decides():
     runs = {}
-    for name, anchors, anchor_yields in (("no anchor", None, 0), ("slow anchor", {"own": OWN}, 200)):
+    cases = (("no anchor", None, 0), ("slow anchor", {"own": OWN}, 200))
+    for name, anchors, anchor_yields in cases:
         prob, trace = Planted(SLOTS, BEST, gap=0.3, n_items=200), Trace()
         result = search(prob.space, _evaluator(prob, trace, anchor_yields), prob.examples,
-                        strategy=LoggedRace(trace), anchors=anchors, max_concurrency=4, progress=False)
+                        strategy=LoggedRace(trace), anchors=anchors, max_concurrency=4,
+                        progress=False)
         runs[name] = (prob, trace, result)
     (plain, _, ref), (prob, trace, res) = runs["no anchor"], runs["slow anchor"]
     # the same cells of the space, the same eliminations, the same pick
     assert prob.calls == plain.calls and res.best.assignment == ref.best.assignment == BEST
-    assert [(s.key, s.n, s.status) for s in res.leaderboard] == [(s.key, s.n, s.status) for s in ref.leaderboard]
+    def table(r):
+        return [(s.key, s.n, s.status) for s in r.leaderboard]
+
+    assert table(res) == table(ref)
     # the anchor still lands wherever a combination was evaluated, before search returns
     covered = {ex for _, ex in prob.calls}
     own = [w for kind, w in trace.events if kind == "end" and w[0] == "own"]
     assert sorted(ex for _, ex in own) == sorted(covered) and res.anchors["own"].n == len(covered)
-    assert res.spent_usd == pytest.approx(sum(prob.price[c] for c, _ in prob.calls) + 0.02 * len(covered))
+    paid = sum(prob.price[c] for c, _ in prob.calls)
+    assert res.spent_usd == pytest.approx(paid + 0.02 * len(covered))
     # a later round was proposed while an anchor cell of an earlier one was still running
     running, overlapped = set(), 0
     for kind, what in trace.events:
@@ -97,7 +103,8 @@ def test_anchor_cells_hold_no_round_and_change_nothing_the_search_decides():
         elif kind == "propose" and running:
             overlapped += 1
     assert overlapped >= 1
-    assert trace.max_in_flight == 4  # the slots are shared across rounds: never more than max_concurrency
+    # the slots are shared across rounds: never more than max_concurrency at once
+    assert trace.max_in_flight == 4
 
 
 def test_every_started_cell_lands_when_the_budget_stops_the_search():
@@ -109,7 +116,8 @@ def test_every_started_cell_lands_when_the_budget_stops_the_search():
     n_own = sum(1 for kind, w in trace.events if kind == "end" and w[0] == "own")
     assert n_own == result.anchors["own"].n > 0
     assert result.n_evaluations == len(prob.calls) + n_own
-    assert result.spent_usd == pytest.approx(sum(prob.price[c] for c, _ in prob.calls) + 0.02 * n_own)
+    paid = sum(prob.price[c] for c, _ in prob.calls)
+    assert result.spent_usd == pytest.approx(paid + 0.02 * n_own)
     assert trace.max_in_flight <= 4
 
 
@@ -132,10 +140,12 @@ def test_brute_force_proposes_a_small_space_in_one_round_and_a_large_one_in_big_
     rounds = _drained(BruteForce(), small)
     assert len(rounds) == 1 and len(rounds[0]) == 9 * 400
     assert rounds[0][:10] == [(c, 0) for c in range(9)] + [(0, 1)]  # item-major
-    large = SearchState(SearchSpace({"a": [f"a{i}" for i in range(40)], "b": [f"b{i}" for i in range(25)]}), 200)
+    wide = {"a": [f"a{i}" for i in range(40)], "b": [f"b{i}" for i in range(25)]}
+    large = SearchState(SearchSpace(wide), 200)
     rounds = _drained(BruteForce(), large)
     assert all(len(r) >= 4096 for r in rounds[:-1]) and sum(map(len, rounds)) == 1000 * 200
-    assert [len(r) for r in _drained(BruteForce(batch_items=10, batch_cells=0), small)] == [90] * 40
+    by_ten = _drained(BruteForce(batch_items=10, batch_cells=0), small)
+    assert [len(r) for r in by_ten] == [90] * 40
 
 
 def _drained(strategy: BruteForce, state: SearchState) -> list[list[tuple[int, int]]]:

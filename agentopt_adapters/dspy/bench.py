@@ -1,8 +1,9 @@
 """Adapter overhead per LM call, DSPy: a bound run vs the plain program, on a zero-latency fake LM.
 
-Run: ``python -m agentopt_adapters.dspy.bench [--runs 100]``. Prints CPU µs per LM call for the plain
-program, the plain program with one no-op DSPy callback registered (what any callback costs), and
-the program run through ``aa.bind``; and the ratios bound / plain. All figures come from this run.
+Run: ``python -m agentopt_adapters.dspy.bench [--runs 100]``. Prints CPU µs per LM call for the
+plain program, the plain program with one no-op DSPy callback registered (what any callback
+costs), and the program run through ``aa.bind``; and the ratios bound / plain. All figures come
+from this run.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def _interleaved_us(variants: dict[str, Callable[[], Any]], runs: int, calls_per
             start = time.process_time()
             for _ in range(runs):
                 fn()
-            best[name] = min(best[name], (time.process_time() - start) / (runs * calls_per_run) * 1e6)
+            per_call = (time.process_time() - start) / (runs * calls_per_run) * 1e6
+            best[name] = min(best[name], per_call)
     return best
 
 

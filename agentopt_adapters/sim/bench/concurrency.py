@@ -1,7 +1,8 @@
-"""Does ``max_concurrency`` mean what it says? ``aa.optimize`` on a 3-LLM-node LangGraph graph and a
-3-predictor DSPy program whose model calls sleep (the simulated zoo with a real-time scale).
+"""Does ``max_concurrency`` mean what it says? ``aa.optimize`` on a 3-LLM-node LangGraph graph
+and a 3-predictor DSPy program whose model calls sleep (the simulated zoo with a real-time scale).
 
-    python -m agentopt_adapters.sim.bench.concurrency [--scale 0.3] [--examples 20] [--concurrency 8,32]
+    python -m agentopt_adapters.sim.bench.concurrency [--scale 0.3] [--examples 20] \
+        [--concurrency 8,32] [--frameworks langgraph,dspy] [--strategy brute_force]
 
 Speedup = the sum of every call's sleep (simulated latency x scale, all calls of the run, the
 baseline's included) / the run's wall time. A run that evaluated examples one at a time would
@@ -34,7 +35,7 @@ CANDIDATES = ["sim/small", "sim/medium"]
 
 
 def langgraph_app() -> Any:
-    """plan -> solve -> check, each node one chat-model call (sim/large as the app's own models)."""
+    """plan -> solve -> check, each node one chat-model call (sim/large: the app's own models)."""
     from langgraph.graph import END, START, StateGraph
 
     from ...models import chat_model
@@ -54,7 +55,8 @@ def langgraph_app() -> Any:
         return {"answer": solver.invoke(f"{s['question']}\nPlan: {s['plan']}").content}
 
     def check(s: State) -> State:
-        return {"checked": checker.invoke(f"Check this answer to {s['question']}: {s['answer']}").content}
+        prompt = f"Check this answer to {s['question']}: {s['answer']}"
+        return {"checked": checker.invoke(prompt).content}
 
     g = StateGraph(State)
     for name, fn in (("plan", plan), ("solve", solve), ("check", check)):
@@ -128,36 +130,41 @@ def measure(framework: str, concurrency: int, n_examples: int, scale: float,
                       max_concurrency=concurrency, progress=False)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     rows = [*res.leaderboard, *res.anchors.values()]
-    assert res.n_paid == sum(r.n for r in rows), "every cell paid (no shared cells): the sleeps all happened"
+    # every cell paid (no shared cells): the sleeps all happened
+    assert res.n_paid == sum(r.n for r in rows)
     slept = scale * sum(r.mean_latency_s * r.n for r in rows if r.n)
     calls = len(SLOTS) * res.n_paid
-    return {"wall_s": wall, "slept_s": slept, "speedup": slept / wall, "cells": res.n_paid, "cpu_s": cpu,
-            "call_ms": 1e3 * slept / calls, "cpu_ms_call": 1e3 * cpu / calls,
+    return {"wall_s": wall, "slept_s": slept, "speedup": slept / wall, "cells": res.n_paid,
+            "cpu_s": cpu, "call_ms": 1e3 * slept / calls, "cpu_ms_call": 1e3 * cpu / calls,
             "cpu_cap": slept / cpu if cpu else float("inf"), "tail_s": wall - slept / concurrency}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.3, help="real seconds slept per simulated second")
+    parser.add_argument("--scale", type=float, default=0.3,
+                        help="real seconds slept per simulated second")
     parser.add_argument("--examples", type=int, default=20)
     parser.add_argument("--concurrency", default="8,32")
     parser.add_argument("--frameworks", default="langgraph,dspy")
     parser.add_argument("--strategy", default="brute_force",
-                        help="brute_force evaluates every cell; an adaptive one (auto) waits for each look's "
-                             "outcomes before deciding, so its looks cap the speedup")
+                        help="brute_force evaluates every cell; an adaptive one (auto) waits for "
+                             "each look's outcomes before deciding, so its looks cap the speedup")
     args = parser.parse_args(argv)
     os.environ["AGENTOPT_SIM_TIME_SCALE"] = str(args.scale)
-    print(f"optimize, {args.strategy} over {len(CANDIDATES) ** len(SLOTS)} combinations + baseline, "
+    print(f"optimize, {args.strategy} over {len(CANDIDATES) ** len(SLOTS)} combinations "
+          "+ baseline, "
           f"{args.examples} examples, 3 model calls per example, time scale {args.scale}")
-    print(f"{'framework':<10} {'cold s':>6} {'max_conc':>8} {'cells':>6} {'call ms':>7} {'calls slept s':>13} "
-          f"{'wall s':>8} {'speedup':>8} {'cpu ms/call':>11} {'cpu cap':>8} {'tail s':>7}")
+    print(f"{'framework':<10} {'cold s':>6} {'max_conc':>8} {'cells':>6} {'call ms':>7} "
+          f"{'calls slept s':>13} {'wall s':>8} {'speedup':>8} {'cpu ms/call':>11} {'cpu cap':>8} "
+          f"{'tail s':>7}")
     for fw in args.frameworks.split(","):
         cold = warm_up(fw)
         for c in (int(x) for x in args.concurrency.split(",")):
             r = measure(fw, c, args.examples, args.scale, args.strategy)
-            print(f"{fw:<10} {cold:>6.1f} {c:>8} {r['cells']:>6.0f} {r['call_ms']:>7.0f} {r['slept_s']:>13.1f} "
-                  f"{r['wall_s']:>8.1f} {r['speedup']:>7.1f}x {r['cpu_ms_call']:>11.1f} {r['cpu_cap']:>7.1f}x "
-                  f"{r['tail_s']:>7.1f}", flush=True)
+            print(f"{fw:<10} {cold:>6.1f} {c:>8} {r['cells']:>6.0f} {r['call_ms']:>7.0f} "
+                  f"{r['slept_s']:>13.1f} {r['wall_s']:>8.1f} {r['speedup']:>7.1f}x "
+                  f"{r['cpu_ms_call']:>11.1f} {r['cpu_cap']:>7.1f}x {r['tail_s']:>7.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":
