@@ -1,7 +1,8 @@
 """``search``: ask a strategy for cells, pay for each at most once, record it, return the result.
 
-The driver only: argument checks live in ``inputs``, landing outcomes (anchors, shared cells, spend)
-in ``recording``, concurrent evaluation in ``runner``, and stores with their claim loop in ``storage``.
+The driver only: argument checks live in ``inputs``, landing outcomes (anchors, shared cells,
+spend) in ``recording``, concurrent evaluation in ``runner``, and stores with their claim loop in
+``storage``.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,13 +34,15 @@ __all__ = ["search", "asearch", "SearchError", "Evaluate"]
 log = logging.getLogger("agentopt_search")
 
 class SearchError(RuntimeError, ValueError):
-    """Every combination failed; the message collects the errors. Also a ValueError: in practice the
-    evaluate function / app cannot run on these inputs (wrong signature, unknown model, missing key)."""
+    """Every combination failed; the message collects the errors. Also a ValueError: in practice
+    the evaluate function / app cannot run on these inputs (wrong signature, unknown model, missing
+    key)."""
 
 
-def search(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate, examples: Iterable[Any],
-           strategy: str | Strategy = "auto", seed: int = 0, budget_usd: float | None = None,
-           max_concurrency: int = 8, storage: str | Store | None = None, **options: Any) -> SearchResult:
+def search(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate,
+           examples: Iterable[Any], strategy: str | Strategy = "auto", seed: int = 0,
+           budget_usd: float | None = None, max_concurrency: int = 8,
+           storage: str | Store | None = None, **options: Any) -> SearchResult:
     """Find the best combination of ``space`` on ``examples``; see ``asearch`` for the options."""
     coro = asearch(space, evaluate, examples, strategy=strategy, seed=seed, budget_usd=budget_usd,
                    max_concurrency=max_concurrency, storage=storage, **options)
@@ -51,50 +55,54 @@ def search(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate,
         return pool.submit(asyncio.run, coro).result()
 
 
-async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate, examples: Iterable[Any],
-                  strategy: str | Strategy = "auto", seed: int = 0, budget_usd: float | None = None,
-                  max_concurrency: int = 8, storage: str | Store | None = None, *,
+async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Evaluate,
+                  examples: Iterable[Any], strategy: str | Strategy = "auto", seed: int = 0,
+                  budget_usd: float | None = None, max_concurrency: int = 8,
+                  storage: str | Store | None = None, *,
                   anchors: Mapping[str, Mapping[str, str]] | None = None, confidence: float = 0.95,
                   tolerance: float | None = None, epsilon: float | None = None,
-                  objective: str | Mapping[str, float] = "score", max_cost_per_example: float | None = None,
-                  max_latency_s: float | None = None, min_score: float | None = None,
-                  metadata: Mapping[str, Any] | None = None, progress: bool = True,
-                  study_name: str | None = None, on_record: Callable[[SearchState], None] | None = None,
+                  objective: str | Mapping[str, float] = "score",
+                  max_cost_per_example: float | None = None, max_latency_s: float | None = None,
+                  min_score: float | None = None, metadata: Mapping[str, Any] | None = None,
+                  progress: bool = True, study_name: str | None = None,
+                  on_record: Callable[[SearchState], None] | None = None,
                   prior: Iterable[tuple[Mapping[str, str], int, Outcome]] = (),
                   **strategy_options: Any) -> SearchResult:
     """Search the combination that maximises the mean score over ``examples``.
 
     ``evaluate(assignment, example)`` returns an ``Outcome`` (or a bare score) and may be async.
-    ``confidence``/``tolerance`` (alias ``epsilon``, default 0.01): the pick is within ``tolerance`` of
-    the best score with this probability. ``objective``: ``"score"`` (the best), ``"cost"`` (the
-    cheapest within ``tolerance`` of the best) or weights over score/cost/latency; constraints
-    ``max_cost_per_example``, ``max_latency_s``, ``min_score`` (see ``selection.py``).
-    ``storage``: an Optuna storage URL (``sqlite:///run.db``) or a ``Store`` makes the run resumable
-    and shareable by workers (same ``study_name``); cells are keyed by assignment, so a run with other
-    candidates for the same slots reuses every stored cell of the combinations it shares.
-    ``anchors``: ``{name: {slot: value}}`` assignments outside the space (e.g. the app's own models),
-    evaluated on every example any combination is evaluated on, never eliminated or picked; the
-    result compares the pick with each (``result.comparisons``).
-    ``prior``: ``(assignment, example index, Outcome)`` cells already paid for elsewhere: known from
-    the start like resumed cells, counted in the spend and the budget, and stored.
-    ``metadata``: JSON-serialisable facts kept with the stored run (``read_run(...).metadata``), next
-    to the search settings under ``"search"``.
+    ``confidence``/``tolerance`` (alias ``epsilon``, default 0.01): the pick is within
+    ``tolerance`` of the best score with this probability. ``objective``: ``"score"`` (the best),
+    ``"cost"`` (the cheapest within ``tolerance`` of the best) or weights over score/cost/latency;
+    constraints ``max_cost_per_example``, ``max_latency_s``, ``min_score`` (see ``selection.py``).
+    ``storage``: an Optuna storage URL (``sqlite:///run.db``) or a ``Store`` makes the run
+    resumable and shareable by workers (same ``study_name``); cells are keyed by assignment, so a
+    run with other candidates for the same slots reuses every stored cell of the combinations it
+    shares. ``anchors``: ``{name: {slot: value}}`` assignments outside the space (e.g. the app's
+    own models), evaluated on every example any combination is evaluated on, never eliminated or
+    picked; the result compares the pick with each (``result.comparisons``).
+    ``prior``: ``(assignment, example index, Outcome)`` cells already paid for elsewhere (counted
+    in the spend and budget, stored). ``metadata``: JSON facts kept with the stored run.
     """
     space = space if isinstance(space, SearchSpace) else SearchSpace(space)
-    items = check_inputs(evaluate, examples, max_concurrency=max_concurrency, seed=seed, budget_usd=budget_usd,
-                         confidence=confidence)
-    chosen = selection.check_selection(objective, _tolerance(tolerance, epsilon), max_cost_per_example,
-                                       max_latency_s, min_score)
+    items = check_inputs(evaluate, examples, max_concurrency=max_concurrency, seed=seed,
+                         budget_usd=budget_usd, confidence=confidence)
+    chosen = selection.check_selection(objective, _tolerance(tolerance, epsilon),
+                                       max_cost_per_example, max_latency_s, min_score)
     anchor_map = check_anchors(anchors, space)
     strat = get_strategy(strategy, **strategy_options)
-    state = SearchState(space, len(items), confidence=confidence, budget_usd=budget_usd, seed=seed, **chosen)
+    state = SearchState(space, len(items), confidence=confidence, budget_usd=budget_usd, seed=seed,
+                        **chosen)
     store, owned = open_store(storage, study_name)
-    recorder = Recorder(state, anchor_map, np.random.default_rng(seed).permutation(len(items)), store)
-    run = _Run(state, recorder, store, CellRunner(evaluate, items, recorder, max_concurrency, on_record))
+    recorder = Recorder(state, anchor_map, np.random.default_rng(seed).permutation(len(items)),
+                        store)
+    run = _Run(state, recorder, store,
+               CellRunner(evaluate, items, recorder, max_concurrency, on_record))
     try:
         spec = RunSpec(dict(space.slots), len(items), dataset_fingerprint(items), anchor_map)
         run.recorder.merge(await asyncio.to_thread(store.load, spec), "reused")
-        store.metadata.update({**(metadata or {}), "search": _settings(strategy, strat, seed, confidence, chosen)})
+        store.metadata.update({**(metadata or {}),
+                               "search": _settings(strategy, strat, seed, confidence, chosen)})
         run.recorder.merge(_prior_cells(prior, run.recorder), "prior")
         strat.start(state)
         with SearchProgress(state, enabled=progress) as run.runner.bar:
@@ -110,8 +118,8 @@ async def asearch(space: SearchSpace | Mapping[str, Sequence[str]], evaluate: Ev
 
 def _tolerance(tolerance: float | None, epsilon: float | None) -> Any:
     if tolerance is not None and epsilon is not None and tolerance != epsilon:
-        raise ValueError(f"tolerance and epsilon are the same setting; give one, got tolerance={tolerance!r}, "
-                         f"epsilon={epsilon!r}")
+        raise ValueError("tolerance and epsilon are the same setting; give one, got "
+                         f"tolerance={tolerance!r}, epsilon={epsilon!r}")
     return 0.01 if tolerance is None and epsilon is None else tolerance if tolerance is not None else epsilon
 
 
@@ -130,7 +138,8 @@ class _Run:
     runner: CellRunner
 
     def end(self, owned: bool, quiet: bool) -> None:
-        """Stop the evaluation threads and the store's (``quiet``: an error is already on its way)."""
+        """Stop the evaluation threads and the store's (``quiet``:
+        an error is already on its way)."""
         self.runner.close()
         try:
             try:
@@ -165,7 +174,8 @@ async def _drive(run: _Run, strat: Strategy, chunk: int) -> str:
         await _evaluate(run, _with_anchors(new, rec), chunk)
         if run.runner.budget_hit:
             return "budget"
-    await _evaluate(run, rec.anchor_cells(rec.covered), chunk)  # positions others or earlier runs covered
+    # positions others or earlier runs covered
+    await _evaluate(run, rec.anchor_cells(rec.covered), chunk)
     if run.store.shared:
         rec.merge(run.store.poll(), "other")
     return "budget" if run.runner.budget_hit else "done"
@@ -197,22 +207,25 @@ def _prior_cells(prior: Iterable[tuple[Mapping[str, str], int, Outcome]], rec: R
     for assignment, example, outcome in prior:
         values = tuple(assignment.get(s, "") for s in rec.slots)
         if set(assignment) != set(rec.slots) or not rec.rows(values):
-            raise ValueError(f"prior cell {dict(assignment)!r} is neither a combination of the space nor an anchor")
+            raise ValueError(f"prior cell {dict(assignment)!r} is neither a combination of the "
+                             "space nor an anchor")
         out.append(StoredCell(dict(zip(rec.slots, values)), int(example), outcome))
     return out
 
 
 def _result(run: _Run, strat: Strategy, stop_reason: str) -> SearchResult:
     rec = run.recorder
-    result = SearchResult.from_state(run.state, strat.pick(run.state), strat.describe(), stop_reason,
-                                     storage=run.store.url, anchors=rec.anchors)
+    result = SearchResult.from_state(run.state, strat.pick(run.state), strat.describe(),
+                                     stop_reason, storage=run.store.url, anchors=rec.anchors)
     result.idle_slots = rec.idle_slots()
     result.n_reused, result.n_paid, result.n_shared = rec.counts["reused"], rec.counts["paid"], rec.counts["shared"]
-    result.spent_usd = run.state.spent_usd - rec.stored_usd  # evidence_usd: every cell and proposal
+    # evidence_usd: every cell and proposal
+    result.spent_usd = run.state.spent_usd - rec.stored_usd
     result.cell_usage = {"|".join(f"{s}={v}" for s, v in zip(rec.slots, values)): by_example
                          for values, by_example in rec.usage.items()}
-    result.extra.update(resumed=rec.counts["reused"] + rec.counts["prior"], from_other_workers=rec.counts["other"],
-                        paid_this_run=rec.counts["paid"], item_order=rec.order.tolist())
+    result.extra.update(resumed=rec.counts["reused"] + rec.counts["prior"],
+                        from_other_workers=rec.counts["other"], paid_this_run=rec.counts["paid"],
+                        item_order=rec.order.tolist())
     tried = [s for s in result.leaderboard if s.n > 0]
     if tried and all(s.status == "failed" for s in tried):
         msgs = sorted({s.first_error or "" for s in tried})

@@ -224,8 +224,9 @@ class Recorder:
         return self.never_called | self.idle_seen
 
     def outside_space(self, values: Values) -> bool:
-        """No value is a candidate of its slot: an outcome of ``values`` lands in the space's rows only
-        when the app made no model call at all on that example (then it holds for every combination)."""
+        """No value is a candidate of its slot: an outcome of ``values`` lands in the space's rows
+        only when the app made no model call at all on that example (then it holds for every
+        combination)."""
         return not any(v in cands for v, cands in zip(values, self._candidate))
 
     def may_share(self, a: Values, b: Values, gate: set[str]) -> bool:

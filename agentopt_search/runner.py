@@ -5,9 +5,9 @@ sync one runs in a thread pool of ``max_concurrency`` threads owned by the run (
 ``max_concurrency == 1``). Cells come from a *source*: the list the strategy proposed, or, with a
 shared store, the cells this worker claimed (``storage.claims``), fetched ahead while others run.
 
-Gating: a cell waits while a cell at the same example that differs from it only in slots that may be
-idle (never called so far, or idle on some example) is running; if that evaluation shows the slots
-idle, the waiting cell is shared from it for free, otherwise it runs.
+Gating: a cell waits while a cell at the same example that differs from it only in slots that may
+be idle (never called so far, or idle on some example) is running; if that evaluation shows the
+slots idle, the waiting cell is shared from it for free, otherwise it runs.
 
 Anchor cells outside the space (no value of theirs is a candidate of its slot, e.g. the app as it
 is) are *detached*: a round does not wait for them, so the next round's cells start while they
@@ -27,7 +27,8 @@ import inspect
 import numbers
 import time
 from collections import deque
-from typing import Any, Awaitable, Callable, Protocol, Union
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from .outcome import Outcome
 from .recording import Recorder
@@ -35,7 +36,7 @@ from .state import Cell, SearchState
 
 __all__ = ["CellRunner", "CellSource", "ListSource", "Evaluate", "BadOutcome"]
 
-Evaluate = Callable[[dict[str, str], Any], Union[Outcome, float, Awaitable[Union[Outcome, float]]]]
+Evaluate = Callable[[dict[str, str], Any], Outcome | float | Awaitable[Outcome | float]]
 
 
 class BadOutcome(ValueError):
@@ -44,7 +45,8 @@ class BadOutcome(ValueError):
 
 class CellSource(Protocol):
     async def next(self) -> list[Cell] | None:
-        """More cells to evaluate, or None when there are no more (waits while others hold them)."""
+        """More cells to evaluate, or None when there are no more
+        (waits while others hold them)."""
 
 
 class ListSource:
@@ -61,7 +63,8 @@ class ListSource:
 class CellRunner:
     """Evaluates cells concurrently, validates each outcome and records it as it completes."""
 
-    def __init__(self, evaluate: Evaluate, examples: list[Any], recorder: Recorder, max_concurrency: int,
+    def __init__(self, evaluate: Evaluate, examples: list[Any], recorder: Recorder,
+                 max_concurrency: int,
                  on_record: Callable[[SearchState], None] | None = None) -> None:
         self.evaluate = evaluate
         self.is_async = inspect.iscoroutinefunction(evaluate) or inspect.iscoroutinefunction(
@@ -69,15 +72,17 @@ class CellRunner:
         self.examples, self.recorder, self.state = examples, recorder, recorder.state
         self.max_concurrency = max_concurrency
         self.on_record = on_record
-        self.pool = (concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="agentopt-eval")
+        self.pool = (concurrent.futures.ThreadPoolExecutor(max_concurrency,
+                                                           thread_name_prefix="agentopt-eval")
                      if not self.is_async and max_concurrency > 1 else None)
         self.budget_hit = False
         self.bar: Any = None
-        # Across rounds: the evaluation slots, the cells running per position (for gating), the cells
-        # waiting for a running one, the detached anchor cells, and a failure one of them raised.
+        # Across rounds: the evaluation slots, the cells running per position (for gating), the
+        # cells waiting for a running one, the detached anchor cells, and a failure one of them
+        # raised.
         self.slots: asyncio.Semaphore | None = None
         self.running: dict[int, list[tuple[Cell, tuple[str, ...]]]] = {}
-        self.parked: dict[Cell, list[tuple["_Scheduler", Cell]]] = {}
+        self.parked: dict[Cell, list[tuple[_Scheduler, Cell]]] = {}
         self.detached: dict[Cell, asyncio.Task[None]] = {}
         self.failure: BaseException | None = None
         self.changed: asyncio.Event | None = None
@@ -89,8 +94,8 @@ class CellRunner:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     async def run(self, source: CellSource) -> None:
-        """Evaluate every cell ``source`` gives (skipping observed ones) until it is exhausted or the
-        budget is; detached anchor cells may still be running when it returns."""
+        """Evaluate every cell ``source`` gives (skipping observed ones) until it is exhausted or
+        the budget is; detached anchor cells may still be running when it returns."""
         if self.slots is None:
             self.slots, self.changed = asyncio.Semaphore(self.max_concurrency), asyncio.Event()
         await _Scheduler(self, source).run()
@@ -155,7 +160,8 @@ class CellRunner:
         except (asyncio.CancelledError, KeyboardInterrupt, BadOutcome):
             raise
         except Exception as exc:  # the app failed on this example: record, keep searching
-            outcome = Outcome.failed(f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - start)
+            outcome = Outcome.failed(f"{type(exc).__name__}: {exc}",
+                                     latency_s=time.perf_counter() - start)
         try:
             outcome.check(where)
         except ValueError as exc:
@@ -181,15 +187,18 @@ class CellRunner:
 
 
 class _Scheduler:
-    """One round: ``max_concurrency`` workers take cells from a queue the source refills ahead of need."""
+    """One round: ``max_concurrency`` workers take cells from a
+    queue the source refills ahead of need."""
 
     def __init__(self, runner: CellRunner, source: CellSource) -> None:
         self.runner, self.source, self.rec = runner, source, runner.recorder
         self.queue: deque[Cell] = deque()
         self.n_parked = 0  # cells of this round waiting for a running cell (``runner.parked``)
         self.exhausted = False
-        self.low_water = runner.max_concurrency  # fetch ahead when the queue is shorter: half the last batch
-        self.cap = 2 * runner.max_concurrency  # ... and fewer cells than this are in hand: the last batch
+        # fetch ahead when the queue is shorter: half the last batch
+        self.low_water = runner.max_concurrency
+        # ... and fewer cells than this are in hand: the last batch
+        self.cap = 2 * runner.max_concurrency
         self.refill: asyncio.Task[None] | None = None
         self.failure: BaseException | None = None  # the source failed (e.g. the database is down)
 
@@ -255,7 +264,8 @@ class _Scheduler:
         runner = self.runner
         while self.queue:
             cell = self.queue.popleft()
-            if self.rec.observed(cell) or cell in runner.detached:  # landed, or lands when it is done
+            if self.rec.observed(cell) or cell in runner.detached:
+                # landed, or lands when it is done
                 continue
             values = self.rec.values(cell[0])
             blocker = self._blocker(cell, values)
@@ -268,8 +278,9 @@ class _Scheduler:
         return None
 
     def _blocker(self, cell: Cell, values: tuple[str, ...]) -> Cell | None:
-        """A running cell this one waits for: the same evaluation (an anchor equal to a combination), or
-        one it may be shared from (same example, differs only in slots that may be idle)."""
+        """A running cell this one waits for: the same evaluation (an anchor equal to a
+        combination), or one it may be shared from (same example, differs only in slots that may be
+        idle)."""
         gate = self.rec.gate_slots
         for other, other_values in self.runner.running.get(cell[1], ()):
             if other_values == values or (gate and self.rec.may_share(values, other_values, gate)):
@@ -277,8 +288,8 @@ class _Scheduler:
         return None
 
     def _start_refill(self) -> None:
-        """Ask the source for more, unless enough is in hand (cells held back by gating count: a shared
-        source must not hoard cells other workers could run)."""
+        """Ask the source for more, unless enough is in hand (cells held back by gating count: a
+        shared source must not hoard cells other workers could run)."""
         if self.refill is None and not self.exhausted and self._in_hand() < self.cap:
             self.refill = asyncio.ensure_future(self._refill())
 

@@ -39,10 +39,10 @@ __all__ = ["CellEvaluator", "Abort", "METRIC_FAILURES_TO_STOP"]
 #: The run stops (MetricError) when the metric fails on this many examples before it ever succeeds.
 METRIC_FAILURES_TO_STOP = 5
 
-#: An async client (httpx pool of ChatOpenAI & co.) keeps connections of the event loop it last ran on;
-#: after that loop closed (an earlier asyncio.run, an earlier optimize) the first request on each such
-#: connection raises "Event loop is closed" and drops it. Such a run is not the app failing: it runs
-#: again, at most this many times.
+#: An async client (httpx pool of ChatOpenAI & co.) keeps connections of the event loop it last ran
+#: on; after that loop closed (an earlier asyncio.run, an earlier optimize) the first request on
+#: each such connection raises "Event loop is closed" and drops it. Such a run is not the app
+#: failing: it runs again, at most this many times.
 STALE_LOOP_RETRIES = 3
 
 
@@ -56,10 +56,12 @@ class Abort(BaseException):
 
 
 class CellEvaluator:
-    """``await evaluator(assignment, item) -> Outcome``; ``close()`` releases bindings and threads."""
+    """``await evaluator(assignment, item) -> Outcome``;
+    ``close()`` releases bindings and threads."""
 
-    def __init__(self, adapter: Adapter, app: Any, metric: Callable[[Any, Any], Any], plan: SpacePlan, *,
-                 max_concurrency: int, strict_metric: bool = False, run_options: Mapping[str, Any] | None = None,
+    def __init__(self, adapter: Adapter, app: Any, metric: Callable[[Any, Any], Any],
+                 plan: SpacePlan, *, max_concurrency: int, strict_metric: bool = False,
+                 run_options: Mapping[str, Any] | None = None,
                  bind_options: Mapping[str, Any] | None = None) -> None:
         self.adapter, self.app, self.metric, self.plan = adapter, app, metric, plan
         self.strict_metric = strict_metric
@@ -67,7 +69,8 @@ class CellEvaluator:
         self.bind_options = dict(bind_options or {})
         self.metric_errors: list[str] = []
         self._metric_ok = 0
-        self._failed_examples: set[int] = set()  # examples the metric failed on before it ever succeeded
+        # examples the metric failed on before it ever succeeded
+        self._failed_examples: set[int] = set()
         self.max_concurrency = max_concurrency  # checked by the search before any cell runs
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._runners: dict[str, Runner] = {}
@@ -78,26 +81,32 @@ class CellEvaluator:
     async def __call__(self, assignment: dict[str, str], item: Item) -> Outcome:
         started = time.perf_counter()
         try:
-            out, usage = await self._run_app(self._runner(assignment), item, self._options(assignment, item))
-        except AgentOptError as exc:  # binding / slot / model errors are the user's input: stop ...
+            out, usage = await self._run_app(self._runner(assignment), item,
+                                             self._options(assignment, item))
+        except AgentOptError as exc:
+            # binding / slot / model errors are the user's input: stop ...
             if not all(v == CURRENT for v in assignment.values()):
                 raise Abort(exc) from None
-            # ... except the app's own setup, which is what it is: the baseline fails, the search goes on
+            # ... except the app's own setup, which is what it is: the baseline fails, the search
+            # goes on
             return Outcome.failed(redact(f"the app as it is: {type(exc).__name__}: {exc}"))
         except Exception as exc:
             usage = getattr(exc, "agentopt_usage", None) or Usage()
-            # usage=None: the call that failed may be in no record, so which slots called is unknown
-            # (an empty table would say "no slot called" and lend this failure to other combinations)
+            # usage=None: the call that failed may be in no record, so which slots called is
+            # unknown (an empty table would say "no slot called" and lend this failure to other
+            # combinations)
             return Outcome.failed(redact(_error_text(exc)), cost_usd=usage.cost_usd or 0.0,
                                   latency_s=_latency(usage, started))
         rows = self._rows(usage)
         if is_failed(out):
-            return Outcome(0.0, usage.cost_usd, _latency(usage, started), redact(f"{out.kind}: {out.error}"))
+            return Outcome(0.0, usage.cost_usd, _latency(usage, started),
+                           redact(f"{out.kind}: {out.error}"))
         score, error = await self._score(assignment, item, out)
         return Outcome(score, usage.cost_usd, _latency(usage, started), error, usage=rows)
 
     async def _run_app(self, runner: Runner, item: Item, options: Mapping[str, Any]) -> tuple[Any, Usage]:
-        """One run of the app; a run broken by a client left from a closed event loop runs again."""
+        """One run of the app; a run broken by a client left
+        from a closed event loop runs again."""
         paid: list[Any] = []  # calls of the attempts a stale event loop broke (real calls, kept)
         retries = 0
         while True:
@@ -134,7 +143,8 @@ class CellEvaluator:
         if self._pool is None:
             # app + metric per cell in flight, and the libraries' own to_thread calls
             threads = 2 * self.max_concurrency + 4
-            self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="agentopt-app")
+            self._pool = concurrent.futures.ThreadPoolExecutor(threads,
+                                                               thread_name_prefix="agentopt-app")
             loop.set_default_executor(self._pool)
         return await loop.run_in_executor(self._pool, contextvars.copy_context().run, fn)
 
@@ -148,22 +158,25 @@ class CellEvaluator:
             else:
                 value = await self._in_thread(functools.partial(self.metric, item.example, out))
         except Exception as exc:
-            return self._metric_failed(f"metric raised {type(exc).__name__}: {exc} for {where}", item)
+            return self._metric_failed(f"metric raised {type(exc).__name__}: {exc} for {where}",
+                                       item)
         if isinstance(value, bool):
             value = float(value)
         if not isinstance(value, numbers.Real) or math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
-            return self._metric_failed(f"metric returned {value!r} for {where}; it must return a float in [0, 1]",
+            return self._metric_failed(f"metric returned {value!r} for {where}; it must return a "
+                                       "float in [0, 1]",
                                        item)
         with self._lock:
             self._metric_ok += 1
         return float(value), None
 
     def metric_never_worked(self) -> MetricError | None:
-        """The error to raise when the metric failed on every example it scored (None otherwise)."""
+        """The error to raise when the metric failed on every example it scored
+        (None otherwise)."""
         if self._metric_ok or not self.metric_errors:
             return None
-        return MetricError(f"{self.metric_errors[0]}. The metric failed on all {len(self.metric_errors)} "
-                           "evaluations it scored; fix the metric")
+        return MetricError(f"{self.metric_errors[0]}. The metric failed on all "
+                           f"{len(self.metric_errors)} evaluations it scored; fix the metric")
 
     def _metric_failed(self, message: str, item: Item) -> tuple[float, str]:
         with self._lock:
@@ -183,7 +196,8 @@ class CellEvaluator:
         with self._lock:
             runner = self._runners.get(key)
             if runner is None:
-                binding = self.adapter.bind(self.app, self.plan.binding(assignment), **self.bind_options)
+                binding = self.adapter.bind(self.app, self.plan.binding(assignment),
+                                            **self.bind_options)
                 runner = binding.__enter__()
                 self._bindings.append(binding)
                 self._runners[key] = runner
@@ -216,13 +230,16 @@ def _key(assignment: Mapping[str, str]) -> str:
 
 
 def _error_text(exc: BaseException) -> str:
-    """``Type: message``, with the notes the adapters add to an exception (e.g. a missing runtime context)."""
-    notes = [str(n) for n in getattr(exc, "__notes__", None) or () if str(n).startswith("agentopt:")]
+    """``Type: message``, with the notes the adapters add to an exception
+    (e.g. a missing runtime context)."""
+    notes = [str(n) for n in getattr(exc, "__notes__", None) or ()
+             if str(n).startswith("agentopt:")]
     return "; ".join([f"{type(exc).__name__}: {exc}", *notes])
 
 
 def _stale_loop(exc: BaseException) -> bool:
-    """The run failed on a resource of an event loop that has been closed (not the loop running it)."""
+    """The run failed on a resource of an event loop that has been closed
+    (not the loop running it)."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:

@@ -1,8 +1,7 @@
-"""Does ``max_concurrency`` mean what it says? ``aa.optimize`` on a 3-LLM-node LangGraph graph
-and a 3-predictor DSPy program whose model calls sleep (the simulated zoo with a real-time scale).
+"""Does ``max_concurrency`` mean what it says? ``aa.optimize`` on a 3-LLM-node LangGraph graph and
+a 3-predictor DSPy program whose model calls sleep (the simulated zoo with a real-time scale).
 
-    python -m agentopt_adapters.sim.bench.concurrency [--scale 0.3] [--examples 20] \
-        [--concurrency 8,32] [--frameworks langgraph,dspy] [--strategy brute_force]
+    python -m agentopt_adapters.sim.bench.concurrency [--scale 0.3] [--examples 20] [--concurrency 8,32]
 
 Speedup = the sum of every call's sleep (simulated latency x scale, all calls of the run, the
 baseline's included) / the run's wall time. A run that evaluated examples one at a time would
@@ -35,7 +34,8 @@ CANDIDATES = ["sim/small", "sim/medium"]
 
 
 def langgraph_app() -> Any:
-    """plan -> solve -> check, each node one chat-model call (sim/large: the app's own models)."""
+    """plan -> solve -> check, each node one chat-model call
+    (sim/large as the app's own models)."""
     from langgraph.graph import END, START, StateGraph
 
     from ...models import chat_model
@@ -55,8 +55,7 @@ def langgraph_app() -> Any:
         return {"answer": solver.invoke(f"{s['question']}\nPlan: {s['plan']}").content}
 
     def check(s: State) -> State:
-        prompt = f"Check this answer to {s['question']}: {s['answer']}"
-        return {"checked": checker.invoke(prompt).content}
+        return {"checked": checker.invoke(f"Check this answer to {s['question']}: {s['answer']}").content}
 
     g = StateGraph(State)
     for name, fn in (("plan", plan), ("solve", solve), ("check", check)):
@@ -130,8 +129,7 @@ def measure(framework: str, concurrency: int, n_examples: int, scale: float,
                       max_concurrency=concurrency, progress=False)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     rows = [*res.leaderboard, *res.anchors.values()]
-    # every cell paid (no shared cells): the sleeps all happened
-    assert res.n_paid == sum(r.n for r in rows)
+    assert res.n_paid == sum(r.n for r in rows), "every cell paid (no shared cells): the sleeps all happened"
     slept = scale * sum(r.mean_latency_s * r.n for r in rows if r.n)
     calls = len(SLOTS) * res.n_paid
     return {"wall_s": wall, "slept_s": slept, "speedup": slept / wall, "cells": res.n_paid,
@@ -151,9 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                              "each look's outcomes before deciding, so its looks cap the speedup")
     args = parser.parse_args(argv)
     os.environ["AGENTOPT_SIM_TIME_SCALE"] = str(args.scale)
-    print(f"optimize, {args.strategy} over {len(CANDIDATES) ** len(SLOTS)} combinations "
-          "+ baseline, "
-          f"{args.examples} examples, 3 model calls per example, time scale {args.scale}")
+    print(f"optimize, {args.strategy} over {len(CANDIDATES) ** len(SLOTS)} combinations + "
+          f"baseline, {args.examples} examples, 3 model calls per example, time scale {args.scale}")
     print(f"{'framework':<10} {'cold s':>6} {'max_conc':>8} {'cells':>6} {'call ms':>7} "
           f"{'calls slept s':>13} {'wall s':>8} {'speedup':>8} {'cpu ms/call':>11} {'cpu cap':>8} "
           f"{'tail s':>7}")
