@@ -197,8 +197,7 @@ class Certifier:
         if not out.all() and self.one_alpha is not None:
             low = self.bounds([h])[0][0]
             rest = ~out
-            seq = self._sequences(combos)
-            out[rest] = seq.rows(np.flatnonzero(rest)).upper_below(low + tol, self.one_alpha)
+            out[rest] = self.bounds(combos[rest])[1] <= low + tol  # as the race decides (``_race._View``)
         return out
 
     def covers_all(self, rivals: Sequence[int] | np.ndarray, h: int, tol: float, chunk: int = 16) -> bool:

@@ -253,14 +253,18 @@ def could_pass(x: np.ndarray, m: float, above: bool, population: int | None = No
 
 
 def look_schedule(n_items: int, first: int | None = None, growth: float = 1.2) -> list[int]:
-    """Sample sizes at which a search looks: ``first`` (default ``max(5, N/40)``), x growth, ..., N.
-    The bounds are valid at every look, so the grid only sets how often a search decides."""
+    """Sample sizes at which a search looks: ``first`` (default ``max(5, N/40)``), then steps of
+    ``(growth - 1) * min(n, N - n)`` items (at least one): x growth while few items are seen, finer
+    as the unseen items run out (177, 182, 186, ..., 198 of 198), where bounds without replacement
+    tighten fastest and a last step of a fifth would pay for items no certificate needs. The bounds
+    are valid at every look, so the grid only sets how often a search decides."""
     if n_items <= 0:
         return []
     first = min(first or max(5, math.ceil(n_items / 40)), n_items)
     out = [first]
     while out[-1] < n_items:
-        out.append(min(max(out[-1] + 1, math.ceil(out[-1] * growth)), n_items))
+        n = out[-1]
+        out.append(min(n + max(1, math.ceil((growth - 1) * min(n, n_items - n) - 1e-9)), n_items))
     return out
 
 

@@ -109,12 +109,14 @@ class Race:
         self._drop_infeasible(state)
         alive = self.alive(state)
         if alive.size > 1:
-            self._eliminate(state, _View(state, self.cert, alive))
+            view = _View(state, self.cert, alive)
+            self._eliminate(state, view)
             alive = self.alive(state)
         if alive.size <= 1:
             self.certified = alive.tolist()
             return True
-        view = _View(state, self.cert, alive)
+        if alive.size != view.alive.size:  # the view before the eliminations serves when there were none
+            view = _View(state, self.cert, alive)
         if self._certify(state, view):
             return True
         self.plan = self._next(state, view)
