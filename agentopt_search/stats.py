@@ -255,7 +255,7 @@ def could_pass(x: np.ndarray, m: float, above: bool, population: int | None = No
 def look_schedule(n_items: int, first: int | None = None, growth: float = 1.2) -> list[int]:
     """Sample sizes at which a search looks: ``first`` (default ``max(5, N/40)``), then steps of
     ``(growth - 1) * min(n, N - n)`` items (at least one): x growth while few items are seen, finer
-    as the unseen items run out (177, 182, 186, ..., 198 of 198), where bounds without replacement
+    as the unseen items run out (..., 174, 179, 183, ..., 197, 198 of 198), where bounds without replacement
     tighten fastest and a last step of a fifth would pay for items no certificate needs. The bounds
     are valid at every look, so the grid only sets how often a search decides."""
     if n_items <= 0:

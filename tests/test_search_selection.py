@@ -164,3 +164,28 @@ def test_with_every_item_seen_the_certified_operating_points_are_the_true_ones()
         ok = [m for m in acc if truth[m] >= max(truth.values()) - point.tolerance - 1e-12]
         assert point.combination.key == f"model={min(ok, key=price.get)}"
         assert point.cost_ratio == pytest.approx(price[min(ok, key=price.get)] / price["a"])
+
+
+def test_certificates_use_only_the_items_a_combination_may_use():
+    """The evidence cap (``Certifier.allow``): with later cells already held (another worker's, or a
+    resumed run's), statements rest on the planned prefix only, exactly as if the rest were unseen."""
+    from agentopt_search.certify import Certifier
+    from agentopt_search.state import SearchState
+
+    rng = np.random.default_rng(5)
+    space = SearchSpace({"model": ["a", "b", "c"]})
+    full, cut = SearchState(space, 80), SearchState(space, 80)
+    scores = (rng.random((3, 80)) < np.array([[0.9], [0.6], [0.3]])).astype(float)
+    for c in range(3):
+        for p in range(80):
+            full.record((c, p), scores[c, p], 0.01 * (c + 1), 0.1, None)
+            if p < 20:
+                cut.record((c, p), scores[c, p], 0.01 * (c + 1), 0.1, None)
+    capped, prefix = Certifier(full, 0.01, 0.01), Certifier(cut, 0.01, 0.01)
+    capped.limit[:] = 0
+    capped.allow([0, 1, 2], 20)
+    assert capped.counts([0, 1, 2]).tolist() == [20, 20, 20]
+    assert np.allclose(capped.bounds([0, 1, 2]), prefix.bounds([0, 1, 2]))
+    assert capped.beats(0, [1, 2]).tolist() == prefix.beats(0, [1, 2]).tolist()
+    uncapped = Certifier(full, 0.01, 0.01)  # every held item: tighter than the 20-item prefix
+    assert np.all(np.diff(uncapped.bounds([0, 1, 2]), axis=0) < np.diff(capped.bounds([0, 1, 2]), axis=0))

@@ -19,7 +19,8 @@ Each decision, on each candidate's observed prefix of the shared item order:
    + tolerance reaches every other upper bound: the ceiling case) is evaluated alone, one look at a
    time, and kept while it still can (``_push``); else the leader, the cheapest likely-good
    candidate, the cheaper ones that must still be ruled out and the ones not yet covered by it go
-   to the next look of a x1.2 grid together (the rest wait: they may never be needed).
+   to the next look of a x1.2 grid together (the rest wait: they may never be needed); the grid
+   gets finer as the unseen items run out (``stats.look_schedule``).
 
 Bounds are anytime-valid, so looking after any number of items costs nothing; levels are set by
 ``certify.levels`` for ``k`` candidates (the guarantee is relative to the candidates).
