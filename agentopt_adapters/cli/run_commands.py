@@ -60,6 +60,8 @@ _OUT = typer.Option("agentopt.json", "--out",
                     help="Where to write the winning assignment/v1 file.")
 _PLOT = typer.Option(None, "--plot", help="Also write the accuracy-vs-cost plot (HTML).")
 _PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show the live progress bar.")
+_TRACING = typer.Option(True, "--tracing/--no-tracing",
+                        help="LangChain / LangSmith tracing of the search's runs (LangGraph).")
 
 
 @app.command("optimize")
@@ -87,6 +89,7 @@ def optimize_cmd(
     out: str = _OUT,
     plot: str | None = _PLOT,
     progress: bool = _PROGRESS,
+    tracing: bool = _TRACING,
 ) -> None:
     """Search the cheapest model combination for APP on --data scored by --metric."""
     from ..optimization import optimize as _optimize
@@ -105,6 +108,7 @@ def optimize_cmd(
             context=parse_json(context, "--context") if context else None,
             config=parse_json(config, "--config") if config else None,
             storage=storage_url(storage) if storage else None, study_name=study, progress=progress,
+            tracing=tracing,
         )
     except ValueError as exc:
         # AgentOptError, and search-level input errors (storage URL, budget, ...)
