@@ -88,3 +88,19 @@ def test_completion_cost_of_a_server_reply() -> None:
             assert litellm.completion_cost(r) == pytest.approx(
                 r.usage.prompt_tokens * spec.input_cost_per_token + r.usage.completion_tokens
                 * spec.output_cost_per_token)
+
+
+@pytest.mark.slow
+def test_importing_the_provider_module_first_registers_it() -> None:
+    """``import agentopt_adapters.sim.provider`` before litellm: litellm's plugin hook fires while
+    the module is half imported; the provider is installed once the module is done."""
+    code = ("import warnings; warnings.simplefilter('error', RuntimeWarning)\n"
+            "import agentopt_adapters.sim.provider, litellm\n"
+            "r = litellm.completion(model='sim/small', messages=[{'role': 'user', 'content': 'hi'}])\n"
+            "print(sum(p['provider'] == 'sim' for p in litellm.custom_provider_map),"
+            " litellm.completion_cost(r) > 0)")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "True"]

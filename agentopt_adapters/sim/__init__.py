@@ -14,6 +14,7 @@ drawn on its own: choice ``i`` is seeded by the request and ``i``), or send requ
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -62,6 +63,10 @@ def register() -> None:
             return
         import litellm
 
+        provider = sys.modules.get(f"{__name__}.provider")
+        if provider is not None and not hasattr(provider, "install"):
+            provider.REGISTER_WHEN_LOADED = True  # it is importing litellm, which called us
+            return
         from .provider import install
 
         install()

@@ -135,3 +135,11 @@ def install() -> None:
         from litellm.utils import custom_llm_setup
 
         custom_llm_setup()
+
+
+if globals().get("REGISTER_WHEN_LOADED"):
+    # this module was imported before litellm: litellm's plugin hook asked ``sim.register`` for a
+    # provider that was not defined yet
+    from . import register
+
+    register()
