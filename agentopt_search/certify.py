@@ -23,7 +23,7 @@ tolerance (which must never be certified out): ``2 (m - 1)`` paired and ``m + 2`
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -222,7 +222,7 @@ def cheapest_within(state: SearchState, tolerances: Sequence[float]) -> dict[flo
     tried = [c for c in range(state.space.size)
              if n[c] > errors[c] and state.kinds.get(c) != "infeasible"]  # evaluated, not failed everywhere
     rivals = [c for c in tried if state.status[c] == "alive" or state.kinds.get(c) == "dearer"]
-    out: dict[float, int | None] = {t: None for t in tolerances}
+    out: dict[float, int | None] = dict.fromkeys(tolerances)
     if not rivals:
         return out
     with np.errstate(invalid="ignore", divide="ignore"):

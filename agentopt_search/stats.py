@@ -35,7 +35,7 @@ one look and are *reported, not certifying*: no decision of a search rests on th
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats as _sps
@@ -151,7 +151,7 @@ class Sequences:
         return out
 
 
-    def rows(self, index: np.ndarray) -> "Sequences":
+    def rows(self, index: np.ndarray) -> Sequences:
         """The same prepared sequences restricted to rows ``index`` (no recomputation)."""
         sub = object.__new__(Sequences)
         sub.__dict__.update(self.__dict__)

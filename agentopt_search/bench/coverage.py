@@ -14,8 +14,8 @@ a false certificate is counted when the wealth of the bettor at the true mean ev
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -90,7 +90,7 @@ def concurrency(size: int, n_items: int, latency_s: float, max_concurrency: int)
     in memory and with SQLite: what storage costs a search whose calls take real time."""
     import asyncio
 
-    print(f"\n| storage | cells | latency s | max_concurrency | wall s | speedup (sum of latencies / wall) |")
+    print("\n| storage | cells | latency s | max_concurrency | wall s | speedup (sum of latencies / wall) |")
     print("|---|---|---|---|---|---|")
     for storage in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:

@@ -61,7 +61,7 @@ def synthetic_replay(spec: str = "3x8", seed: int = 0, n_items: int = 200) -> Re
     verbosity = rng.uniform(0.7, 1.5, n_models)
 
     slots = _SLOTS[:n_slots]
-    space = SearchSpace({s: models for s in slots})
+    space = SearchSpace(dict.fromkeys(slots, models))
     coords = np.array(list(space.product()))                                   # (combos, slots)
     theta = sum(_WEIGHTS[s] * ability[coords[:, s]] for s in range(n_slots))
     theta = theta - np.median(theta)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Explorer:
         self.done = False
         self.study = None
         if self.n_trials >= state.space.size:
-            self.pending = {c: None for c in range(state.space.size)}
+            self.pending = dict.fromkeys(range(state.space.size))
             return
         import optuna
 

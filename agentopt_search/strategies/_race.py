@@ -28,7 +28,7 @@ Bounds are anytime-valid, so looking after any number of items costs nothing; le
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -134,7 +134,7 @@ class Race:
             for c in alive[self.cert.upper_below(alive, state.min_score)]:
                 state.eliminate(int(c), f"certified below min_score {state.min_score:g}", kind="infeasible")
 
-    def _eliminate(self, state: SearchState, view: "_View") -> None:
+    def _eliminate(self, state: SearchState, view: _View) -> None:
         margin = state.tolerance if self.kind == "cost" else 0.0
         alive = view.alive
         # One-sample: an upper bound below the highest lower bound (minus the margin).
@@ -150,7 +150,7 @@ class Race:
             maybe = live[(gap > margin) & self._dominates(state, j, live)]
             self._drop(state, view, maybe[self.cert.beats(j, maybe, margin)], j, margin)
 
-    def _drop(self, state: SearchState, view: "_View", combos: np.ndarray, j: int, margin: float) -> None:
+    def _drop(self, state: SearchState, view: _View, combos: np.ndarray, j: int, margin: float) -> None:
         for c in combos.tolist():
             state.eliminate(int(c), f"{self.label}certified {'more than the tolerance ' if margin else ''}below "
                                     f"{state.space.key(j)} after {view.count_of(int(c))} items")
@@ -166,14 +166,14 @@ class Race:
                 ok &= measured([j])[0] <= measured(combos)
         return ok
 
-    def _certify(self, state: SearchState, view: "_View") -> bool:
+    def _certify(self, state: SearchState, view: _View) -> bool:
         good = [h for h in view.holder_candidates() if view.covers_all(h)]
         if good:
             self.certified = good
             return True
         return False
 
-    def _next(self, state: SearchState, view: "_View") -> dict[int, int]:
+    def _next(self, state: SearchState, view: _View) -> dict[int, int]:
         """Who gets more items, up to how many."""
         alive, tol, last = view.alive, state.tolerance, state.n_items
         lead = view.leader
@@ -195,7 +195,7 @@ class Race:
         target = next_look(self.schedule, int(view.counts_of(group).min()))
         return {int(c): target for c in group}
 
-    def _push(self, view: "_View") -> int | None:
+    def _push(self, view: _View) -> int | None:
         """The candidate to evaluate alone first (None: none): one that would finish the race alone,
         its own lower bound at the last item passing every other upper bound minus the tolerance (the
         ceiling case). Kept while it still can; else the cheapest to complete among those that would

@@ -21,7 +21,7 @@ from ..state import Cell, SearchState
 
 __all__ = ["Strategy", "registry", "get_strategy"]
 
-_REGISTRY: dict[str, type["Strategy"]] = {}
+_REGISTRY: dict[str, type[Strategy]] = {}
 
 
 class Strategy(ABC):
@@ -60,7 +60,7 @@ def registry() -> dict[str, type[Strategy]]:
     return dict(_REGISTRY)
 
 
-def get_strategy(strategy: "str | Strategy", **options: Any) -> Strategy:
+def get_strategy(strategy: str | Strategy, **options: Any) -> Strategy:
     """A strategy instance from a name (options passed to its constructor) or an instance."""
     if isinstance(strategy, Strategy):
         return strategy

@@ -23,9 +23,9 @@ import warnings
 
 import numpy as np
 
+from .. import selection
 from ..state import Cell, SearchState
 from ._explore import Explorer, default_trials, explore_chunk
-from .. import selection
 from ._race import Race, ranked
 from .base import Strategy
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..state import Cell, SearchState
 from .. import selection
+from ..state import Cell, SearchState
 from ..stats import look_schedule, lower_above, upper_below
 from ._race import Race, price_order
 from .base import Strategy

@@ -21,14 +21,15 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..space import SearchSpace
 from ..state import Cell, SearchState
-from .base import Strategy
 from ._race import Race
+from .base import Strategy
 
 __all__ = ["LMProposal", "parse_proposals", "model_card"]
 

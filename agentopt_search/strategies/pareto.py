@@ -30,16 +30,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..state import Cell, SearchState
 from .. import selection
+from ..state import Cell, SearchState
 from ..stats import could_pass, look_schedule, lower_above, upper_below
 from ._explore import Explorer, default_trials, explore_chunk
 from .base import Strategy
-
 
 OBJECTIVES = ("score", "cost", "latency")
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..state import Cell, SearchState
 from .. import selection
+from ..state import Cell, SearchState
 from ..stats import bounds, look_schedule, lower_above, upper_below
 from .base import Strategy
 
