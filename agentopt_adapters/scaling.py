@@ -17,14 +17,14 @@ import json
 import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import ModelError
 
 __all__ = ["Scaling", "parse_scaling", "parse_shorthand", "vote", "normalize", "judge_prompt",
            "judge_choice"]
 
-Select = Union[str, Callable[[Sequence[Any]], int]]
+Select = str | Callable[[Sequence[Any]], int]
 MAX_SAMPLES = 64
 
 

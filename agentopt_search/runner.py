@@ -68,7 +68,7 @@ class CellRunner:
                  on_record: Callable[[SearchState], None] | None = None) -> None:
         self.evaluate = evaluate
         self.is_async = inspect.iscoroutinefunction(evaluate) or inspect.iscoroutinefunction(
-            getattr(evaluate, "__call__", None))
+            getattr(evaluate, "__call__", None))  # noqa: B004 - is the method async
         self.examples, self.recorder, self.state = examples, recorder, recorder.state
         self.max_concurrency = max_concurrency
         self.on_record = on_record
@@ -122,7 +122,7 @@ class CellRunner:
             await self.one(cell)
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # raised by the next round's workers, or by ``drain``
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the next round / ``drain``
             if self.failure is None:
                 self.failure = exc
         finally:
@@ -159,7 +159,7 @@ class CellRunner:
             outcome = _as_outcome(raw, where)
         except (asyncio.CancelledError, KeyboardInterrupt, BadOutcome):
             raise
-        except Exception as exc:  # the app failed on this example: record, keep searching
+        except Exception as exc:  # noqa: BLE001 - the app failed: record, keep searching
             outcome = Outcome.failed(f"{type(exc).__name__}: {exc}",
                                      latency_s=time.perf_counter() - start)
         try:
@@ -302,7 +302,7 @@ class _Scheduler:
                 self.queue.extend(cells)
                 self.low_water = max(self.runner.max_concurrency, len(cells) // 2)
                 self.cap = max(2 * self.runner.max_concurrency, len(cells))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - kept, and raised by the scheduler's loop
             self.failure = exc
         finally:
             self.refill = None

@@ -21,6 +21,7 @@ no wall clock: its latency is the provider's report or 0.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -167,10 +168,8 @@ def owned_lm(lm: Any, slot: str | None = None) -> Any:
 
     Only DSPy's cache is turned off; class, endpoint, key, headers and client are the user's."""
     new = lm.copy(cache=False) if hasattr(lm, "cache") else lm.copy()
-    try:
+    with contextlib.suppress(TypeError):  # an LM class whose layout forbids it: no wall clock
         new.__class__ = _timed_class(type(new))
-    except TypeError:  # an LM class whose layout forbids it: recorded without wall clock
-        pass
     if slot is not None:
         setattr(new, SLOT_ATTR, slot)
     return new

@@ -111,7 +111,7 @@ class SlotRecorder(BaseCallbackHandler):
             done = list(self._done)
             pending = list(self._pending.values())
         calls = [c for _, c in sorted(done, key=lambda item: item[0])]
-        for seq, slot, model, t0, group in sorted(pending, key=lambda item: item[0]):
+        for _seq, slot, model, t0, group in sorted(pending, key=lambda item: item[0]):
             calls.append(call_record(slot, model or "unknown", latency_s=time.perf_counter() - t0,
                                      error="call did not finish", finished=False,
                                      sample_group=group))

@@ -24,6 +24,7 @@ attributes the call in its own terms. The outermost route that assigns the slot 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -150,10 +151,10 @@ def push_route(route: Route) -> Any:
 
 
 def pop_route(token: Any) -> None:
-    try:
+    # ValueError: a stream abandoned mid-way and closed later from another context (garbage
+    # collection): the context the route was pushed in is gone with it, nothing to undo
+    with contextlib.suppress(ValueError):
         _ACTIVE.reset(token)
-    except ValueError:  # a stream abandoned mid-way and closed later from another context (garbage
-        pass  # collection): the context the route was pushed in is gone with it, nothing to undo
 
 
 def _config_value(config: RunnableConfig | None, key: str) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -90,7 +91,7 @@ class CellEvaluator:
             # ... except the app's own setup, which is what it is: the baseline fails, the search
             # goes on
             return Outcome.failed(redact(f"the app as it is: {type(exc).__name__}: {exc}"))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the app failed on this example: a failed outcome
             usage = getattr(exc, "agentopt_usage", None) or Usage()
             # usage=None: the call that failed may be in no record, so which slots called is
             # unknown (an empty table would say "no slot called" and lend this failure to other
@@ -153,11 +154,11 @@ class CellEvaluator:
         where = f"combination {_key(assignment)} on example #{item.index}"
         try:
             if inspect.iscoroutinefunction(self.metric) or inspect.iscoroutinefunction(
-                    getattr(self.metric, "__call__", None)):
+                    getattr(self.metric, "__call__", None)):  # noqa: B004 - is the method async
                 value = await self.metric(item.example, out)
             else:
                 value = await self._in_thread(functools.partial(self.metric, item.example, out))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing metric scores 0 and is reported
             return self._metric_failed(f"metric raised {type(exc).__name__}: {exc} for {where}",
                                        item)
         if isinstance(value, bool):
@@ -216,10 +217,8 @@ class CellEvaluator:
 
     def close(self) -> None:
         while self._bindings:
-            try:
+            with contextlib.suppress(Exception):  # releasing a binding is best effort
                 self._bindings.pop().__exit__(None, None, None)
-            except Exception:  # noqa: BLE001 - releasing a binding is best effort
-                pass
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

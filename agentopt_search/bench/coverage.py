@@ -34,8 +34,8 @@ class Case:
 def _paired(n: int, discordant: float, shift: float) -> Callable[[np.random.Generator], np.ndarray]:
     """Differences in {-1, 0, 1}: ``discordant`` of items disagree, mean exactly ``shift``."""
     def make(rng: np.random.Generator) -> np.ndarray:
-        k = int(round(discordant * n))
-        plus = int(round((k + shift * n) / 2))
+        k = round(discordant * n)
+        plus = round((k + shift * n) / 2)
         d = np.zeros(n)
         d[:plus] = 1.0
         d[plus:k] = -1.0

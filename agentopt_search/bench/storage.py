@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,21 +86,31 @@ def overhead(sizes: list[int], n_items: int, strategy: str, repeats: int) -> Non
             print(f"| {size} | {n_items} | {strategy} | {cells} | {mem:.2f} | {min(db_times):.2f} | {added:.3f} | {same} |")
 
 
+def _delayed(evaluate: Callable[[dict[str, str], int], Outcome], latency_s: float
+             ) -> Callable[[dict[str, str], int], Awaitable[Outcome]]:
+    """``evaluate`` as an async function that first sleeps ``latency_s``."""
+    import asyncio
+
+    async def slow(assignment: dict[str, str], example: int) -> Outcome:
+        await asyncio.sleep(latency_s)
+        return evaluate(assignment, example)
+    return slow
+
+
+def _line_count(path: str) -> int:
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
 def concurrency(size: int, n_items: int, latency_s: float, max_concurrency: int) -> None:
     """Speedup over the sum of the evaluations' latencies (async evaluate sleeping ``latency_s``),
     in memory and with SQLite: what storage costs a search whose calls take real time."""
-    import asyncio
-
     print("\n| storage | cells | latency s | max_concurrency | wall s | speedup (sum of latencies / wall) |")
     print("|---|---|---|---|---|---|")
     for storage in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             space, evaluate, examples = problem(size, n_items)
-
-            async def slow(assignment: dict[str, str], example: int) -> Outcome:
-                await asyncio.sleep(latency_s)
-                return evaluate(assignment, example)
-
+            slow = _delayed(evaluate, latency_s)
             start = time.perf_counter()
             result = search(space, slow, examples, strategy="brute_force", max_concurrency=max_concurrency,
                             progress=False, storage=None if storage is None else f"sqlite:///{tmp}/c.db")
@@ -146,14 +157,15 @@ def kill_and_resume_counts(tmp: str | Path, size: int, n_items: int, kill_after:
     url = f"sqlite:///{db}"
     code = _CHILD.format(path=sys.path, size=size, n_items=n_items, log=log, url=url)
     child = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ))
-    while not Path(log).exists() or sum(1 for _ in open(log)) < kill_after or _stored_count(db) == 0:
+    while not Path(log).exists() or _line_count(log) < kill_after or _stored_count(db) == 0:
         if child.poll() is not None:
             raise RuntimeError(f"the run ended before it could be killed (code {child.returncode})")
         time.sleep(0.01)
     child.send_signal(signal.SIGKILL)
     killed_at = time.time()
     child.wait()
-    evaluated = {(tuple(a), e): t for a, e, t in map(json.loads, open(log))}
+    with open(log) as f:
+        evaluated = {(tuple(a), e): t for a, e, t in map(json.loads, f)}
     stored = {(tuple(c.assignment.values()), c.example) for c in read_run(url).cells}
     space, evaluate, examples = problem(size, n_items)
     paid: list[Any] = []

@@ -34,7 +34,7 @@ class Strategy(ABC):
         if cls.__dict__.get("name"):  # a subclass that names itself (not one reusing its parent's name)
             _REGISTRY[cls.name] = cls
 
-    def start(self, state: SearchState) -> None:
+    def start(self, state: SearchState) -> None:  # noqa: B027 - an optional hook
         """Called once before the first ``propose`` (after resumed observations are loaded)."""
 
     @abstractmethod

@@ -90,7 +90,7 @@ def _combo(space: SearchSpace, obj: Any) -> int | None:
     elif isinstance(obj, (list, tuple)) and len(obj) == len(names):
         picked = {s: _match(v, space.slots[s]) for s, v in zip(names, obj)}
     elif isinstance(obj, str):
-        pairs = dict((a.strip().lower(), b) for a, b in re.findall(r"([\w.-]+)\s*(?:=|:|->)\s*([^,|;\n]+)", obj))
+        pairs = {a.strip().lower(): b for a, b in re.findall(r"([\w.-]+)\s*(?:=|:|->)\s*([^,|;\n]+)", obj)}
         picked = {s: _match(pairs.get(s.lower()), space.slots[s]) for s in names}
     else:
         return None
@@ -158,13 +158,13 @@ class LMProposal(Strategy):
         try:
             kwargs = {"temperature": 0, "drop_params": True, **self.completion_kwargs}
             resp = litellm.completion(model=self.model, messages=[{"role": "user", "content": prompt}], **kwargs)
-        except Exception as exc:  # a proposal strategy must not lose the run over one call
+        except Exception as exc:  # noqa: BLE001 - one failed call must not lose the run
             warnings.warn(f"lm_proposal: the call to {self.model} failed ({type(exc).__name__}: {exc})",
                           RuntimeWarning, stacklevel=4)
             return None, 0.0
         try:
             cost = float(litellm.completion_cost(completion_response=resp) or 0.0)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a cost litellm cannot compute counts as 0
             cost = 0.0
         return resp.choices[0].message.content, cost
 
