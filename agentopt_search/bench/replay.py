@@ -1,4 +1,5 @@
-"""Replay a recorded benchmark: per-item results of every combination, looked up instead of paid."""
+"""Replay a recorded benchmark: per-item results of every combination,
+looked up instead of paid."""
 
 from __future__ import annotations
 
@@ -77,8 +78,9 @@ def find_data_dir(explicit: str | None = None) -> Path:
     import os
 
     here = Path(__file__).resolve()
-    options = [explicit, os.environ.get("AGENTOPT_BENCH_DATA"), Path.cwd() / "../shared/bench-data",
-               here.parents[3] / "shared/bench-data", Path.cwd() / "shared/bench-data"]
+    options = [explicit, os.environ.get("AGENTOPT_BENCH_DATA"),
+               Path.cwd() / "../shared/bench-data", here.parents[3] / "shared/bench-data",
+               Path.cwd() / "shared/bench-data"]
     for opt in options:
         if opt and Path(opt).is_dir() and list(Path(opt).glob("*.csv")):
             return Path(opt).resolve()

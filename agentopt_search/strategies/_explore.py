@@ -25,13 +25,15 @@ Objectives = Callable[[SearchState, int, int], Sequence[float]]
 
 
 def default_trials(size: int) -> int:
-    """Combinations to try in a space of ``size``: all of a small space, ~4 sqrt(size) of a large one."""
+    """Combinations to try in a space of ``size``: all of a small space, ~4 sqrt(size)
+    of a large one."""
     return min(size, max(24, math.ceil(4 * math.sqrt(size))))
 
 
 def explore_chunk(n_items: int, chunk: int | None, first: int | None, growth: float) -> int:
-    """Items a proposal is first evaluated on: ``chunk``, else 20 or the grid's first look if larger.
-    (On the synthetic 4x6 space 20 items instead of 10 took the bayesian pick from ~4 pp regret to ~1.)"""
+    """Items a proposal is first evaluated on: ``chunk``, else 20 or the grid's first look if
+    larger. (On the synthetic 4x6 space 20 items instead of 10 took the bayesian pick from ~4 pp
+    regret to ~1.)"""
     from ..stats import look_schedule
 
     if chunk:
@@ -40,8 +42,8 @@ def explore_chunk(n_items: int, chunk: int | None, first: int | None, growth: fl
 
 
 class Explorer:
-    def __init__(self, state: SearchState, sampler: Any, directions: list[str], n_trials: int, batch: int,
-                 chunk: int, objectives: Objectives) -> None:
+    def __init__(self, state: SearchState, sampler: Any, directions: list[str], n_trials: int,
+                 batch: int, chunk: int, objectives: Objectives) -> None:
         self.n_trials = min(n_trials, state.space.size)
         self.batch = max(1, batch)
         self.chunk = chunk
@@ -76,9 +78,11 @@ class Explorer:
         vals = self.objectives(state, combo, self.chunk)
         self.values[combo] = vals
         if self.study is not None:
-            trial = self.optuna.trial.create_trial(params=state.space.assignment(combo), distributions=self.dists,
+            trial = self.optuna.trial.create_trial(params=state.space.assignment(combo),
+                                                   distributions=self.dists,
                                                    value=None if len(vals) > 1 else float(vals[0]),
-                                                   values=[float(v) for v in vals] if len(vals) > 1 else None)
+                                                   values=[float(v) for v in vals] if len(vals) > 1
+                                                   else None)
             self.study.add_trial(trial)
 
     def propose(self, state: SearchState) -> list[Cell]:
@@ -99,7 +103,8 @@ class Explorer:
         want = min(self.batch, self.n_trials - len(self.values))
         attempts = 0
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate/constant_liar
+            # Optuna's ExperimentalWarning for multivariate/constant_liar
+            warnings.simplefilter("ignore")
             while len(self.pending) < want and attempts < 10 * want:
                 attempts += 1
                 trial = self.study.ask(self.dists)

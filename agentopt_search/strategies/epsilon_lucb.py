@@ -28,13 +28,15 @@ from .base import Strategy
 class EpsilonLUCB(Strategy):
     name = "epsilon_lucb"
 
-    def __init__(self, first: int | None = None, growth: float = 1.2, challengers: int = 1) -> None:
+    def __init__(self, first: int | None = None, growth: float = 1.2,
+                 challengers: int = 1) -> None:
         self.first = first
         self.growth = growth
         self.challengers = max(1, challengers)
         self.leader: int | None = None
         self._done = False
-        self._tests: dict[tuple[int, int], tuple[int, bool, bool]] = {}  # (leader, c) -> (shared, below 0, within)
+        # (leader, c) -> (shared, below 0, within)
+        self._tests: dict[tuple[int, int], tuple[int, bool, bool]] = {}
 
     def start(self, state: SearchState) -> None:
         self.schedule = look_schedule(state.n_items, self.first, self.growth)
@@ -46,8 +48,9 @@ class EpsilonLUCB(Strategy):
 
     def _compare(self, state: SearchState, leader: int, alive: np.ndarray, shared: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(certified below the leader, certified within tolerance of it) for each alive combination;
-        pairs whose shared prefix did not grow since the last round are not recomputed."""
+        """(certified below the leader, certified within tolerance of it) for each alive
+        combination; pairs whose shared prefix did not grow since the last round are not
+        recomputed."""
         below = np.zeros(alive.size, dtype=bool)
         within = np.zeros(alive.size, dtype=bool)
         redo = []
@@ -123,7 +126,8 @@ class EpsilonLUCB(Strategy):
 
     @staticmethod
     def _leader(state: SearchState, alive: np.ndarray, means: np.ndarray, n: np.ndarray) -> int:
-        """Position in ``alive`` of the highest mean; ties: more items, then cheaper, then lower index."""
+        """Position in ``alive`` of the highest mean; ties: more items, then cheaper,
+        then lower index."""
         cost = np.nan_to_num(state.cost_per_item(alive), nan=np.inf)
         return int(np.lexsort((alive, cost, -n, -means))[0])
 

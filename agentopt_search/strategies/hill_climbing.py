@@ -32,10 +32,11 @@ from .base import Strategy
 class HillClimbing(Strategy):
     name = "hill_climbing"
 
-    def __init__(self, restarts: int = 3, width: int = 4, start_from: str = "cheap", first: int | None = None,
-                 growth: float = 1.2) -> None:
+    def __init__(self, restarts: int = 3, width: int = 4, start_from: str = "cheap",
+                 first: int | None = None, growth: float = 1.2) -> None:
         if start_from not in ("cheap", "random"):
-            raise ValueError(f"hill_climbing start_from must be 'cheap' or 'random', got {start_from!r}")
+            raise ValueError("hill_climbing start_from must be 'cheap' or 'random', got "
+                             f"{start_from!r}")
         self.restarts = restarts
         self.width = max(1, width)
         self.start_from = start_from
@@ -60,7 +61,8 @@ class HillClimbing(Strategy):
         self.current = combo
         self.visited.add(combo)
         self.rejected.pop(combo, None)
-        self.queue = [n for n in price_order(state, state.space.neighbours(combo)) if n not in self.visited]
+        self.queue = [n for n in price_order(state, state.space.neighbours(combo))
+                      if n not in self.visited]
         self.active = {}
 
     def _restart(self, state: SearchState) -> bool:
@@ -74,7 +76,8 @@ class HillClimbing(Strategy):
             return True
         fresh = np.flatnonzero(np.isnan(state.scores).all(axis=1))
         fresh = fresh[[c not in self.visited for c in fresh]] if fresh.size else fresh
-        pool = fresh if fresh.size else np.array([c for c in range(state.space.size) if c not in self.visited])
+        pool = fresh if fresh.size else np.array([c for c in range(state.space.size)
+                                                  if c not in self.visited])
         if pool.size == 0:
             return False
         self._begin(state, int(state.rng.choice(pool)))
@@ -129,7 +132,8 @@ class HillClimbing(Strategy):
         keep = set(optima)
         for c in range(state.space.size):
             if c not in keep:
-                state.eliminate(c, self.rejected.get(c, "not visited by the climbs"), kind="excluded")
+                state.eliminate(c, self.rejected.get(c, "not visited by the climbs"),
+                                kind="excluded")
         self.race = Race(state, optima, self.first, self.growth, label="local optima race: ")
         return self.race.propose(state)
 
