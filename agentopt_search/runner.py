@@ -152,7 +152,8 @@ class CellRunner:
         values = rec.values(cell[0])
         ex_index = int(rec.order[cell[1]])
         assignment = dict(zip(rec.slots, values))
-        where = f"combination {'|'.join(f'{k}={v}' for k, v in assignment.items())} on example #{ex_index}"
+        combination = "|".join(f"{k}={v}" for k, v in assignment.items())
+        where = f"combination {combination} on example #{ex_index}"
         start = time.perf_counter()
         try:
             raw = await self._call(assignment, self.examples[ex_index])

@@ -66,8 +66,8 @@ def mean_ci(scores: Sequence[float] | np.ndarray, confidence: float = 0.95,
         return (0.0, 1.0)
     m = float(x.mean())
     z = float(_sps.norm.isf((1 - confidence) / 2))
-    fpc = 1.0 if not population or population <= 1 else min(max((population - n)
-                                                                / (population - 1), 0.0), 1.0)
+    fpc = (1.0 if not population or population <= 1
+           else min(max((population - n) / (population - 1), 0.0), 1.0))
     if np.all((x == 0) | (x == 1)):
         z2 = z * z * fpc
         centre = (m + z2 / (2 * n)) / (1 + z2 / n)
@@ -199,7 +199,8 @@ class Sequences:
             ruled, kept = start.copy(), end.copy()
             for _ in range(_ROUNDS):
                 trial = ruled[:, None] + (kept - ruled)[:, None] * steps[None, :]
-                r = (spread.log_wealth(trial.ravel(), side, alpha) >= threshold).reshape(rows, _SPLITS)
+                r = (spread.log_wealth(trial.ravel(), side, alpha)
+                     >= threshold).reshape(rows, _SPLITS)
                 k = r.sum(axis=1)
                 at = np.arange(rows)
                 ruled = np.where(k > 0, trial[at, np.maximum(k - 1, 0)], ruled)

@@ -3,15 +3,17 @@ binding.
 
 * Every LM the program can reach is replaced in the copy by an uncached, timed copy of itself
   (``recording.owned_lm``: the user's class, endpoint, key, headers and client, cache off), so the
-  slots nobody assigned run exactly as the user's program does. The user's objects are never mutated.
-* Every predictor carries its slot name (``recording.SLOT_ATTR``); an assigned one gets its own LM.
+  slots nobody assigned run exactly as the user's program does. The user's objects are never
+  mutated.
+* Every predictor carries its slot name (``recording.SLOT_ATTR``); an assigned one gets its own
+  LM.
 * An LM attribute of a module is replaced by its own owned copy carrying its path as slot name
-  (or by the assigned LM), so direct calls ``self.untrusted_model(prompt)`` are attributed and routable.
+  (or by the assigned LM), so direct calls ``self.untrusted_model(prompt)`` are attributed and
+  routable.
 * ``dspy.BestOfN`` / ``dspy.Refine`` read one LM for their whole inner module (``get_lm()``), copy
-it
-  with a rollout id and set it on a deep copy of that module. Inside them every predictor's LM is a
-  ``SlotRouter``: one object (so ``get_lm()`` succeeds), which sends each call to the LM of the slot
-  that makes it, with the wrapper's rollout id and temperature.
+  it with a rollout id and set it on a deep copy of that module. Inside them every predictor's LM
+  is a ``SlotRouter``: one object (so ``get_lm()`` succeeds), which sends each call to the LM of
+  the slot that makes it, with the wrapper's rollout id and temperature.
 """
 
 from __future__ import annotations

@@ -227,7 +227,9 @@ class RunLog:
         wall = now - mark.start if mark is not None else 0.0
         cost = entry.get("cost")
         call = call_record(slot,
-                           str(entry.get("model") or (model_label(mark.lm) if mark else "(unknown)")), input_tokens=in_tok, output_tokens=out_tok,
+                           str(entry.get("model")
+                               or (model_label(mark.lm) if mark else "(unknown)")),
+                           input_tokens=in_tok, output_tokens=out_tok,
                            latency_s=wall if reported is None else reported,
                            reported_cost_usd=float(cost) if isinstance(cost, (int, float))
                            else None, sample_group=SAMPLE_GROUP.get())

@@ -181,7 +181,8 @@ class DSPyRunner(Runner):
         usage = log.usage()
         for call in usage:
             wanted = self.assignment.get(call.slot)  # type: ignore[arg-type]
-            if wanted is not None and call.model not in (wanted, self.judges.get(call.slot)) and call.error is None:
+            if (wanted is not None and call.model not in (wanted, self.judges.get(call.slot))
+                    and call.error is None):
                 self._warn_once(f"{call.slot}|{call.model}",
                                 f"slot {call.slot!r} was assigned {wanted} but called "
                                 f"{call.model}: its forward passes lm= to the predictor or sets "

@@ -286,7 +286,8 @@ class _Scaled:
         return self.route.build(ModelSpec(self.scaling.judge), slot=self.slot)
 
 
-def _sample_call(plan: _Plan, i: int, stop: list[str] | None) -> tuple[RunnableConfig, dict[str, Any]]:
+def _sample_call(plan: _Plan, i: int, stop: list[str] | None
+                 ) -> tuple[RunnableConfig, dict[str, Any]]:
     """Config and kwargs of sample ``i``: its own run,
     a seed of its own where the model takes one."""
     cfg: Any = {k: v for k, v in plan.config.items() if not (k == "run_id" and i)}
@@ -354,7 +355,8 @@ def _scaled_stream(plan: _Plan, model: BaseChatModel, input: Any,
     yield _as_chunk(_scaled_invoke(plan, model, input, stop))
 
 
-async def _scaled_astream(plan: _Plan, model: BaseChatModel, input: Any, stop: list[str] | None) -> AsyncIterator[Any]:
+async def _scaled_astream(plan: _Plan, model: BaseChatModel, input: Any,
+                          stop: list[str] | None) -> AsyncIterator[Any]:
     yield _as_chunk(await _scaled_ainvoke(plan, model, input, stop))
 
 
@@ -491,7 +493,8 @@ def _stream(self: BaseChatModel, input: Any, config: RunnableConfig | None = Non
     return _stream_with_parsed(out) if fill else out
 
 
-def _astream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
+def _astream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *,
+             stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
     out, fill = _call("astream", self, input, config, stop, kwargs)
     return _astream_with_parsed(out) if fill else out
 

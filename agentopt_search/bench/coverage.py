@@ -32,8 +32,8 @@ class Case:
     finite: bool = True  # False: i.i.d. draws from the population (sampling with replacement)
 
 
-def _paired(n: int, discordant: float, shift: float) -> Callable[[np.random.Generator],
-                                                                 np.ndarray]:
+def _paired(n: int, discordant: float,
+            shift: float) -> Callable[[np.random.Generator], np.ndarray]:
     """Differences in {-1, 0, 1}: ``discordant`` of items disagree, mean exactly ``shift``."""
     def make(rng: np.random.Generator) -> np.ndarray:
         k = round(discordant * n)
@@ -99,7 +99,8 @@ def false_certificate_rate(case: Case, alpha: float, sims: int, seed: int = 0,
     return hits / sims
 
 
-def coverage_table(alphas: tuple[float, ...] = (0.05, 0.005), sims: int = 20_000, seed: int = 0) -> tuple[str, float]:
+def coverage_table(alphas: tuple[float, ...] = (0.05, 0.005), sims: int = 20_000,
+                   seed: int = 0) -> tuple[str, float]:
     """The printed coverage table and the worst rate / alpha over every case and level."""
     head = f"{'case':<48} {'alpha':>8} {'false rate':>10} {'ratio':>6}"
     lines = [f"coverage check: false certificates over every look, {sims} orders per row "

@@ -75,8 +75,8 @@ def measure(strategy: str, space: str = "4x6", seed: int = 0, **options: Any) ->
     return {"strategy": strategy, "rounds": len(r), "median_s": float(np.median(r)),
             "max_s": float(r.max()), "think_s": float(r.sum() + timed.other), "total_s": total,
             "evaluations": result.n_evaluations,
-            "regret_pp": 100 * float(truth.max() - truth[pick]) if pick is not None
-            else float("nan")}
+            "regret_pp": (100 * float(truth.max() - truth[pick]) if pick is not None
+                          else float("nan"))}
 
 
 def format_rows(rows: list[dict[str, Any]], space: str) -> str:

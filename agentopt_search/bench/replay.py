@@ -68,7 +68,8 @@ def load_replay(path: str | Path) -> Replay:
     for r in rows:
         c = space.index({s: r[s] for s in slots})
         j = col[int(r["item"])]
-        scores[c, j], costs[c, j], lats[c, j] = float(r["score"]), float(r["cost_usd"]), float(r["latency_s"])
+        scores[c, j], costs[c, j], lats[c, j] = (float(r["score"]), float(r["cost_usd"]),
+                                                 float(r["latency_s"]))
     complete = ~np.isnan(scores).any(axis=0)
     return Replay(path.stem, space, scores[:, complete], costs[:, complete], lats[:, complete])
 

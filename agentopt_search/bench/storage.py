@@ -138,7 +138,8 @@ def slow(assignment, example):
     log.write(json.dumps([list(assignment.values()), example, time.time()]) + "\\n")
     time.sleep(0.002)
     return out
-search(space, slow, examples, strategy="brute_force", storage={url!r}, max_concurrency=4, progress=False)
+search(space, slow, examples, strategy="brute_force", storage={url!r}, max_concurrency=4,
+       progress=False)
 """
 
 
@@ -166,7 +167,8 @@ def kill_and_resume_counts(tmp: str | Path, size: int, n_items: int, kill_after:
     child = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ))
     while not Path(log).exists() or _line_count(log) < kill_after or _stored_count(db) == 0:
         if child.poll() is not None:
-            raise RuntimeError(f"the run ended before it could be killed (code {child.returncode})")
+            raise RuntimeError("the run ended before it could be killed "
+                               f"(code {child.returncode})")
         time.sleep(0.01)
     child.send_signal(signal.SIGKILL)
     killed_at = time.time()

@@ -55,11 +55,12 @@ def synthetic_replay(spec: str = "3x8", seed: int = 0, n_items: int = 200) -> Re
     rng = np.random.default_rng(seed)
     models = [f"m{j}" for j in range(n_models)]
     ability = np.linspace(-1, 1, n_models) + rng.normal(0, 0.25, n_models)
-    log_price = np.log(0.05) + (np.log(15) - np.log(0.05)) * (ability
-                                                              - ability.min()) / np.ptp(ability)
+    log_price = (np.log(0.05)
+                 + (np.log(15) - np.log(0.05)) * (ability - ability.min()) / np.ptp(ability))
     price_in = np.exp(log_price + rng.normal(0, 0.5, n_models)) / 1e6          # $ per input token
     price_out = 4 * price_in
-    overhead = 0.15 + 1.0 * (ability - ability.min()) / np.ptp(ability) + rng.uniform(0, 0.3, n_models)
+    overhead = (0.15 + 1.0 * (ability - ability.min()) / np.ptp(ability)
+                + rng.uniform(0, 0.3, n_models))
     speed = rng.uniform(40, 250, n_models)
     verbosity = rng.uniform(0.7, 1.5, n_models)
 
@@ -77,7 +78,8 @@ def synthetic_replay(spec: str = "3x8", seed: int = 0, n_items: int = 200) -> Re
         for _ in range(3):                               # a few strong pairwise interactions
             s, t = rng.choice(n_slots, 2, replace=False)
             j, k = rng.integers(n_models, size=2)
-            theta = theta + rng.choice([-1, 1]) * rng.uniform(0.4, 0.6) * ((coords[:, s] == j) & (coords[:, t] == k))
+            theta = theta + rng.choice([-1, 1]) * rng.uniform(0.4, 0.6) * ((coords[:, s] == j)
+                                                                           & (coords[:, t] == k))
 
     difficulty = rng.normal(0, 1, n_items)
     p = _sigmoid(1.3 * (theta[:, None] - difficulty[None, :]) + 0.3)

@@ -7,7 +7,7 @@ registered).
 Each decision, on each candidate's observed prefix of the shared item order:
 
 1. drop candidates that break a constraint (measured cost / latency; upper bound below
-``min_score``);
+   ``min_score``);
 2. eliminate candidates certified worse than one of the ``compare_top`` best means (paired lower
    bound of ``x_j - x_c`` above ``margin``) or than the highest one-sample lower bound (their upper
    bound below it minus ``margin``); ``margin`` = 0 for the score objective, ``tolerance`` for the
@@ -88,8 +88,9 @@ class Race:
         if getattr(self, "_alive_key", None) != key:
             status = state.status
             self._alive_key = key
-            self._alive = self.candidates[[status[c] == "alive" for c in self.candidates.tolist()]] \
-                if self.candidates.size else self.candidates
+            self._alive = (self.candidates[[status[c] == "alive"
+                                            for c in self.candidates.tolist()]]
+                           if self.candidates.size else self.candidates)
         return self._alive
 
     def propose(self, state: SearchState) -> list[Cell]:
@@ -108,8 +109,7 @@ class Race:
         certified = [c for c in self.certified if state.status[c] == "alive"]
         return selection.pick(state, self.alive(state), certified or None)
 
-    # -- one decision
-    # ------------------------------------------------------------------------------
+    # -- one decision --------------------------------------------------------------------------
     def decide(self, state: SearchState) -> bool:
         """Eliminate, check the certificate, plan the next items; True when the race is over."""
         self._drop_infeasible(state)
@@ -148,7 +148,8 @@ class Race:
         alive = view.alive
         # One-sample: an upper bound below the highest lower bound (minus the margin).
         strongest = int(alive[int(np.argmax(view.low))])
-        out = (view.up < view.low.max() - margin) & self._dominates(state, strongest, alive) & (alive != strongest)
+        out = ((view.up < view.low.max() - margin) & self._dominates(state, strongest, alive)
+               & (alive != strongest))
         self._drop(state, view, alive[out], strongest, margin)
         # Paired: against each of the best means, on the rows whose mean difference leaves room for
         # it.
@@ -163,9 +164,8 @@ class Race:
     def _drop(self, state: SearchState, view: _View, combos: np.ndarray, j: int,
               margin: float) -> None:
         for c in combos.tolist():
-            state.eliminate(int(c),
-                            f"{self.label}certified "
-                            f"{'more than the tolerance ' if margin else ''}below "
+            state.eliminate(int(c), f"{self.label}certified "
+                                    f"{'more than the tolerance ' if margin else ''}below "
                                     f"{state.space.key(j)} after {view.count_of(int(c))} items")
 
     def _dominates(self, state: SearchState, j: int, combos: np.ndarray) -> np.ndarray:
@@ -235,8 +235,8 @@ class Race:
             # keep going while it can still finish: switching pays other items again
             return self._pushing
         if likely.any():
-            self._pushing = int(view.alive[int(np.argmin(np.where(likely, view.costs * rest,
-                                                                  np.inf)))])
+            self._pushing = int(view.alive[int(np.argmin(
+                np.where(likely, view.costs * rest, np.inf)))])
         elif possible.any():
             order = np.lexsort((view.costs * rest, -view.counts, -hope))
             self._pushing = int(view.alive[order[possible[order]][0]])

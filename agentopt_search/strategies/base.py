@@ -46,8 +46,8 @@ class Strategy(ABC):
         """The winning combination under the objective and constraints (``selection.pick``) among
         the alive ones with evidence (every tried one if none is alive)."""
         n = state.n_observed()
-        candidates = [c for c in state.alive if n[c] > 0] or [c for c in range(state.space.size)
-                                                              if n[c] > 0]
+        candidates = ([c for c in state.alive if n[c] > 0]
+                      or [c for c in range(state.space.size) if n[c] > 0])
         return selection.pick(state, candidates)
 
     def describe(self) -> str:

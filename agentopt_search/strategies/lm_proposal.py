@@ -168,9 +168,8 @@ class LMProposal(Strategy):
             resp = litellm.completion(model=self.model,
                                       messages=[{"role": "user", "content": prompt}], **kwargs)
         except Exception as exc:  # noqa: BLE001 - one failed call must not lose the run
-            warnings.warn(f"lm_proposal: the call to {self.model} failed ({type(exc).__name__}: "
-                          f"{exc})",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(f"lm_proposal: the call to {self.model} failed "
+                          f"({type(exc).__name__}: {exc})", RuntimeWarning, stacklevel=4)
             return None, 0.0
         try:
             cost = float(litellm.completion_cost(completion_response=resp) or 0.0)
@@ -196,8 +195,7 @@ class LMProposal(Strategy):
             snippet = (self.answer or "")[:80].replace("\n", " ")
             warnings.warn(f"lm_proposal: no combination could be read from {self.model}'s answer "
                           f"({snippet!r}); falling back to the {k} cheapest combinations by "
-                          "listed price",
-                          RuntimeWarning, stacklevel=3)
+                          "listed price", RuntimeWarning, stacklevel=3)
             self.source = "cheapest-first fallback"
             proposed = cheapest_first(space, prices)[:k]
         chosen = set(proposed)

@@ -9,8 +9,9 @@
    ``upper(x_c - x_d) <= epsilon`` (score, paired), ``upper(cost_d - cost_c) <= 0`` and
    ``upper(lat_d - lat_c) <= 0`` (paired, on costs and latencies scaled by their largest observed
    value), and one of them strictly (score ``lower(x_d - x_c) > 0`` or a cost / latency upper
-   bound below 0). Cost or latency that is the same everywhere (e.g. unpriced) is ignored. It stops when every surviving pair is settled: each side is better on some
-   objective with confidence, so no further item can eliminate either.
+   bound below 0). Cost or latency that is the same everywhere (e.g. unpriced) is ignored. It
+   stops when every surviving pair is settled: each side is better on some objective with
+   confidence, so no further item can eliminate either.
 
 ``SearchResult.pareto()`` then lists the survivors that are not dominated on their (common-item)
 means, each with its score interval; the combinations eliminated as dominated are left out.
@@ -60,7 +61,8 @@ class Pareto(Strategy):
                  population_size: int | None = None, batch: int | None = None,
                  chunk: int | None = None, first: int | None = None, growth: float = 1.2) -> None:
         objectives = (objectives,) if isinstance(objectives, str) else tuple(objectives)
-        if "score" not in objectives or not set(objectives) <= set(OBJECTIVES) or len(set(objectives)) < 2:
+        if ("score" not in objectives or not set(objectives) <= set(OBJECTIVES)
+                or len(set(objectives)) < 2):
             raise ValueError("pareto objectives must include 'score' and one or both of 'cost', "
                              f"'latency'; got {objectives!r}")
         self.objectives = [o for o in OBJECTIVES if o in objectives]

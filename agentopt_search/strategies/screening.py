@@ -8,11 +8,10 @@ directly hurts whatever solver follows). Screening uses that:
 1. every combination runs on the first ``first`` examples (the same ones: paired);
 2. a ridge fit of slot main effects + pairwise slot interactions predicts each combination's score
    from the whole screen; each combination's estimate shrinks its own mean towards that prediction
-   (empirical Bayes: the less it was evaluated, the more it borrows from the combinations that share
-   its models);
+   (empirical Bayes: the less it was evaluated, the more it borrows from the combinations that
+   share its models);
 3. the top ``1 / keep`` fraction (a third) by shrunken estimate survives and doubles its examples;
-repeat until
-   at most ``finalists`` remain (default ``max(16, 2/3 sqrt(size))``);
+   repeat until at most ``finalists`` remain (default ``max(16, 2/3 sqrt(size))``);
 4. the finalists race (``_race.Race``, as ``arm_elimination``) on the remaining examples, with the
    stated confidence among them and the tolerance stop.
 

@@ -86,11 +86,11 @@ class ThresholdSE(Strategy):
             for c, is_above, lo, hi in zip(combos[settled].tolist(), above[settled], lower, upper):
                 if is_above:
                     self.above[c] = float(lo)
-                    state.reasons[c] = f"above min_score {tau:g} (lower bound {lo:.3f} after {n} items)"
+                    state.reasons[c] = (f"above min_score {tau:g} (lower bound {lo:.3f} "
+                                        f"after {n} items)")
                 else:
-                    state.eliminate(c,
-                                    f"below min_score {tau:g} (upper bound {hi:.3f} after {n} "
-                                    "items)", kind="infeasible")
+                    state.eliminate(c, f"below min_score {tau:g} (upper bound {hi:.3f} "
+                                       f"after {n} items)", kind="infeasible")
         if not self._undecided(state):
             return True
         if self.classify_all or not self.above:

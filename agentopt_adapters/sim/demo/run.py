@@ -2,7 +2,8 @@
 
 ```python
 from agentopt_adapters.sim.demo.run import run_demo
-summary = run_demo(dspy=False, out_dir="demo-out")   # prints the summary, writes pareto.html + agentopt.json
+# prints the summary, writes pareto.html + agentopt.json
+summary = run_demo(dspy=False, out_dir="demo-out")
 ```
 Everything runs offline, in-process (litellm provider ``sim/<name>``).
 """
@@ -52,8 +53,8 @@ def _dataset(task: Any, n: int, dspy: bool) -> list[Any]:
         return [dict(it) for it in items]  # the graph reads "question"; the metric reads "answer"
     import dspy as _dspy
 
-    return [_dspy.Example(question=it["question"], answer=it["answer"], id=it["id"]).with_inputs("question")
-            for it in items]
+    return [_dspy.Example(question=it["question"], answer=it["answer"], id=it["id"])
+            .with_inputs("question") for it in items]
 
 
 def _row(s: Any) -> dict[str, Any] | None:
