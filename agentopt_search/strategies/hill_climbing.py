@@ -117,15 +117,18 @@ class HillClimbing(Strategy):
             up = (-1.0, 1.0)
             if lower_above(d, 0.0, self.alpha_each, state.n_items, up)[0]:
                 better.append(n)
-            elif upper_below(d, state.tolerance, self.alpha_each, state.n_items, up)[0] or k + 1 >= len(self.schedule):
-                self.rejected[n] = f"not better than {state.space.key(cur)} by more than the tolerance (paired, {size} items)"
+            elif (upper_below(d, state.tolerance, self.alpha_each, state.n_items, up)[0]
+                  or k + 1 >= len(self.schedule)):
+                self.rejected[n] = (f"not better than {state.space.key(cur)} by more than the "
+                                    f"tolerance (paired, {size} items)")
                 del self.active[n]
             else:
                 self.active[n] = k + 1
         if better:
             order = {c: i for i, c in enumerate(self.active)}  # insertion = price order
-            self.rejected[cur] = f"a neighbour is better: {state.space.key(min(better, key=order.get))}"
-            self._begin(state, min(better, key=order.get))
+            first = min(better, key=order.__getitem__)
+            self.rejected[cur] = f"a neighbour is better: {state.space.key(first)}"
+            self._begin(state, first)
 
     def _finish(self, state: SearchState) -> list[Cell]:
         optima = self.optima or ([self.current] if self.current is not None else [])
@@ -148,4 +151,5 @@ class HillClimbing(Strategy):
         return picked if picked is not None else super().pick(state)
 
     def describe(self) -> str:
-        return f"{self.name} ({self.climbs} climbs, {len(self.optima)} local optima, {len(self.visited)} visited)"
+        return (f"{self.name} ({self.climbs} climbs, {len(self.optima)} local optima, "
+                f"{len(self.visited)} visited)")
