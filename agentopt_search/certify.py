@@ -5,9 +5,9 @@ Two kinds of anytime-valid bound (``stats.py``) certify statements about populat
 * **paired**, on per-item differences ``x_j - x_c`` over the items both saw (item difficulty
   cancels): "``j`` beats ``c`` by more than ``margin``", "``c`` is at most ``tol`` above ``h``";
 * **one-sample**, each combination on its own items: "``c``'s upper bound is below ``j``'s lower
-  bound" (minus a margin). Near the score ceiling or floor this is far tighter than a paired bound:
-  a leader whose own lower bound passes ``1 - tol`` is within ``tol`` of every combination, whatever
-  they score, and a leader may be evaluated further than its challengers.
+  bound" (minus a margin). Near the score ceiling or floor this is far tighter than a paired
+  bound: a leader whose own lower bound passes ``1 - tol`` is within ``tol`` of every combination,
+  whatever they score, and a leader may be evaluated further than its challengers.
 
 Union bound (``levels``). Let ``b`` be a best combination (fixed, unknown). A search with the score
 objective errs only if ``b`` is certified worse than some ``c``, or some ``h`` is certified within
@@ -75,9 +75,10 @@ class Certifier:
     def _rows(self, combos: np.ndarray) -> np.ndarray:
         """Scores of ``combos``, NaN after the items each may use."""
         rows = self.state.scores[combos]
-        return np.where(np.arange(rows.shape[-1]) < np.atleast_1d(self.limit[combos])[:, None], rows, np.nan) \
-            if rows.ndim == 2 else np.where(np.arange(rows.size) < self.limit[combos], rows,
-                                            np.nan)
+        if rows.ndim == 2:
+            return np.where(np.arange(rows.shape[-1]) < np.atleast_1d(self.limit[combos])[:, None],
+                            rows, np.nan)
+        return np.where(np.arange(rows.size) < self.limit[combos], rows, np.nan)
 
     # -- one-sample ----------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -132,8 +133,8 @@ class Certifier:
         return self._latency[np.asarray(combos, dtype=int)]
 
     def bounds(self, combos: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One-sample (lower, upper) bounds of each combination's score ([0,
-        1] without one-sample bounds)."""
+        """One-sample (lower, upper) bounds of each combination's score
+        ([0, 1] without one-sample bounds)."""
         combos = np.asarray(combos, dtype=int)
         if self.one_alpha is None:
             return np.zeros(combos.size), np.ones(combos.size)
@@ -161,7 +162,7 @@ class Certifier:
             self._prepared = (key, stats.Sequences(self._rows(combos), self.state.n_items))
         return self._prepared[1]
 
-    # -- paired ----------------------------------------------------------------------------------
+    # -- paired --------------------------------------------------------------------------------
     def _paired(self, fixed: int, others: np.ndarray, m: float, above: bool,
                 fixed_first: bool) -> np.ndarray:
         """Paired test against ``m`` of ``x_fixed - x_c`` (``fixed_first``) or ``x_c - x_fixed``
@@ -173,9 +174,8 @@ class Certifier:
         self._refresh()
         common = np.minimum(self._count[others], self._count[fixed])
         key = (int(fixed), float(m), above, fixed_first)
-        tested, answer = self._pairs.setdefault(key,
-                                                (np.full(self.state.space.size, -1),
-                                                 np.zeros(self.state.space.size, bool)))
+        size = self.state.space.size
+        tested, answer = self._pairs.setdefault(key, (np.full(size, -1), np.zeros(size, bool)))
         redo = np.unique(others[tested[others] != common])
         if redo.size:
             diffs = self._rows(np.array([fixed]))[0] - self._rows(redo)
@@ -185,7 +185,8 @@ class Certifier:
             plausible = stats.could_pass(diffs, m, above, self.state.n_items)
             if plausible.any():
                 seq = stats.Sequences(diffs[plausible], self.state.n_items, (-1.0, 1.0))
-                got[plausible] = seq.lower_above(m, self.pair_alpha) if above else seq.upper_below(m, self.pair_alpha)
+                got[plausible] = (seq.lower_above(m, self.pair_alpha) if above
+                                  else seq.upper_below(m, self.pair_alpha))
             answer[redo] = got
             tested[redo] = np.minimum(self._count[redo], self._count[fixed])
         return answer[others].copy()
@@ -202,8 +203,7 @@ class Certifier:
         combos = np.asarray(combos, dtype=int)
         return self._paired(h, combos, tol, above=False, fixed_first=False) | (combos == h)
 
-    # -- both
-    # --------------------------------------------------------------------------------------
+    # -- both ----------------------------------------------------------------------------------
     def covered(self, combos: Sequence[int] | np.ndarray, h: int, tol: float) -> np.ndarray:
         """True where ``c`` is certified at most ``tol`` above ``h`` (paired, or ``c``'s one-sample
         upper bound at most ``h``'s lower bound + ``tol``)."""
@@ -235,18 +235,11 @@ def cheapest_within(state: SearchState, tolerances: Sequence[float]) -> dict[flo
     if pair is None and one is None:
         pair, one = levels(state.alpha, state.space.size)
     cert = Certifier(state, pair, one)
-    n = state.n_observed()
-    errors = np.bincount([c for c, _ in state.errors], minlength=state.space.size)
-    tried = [c for c in range(state.space.size)
-             # evaluated, not failed everywhere
-             if n[c] > errors[c] and state.kinds.get(c) != "infeasible"]
-    rivals = [c for c in tried if state.status[c] == "alive" or state.kinds.get(c) == "dearer"]
+    tried, rivals = _tried_and_rivals(state)
     out: dict[float, int | None] = dict.fromkeys(tolerances)
     if not rivals:
         return out
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cost = np.nansum(state.costs[tried], axis=1) / (~np.isnan(state.costs[tried])).sum(axis=1)
-    order = [tried[i] for i in np.lexsort((np.array(tried), np.nan_to_num(cost, nan=np.inf)))]
+    order = _by_cost(state, tried)
     start = 0
     for t in sorted(tolerances, reverse=True):
         # a wider tolerance certifies a prefix of the cost order
@@ -257,3 +250,22 @@ def cheapest_within(state: SearchState, tolerances: Sequence[float]) -> dict[flo
         else:
             start = len(order)
     return out
+
+
+def _tried_and_rivals(state: SearchState) -> tuple[list[int], list[int]]:
+    """The tried combinations (evaluated, not failed everywhere, not infeasible) and, among them,
+    the rivals: those the search could not rule out as the best (alive, or left aside only for
+    being dearer)."""
+    n = state.n_observed()
+    errors = np.bincount([c for c, _ in state.errors], minlength=state.space.size)
+    tried = [c for c in range(state.space.size)
+             if n[c] > errors[c] and state.kinds.get(c) != "infeasible"]
+    rivals = [c for c in tried if state.status[c] == "alive" or state.kinds.get(c) == "dearer"]
+    return tried, rivals
+
+
+def _by_cost(state: SearchState, tried: list[int]) -> list[int]:
+    """``tried`` cheapest first by measured cost per example (unpriced last, then by index)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cost = np.nansum(state.costs[tried], axis=1) / (~np.isnan(state.costs[tried])).sum(axis=1)
+    return [tried[i] for i in np.lexsort((np.array(tried), np.nan_to_num(cost, nan=np.inf)))]

@@ -53,11 +53,12 @@ def check_objective(objective: Any) -> str | dict[str, float]:
         weights = {k: objective.get(k, 0.0) for k in OBJECTIVE_KEYS}
         if not all(_real(v) for v in weights.values()):
             raise ValueError(f"objective weights must be finite numbers, got {dict(objective)!r}")
-        if weights["score"] < 0 or weights["cost"] > 0 or weights["latency"] > 0 or not any(weights.values()):
+        if (weights["score"] < 0 or weights["cost"] > 0 or weights["latency"] > 0
+                or not any(weights.values())):
             raise ValueError("objective weights: 'score' must be >= 0 and 'cost', 'latency' <= 0 "
                              "(higher score, lower cost and latency are better), not all 0; got "
-                             f"{dict(objective)!r}, e.g. {{'score': 1, 'cost': -100, 'latency': "
-                             f"-0.01}}")
+                             f"{dict(objective)!r}, "
+                             "e.g. {'score': 1, 'cost': -100, 'latency': -0.01}")
         return {k: float(v) for k, v in weights.items()}
     raise ValueError(f"objective must be 'score', 'cost' or a dict of weights like "
                      f"{{'score': 1, 'cost': -100, 'latency': -0.01}}, got {objective!r}")
@@ -113,7 +114,8 @@ def weighted(state: SearchState, combos: Sequence[int] | np.ndarray,
     combos = np.asarray(combos, dtype=int)
     cost = np.nan_to_num(_mean(state.costs[combos]), nan=0.0)
     latency = np.nan_to_num(_mean(state.latencies[combos]), nan=0.0)
-    return w.get("score", 0.0) * scores + w.get("cost", 0.0) * cost + w.get("latency", 0.0) * latency
+    return (w.get("score", 0.0) * scores + w.get("cost", 0.0) * cost
+            + w.get("latency", 0.0) * latency)
 
 
 def _common_means(state: SearchState, combos: np.ndarray) -> np.ndarray:
@@ -122,6 +124,38 @@ def _common_means(state: SearchState, combos: np.ndarray) -> np.ndarray:
     rows = state.scores[combos]
     common = (~np.isnan(rows)).all(axis=0)
     return rows[:, common].mean(axis=1) if common.any() else _mean(rows)
+
+
+def _failed_everywhere(state: SearchState, c: int) -> bool:
+    """Whether every item ``c`` was scored on is an error."""
+    return all((c, int(p)) in state.errors for p in np.flatnonzero(~np.isnan(state.scores[c])))
+
+
+def _usable(state: SearchState, pool: np.ndarray) -> np.ndarray:
+    """``pool`` without the combinations that have no evidence, failed on every item they ran or
+    break a constraint."""
+    if not pool.size:
+        return pool
+    n = state.n_observed(pool)
+    failed = np.array([_failed_everywhere(state, int(c)) for c in pool], dtype=np.bool_)
+    return pool[(n > 0) & ~failed & feasible(state, pool)]
+
+
+def _best(state: SearchState, kind: str, pool: np.ndarray, uncertified: bool) -> int:
+    """The best of ``pool`` (all usable) for the objective ``kind``. ``uncertified`` (no certified
+    set given): the cost objective first keeps the means within tolerance of the best mean."""
+    means = _common_means(state, pool)
+    cost = np.nan_to_num(_mean(state.costs[pool]), nan=np.inf)
+    if kind == "cost":
+        if uncertified:
+            keep = means >= means.max() - state.epsilon - 1e-12
+            pool, means, cost = pool[keep], means[keep], cost[keep]
+        order = np.lexsort((pool, -means, cost))
+    elif kind == "weights":
+        order = np.lexsort((pool, cost, -weighted(state, pool, means)))
+    else:
+        order = np.lexsort((pool, cost, -means))
+    return int(pool[order[0]])
 
 
 def pick(state: SearchState, candidates: Sequence[int] | np.ndarray,
@@ -136,25 +170,10 @@ def pick(state: SearchState, candidates: Sequence[int] | np.ndarray,
         certified = None  # certificates are on score alone; weights rank every candidate
     pool = np.asarray(certified if certified is not None and len(certified) else candidates,
                       dtype=int)
-    n = state.n_observed(pool) if pool.size else np.zeros(0)
-    failed = np.array([all((c, p) in state.errors
-                           for p in np.flatnonzero(~np.isnan(state.scores[c])))
-                       for c in pool], dtype=bool)
-    pool = pool[(n > 0) & ~failed & feasible(state, pool)] if pool.size else pool
+    pool = _usable(state, pool)
     if pool.size == 0:
         return None
-    means = _common_means(state, pool)
-    cost = np.nan_to_num(_mean(state.costs[pool]), nan=np.inf)
-    if kind == "cost":
-        if certified is None or not len(certified):
-            keep = means >= means.max() - state.epsilon - 1e-12
-            pool, means, cost = pool[keep], means[keep], cost[keep]
-        order = np.lexsort((pool, -means, cost))
-    elif kind == "weights":
-        order = np.lexsort((pool, cost, -weighted(state, pool, means)))
-    else:
-        order = np.lexsort((pool, cost, -means))
-    best = int(pool[order[0]])
+    best = _best(state, kind, pool, certified is None or not len(certified))
     if state.min_score is not None and _mean(state.scores[[best]])[0] < state.min_score:
         return None
     return best

@@ -1,7 +1,7 @@
 """Replay benchmark: strategies through the public ``search()`` on recorded and synthetic spaces.
 
-``python -m agentopt_search.bench [--seeds 50] [--tolerances 0.01,0.025,0.05] [--strategies
-auto,auto:cost]``
+``python -m agentopt_search.bench [--seeds 50] [--tolerances 0.01,0.025,0.05]
+[--strategies auto,auto:cost]``
 
 For each space, seed (= item order) and tolerance, each strategy searches with ``evaluate``
 looking cells up and charging their recorded cost (``name:cost`` runs it with
@@ -110,7 +110,11 @@ def get_replay(source: str, seed: int = 0) -> Replay:
     return _REPLAYS[key]
 
 
-def _job(args: tuple[str, str, int, tuple[float, ...], dict[str, Any]]) -> list[RunRecord]:
+#: One worker's job: (CSV path or synthetic space, strategy, seed, tolerances, search options).
+_Job = tuple[str, str, int, tuple[float, ...], dict[str, Any]]
+
+
+def _job(args: _Job) -> list[RunRecord]:
     source, strategy, seed, tolerances, options = args
     return run_one(get_replay(source, seed), strategy, seed, tolerances, **options)
 
@@ -132,9 +136,10 @@ def summarise(records: list[RunRecord]) -> list[dict[str, Any]]:
             "p_within": float(within.mean()), "p_cheap": float((within & priced).mean()),
             "regret_pp": float(100 * regret.mean()),
             "pct_brute": float(100 * np.mean([r.spent / r.brute for r in rs])),
-            "vs_z2": mine / spent[(bench, BASELINE, tol)] if (bench, BASELINE, tol) in spent
-            else float("nan"), "vs_published": mine / spent[(bench, PUBLISHED, tol)]
-            if (bench, PUBLISHED, tol) in spent else float("nan"),
+            "vs_z2": (mine / spent[(bench, BASELINE, tol)] if (bench, BASELINE, tol) in spent
+                      else float("nan")),
+            "vs_published": (mine / spent[(bench, PUBLISHED, tol)]
+                             if (bench, PUBLISHED, tol) in spent else float("nan")),
             "sec": float(np.mean([r.seconds for r in rs])),
         })
     return sorted(rows, key=lambda r: (r["tolerance"], r["bench"]))
@@ -165,9 +170,7 @@ def format_means(rows: list[dict[str, Any]]) -> str:
 
 
 def _jobs(benches: list[str], strategies: list[str], seeds: int, tolerances: tuple[float, ...],
-          data: Path | None, options: dict[str, Any]) -> list[tuple[str, str, int,
-                                                                    tuple[float, ...],
-                                                                    dict[str, Any]]]:
+          data: Path | None, options: dict[str, Any]) -> list[_Job]:
     jobs = []
     for bench in benches:
         synthetic = bench.startswith(SYNTH_PREFIX)
@@ -185,7 +188,7 @@ def _jobs(benches: list[str], strategies: list[str], seeds: int, tolerances: tup
     return jobs
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agentopt_search.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="folder with the benchmark CSVs (default: ../shared/bench-data)")
@@ -202,11 +205,28 @@ def main(argv: list[str] | None = None) -> int:
                    help="bar for threshold_se (default: the 90th percentile of the true means)")
     p.add_argument("--coverage-sims", type=int, default=50_000,
                    help="orders per coverage case (0: skip)")
-    args = p.parse_args(argv)
-    benches = [b for b in args.benchmarks.split(",") if b]
-    data = find_data_dir(args.data) if any(not b.startswith(SYNTH_PREFIX)
-                                           for b in benches) else None
-    strategies = [s for s in args.strategies.split(",") if s]
+    return p
+
+
+def _names(text: str) -> list[str]:
+    """The non-empty names of a comma-separated list."""
+    return [name for name in text.split(",") if name]
+
+
+def _records(jobs: list[_Job], workers: int) -> list[RunRecord]:
+    """Every job's records, in job order (``workers`` > 1: in a process pool)."""
+    if workers > 1:
+        with mp.Pool(workers) as pool:
+            return [r for rs in pool.map(_job, jobs, chunksize=2) for r in rs]
+    return [r for j in jobs for r in _job(j)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    benches = _names(args.benchmarks)
+    recorded = any(not b.startswith(SYNTH_PREFIX) for b in benches)
+    data = find_data_dir(args.data) if recorded else None
+    strategies = _names(args.strategies)
     strategies += [r for r in RULES if r not in strategies]
     tolerances = tuple(float(t) for t in args.tolerances.split(",") if t)
     options: dict[str, Any] = {"confidence": args.confidence}
@@ -214,11 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         options["min_score"] = args.min_score
     jobs = _jobs(benches, strategies, args.seeds, tolerances, data, options)
     t0 = time.perf_counter()
-    if args.workers > 1:
-        with mp.Pool(args.workers) as pool:
-            records = [r for rs in pool.map(_job, jobs, chunksize=2) for r in rs]
-    else:
-        records = [r for j in jobs for r in _job(j)]
+    records = _records(jobs, args.workers)
     rows = summarise(records)
     print(f"replay benchmark: {args.seeds} item orders, confidence {args.confidence}, tolerances "
           f"{', '.join(map(str, tolerances))}, data {data or 'synthetic'}  "
