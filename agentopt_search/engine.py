@@ -147,7 +147,7 @@ class _Run:
                 self.store.finish()
             finally:
                 if owned and hasattr(self.store, "close"):
-                    self.store.close()  # type: ignore[attr-defined]
+                    self.store.close()
         except Exception:
             if not quiet:
                 raise

@@ -13,15 +13,19 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..state import Cell, SearchState
 
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
 __all__ = ["Explorer", "default_trials", "explore_chunk"]
 
 Objectives = Callable[[SearchState, int, int], Sequence[float]]
+Direction = Literal["minimize", "maximize"]
 
 
 def default_trials(size: int) -> int:
@@ -42,8 +46,8 @@ def explore_chunk(n_items: int, chunk: int | None, first: int | None, growth: fl
 
 
 class Explorer:
-    def __init__(self, state: SearchState, sampler: Any, directions: list[str], n_trials: int,
-                 batch: int, chunk: int, objectives: Objectives) -> None:
+    def __init__(self, state: SearchState, sampler: Any, directions: Sequence[Direction],
+                 n_trials: int, batch: int, chunk: int, objectives: Objectives) -> None:
         self.n_trials = min(n_trials, state.space.size)
         self.batch = max(1, batch)
         self.chunk = chunk
@@ -59,8 +63,9 @@ class Explorer:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
-        self.dists = {slot: optuna.distributions.CategoricalDistribution(list(cands))
-                      for slot, cands in state.space.slots.items()}
+        self.dists: dict[str, BaseDistribution] = {
+            slot: optuna.distributions.CategoricalDistribution(list(cands))
+            for slot, cands in state.space.slots.items()}
         self.study = optuna.create_study(directions=directions, sampler=sampler)
         # Resumed runs: combinations already seen on the chunk are told up front, for free.
         seen = np.flatnonzero(~np.isnan(state.scores[:, :chunk]).any(axis=1))

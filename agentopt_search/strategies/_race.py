@@ -56,7 +56,7 @@ def ranked(state: SearchState, combos: Sequence[int] | np.ndarray,
     return combos[np.lexsort((combos, cost, -np.nan_to_num(means, nan=-np.inf)))]
 
 
-def price_order(state: SearchState, combos: Sequence[int]) -> list[int]:
+def price_order(state: SearchState, combos: Sequence[int] | np.ndarray) -> list[int]:
     """``combos`` cheapest first by estimated cost per item; unknown cost last,
     in candidate order."""
     combos = np.asarray(combos, dtype=int)

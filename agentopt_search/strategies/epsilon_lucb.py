@@ -64,8 +64,9 @@ class EpsilonLUCB(Strategy):
             idx = np.array(redo)
             d = state.scores[alive[idx]] - state.scores[leader]
             alpha, N = state.pair_alpha, state.n_items
-            b = upper_below(d, 0.0, alpha, N, (-1.0, 1.0))  # type: ignore[arg-type]
-            w = b | upper_below(d, state.tolerance, alpha, N, (-1.0, 1.0))  # type: ignore[arg-type]
+            assert alpha is not None  # set in start()
+            b = upper_below(d, 0.0, alpha, N, (-1.0, 1.0))
+            w = b | upper_below(d, state.tolerance, alpha, N, (-1.0, 1.0))
             below[idx], within[idx] = b, w
             for i, bi, wi in zip(idx.tolist(), b.tolist(), w.tolist()):
                 self._tests[(leader, int(alive[i]))] = (int(shared[i]), bi, wi)
@@ -117,7 +118,8 @@ class EpsilonLUCB(Strategy):
         dz = np.where(mask, np.nan_to_num(d), 0.0)
         mean = dz.sum(axis=1) / n
         var = ((dz - mean[:, None]) ** 2 * mask).sum(axis=1) / n
-        optimism = mean + np.sqrt((var + 1.0 / n) * 2 * math.log(1 / state.pair_alpha) / n)  # type: ignore[arg-type]
+        assert state.pair_alpha is not None  # set in start()
+        optimism = mean + np.sqrt((var + 1.0 / n) * 2 * math.log(1 / state.pair_alpha) / n)
         cells: list[Cell] = []
         for i in open_[np.argsort(-optimism, kind="stable")][: self.challengers]:
             target = next_look(self.schedule, int(shared[i]))

@@ -38,7 +38,7 @@ import numpy as np
 from .. import selection
 from ..state import Cell, SearchState
 from ..stats import could_pass, look_schedule, lower_above, upper_below
-from ._explore import Explorer, default_trials, explore_chunk
+from ._explore import Direction, Explorer, default_trials, explore_chunk
 from .base import Strategy
 
 OBJECTIVES = ("score", "cost", "latency")
@@ -94,8 +94,9 @@ class Pareto(Strategy):
             values = chunk_objectives(state, combo, chunk)
             return [values[i] for i in keep]
 
-        self.explorer = Explorer(state, sampler, ["maximize"] + ["minimize"] * (len(keep) - 1),
-                                 n_trials, self.batch or pop,
+        directions: list[Direction] = ["maximize"]  # score, then cost and / or latency
+        directions += ["minimize"] * (len(keep) - 1)
+        self.explorer = Explorer(state, sampler, directions, n_trials, self.batch or pop,
                                  explore_chunk(state.n_items, self.chunk, self.first, self.growth),
                                  objectives)
 

@@ -45,12 +45,14 @@ class Screening(Strategy):
         self.growth = growth
         self.compare_top = compare_top
         self._screen_n = 0
+        self._finalists = 0  # ``finalists``, or its default for the space (set in ``start``)
         self.race: Race | None = None
 
     # -- screening -------------------------------------------------------------------------
     def start(self, state: SearchState) -> None:
         if self.finalists is None:
             self.finalists = max(16, math.ceil(2 * math.sqrt(state.space.size) / 3))
+        self._finalists = self.finalists
         self._screen_n = min(state.n_items,
                              self.screen_first or max(4, math.ceil(state.n_items / 50)))
         self._design = _design_matrix(state)
@@ -62,7 +64,7 @@ class Screening(Strategy):
             if pending:
                 return pending
             self._prune(state, n)
-            if len(state.alive) <= self.finalists or n >= state.n_items:
+            if len(state.alive) <= self._finalists or n >= state.n_items:
                 self.race = Race(state, state.alive, max(n, 2), self.growth, self.compare_top)
             else:
                 self._screen_n = min(state.n_items, 2 * n)
@@ -98,7 +100,7 @@ class Screening(Strategy):
 
     def _prune(self, state: SearchState, n: int) -> None:
         alive = np.array(state.alive)
-        target = max(self.finalists, math.ceil(alive.size / self.keep))
+        target = max(self._finalists, math.ceil(alive.size / self.keep))
         if alive.size <= target:
             return
         est = self.estimates(state)[alive]
