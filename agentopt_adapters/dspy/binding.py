@@ -49,7 +49,8 @@ class SlotRouter(dspy.BaseLM):
 
     def _target(self) -> Any:
         slot = caller_slot(dspy.settings.caller_modules or [])
-        lm = self.targets.get(slot) or dspy.settings.get(_OUTER_LM) or dspy.settings.lm
+        target = self.targets.get(slot) if slot is not None else None
+        lm = target or dspy.settings.get(_OUTER_LM) or dspy.settings.lm
         if lm is None or isinstance(lm, SlotRouter):
             raise ValueError("No LM is loaded. Please configure the LM using "
                              "`dspy.configure(lm=dspy.LM(...))`.")
@@ -65,19 +66,19 @@ class SlotRouter(dspy.BaseLM):
         return await self._target().acall(*args, **self._kwargs(kwargs))
 
     @property
-    def supports_function_calling(self) -> bool:  # type: ignore[override]
+    def supports_function_calling(self) -> bool:
         return self._target().supports_function_calling
 
     @property
-    def supports_reasoning(self) -> bool:  # type: ignore[override]
+    def supports_reasoning(self) -> bool:
         return self._target().supports_reasoning
 
     @property
-    def supports_response_schema(self) -> bool:  # type: ignore[override]
+    def supports_response_schema(self) -> bool:
         return self._target().supports_response_schema
 
     @property
-    def supported_params(self) -> set[str]:  # type: ignore[override]
+    def supported_params(self) -> set[str]:
         return self._target().supported_params
 
 

@@ -156,7 +156,7 @@ def _timed_class(cls: type) -> type:
     return same_name_subclass(cls, "_agentopt_timed", _timed_members)
 
 
-def _timed_members(cls: type) -> dict[str, Any]:
+def _timed_members(cls: type[Any]) -> dict[str, Any]:
     members: dict[str, Any] = {"__call__": _timed_sync(cls.__call__)}
     if inspect.iscoroutinefunction(getattr(cls, "acall", None)):
         members["acall"] = _timed_async(cls.acall)

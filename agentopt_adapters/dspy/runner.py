@@ -180,7 +180,9 @@ class DSPyRunner(Runner):
                             "direct module attribute to optimize it.")
         usage = log.usage()
         for call in usage:
-            wanted = self.assignment.get(call.slot)  # type: ignore[arg-type]
+            if call.slot is None:
+                continue  # unattributed: no assignment to check against
+            wanted = self.assignment.get(call.slot)
             if (wanted is not None and call.model not in (wanted, self.judges.get(call.slot))
                     and call.error is None):
                 self._warn_once(f"{call.slot}|{call.model}",

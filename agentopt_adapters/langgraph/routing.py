@@ -37,7 +37,7 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage, get_buffer_string
+from langchain_core.messages import AIMessageChunk, BaseMessage, ToolCallChunk, get_buffer_string
 from langchain_core.runnables.config import RunnableConfig, var_child_runnable_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -79,7 +79,7 @@ class Route:
         self.key = uuid.uuid4().hex[:12]
         self._built: dict[tuple[str, str], BaseChatModel] = {}
         self._targets: dict[tuple[str, int], tuple[Any, BaseChatModel]] = {}
-        self._rebound: dict[tuple[int, int, int], tuple[Any, Any, dict[str, Any]]] = {}
+        self._rebound: dict[tuple[int, int, int], tuple[Any, Any, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
         self.observed: list[tuple[Path, Any, str | None]] | None = [] if observe else None
 
@@ -341,8 +341,10 @@ def _as_chunk(message: Any) -> Any:
     """The selected reply as one stream chunk."""
     if isinstance(message, AIMessageChunk) or not isinstance(message, BaseMessage):
         return message
-    calls = [{"name": c["name"], "args": json.dumps(c["args"]), "id": c.get("id"), "index": i}
-             for i, c in enumerate(getattr(message, "tool_calls", None) or [])]
+    calls: list[ToolCallChunk] = [
+        {"name": c["name"], "args": json.dumps(c["args"]), "id": c.get("id"), "index": i,
+         "type": "tool_call_chunk"}  # the type AIMessageChunk would add
+        for i, c in enumerate(getattr(message, "tool_calls", None) or [])]
     return AIMessageChunk(content=message.content,
                           additional_kwargs=dict(message.additional_kwargs),
                           response_metadata=dict(message.response_metadata), id=message.id,
@@ -509,7 +511,7 @@ def install() -> None:
             original = getattr(BaseChatModel, name)
             _ORIG[name] = original
             wrapper.__doc__ = original.__doc__
-            wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+            wrapper.__wrapped__ = original  # type: ignore[union-attr]
             setattr(BaseChatModel, name, wrapper)
 
 

@@ -49,14 +49,14 @@ def langgraph_app() -> Any:
 
     planner, solver, checker = (chat_model("sim/large") for _ in SLOTS)
 
-    def plan(s: State) -> State:
-        return {"plan": planner.invoke(f"Plan how to answer: {s['question']}").content}
+    def plan(state: State) -> State:
+        return {"plan": planner.invoke(f"Plan how to answer: {state['question']}").content}
 
-    def solve(s: State) -> State:
-        return {"answer": solver.invoke(f"{s['question']}\nPlan: {s['plan']}").content}
+    def solve(state: State) -> State:
+        return {"answer": solver.invoke(f"{state['question']}\nPlan: {state['plan']}").content}
 
-    def check(s: State) -> State:
-        prompt = f"Check this answer to {s['question']}: {s['answer']}"
+    def check(state: State) -> State:
+        prompt = f"Check this answer to {state['question']}: {state['answer']}"
         return {"checked": checker.invoke(prompt).content}
 
     g = StateGraph(State)

@@ -73,7 +73,8 @@ def per_example(app: Any, slot: str, cand: str, data: list[Any], metric: Any,
         for ex in data:
             out, usage = run(ex)
             rows.append((float(metric(ex, out)), usage.cost_usd,
-                         sum(c.cost_usd for c in usage if c.slot == slot)))
+                         sum(c.cost_usd for c in usage
+                             if c.slot == slot and c.cost_usd is not None)))
     return np.array(rows)
 
 

@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 __all__ = ["run_demo", "DEFAULT_CANDIDATES", "DEFAULT_EXAMPLES", "load_demo"]
@@ -36,14 +37,15 @@ def load_demo(dspy: bool = False) -> tuple[Any, Any, str, Any]:
     """(app, task, app module name, to_input) of the LangGraph (default) or DSPy demo."""
     from ..tasks import load_task
 
+    mod: ModuleType
     if dspy:
-        from . import dspy_app as mod
+        from . import dspy_app
 
-        app = mod.program
+        mod, app = dspy_app, dspy_app.program
     else:
-        from . import langgraph_app as mod  # type: ignore[no-redef]
+        from . import langgraph_app
 
-        app = mod.graph
+        mod, app = langgraph_app, langgraph_app.graph
     return app, load_task(mod.TASK), mod.__name__, mod.to_input
 
 
