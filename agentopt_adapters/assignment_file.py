@@ -99,7 +99,8 @@ def _check_entry(name: Any, spec: Any) -> None:
     """One slot entry: a name, a model string, kwargs as an object, a valid scaling."""
     if not isinstance(name, str) or not name:
         raise ConfigError(f"config slot names must be non-empty strings, got {name!r}")
-    if not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str) or not spec["model"]:
+    if (not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str)
+            or not spec["model"]):
         raise ConfigError(f"config slot {name!r} needs a 'model' string, got {spec!r}")
     if not isinstance(spec.get("kwargs", {}), Mapping):
         raise ConfigError(f"config slot {name!r}: 'kwargs' must be an object, got "

@@ -17,14 +17,14 @@ import json
 import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import ModelError
 
 __all__ = ["Scaling", "parse_scaling", "parse_shorthand", "vote", "normalize", "judge_prompt",
            "judge_choice"]
 
-Select = Union[str, Callable[[Sequence[Any]], int]]
+Select = str | Callable[[Sequence[Any]], int]
 MAX_SAMPLES = 64
 
 
@@ -44,7 +44,8 @@ class Scaling:
         """``*8:vote``, ``*4:judge=sim/large``, ``*4:<function name>`` ('' for one sample)."""
         if not self.active:
             return ""
-        how = self.select if isinstance(self.select, str) else getattr(self.select, "__name__", "select")
+        how = (self.select if isinstance(self.select, str)
+               else getattr(self.select, "__name__", "select"))
         return f"*{self.samples}:{how}" + (f"={self.judge}" if self.select == "judge" else "")
 
     def settings(self) -> dict[str, Any]:
@@ -68,8 +69,10 @@ def parse_scaling(spec: Mapping[str, Any], where: str = "") -> Scaling:
     one clear error each."""
     at = f"{where}: " if where else ""
     samples = spec.get("samples", 1)
-    if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
-        raise ModelError(f"{at}samples must be an integer from 1 to {MAX_SAMPLES}, got {samples!r}")
+    if (isinstance(samples, bool) or not isinstance(samples, int)
+            or not 1 <= samples <= MAX_SAMPLES):
+        raise ModelError(f"{at}samples must be an integer from 1 to {MAX_SAMPLES}, "
+                         f"got {samples!r}")
     select = spec.get("select", "vote")
     judge = spec.get("judge")
     if not callable(select) and select not in ("vote", "judge"):
@@ -88,7 +91,8 @@ def parse_scaling(spec: Mapping[str, Any], where: str = "") -> Scaling:
     return Scaling(samples, select, judge)
 
 
-_SHORTHAND = re.compile(r"^(?P<model>[^*]+)\*(?P<n>\d+)(?::(?P<select>vote|judge)(?:=(?P<judge>.+))?)?$")
+_SHORTHAND = re.compile(r"^(?P<model>[^*]+)\*(?P<n>\d+)"
+                        r"(?::(?P<select>vote|judge)(?:=(?P<judge>.+))?)?$")
 
 
 def parse_shorthand(text: str) -> dict[str, Any] | str:

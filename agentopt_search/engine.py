@@ -120,7 +120,8 @@ def _tolerance(tolerance: float | None, epsilon: float | None) -> Any:
     if tolerance is not None and epsilon is not None and tolerance != epsilon:
         raise ValueError("tolerance and epsilon are the same setting; give one, got "
                          f"tolerance={tolerance!r}, epsilon={epsilon!r}")
-    return 0.01 if tolerance is None and epsilon is None else tolerance if tolerance is not None else epsilon
+    return (0.01 if tolerance is None and epsilon is None
+            else tolerance if tolerance is not None else epsilon)
 
 
 def _settings(strategy: str | Strategy, strat: Strategy, seed: int, confidence: float,
@@ -146,7 +147,7 @@ class _Run:
                 self.store.finish()
             finally:
                 if owned and hasattr(self.store, "close"):
-                    self.store.close()  # type: ignore[attr-defined]
+                    self.store.close()
         except Exception:
             if not quiet:
                 raise
@@ -184,7 +185,8 @@ async def _drive(run: _Run, strat: Strategy, chunk: int) -> str:
 async def _evaluate(run: _Run, cells: list[Cell], chunk: int) -> None:
     if not cells:
         return
-    source = ClaimSource(cells, run.recorder, run.store, chunk) if run.store.shared else ListSource(cells)
+    source = (ClaimSource(cells, run.recorder, run.store, chunk) if run.store.shared
+              else ListSource(cells))
     await run.runner.run(source)
 
 
@@ -202,7 +204,8 @@ def _with_anchors(cells: list[Cell], rec: Recorder) -> list[Cell]:
     return out
 
 
-def _prior_cells(prior: Iterable[tuple[Mapping[str, str], int, Outcome]], rec: Recorder) -> list[StoredCell]:
+def _prior_cells(prior: Iterable[tuple[Mapping[str, str], int, Outcome]],
+                 rec: Recorder) -> list[StoredCell]:
     out = []
     for assignment, example, outcome in prior:
         values = tuple(assignment.get(s, "") for s in rec.slots)
@@ -218,7 +221,8 @@ def _result(run: _Run, strat: Strategy, stop_reason: str) -> SearchResult:
     result = SearchResult.from_state(run.state, strat.pick(run.state), strat.describe(),
                                      stop_reason, storage=run.store.url, anchors=rec.anchors)
     result.idle_slots = rec.idle_slots()
-    result.n_reused, result.n_paid, result.n_shared = rec.counts["reused"], rec.counts["paid"], rec.counts["shared"]
+    result.n_reused, result.n_paid, result.n_shared = (rec.counts["reused"], rec.counts["paid"],
+                                                       rec.counts["shared"])
     # evidence_usd: every cell and proposal
     result.spent_usd = run.state.spent_usd - rec.stored_usd
     result.cell_usage = {"|".join(f"{s}={v}" for s, v in zip(rec.slots, values)): by_example

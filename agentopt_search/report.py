@@ -86,7 +86,8 @@ def _anchor_table(result: SearchResult) -> Table:
         t.add_column(col, justify="right", no_wrap=True)
     for name, a in result.anchors.items():
         c = result.comparisons.get(name)
-        paired = f"{c.mean_difference:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]" if c is not None and c.n else "-"
+        paired = (f"{c.mean_difference:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]"
+                  if c is not None and c.n else "-")
         score = f"{a.mean_score:.3f}" if a.n else "-"
         t.add_row(escape(name), _combination(a.assignment), score, _usd(a.mean_cost_usd), str(a.n),
                   paired)
@@ -99,7 +100,8 @@ def _spend_line(result: SearchResult) -> str:
                  if a.n and not math.isnan(a.mean_cost_usd))
     searched = result.evidence_usd - beside
     bf = result.brute_force_usd
-    share = f" = {100 * searched / bf:.0f}% of brute force (~{_usd(bf)})" if bf and not math.isnan(bf) else ""
+    share = (f" = {100 * searched / bf:.0f}% of brute force (~{_usd(bf)})"
+             if bf and not math.isnan(bf) else "")
     line = f"The search's evidence cost {_usd(searched)}{share}"
     if result.anchors:
         line += f"; measuring {', '.join(result.anchors)} beside it {_usd(beside)}"
@@ -119,7 +121,8 @@ def print_summary(result: SearchResult, console: Console | None = None, top: int
                          result.leaderboard[:top]))
     console.print(_table("Pareto front (score max, cost min, latency min)", result.pareto()))
     if result.best:
-        label = {"score": "Best", "cost": "Pick (cheapest within tolerance)"}.get(str(result.objective), "Pick")
+        label = {"score": "Best", "cost": "Pick (cheapest within tolerance)"}.get(
+            str(result.objective), "Pick")
         console.print(f"[bold]{label}:[/bold] {result.best.key}  score "
                       f"{result.best.mean_score:.3f} [{result.best.ci[0]:.3f}, "
                       f"{result.best.ci[1]:.3f}]  {_usd(result.best.mean_cost_usd)}/example")

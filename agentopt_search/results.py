@@ -90,8 +90,10 @@ def row_stats(index: int, assignment: dict[str, str], scores: np.ndarray, costs:
     )
 
 
-def rows_from_cells(cells: Iterable[StoredCell], slots: Sequence[str], anchors: Mapping[str, Mapping[str, str]],
-                    n_examples: int, confidence: float = 0.95) -> tuple[list[CombinationStats], dict[str, CombinationStats]]:
+def rows_from_cells(cells: Iterable[StoredCell], slots: Sequence[str],
+                    anchors: Mapping[str, Mapping[str, str]], n_examples: int,
+                    confidence: float = 0.95
+                    ) -> tuple[list[CombinationStats], dict[str, CombinationStats]]:
     """Stats per stored assignment, best mean first, and per anchor, from cells such as
     ``read_run(...).cells`` (possibly re-priced): what ``agentopt show`` prints, with no model
     call."""
@@ -271,8 +273,10 @@ class SearchResult:
         if anchors is not None:
             result.anchors = _anchor_rows(anchors, state)
             if best is not None:
-                result.comparisons = _comparisons(state.scores[best.index], anchors, state.confidence)
-        constrained = (state.min_score, state.max_cost_per_example, state.max_latency_s) != (None, None, None)
+                result.comparisons = _comparisons(state.scores[best.index], anchors,
+                                                  state.confidence)
+        constrained = ((state.min_score, state.max_cost_per_example, state.max_latency_s)
+                       != (None, None, None))
         if best is None and constrained and any(r.n for r in rows):
             result.extra["no_feasible"] = True
         return result
@@ -309,7 +313,8 @@ def _anchor_rows(anchors: AnchorRecords, state: SearchState) -> dict[str, Combin
             for k, name in enumerate(anchors.names)}
 
 
-def _comparisons(pick_scores: np.ndarray, anchors: AnchorRecords, confidence: float) -> dict[str, PairedComparison]:
+def _comparisons(pick_scores: np.ndarray, anchors: AnchorRecords,
+                 confidence: float) -> dict[str, PairedComparison]:
     """Paired (pick - anchor) on the examples both saw, in sampling order: the mean difference and
     the anytime-valid betting bounds of ``stats`` (each side at (1 - confidence) / 2, for new
     examples drawn like these, so no finite-population correction)."""
@@ -327,7 +332,8 @@ def _comparisons(pick_scores: np.ndarray, anchors: AnchorRecords, confidence: fl
 
 
 def operating_points(state: SearchState, rows: list[CombinationStats],
-                     best: CombinationStats | None, tolerances: tuple[float, ...] = SUMMARY_TOLERANCES) -> list[OperatingPoint]:
+                     best: CombinationStats | None,
+                     tolerances: tuple[float, ...] = SUMMARY_TOLERANCES) -> list[OperatingPoint]:
     """The cheapest combination certified within each tolerance of the best,
     with its cost ratio to ``best``."""
     if best is None:

@@ -68,7 +68,7 @@ class CellRunner:
                  on_record: Callable[[SearchState], None] | None = None) -> None:
         self.evaluate = evaluate
         self.is_async = inspect.iscoroutinefunction(evaluate) or inspect.iscoroutinefunction(
-            getattr(evaluate, "__call__", None))
+            getattr(evaluate, "__call__", None))  # noqa: B004 - is the method async
         self.examples, self.recorder, self.state = examples, recorder, recorder.state
         self.max_concurrency = max_concurrency
         self.on_record = on_record
@@ -122,7 +122,7 @@ class CellRunner:
             await self.one(cell)
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # raised by the next round's workers, or by ``drain``
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the next round / ``drain``
             if self.failure is None:
                 self.failure = exc
         finally:
@@ -152,14 +152,15 @@ class CellRunner:
         values = rec.values(cell[0])
         ex_index = int(rec.order[cell[1]])
         assignment = dict(zip(rec.slots, values))
-        where = f"combination {'|'.join(f'{k}={v}' for k, v in assignment.items())} on example #{ex_index}"
+        combination = "|".join(f"{k}={v}" for k, v in assignment.items())
+        where = f"combination {combination} on example #{ex_index}"
         start = time.perf_counter()
         try:
             raw = await self._call(assignment, self.examples[ex_index])
             outcome = _as_outcome(raw, where)
         except (asyncio.CancelledError, KeyboardInterrupt, BadOutcome):
             raise
-        except Exception as exc:  # the app failed on this example: record, keep searching
+        except Exception as exc:  # noqa: BLE001 - the app failed: record, keep searching
             outcome = Outcome.failed(f"{type(exc).__name__}: {exc}",
                                      latency_s=time.perf_counter() - start)
         try:
@@ -302,7 +303,7 @@ class _Scheduler:
                 self.queue.extend(cells)
                 self.low_water = max(self.runner.max_concurrency, len(cells) // 2)
                 self.cap = max(2 * self.runner.max_concurrency, len(cells))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - kept, and raised by the scheduler's loop
             self.failure = exc
         finally:
             self.refill = None

@@ -23,9 +23,9 @@ population mean at *some* look with probability at most ``alpha`` (the upper bou
 bounds are valid simultaneously at every ``n``, however the looks are chosen, so a search may look
 after every item without paying for repeated looks. Strategies pay only for the number of
 comparisons (a union bound, documented in ``certify.py`` and each strategy). Paired bounds are the
-same bounds on per-item differences ``x_j - x_c`` (``value_range=(-1, 1)``): item difficulty cancels.
-A row uses its observed *prefix* of the shared order (values after its first unseen item are
-ignored), which keeps each sequence in sampling order whatever order cells were paid in.
+same bounds on per-item differences ``x_j - x_c`` (``value_range=(-1, 1)``): item difficulty
+cancels. A row uses its observed *prefix* of the shared order (values after its first unseen item
+are ignored), which keeps each sequence in sampling order whatever order cells were paid in.
 
 Reported intervals (``mean_ci``, shown in leaderboards): Wilson score interval for 0/1 scores, a
 normal interval with a regularised variance for fractional scores; they describe a combination at
@@ -35,17 +35,19 @@ one look and are *reported, not certifying*: no decision of a search rests on th
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats as _sps
 
-__all__ = ["BET_CAP", "Sequences", "mean_ci", "bounds", "lower_above", "upper_below", "prefix_counts", "could_pass",
-           "look_schedule", "next_look"]
+__all__ = ["BET_CAP", "Sequences", "mean_ci", "bounds", "lower_above", "upper_below",
+           "prefix_counts", "could_pass", "look_schedule", "next_look"]
 
-#: Largest stake, as a fraction of what keeps the wealth positive (Waudby-Smith & Ramdas use 1/2 to 3/4).
+#: Largest stake, as a fraction of what keeps the wealth positive (Waudby-Smith & Ramdas use 1/2 to
+#: 3/4).
 BET_CAP = 0.9
-#: Pseudo-observation variance, as a fraction of the squared score range, of the reported intervals.
+#: Pseudo-observation variance, as a fraction of the squared score range, of the reported
+#: intervals.
 VARIANCE_PRIOR = 0.25
 _FIRST_HORIZON = 5
 _SPLITS, _ROUNDS = 8, 5  # ``bounds`` searches 8 trial means per round: 9^-5 of the value range
@@ -64,7 +66,8 @@ def mean_ci(scores: Sequence[float] | np.ndarray, confidence: float = 0.95,
         return (0.0, 1.0)
     m = float(x.mean())
     z = float(_sps.norm.isf((1 - confidence) / 2))
-    fpc = 1.0 if not population or population <= 1 else min(max((population - n) / (population - 1), 0.0), 1.0)
+    fpc = (1.0 if not population or population <= 1
+           else min(max((population - n) / (population - 1), 0.0), 1.0))
     if np.all((x == 0) | (x == 1)):
         z2 = z * z * fpc
         centre = (m + z2 / (2 * n)) / (1 + z2 / n)
@@ -94,7 +97,8 @@ class Sequences:
         self.count = prefix_counts(x)
         if population and x.shape[1] > population:
             raise ValueError(f"{x.shape[1]} values per row from a population of {population}")
-        x = x[:, : max(int(self.count.max(initial=0)), 1)]  # nothing past the longest prefix matters
+        # nothing past the longest prefix matters
+        x = x[:, : max(int(self.count.max(initial=0)), 1)]
         n = x.shape[1]
         self.t = np.arange(1, n + 1, dtype=float)
         self.mask = self.t[None, :] <= self.count[:, None]
@@ -107,7 +111,8 @@ class Sequences:
         total = np.where(self.mask, self.y, 0.0).sum(axis=1)
         self.population = population
         if population:
-            self.lowest = total / population                      # the unseen items all at 0 / all at 1
+            # the unseen items all at 0 / all at 1
+            self.lowest = total / population
             self.highest = (total + population - self.count) / population
             self.horizons = _horizons(population)
             self._horizons = np.array(self.horizons, dtype=float)
@@ -119,7 +124,8 @@ class Sequences:
     def log_wealth(self, m: np.ndarray, side: int, alpha: float) -> np.ndarray:
         """Per row, the largest log wealth so far of the bettor against mean ``m`` (rescaled):
         ``side=+1`` bets on a mean above ``m`` (rejects ``m`` too low), ``-1`` below. Values above
-        ``log(1/alpha) + 1`` are reported as that (only the comparison with ``log(1/alpha)`` matters)."""
+        ``log(1/alpha) + 1`` are reported as that (only the comparison with ``log(1/alpha)``
+        matters)."""
         if self.population:
             mu = (self.population * m[:, None] - self.sum_before) / (self.population - self.t + 1)
         else:
@@ -151,7 +157,7 @@ class Sequences:
         return out
 
 
-    def rows(self, index: np.ndarray) -> "Sequences":
+    def rows(self, index: np.ndarray) -> Sequences:
         """The same prepared sequences restricted to rows ``index`` (no recomputation)."""
         sub = object.__new__(Sequences)
         sub.__dict__.update(self.__dict__)
@@ -164,17 +170,20 @@ class Sequences:
         return (np.broadcast_to(np.asarray(m, dtype=float), self.count.shape) - lo) / (hi - lo)
 
     def lower_above(self, m: float | np.ndarray, alpha: float) -> np.ndarray:
-        """True where the anytime-valid lower bound (level ``alpha``) of the row's mean is above ``m``."""
+        """True where the anytime-valid lower bound (level ``alpha``)
+        of the row's mean is above ``m``."""
         _check(alpha)
         return self._rejects(self._scaled(m), +1, alpha)
 
     def upper_below(self, m: float | np.ndarray, alpha: float) -> np.ndarray:
-        """True where the anytime-valid upper bound (level ``alpha``) of the row's mean is below ``m``."""
+        """True where the anytime-valid upper bound (level ``alpha``)
+        of the row's mean is below ``m``."""
         _check(alpha)
         return self._rejects(self._scaled(m), -1, alpha)
 
     def bounds(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        """(lower, upper) anytime-valid bounds of each row's mean, each one-sided at level ``alpha``."""
+        """(lower, upper) anytime-valid bounds of each row's mean,
+        each one-sided at level ``alpha``."""
         _check(alpha)
         threshold = math.log(1 / alpha)
         rows = self.count.size
@@ -182,15 +191,16 @@ class Sequences:
         steps = np.arange(1, _SPLITS + 1) / (_SPLITS + 1)
         out = []
         for side in (+1, -1):
-            # Search from the sure bound inwards, _SPLITS trial points per round: ``ruled`` is always
-            # ruled out, ``kept`` is not; the wealth is monotone in the mean, so the ruled-out trial
-            # points come first.
+            # Search from the sure bound inwards, _SPLITS trial points per round: ``ruled`` is
+            # always ruled out, ``kept`` is not; the wealth is monotone in the mean, so the
+            # ruled-out trial points come first.
             start, end = (self.lowest, self.highest) if side > 0 else (self.highest, self.lowest)
             moved = self.log_wealth(start, side, alpha) >= threshold
             ruled, kept = start.copy(), end.copy()
             for _ in range(_ROUNDS):
                 trial = ruled[:, None] + (kept - ruled)[:, None] * steps[None, :]
-                r = (spread.log_wealth(trial.ravel(), side, alpha) >= threshold).reshape(rows, _SPLITS)
+                r = (spread.log_wealth(trial.ravel(), side, alpha)
+                     >= threshold).reshape(rows, _SPLITS)
                 k = r.sum(axis=1)
                 at = np.arange(rows)
                 ruled = np.where(k > 0, trial[at, np.maximum(k - 1, 0)], ruled)
@@ -235,9 +245,9 @@ def bounds(x: np.ndarray, alpha: float, population: int | None = None,
 
 
 def could_pass(x: np.ndarray, m: float, above: bool, population: int | None = None) -> np.ndarray:
-    """A cheap screen before a test: rows whose prefix mean is on the far side of ``m`` by at least one
-    (finite-population corrected) standard error, or that are complete. The anytime-valid tests are
-    far stricter, so a row failing this screen would fail them; skipping it only saves time."""
+    """A cheap screen before a test: rows whose prefix mean is on the far side of ``m`` by at least
+    one (finite-population corrected) standard error, or that are complete. The anytime-valid tests
+    are far stricter, so a row failing this screen would fail them; skipping it only saves time."""
     x = np.atleast_2d(x)
     n = prefix_counts(x)
     mask = np.arange(x.shape[1])[None, :] < n[:, None]
@@ -255,9 +265,9 @@ def could_pass(x: np.ndarray, m: float, above: bool, population: int | None = No
 def look_schedule(n_items: int, first: int | None = None, growth: float = 1.2) -> list[int]:
     """Sample sizes at which a search looks: ``first`` (default ``max(5, N/40)``), then steps of
     ``(growth - 1) * min(n, N - n)`` items (at least one): x growth while few items are seen, finer
-    as the unseen items run out (..., 174, 179, 183, ..., 197, 198 of 198), where bounds without replacement
-    tighten fastest and a last step of a fifth would pay for items no certificate needs. The bounds
-    are valid at every look, so the grid only sets how often a search decides."""
+    as the unseen items run out (..., 174, 179, 183, ..., 197, 198 of 198), where bounds without
+    replacement tighten fastest and a last step of a fifth would pay for items no certificate
+    needs. The bounds are valid at every look, so the grid only sets how often a search decides."""
     if n_items <= 0:
         return []
     first = min(first or max(5, math.ceil(n_items / 40)), n_items)

@@ -144,8 +144,10 @@ def test_optimize_config_reaches_optimize(files):
 
 
 def test_optimize_no_tracing_runs(files):
-    res = runner.invoke(app, ["optimize", f"{files / 'myapp.py'}:app", "--data", str(files / "data.jsonl"),
-                              "--metric", f"{files / 'myapp.py'}:metric", "--no-progress", "--candidates",
-                              "sim/nano", "--no-tracing", "--out", str(files / "a.json")])
+    res = runner.invoke(app, ["optimize", f"{files / 'myapp.py'}:app",
+                              "--data", str(files / "data.jsonl"),
+                              "--metric", f"{files / 'myapp.py'}:metric", "--no-progress",
+                              "--candidates", "sim/nano", "--no-tracing",
+                              "--out", str(files / "a.json")])
     assert res.exit_code == 0, res.output
     assert json.loads((files / "a.json").read_text())["slots"]["solve"]["model"] == "sim/nano"

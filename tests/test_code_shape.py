@@ -13,11 +13,7 @@ import pytest
 import code_shape as shape
 
 KNOWN_LONG: set[tuple[str, str]] = set()
-KNOWN_COMPLEX = {
-    ("agentopt_search/bench/run.py", "main"),
-    ("agentopt_search/certify.py", "cheapest_within"),
-    ("agentopt_search/selection.py", "pick"),
-}
+KNOWN_COMPLEX: set[tuple[str, str]] = set()
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 KNOWN_SIM_IMPORTS: set[tuple[str, str]] = set()
 KNOWN_SEARCH_TO_ADAPTERS: set[tuple[str, str]] = set()

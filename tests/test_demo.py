@@ -61,7 +61,8 @@ def test_demo_langgraph(tmp_path: Path) -> None:
     with aa.bind(tuned, {}) as run:  # the tuned graph routes every call to the exported models
         item = load_task("arithmetic").items[0]
         output, usage = run({"question": item["question"]})
-    exported = {v.split("*")[0] for v in summary["best"]["assignment"].values()}  # "sim/small*8:vote" calls sim/small
+    # "sim/small*8:vote" calls sim/small
+    exported = {v.split("*")[0] for v in summary["best"]["assignment"].values()}
     assert {c.model for c in usage} <= exported
     assert output["final_answer"]
     assert tuned.invoke({"question": item["question"]})["final_answer"]

@@ -167,8 +167,9 @@ def test_with_every_item_seen_the_certified_operating_points_are_the_true_ones()
 
 
 def test_certificates_use_only_the_items_a_combination_may_use():
-    """The evidence cap (``Certifier.allow``): with later cells already held (another worker's, or a
-    resumed run's), statements rest on the planned prefix only, exactly as if the rest were unseen."""
+    """The evidence cap (``Certifier.allow``): with later cells already held (another worker's, or
+    a resumed run's), statements rest on the planned prefix only, exactly as if the rest were
+    unseen."""
     from agentopt_search.certify import Certifier
     from agentopt_search.state import SearchState
 
@@ -188,4 +189,5 @@ def test_certificates_use_only_the_items_a_combination_may_use():
     assert np.allclose(capped.bounds([0, 1, 2]), prefix.bounds([0, 1, 2]))
     assert capped.beats(0, [1, 2]).tolist() == prefix.beats(0, [1, 2]).tolist()
     uncapped = Certifier(full, 0.01, 0.01)  # every held item: tighter than the 20-item prefix
-    assert np.all(np.diff(uncapped.bounds([0, 1, 2]), axis=0) < np.diff(capped.bounds([0, 1, 2]), axis=0))
+    assert np.all(np.diff(uncapped.bounds([0, 1, 2]), axis=0)
+                  < np.diff(capped.bounds([0, 1, 2]), axis=0))

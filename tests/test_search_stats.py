@@ -153,6 +153,6 @@ def test_look_schedule_grows_by_a_fifth_and_gets_finer_as_the_items_run_out():
     s = look_schedule(400)
     assert s[0] == 10 and s[-1] == 400 and all(b > a for a, b in itertools.pairwise(s))
     assert s[1] == 12 and look_schedule(3) == [3] and look_schedule(135)[0] == 5
-    assert all(b - a <= max(1, math.ceil(0.2 * min(a, 400 - a))) for a, b in zip(s, s[1:]))
+    assert all(b - a <= max(1, math.ceil(0.2 * min(a, 400 - a))) for a, b in itertools.pairwise(s))
     assert s[-4:] == [397, 398, 399, 400] and look_schedule(198)[-3:] == [196, 197, 198]
     assert next_look(s, 10) == 12 and next_look(s, 400) == 400 and next_look(s, 0) == 10

@@ -194,7 +194,7 @@ def show_cmd(
                       "settings[/yellow]: the pick is the search's best guess. Run optimize again "
                       "with the same --storage and --study to pay for the cells it asks for "
                       "(stored cells are reused).")
-    if path is not None:
+    if path is not None and result.best is not None:  # a path is written only for a pick
         console.print(f"wrote {path} ({result.best.key})")
 
 

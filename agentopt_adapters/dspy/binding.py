@@ -3,15 +3,17 @@ binding.
 
 * Every LM the program can reach is replaced in the copy by an uncached, timed copy of itself
   (``recording.owned_lm``: the user's class, endpoint, key, headers and client, cache off), so the
-  slots nobody assigned run exactly as the user's program does. The user's objects are never mutated.
-* Every predictor carries its slot name (``recording.SLOT_ATTR``); an assigned one gets its own LM.
+  slots nobody assigned run exactly as the user's program does. The user's objects are never
+  mutated.
+* Every predictor carries its slot name (``recording.SLOT_ATTR``); an assigned one gets its own
+  LM.
 * An LM attribute of a module is replaced by its own owned copy carrying its path as slot name
-  (or by the assigned LM), so direct calls ``self.untrusted_model(prompt)`` are attributed and routable.
+  (or by the assigned LM), so direct calls ``self.untrusted_model(prompt)`` are attributed and
+  routable.
 * ``dspy.BestOfN`` / ``dspy.Refine`` read one LM for their whole inner module (``get_lm()``), copy
-it
-  with a rollout id and set it on a deep copy of that module. Inside them every predictor's LM is a
-  ``SlotRouter``: one object (so ``get_lm()`` succeeds), which sends each call to the LM of the slot
-  that makes it, with the wrapper's rollout id and temperature.
+  it with a rollout id and set it on a deep copy of that module. Inside them every predictor's LM
+  is a ``SlotRouter``: one object (so ``get_lm()`` succeeds), which sends each call to the LM of
+  the slot that makes it, with the wrapper's rollout id and temperature.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class SlotRouter(dspy.BaseLM):
 
     def _target(self) -> Any:
         slot = caller_slot(dspy.settings.caller_modules or [])
-        lm = self.targets.get(slot) or dspy.settings.get(_OUTER_LM) or dspy.settings.lm
+        target = self.targets.get(slot) if slot is not None else None
+        lm = target or dspy.settings.get(_OUTER_LM) or dspy.settings.lm
         if lm is None or isinstance(lm, SlotRouter):
             raise ValueError("No LM is loaded. Please configure the LM using "
                              "`dspy.configure(lm=dspy.LM(...))`.")
@@ -63,19 +66,19 @@ class SlotRouter(dspy.BaseLM):
         return await self._target().acall(*args, **self._kwargs(kwargs))
 
     @property
-    def supports_function_calling(self) -> bool:  # type: ignore[override]
+    def supports_function_calling(self) -> bool:
         return self._target().supports_function_calling
 
     @property
-    def supports_reasoning(self) -> bool:  # type: ignore[override]
+    def supports_reasoning(self) -> bool:
         return self._target().supports_reasoning
 
     @property
-    def supports_response_schema(self) -> bool:  # type: ignore[override]
+    def supports_response_schema(self) -> bool:
         return self._target().supports_response_schema
 
     @property
-    def supported_params(self) -> set[str]:  # type: ignore[override]
+    def supported_params(self) -> set[str]:
         return self._target().supported_params
 
 

@@ -21,6 +21,7 @@ no wall clock: its latency is the provider's report or 0.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -155,7 +156,7 @@ def _timed_class(cls: type) -> type:
     return same_name_subclass(cls, "_agentopt_timed", _timed_members)
 
 
-def _timed_members(cls: type) -> dict[str, Any]:
+def _timed_members(cls: type[Any]) -> dict[str, Any]:
     members: dict[str, Any] = {"__call__": _timed_sync(cls.__call__)}
     if inspect.iscoroutinefunction(getattr(cls, "acall", None)):
         members["acall"] = _timed_async(cls.acall)
@@ -167,10 +168,8 @@ def owned_lm(lm: Any, slot: str | None = None) -> Any:
 
     Only DSPy's cache is turned off; class, endpoint, key, headers and client are the user's."""
     new = lm.copy(cache=False) if hasattr(lm, "cache") else lm.copy()
-    try:
+    with contextlib.suppress(TypeError):  # an LM class whose layout forbids it: no wall clock
         new.__class__ = _timed_class(type(new))
-    except TypeError:  # an LM class whose layout forbids it: recorded without wall clock
-        pass
     if slot is not None:
         setattr(new, SLOT_ATTR, slot)
     return new
@@ -228,7 +227,9 @@ class RunLog:
         wall = now - mark.start if mark is not None else 0.0
         cost = entry.get("cost")
         call = call_record(slot,
-                           str(entry.get("model") or (model_label(mark.lm) if mark else "(unknown)")), input_tokens=in_tok, output_tokens=out_tok,
+                           str(entry.get("model")
+                               or (model_label(mark.lm) if mark else "(unknown)")),
+                           input_tokens=in_tok, output_tokens=out_tok,
                            latency_s=wall if reported is None else reported,
                            reported_cost_usd=float(cost) if isinstance(cost, (int, float))
                            else None, sample_group=SAMPLE_GROUP.get())

@@ -10,6 +10,7 @@ awaits ``acall``; otherwise it calls ``run`` from its own thread pool).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
 import warnings
@@ -179,8 +180,11 @@ class DSPyRunner(Runner):
                             "direct module attribute to optimize it.")
         usage = log.usage()
         for call in usage:
-            wanted = self.assignment.get(call.slot)  # type: ignore[arg-type]
-            if wanted is not None and call.model not in (wanted, self.judges.get(call.slot)) and call.error is None:
+            if call.slot is None:
+                continue  # unattributed: no assignment to check against
+            wanted = self.assignment.get(call.slot)
+            if (wanted is not None and call.model not in (wanted, self.judges.get(call.slot))
+                    and call.error is None):
                 self._warn_once(f"{call.slot}|{call.model}",
                                 f"slot {call.slot!r} was assigned {wanted} but called "
                                 f"{call.model}: its forward passes lm= to the predictor or sets "
@@ -195,7 +199,7 @@ class DSPyRunner(Runner):
         with dspy.context(**self._context(log)):
             try:
                 out: Any = self.program(**kwargs)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - _on_error re-raises all but parse errors
                 out = self._on_error(exc, log)
         return out, self._usage(log)
 
@@ -208,7 +212,7 @@ class DSPyRunner(Runner):
         with dspy.context(**self._context(log)):
             try:
                 out: Any = await self.program.acall(**kwargs)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - _on_error re-raises all but parse errors
                 out = self._on_error(exc, log)
         return out, self._usage(log)
 
@@ -218,10 +222,8 @@ class DSPyRunner(Runner):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return FailedRun(error=f"{type(exc).__name__}: {first}"[:500], kind="parse_error",
                              slot=log.last_slot())
-        try:
+        with contextlib.suppress(Exception):  # some exception types refuse attributes
             exc.agentopt_usage = self._usage(log)  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - some exception types refuse attributes
-            pass
         raise exc
 
 

@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -102,6 +100,9 @@ def _best_of(variants: dict[str, Callable[[], Any]], runs: int, repeats: int) ->
 def measure(runs: int = 20, calls: int = CALLS, repeats: int = 9) -> dict[str, float]:
     """µs per model call for each way of running the graph (the router is installed first, so the
     plain run includes its pass-through cost, as it does in a user's process after ``import``)."""
+    # litellm prices the calls: from its bundled cost map (set before it is first imported), a
+    # benchmark never downloads prices
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import agentopt_adapters as aa
 
     graph, tooled = make_graph(ZeroLatencyChat(), calls), make_graph(ZeroLatencyChat(), calls,

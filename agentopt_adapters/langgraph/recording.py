@@ -111,7 +111,7 @@ class SlotRecorder(BaseCallbackHandler):
             done = list(self._done)
             pending = list(self._pending.values())
         calls = [c for _, c in sorted(done, key=lambda item: item[0])]
-        for seq, slot, model, t0, group in sorted(pending, key=lambda item: item[0]):
+        for _seq, slot, model, t0, group in sorted(pending, key=lambda item: item[0]):
             calls.append(call_record(slot, model or "unknown", latency_s=time.perf_counter() - t0,
                                      error="call did not finish", finished=False,
                                      sample_group=group))
@@ -144,5 +144,6 @@ def _tokens(response: LLMResult) -> tuple[int, int, str | None]:
 def _llm_output_tokens(response: LLMResult) -> tuple[int, int]:
     """Tokens from ``llm_output["token_usage"]`` (models that report no usage_metadata)."""
     token_usage = (response.llm_output or {}).get("token_usage") or {}
-    get = token_usage.get if isinstance(token_usage, dict) else (lambda k, d=None: getattr(token_usage, k, d))
+    get = (token_usage.get if isinstance(token_usage, dict)
+           else (lambda k, d=None: getattr(token_usage, k, d)))
     return int(get("prompt_tokens", 0) or 0), int(get("completion_tokens", 0) or 0)

@@ -24,6 +24,7 @@ attributes the call in its own terms. The outermost route that assigns the slot 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -36,7 +37,7 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage, get_buffer_string
+from langchain_core.messages import AIMessageChunk, BaseMessage, ToolCallChunk, get_buffer_string
 from langchain_core.runnables.config import RunnableConfig, var_child_runnable_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -78,7 +79,7 @@ class Route:
         self.key = uuid.uuid4().hex[:12]
         self._built: dict[tuple[str, str], BaseChatModel] = {}
         self._targets: dict[tuple[str, int], tuple[Any, BaseChatModel]] = {}
-        self._rebound: dict[tuple[int, int, int], tuple[Any, Any, dict[str, Any]]] = {}
+        self._rebound: dict[tuple[int, int, int], tuple[Any, Any, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
         self.observed: list[tuple[Path, Any, str | None]] | None = [] if observe else None
 
@@ -150,10 +151,10 @@ def push_route(route: Route) -> Any:
 
 
 def pop_route(token: Any) -> None:
-    try:
+    # ValueError: a stream abandoned mid-way and closed later from another context (garbage
+    # collection): the context the route was pushed in is gone with it, nothing to undo
+    with contextlib.suppress(ValueError):
         _ACTIVE.reset(token)
-    except ValueError:  # a stream abandoned mid-way and closed later from another context (garbage
-        pass  # collection): the context the route was pushed in is gone with it, nothing to undo
 
 
 def _config_value(config: RunnableConfig | None, key: str) -> Any:
@@ -285,7 +286,8 @@ class _Scaled:
         return self.route.build(ModelSpec(self.scaling.judge), slot=self.slot)
 
 
-def _sample_call(plan: _Plan, i: int, stop: list[str] | None) -> tuple[RunnableConfig, dict[str, Any]]:
+def _sample_call(plan: _Plan, i: int, stop: list[str] | None
+                 ) -> tuple[RunnableConfig, dict[str, Any]]:
     """Config and kwargs of sample ``i``: its own run,
     a seed of its own where the model takes one."""
     cfg: Any = {k: v for k, v in plan.config.items() if not (k == "run_id" and i)}
@@ -339,8 +341,10 @@ def _as_chunk(message: Any) -> Any:
     """The selected reply as one stream chunk."""
     if isinstance(message, AIMessageChunk) or not isinstance(message, BaseMessage):
         return message
-    calls = [{"name": c["name"], "args": json.dumps(c["args"]), "id": c.get("id"), "index": i}
-             for i, c in enumerate(getattr(message, "tool_calls", None) or [])]
+    calls: list[ToolCallChunk] = [
+        {"name": c["name"], "args": json.dumps(c["args"]), "id": c.get("id"), "index": i,
+         "type": "tool_call_chunk"}  # the type AIMessageChunk would add
+        for i, c in enumerate(getattr(message, "tool_calls", None) or [])]
     return AIMessageChunk(content=message.content,
                           additional_kwargs=dict(message.additional_kwargs),
                           response_metadata=dict(message.response_metadata), id=message.id,
@@ -353,7 +357,8 @@ def _scaled_stream(plan: _Plan, model: BaseChatModel, input: Any,
     yield _as_chunk(_scaled_invoke(plan, model, input, stop))
 
 
-async def _scaled_astream(plan: _Plan, model: BaseChatModel, input: Any, stop: list[str] | None) -> AsyncIterator[Any]:
+async def _scaled_astream(plan: _Plan, model: BaseChatModel, input: Any,
+                          stop: list[str] | None) -> AsyncIterator[Any]:
     yield _as_chunk(await _scaled_ainvoke(plan, model, input, stop))
 
 
@@ -490,7 +495,8 @@ def _stream(self: BaseChatModel, input: Any, config: RunnableConfig | None = Non
     return _stream_with_parsed(out) if fill else out
 
 
-def _astream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *, stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
+def _astream(self: BaseChatModel, input: Any, config: RunnableConfig | None = None, *,
+             stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
     out, fill = _call("astream", self, input, config, stop, kwargs)
     return _astream_with_parsed(out) if fill else out
 
@@ -505,7 +511,7 @@ def install() -> None:
             original = getattr(BaseChatModel, name)
             _ORIG[name] = original
             wrapper.__doc__ = original.__doc__
-            wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+            wrapper.__wrapped__ = original  # type: ignore[union-attr]
             setattr(BaseChatModel, name, wrapper)
 
 

@@ -9,6 +9,7 @@ LangChain/LangSmith tracing off through langsmith's tracing context (no environm
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -91,10 +92,8 @@ def _failed(graph: Any, invoke_kwargs: Mapping[str, Any], exc: BaseException,
             recorder: SlotRecorder) -> None:
     """A run raised: the calls it paid for ride on the exception (``exc.agentopt_usage``), and a
     missing runtime context is named."""
-    try:
+    with contextlib.suppress(AttributeError):  # an exception type that refuses new attributes
         exc.agentopt_usage = recorder.usage()  # type: ignore[attr-defined]
-    except AttributeError:  # an exception type that refuses new attributes
-        pass
     _hint_missing_context(graph, invoke_kwargs.get("context"), exc)
 
 

@@ -110,8 +110,10 @@ class SpacePlan:
 
     @property
     def baseline(self) -> dict[str, str] | None:
-        """The anchor assignment: every searched slot on its own model (None when the app has none)."""
-        if self.spelled_out is not None and not set(self.aliases.values()) <= set(self.spelled_out):
+        """The anchor assignment: every searched slot on its own model (None when the app has
+        none)."""
+        if (self.spelled_out is not None
+                and not set(self.aliases.values()) <= set(self.spelled_out)):
             return None
         return dict.fromkeys(self.aliases, CURRENT)
 
@@ -164,7 +166,8 @@ def plan_space(discovered: list[Slot], candidates: Any, slots: Any = None, *, sc
     plan = {alias: _slot_candidates(alias, _given(candidates, alias, name),
                                     _scaling_for(scaling, alias, name), scales)
             for alias, name in aliases.items()}
-    spelled = {s.name: s.default_model for s in discovered if s.default_model} if spell_out_current else None
+    spelled = ({s.name: s.default_model for s in discovered if s.default_model}
+               if spell_out_current else None)
     return SpacePlan(aliases, plan, list(discovered), spelled)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -90,7 +91,7 @@ class CellEvaluator:
             # ... except the app's own setup, which is what it is: the baseline fails, the search
             # goes on
             return Outcome.failed(redact(f"the app as it is: {type(exc).__name__}: {exc}"))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the app failed on this example: a failed outcome
             usage = getattr(exc, "agentopt_usage", None) or Usage()
             # usage=None: the call that failed may be in no record, so which slots called is
             # unknown (an empty table would say "no slot called" and lend this failure to other
@@ -104,7 +105,8 @@ class CellEvaluator:
         score, error = await self._score(assignment, item, out)
         return Outcome(score, usage.cost_usd, _latency(usage, started), error, usage=rows)
 
-    async def _run_app(self, runner: Runner, item: Item, options: Mapping[str, Any]) -> tuple[Any, Usage]:
+    async def _run_app(self, runner: Runner, item: Item,
+                       options: Mapping[str, Any]) -> tuple[Any, Usage]:
         """One run of the app; a run broken by a client left
         from a closed event loop runs again."""
         paid: list[Any] = []  # calls of the attempts a stale event loop broke (real calls, kept)
@@ -114,7 +116,8 @@ class CellEvaluator:
                 if getattr(runner, "prefers_async", False):
                     out, usage = await runner.acall(item.input, **options)
                 else:
-                    out, usage = await self._in_thread(functools.partial(runner, item.input, **options))
+                    out, usage = await self._in_thread(functools.partial(runner, item.input,
+                                                                         **options))
             except Exception as exc:
                 lost = getattr(exc, "agentopt_usage", None)
                 if retries == STALE_LOOP_RETRIES or not _stale_loop(exc):
@@ -149,23 +152,24 @@ class CellEvaluator:
         return await loop.run_in_executor(self._pool, contextvars.copy_context().run, fn)
 
     # -- the metric ----------------------------------------------------------------------------
-    async def _score(self, assignment: Mapping[str, str], item: Item, out: Any) -> tuple[float, str | None]:
+    async def _score(self, assignment: Mapping[str, str], item: Item,
+                     out: Any) -> tuple[float, str | None]:
         where = f"combination {_key(assignment)} on example #{item.index}"
         try:
             if inspect.iscoroutinefunction(self.metric) or inspect.iscoroutinefunction(
-                    getattr(self.metric, "__call__", None)):
+                    getattr(self.metric, "__call__", None)):  # noqa: B004 - is the method async
                 value = await self.metric(item.example, out)
             else:
                 value = await self._in_thread(functools.partial(self.metric, item.example, out))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing metric scores 0 and is reported
             return self._metric_failed(f"metric raised {type(exc).__name__}: {exc} for {where}",
                                        item)
         if isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, numbers.Real) or math.isnan(float(value)) or not 0.0 <= float(value) <= 1.0:
+        if (not isinstance(value, numbers.Real) or math.isnan(float(value))
+                or not 0.0 <= float(value) <= 1.0):
             return self._metric_failed(f"metric returned {value!r} for {where}; it must return a "
-                                       "float in [0, 1]",
-                                       item)
+                                       "float in [0, 1]", item)
         with self._lock:
             self._metric_ok += 1
         return float(value), None
@@ -185,8 +189,9 @@ class CellEvaluator:
                 self._failed_examples.add(item.index)
             broken = self._metric_ok == 0 and len(self._failed_examples) >= METRIC_FAILURES_TO_STOP
         if self.strict_metric or broken:
-            why = "strict_metric=True" if self.strict_metric else \
-                f"the metric failed on each of the first {len(self._failed_examples)} examples it saw"
+            why = ("strict_metric=True" if self.strict_metric else
+                   f"the metric failed on each of the first {len(self._failed_examples)} "
+                   "examples it saw")
             raise Abort(MetricError(f"{message}. Stopped ({why}); fix the metric"))
         return 0.0, message
 
@@ -216,10 +221,8 @@ class CellEvaluator:
 
     def close(self) -> None:
         while self._bindings:
-            try:
+            with contextlib.suppress(Exception):  # releasing a binding is best effort
                 self._bindings.pop().__exit__(None, None, None)
-            except Exception:  # noqa: BLE001 - releasing a binding is best effort
-                pass
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -65,7 +65,8 @@ class OptimizeResult(SearchResult):
                     called.setdefault(r.slot, set()).add(r.model)
         return {a: ", ".join(sorted(called[a])) if a in called else m for a, m in found.items()}
 
-    def per_slot_usage(self, assignment: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    def per_slot_usage(self, assignment: Mapping[str, str] | None = None
+                       ) -> dict[str, dict[str, Any]]:
         """Calls, tokens and USD per slot of ``assignment`` (default: best), summed over the
         examples it was evaluated on, stored ones included (``"(unattributed)"``: calls no slot
         explains)."""
@@ -81,12 +82,12 @@ class OptimizeResult(SearchResult):
             for r in rows:
                 row = out.setdefault(r.slot or "(unattributed)",
                                      {"calls": 0, "input_tokens": 0, "output_tokens": 0,
-                                                                  "cost_usd": 0.0,
-                                                                  "models": set()})
+                                      "cost_usd": 0.0, "models": set()})
                 row["calls"] += r.calls
                 row["input_tokens"] += r.input_tokens
                 row["output_tokens"] += r.output_tokens
-                row["cost_usd"] = None if row["cost_usd"] is None or r.cost_usd is None else row["cost_usd"] + r.cost_usd
+                row["cost_usd"] = (None if row["cost_usd"] is None or r.cost_usd is None
+                                   else row["cost_usd"] + r.cost_usd)
                 row["models"].add(r.model)
         for row in out.values():
             row["models"] = sorted(row["models"])
@@ -207,9 +208,11 @@ def baseline_sentence(best: CombinationStats | None, base: CombinationStats | No
     if base is None:
         return f"No baseline: {why_none or 'not measured'}; nothing to compare the pick with."
     if base.status == "failed":
-        return f"The baseline (the app as it is) failed on every example it ran: {base.first_error}"
+        return ("The baseline (the app as it is) failed on every example it ran: "
+                f"{base.first_error}")
     if best is None:
-        return f"Baseline: score {base.mean_score:.3f}, {usd(base.mean_cost_usd)}/example; no pick to compare."
+        return (f"Baseline: score {base.mean_score:.3f}, {usd(base.mean_cost_usd)}/example; "
+                "no pick to compare.")
     d = best.mean_score - base.mean_score
     interval = (f", paired {paired.mean_difference:+.3f} [{paired.ci[0]:+.3f}, "
                 f"{paired.ci[1]:+.3f}] on {paired.n}"

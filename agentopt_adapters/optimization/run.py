@@ -106,7 +106,8 @@ def _search(evaluator: CellEvaluator, plan: SpacePlan, items: list[Any], rule: M
 def _discover(adapter: Adapter, app: Any, candidates: Any, slots: Any,
               options: Mapping[str, Any] | None) -> list[Slot]:
     opts = dict(options or {})
-    if adapter.framework == "callable" and "slots" not in opts and getattr(app, "agentopt_slots", None) is None:
+    if (adapter.framework == "callable" and "slots" not in opts
+            and getattr(app, "agentopt_slots", None) is None):
         declared = candidates if isinstance(candidates, Mapping) else slots
         opts["slots"] = list(declared) if declared is not None else None
     found = adapter.discover(app, **opts)

@@ -14,8 +14,8 @@ a false certificate is counted when the wealth of the bettor at the true mean ev
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -27,15 +27,17 @@ class Case:
     name: str
     population: Callable[[np.random.Generator], np.ndarray]  # values in value_range
     value_range: tuple[float, float]
-    side: int           # +1: false "lower bound above the mean"; -1: false "upper bound below the mean"
+    # +1: false "lower bound above the mean"; -1: false "upper bound below the mean"
+    side: int
     finite: bool = True  # False: i.i.d. draws from the population (sampling with replacement)
 
 
-def _paired(n: int, discordant: float, shift: float) -> Callable[[np.random.Generator], np.ndarray]:
+def _paired(n: int, discordant: float,
+            shift: float) -> Callable[[np.random.Generator], np.ndarray]:
     """Differences in {-1, 0, 1}: ``discordant`` of items disagree, mean exactly ``shift``."""
     def make(rng: np.random.Generator) -> np.ndarray:
-        k = int(round(discordant * n))
-        plus = int(round((k + shift * n) / 2))
+        k = round(discordant * n)
+        plus = round((k + shift * n) / 2)
         d = np.zeros(n)
         d[:plus] = 1.0
         d[plus:k] = -1.0
@@ -65,13 +67,17 @@ CASES = [
     Case("score 0.993 near ceiling, N=135", _scores(135, 134), (0.0, 1.0), +1),
     Case("score 0.30, N=200 (upper side)", _scores(200, 60), (0.0, 1.0), -1),
     Case("fractional F1-like scores, N=200", _fractional(200), (0.0, 1.0), +1),
-    Case("paired tie, i.i.d. (with replacement), n=300", _paired(200, 0.30, 0.0), (-1.0, 1.0), +1, finite=False),
-    Case("score 0.95, i.i.d. (with replacement), n=300", _scores(200, 190), (0.0, 1.0), +1, finite=False),
+    Case("paired tie, i.i.d. (with replacement), n=300", _paired(200, 0.30, 0.0), (-1.0, 1.0), +1,
+         finite=False),
+    Case("score 0.95, i.i.d. (with replacement), n=300", _scores(200, 190), (0.0, 1.0), +1,
+         finite=False),
 ]
 
 
-def false_certificate_rate(case: Case, alpha: float, sims: int, seed: int = 0, batch: int = 5000) -> float:
-    """Share of ``sims`` random orders in which the test of ``case`` ever certifies at level ``alpha``."""
+def false_certificate_rate(case: Case, alpha: float, sims: int, seed: int = 0,
+                           batch: int = 5000) -> float:
+    """Share of ``sims`` random orders in which the test of ``case``
+    ever certifies at level ``alpha``."""
     rng = np.random.default_rng(seed)
     pop = case.population(rng)
     lo, hi = case.value_range
@@ -81,7 +87,8 @@ def false_certificate_rate(case: Case, alpha: float, sims: int, seed: int = 0, b
     while done < sims:
         k = min(batch, sims - done)
         if case.finite:
-            x = np.array([rng.permutation(pop) for _ in range(k)])[:, :-1]   # every look but the exact last
+            # every look but the exact last
+            x = np.array([rng.permutation(pop) for _ in range(k)])[:, :-1]
             seq = Sequences(x, pop.size, case.value_range)
         else:
             x = rng.choice(pop, size=(k, 300))
@@ -92,7 +99,8 @@ def false_certificate_rate(case: Case, alpha: float, sims: int, seed: int = 0, b
     return hits / sims
 
 
-def coverage_table(alphas: tuple[float, ...] = (0.05, 0.005), sims: int = 20_000, seed: int = 0) -> tuple[str, float]:
+def coverage_table(alphas: tuple[float, ...] = (0.05, 0.005), sims: int = 20_000,
+                   seed: int = 0) -> tuple[str, float]:
     """The printed coverage table and the worst rate / alpha over every case and level."""
     head = f"{'case':<48} {'alpha':>8} {'false rate':>10} {'ratio':>6}"
     lines = [f"coverage check: false certificates over every look, {sims} orders per row "

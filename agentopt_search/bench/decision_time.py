@@ -23,8 +23,8 @@ from ..state import Cell, SearchState
 from ..strategies.base import Strategy, get_strategy
 from .synthetic import synthetic_replay
 
-DEFAULT = ["arm_elimination", "epsilon_lucb", "threshold_se", "hill_climbing", "bayesian", "pareto",
-           "lm_proposal", "random"]
+DEFAULT = ["arm_elimination", "epsilon_lucb", "threshold_se", "hill_climbing", "bayesian",
+           "pareto", "lm_proposal", "random"]
 
 
 @dataclass
@@ -60,36 +60,43 @@ def measure(strategy: str, space: str = "4x6", seed: int = 0, **options: Any) ->
     replay = synthetic_replay(space, seed=0)
     if strategy == "threshold_se" and "min_score" not in options:
         options["min_score"] = float(np.quantile(replay.true_means, 0.9))
-    engine_opts = {k: options.pop(k) for k in ("min_score", "epsilon", "confidence") if k in options}
+    engine_opts = {k: options.pop(k) for k in ("min_score", "epsilon", "confidence")
+                   if k in options}
     timed = Timed(get_strategy(strategy, **options))
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = search(replay.space, replay.evaluate, list(range(replay.n_items)), strategy=timed, seed=seed,
-                        max_concurrency=1, progress=False, **engine_opts)
+        result = search(replay.space, replay.evaluate, list(range(replay.n_items)), strategy=timed,
+                        seed=seed, max_concurrency=1, progress=False, **engine_opts)
     total = time.perf_counter() - t0
     r = np.array(timed.rounds)
     truth = replay.true_means
     pick = result.best.index if result.best else None
-    return {"strategy": strategy, "rounds": len(r), "median_s": float(np.median(r)), "max_s": float(r.max()),
-            "think_s": float(r.sum() + timed.other), "total_s": total, "evaluations": result.n_evaluations,
-            "regret_pp": 100 * float(truth.max() - truth[pick]) if pick is not None else float("nan")}
+    return {"strategy": strategy, "rounds": len(r), "median_s": float(np.median(r)),
+            "max_s": float(r.max()), "think_s": float(r.sum() + timed.other), "total_s": total,
+            "evaluations": result.n_evaluations,
+            "regret_pp": (100 * float(truth.max() - truth[pick]) if pick is not None
+                          else float("nan"))}
 
 
 def format_rows(rows: list[dict[str, Any]], space: str) -> str:
-    head = (f"{'strategy':<16} {'rounds':>7} {'median s/round':>15} {'max s/round':>12} {'think s':>8} "
-            f"{'run s':>7} {'evals':>8} {'regret pp':>9}")
-    out = [f"decision time on synthetic {space} (per propose() round; target < 1 s)", head, "-" * len(head)]
+    head = (f"{'strategy':<16} {'rounds':>7} {'median s/round':>15} {'max s/round':>12} "
+            f"{'think s':>8} {'run s':>7} {'evals':>8} {'regret pp':>9}")
+    out = [f"decision time on synthetic {space} (per propose() round; target < 1 s)", head,
+           "-" * len(head)]
     for r in rows:
         flag = "" if r["max_s"] < 1.0 else "  <- over 1 s"
-        out.append(f"{r['strategy']:<16} {r['rounds']:>7} {r['median_s']:>15.4f} {r['max_s']:>12.3f} "
-                   f"{r['think_s']:>8.2f} {r['total_s']:>7.1f} {r['evaluations']:>8} {r['regret_pp']:>9.2f}{flag}")
+        out.append(f"{r['strategy']:<16} {r['rounds']:>7} {r['median_s']:>15.4f} "
+                   f"{r['max_s']:>12.3f} {r['think_s']:>8.2f} {r['total_s']:>7.1f} "
+                   f"{r['evaluations']:>8} {r['regret_pp']:>9.2f}{flag}")
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m agentopt_search.bench.decision_time", description=__doc__)
-    p.add_argument("--space", default="4x6", help="synthetic space SxM (default 4x6: 1,296 combinations)")
+    p = argparse.ArgumentParser(prog="python -m agentopt_search.bench.decision_time",
+                                description=__doc__)
+    p.add_argument("--space", default="4x6",
+                   help="synthetic space SxM (default 4x6: 1,296 combinations)")
     p.add_argument("--strategies", default=",".join(DEFAULT))
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)

@@ -1,4 +1,5 @@
-"""Replay a recorded benchmark: per-item results of every combination, looked up instead of paid."""
+"""Replay a recorded benchmark: per-item results of every combination,
+looked up instead of paid."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def load_replay(path: str | Path) -> Replay:
     for r in rows:
         c = space.index({s: r[s] for s in slots})
         j = col[int(r["item"])]
-        scores[c, j], costs[c, j], lats[c, j] = float(r["score"]), float(r["cost_usd"]), float(r["latency_s"])
+        scores[c, j], costs[c, j], lats[c, j] = (float(r["score"]), float(r["cost_usd"]),
+                                                 float(r["latency_s"]))
     complete = ~np.isnan(scores).any(axis=0)
     return Replay(path.stem, space, scores[:, complete], costs[:, complete], lats[:, complete])
 
@@ -77,8 +79,9 @@ def find_data_dir(explicit: str | None = None) -> Path:
     import os
 
     here = Path(__file__).resolve()
-    options = [explicit, os.environ.get("AGENTOPT_BENCH_DATA"), Path.cwd() / "../shared/bench-data",
-               here.parents[3] / "shared/bench-data", Path.cwd() / "shared/bench-data"]
+    options = [explicit, os.environ.get("AGENTOPT_BENCH_DATA"),
+               Path.cwd() / "../shared/bench-data", here.parents[3] / "shared/bench-data",
+               Path.cwd() / "shared/bench-data"]
     for opt in options:
         if opt and Path(opt).is_dir() and list(Path(opt).glob("*.csv")):
             return Path(opt).resolve()

@@ -1,6 +1,7 @@
 """Replay benchmark: strategies through the public ``search()`` on recorded and synthetic spaces.
 
-``python -m agentopt_search.bench [--seeds 50] [--tolerances 0.01,0.025,0.05] [--strategies auto,auto:cost]``
+``python -m agentopt_search.bench [--seeds 50] [--tolerances 0.01,0.025,0.05]
+[--strategies auto,auto:cost]``
 
 For each space, seed (= item order) and tolerance, each strategy searches with ``evaluate``
 looking cells up and charging their recorded cost (``name:cost`` runs it with
@@ -22,9 +23,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -78,15 +80,16 @@ def run_one(replay: Replay, strategy: str, seed: int, tolerances: Sequence[float
     for tol, judged in runs:
         t0 = time.process_time()
         opts = dict(options) if tol is None else {**options, "tolerance": tol}
-        result = search(replay.space, replay.evaluate, items, strategy=make_strategy(strategy), seed=seed,
-                        max_concurrency=1, progress=False, **opts)
+        result = search(replay.space, replay.evaluate, items, strategy=make_strategy(strategy),
+                        seed=seed, max_concurrency=1, progress=False, **opts)
         dt = time.process_time() - t0
         pick = result.best.index if result.best else int(np.argmin(truth))
         for t in judged:
             ok = truth >= truth.max() - t - 1e-12
-            out.append(RunRecord(replay.name, strategy, t, seed, float(truth[pick]), float(truth.max()),
-                                 float(cost[pick]), float(cost[ok].min()), result.spent_usd, replay.brute_force_usd,
-                                 result.n_evaluations, dt))
+            out.append(RunRecord(replay.name, strategy, t, seed, float(truth[pick]),
+                                 float(truth.max()), float(cost[pick]), float(cost[ok].min()),
+                                 result.spent_usd, replay.brute_force_usd, result.n_evaluations,
+                                 dt))
     return out
 
 
@@ -107,7 +110,11 @@ def get_replay(source: str, seed: int = 0) -> Replay:
     return _REPLAYS[key]
 
 
-def _job(args: tuple[str, str, int, tuple[float, ...], dict[str, Any]]) -> list[RunRecord]:
+#: One worker's job: (CSV path or synthetic space, strategy, seed, tolerances, search options).
+_Job = tuple[str, str, int, tuple[float, ...], dict[str, Any]]
+
+
+def _job(args: _Job) -> list[RunRecord]:
     source, strategy, seed, tolerances, options = args
     return run_one(get_replay(source, seed), strategy, seed, tolerances, **options)
 
@@ -127,22 +134,27 @@ def summarise(records: list[RunRecord]) -> list[dict[str, Any]]:
         rows.append({
             "bench": bench, "strategy": strategy, "tolerance": tol, "seeds": len(rs),
             "p_within": float(within.mean()), "p_cheap": float((within & priced).mean()),
-            "regret_pp": float(100 * regret.mean()), "pct_brute": float(100 * np.mean([r.spent / r.brute for r in rs])),
-            "vs_z2": mine / spent[(bench, BASELINE, tol)] if (bench, BASELINE, tol) in spent else float("nan"),
-            "vs_published": mine / spent[(bench, PUBLISHED, tol)] if (bench, PUBLISHED, tol) in spent else float("nan"),
+            "regret_pp": float(100 * regret.mean()),
+            "pct_brute": float(100 * np.mean([r.spent / r.brute for r in rs])),
+            "vs_z2": (mine / spent[(bench, BASELINE, tol)] if (bench, BASELINE, tol) in spent
+                      else float("nan")),
+            "vs_published": (mine / spent[(bench, PUBLISHED, tol)]
+                             if (bench, PUBLISHED, tol) in spent else float("nan")),
             "sec": float(np.mean([r.seconds for r in rs])),
         })
     return sorted(rows, key=lambda r: (r["tolerance"], r["bench"]))
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'tol':>5} {'benchmark':<10} {'strategy':<15} {'P(<=tol)':>8} {'P(ok&<=1.1x$)':>13} {'regret pp':>9} "
-            f"{'% brute $':>9} {'$/AgentOpt z2':>13} {'$/published':>11} {'cpu s':>6}")
+    head = (f"{'tol':>5} {'benchmark':<10} {'strategy':<15} {'P(<=tol)':>8} {'P(ok&<=1.1x$)':>13} "
+            f"{'regret pp':>9} {'% brute $':>9} {'$/AgentOpt z2':>13} {'$/published':>11} "
+            f"{'cpu s':>6}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['tolerance']:>5.3f} {r['bench']:<10} {r['strategy']:<15} {r['p_within']:>8.2f} "
-                     f"{r['p_cheap']:>13.2f} {r['regret_pp']:>9.2f} {r['pct_brute']:>8.1f}% {r['vs_z2']:>12.2f}x "
-                     f"{r['vs_published']:>10.2f}x {r['sec']:>6.2f}")
+        lines.append(f"{r['tolerance']:>5.3f} {r['bench']:<10} {r['strategy']:<15} "
+                     f"{r['p_within']:>8.2f} {r['p_cheap']:>13.2f} {r['regret_pp']:>9.2f} "
+                     f"{r['pct_brute']:>8.1f}% {r['vs_z2']:>12.2f}x {r['vs_published']:>10.2f}x "
+                     f"{r['sec']:>6.2f}")
     return "\n".join(lines)
 
 
@@ -152,12 +164,13 @@ def format_means(rows: list[dict[str, Any]]) -> str:
     keys = sorted({(r["strategy"], r["tolerance"]) for r in rows if r["strategy"] not in RULES})
     for strategy, tol in keys:
         ratios = [r["vs_z2"] for r in rows if r["strategy"] == strategy and r["tolerance"] == tol]
-        out.append(f"  {strategy:<15} tol {tol:.3f}: {np.nanmean(ratios):.2f}x over {len(ratios)} spaces")
+        out.append(f"  {strategy:<15} tol {tol:.3f}: {np.nanmean(ratios):.2f}x over {len(ratios)} "
+                   "spaces")
     return "\n".join(out)
 
 
 def _jobs(benches: list[str], strategies: list[str], seeds: int, tolerances: tuple[float, ...],
-          data: Path | None, options: dict[str, Any]) -> list[tuple[str, str, int, tuple[float, ...], dict[str, Any]]]:
+          data: Path | None, options: dict[str, Any]) -> list[_Job]:
     jobs = []
     for bench in benches:
         synthetic = bench.startswith(SYNTH_PREFIX)
@@ -175,12 +188,13 @@ def _jobs(benches: list[str], strategies: list[str], seeds: int, tolerances: tup
     return jobs
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agentopt_search.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="folder with the benchmark CSVs (default: ../shared/bench-data)")
     p.add_argument("--benchmarks", default="hotpotqa,mathqa,gpqa,bfcl,synth-3x8,synth-4x6",
-                   help="recorded CSV names and/or synthetic spaces synth-3x8, synth-4x6 (slots x models)")
+                   help="recorded CSV names and/or synthetic spaces synth-3x8, synth-4x6 (slots x "
+                        "models)")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                    help="strategy names; 'name:cost' runs with objective='cost'")
     p.add_argument("--tolerances", default=",".join(map(str, TOLERANCES)))
@@ -189,11 +203,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--min-score", type=float, default=None,
                    help="bar for threshold_se (default: the 90th percentile of the true means)")
-    p.add_argument("--coverage-sims", type=int, default=50_000, help="orders per coverage case (0: skip)")
-    args = p.parse_args(argv)
-    benches = [b for b in args.benchmarks.split(",") if b]
-    data = find_data_dir(args.data) if any(not b.startswith(SYNTH_PREFIX) for b in benches) else None
-    strategies = [s for s in args.strategies.split(",") if s]
+    p.add_argument("--coverage-sims", type=int, default=50_000,
+                   help="orders per coverage case (0: skip)")
+    return p
+
+
+def _names(text: str) -> list[str]:
+    """The non-empty names of a comma-separated list."""
+    return [name for name in text.split(",") if name]
+
+
+def _records(jobs: list[_Job], workers: int) -> list[RunRecord]:
+    """Every job's records, in job order (``workers`` > 1: in a process pool)."""
+    if workers > 1:
+        with mp.Pool(workers) as pool:
+            return [r for rs in pool.map(_job, jobs, chunksize=2) for r in rs]
+    return [r for j in jobs for r in _job(j)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    benches = _names(args.benchmarks)
+    recorded = any(not b.startswith(SYNTH_PREFIX) for b in benches)
+    data = find_data_dir(args.data) if recorded else None
+    strategies = _names(args.strategies)
     strategies += [r for r in RULES if r not in strategies]
     tolerances = tuple(float(t) for t in args.tolerances.split(",") if t)
     options: dict[str, Any] = {"confidence": args.confidence}
@@ -201,14 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         options["min_score"] = args.min_score
     jobs = _jobs(benches, strategies, args.seeds, tolerances, data, options)
     t0 = time.perf_counter()
-    if args.workers > 1:
-        with mp.Pool(args.workers) as pool:
-            records = [r for rs in pool.map(_job, jobs, chunksize=2) for r in rs]
-    else:
-        records = [r for j in jobs for r in _job(j)]
+    records = _records(jobs, args.workers)
     rows = summarise(records)
     print(f"replay benchmark: {args.seeds} item orders, confidence {args.confidence}, tolerances "
-          f"{', '.join(map(str, tolerances))}, data {data or 'synthetic'}  ({time.perf_counter() - t0:.0f}s)")
+          f"{', '.join(map(str, tolerances))}, data {data or 'synthetic'}  "
+          f"({time.perf_counter() - t0:.0f}s)")
     print(format_table(rows))
     print(format_means(rows))
     if args.coverage_sims:

@@ -45,35 +45,41 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def synthetic_replay(spec: str = "3x8", seed: int = 0, n_items: int = 200) -> Replay:
-    """A ``Replay`` of ``S`` slots x ``M`` models (``spec`` = ``"SxM"``, S <= 4); see the module doc."""
+    """A ``Replay`` of ``S`` slots x ``M`` models (``spec`` = ``"SxM"``, S <= 4);
+    see the module doc."""
     m = re.fullmatch(r"(\d+)x(\d+)", spec)
     if not m or not 1 <= int(m.group(1)) <= len(_SLOTS) or int(m.group(2)) < 2:
-        raise ValueError(f"synthetic spec must look like '3x8' (1-{len(_SLOTS)} slots x >= 2 models), got {spec!r}")
+        raise ValueError(f"synthetic spec must look like '3x8' (1-{len(_SLOTS)} slots x >= 2 "
+                         f"models), got {spec!r}")
     n_slots, n_models = int(m.group(1)), int(m.group(2))
     rng = np.random.default_rng(seed)
     models = [f"m{j}" for j in range(n_models)]
     ability = np.linspace(-1, 1, n_models) + rng.normal(0, 0.25, n_models)
-    log_price = np.log(0.05) + (np.log(15) - np.log(0.05)) * (ability - ability.min()) / np.ptp(ability)
+    log_price = (np.log(0.05)
+                 + (np.log(15) - np.log(0.05)) * (ability - ability.min()) / np.ptp(ability))
     price_in = np.exp(log_price + rng.normal(0, 0.5, n_models)) / 1e6          # $ per input token
     price_out = 4 * price_in
-    overhead = 0.15 + 1.0 * (ability - ability.min()) / np.ptp(ability) + rng.uniform(0, 0.3, n_models)
+    overhead = (0.15 + 1.0 * (ability - ability.min()) / np.ptp(ability)
+                + rng.uniform(0, 0.3, n_models))
     speed = rng.uniform(40, 250, n_models)
     verbosity = rng.uniform(0.7, 1.5, n_models)
 
     slots = _SLOTS[:n_slots]
-    space = SearchSpace({s: models for s in slots})
+    space = SearchSpace(dict.fromkeys(slots, models))
     coords = np.array(list(space.product()))                                   # (combos, slots)
     theta = sum(_WEIGHTS[s] * ability[coords[:, s]] for s in range(n_slots))
     theta = theta - np.median(theta)
     if n_slots >= 2:
-        strong = int(np.argmax(ability))                 # the strongest model, as planner, answers directly
+        # the strongest model, as planner, answers directly
+        strong = int(np.argmax(ability))
         strong_solver = ability[coords[:, 1]] >= np.sort(ability)[-2]
         theta = theta - np.where(strong_solver, 0.3, 0.8) * (coords[:, 0] == strong)
         theta = theta - 0.25 * (coords[:, 0] == coords[:, 1])
         for _ in range(3):                               # a few strong pairwise interactions
             s, t = rng.choice(n_slots, 2, replace=False)
             j, k = rng.integers(n_models, size=2)
-            theta = theta + rng.choice([-1, 1]) * rng.uniform(0.4, 0.6) * ((coords[:, s] == j) & (coords[:, t] == k))
+            theta = theta + rng.choice([-1, 1]) * rng.uniform(0.4, 0.6) * ((coords[:, s] == j)
+                                                                           & (coords[:, t] == k))
 
     difficulty = rng.normal(0, 1, n_items)
     p = _sigmoid(1.3 * (theta[:, None] - difficulty[None, :]) + 0.3)

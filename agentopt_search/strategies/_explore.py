@@ -12,25 +12,32 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..state import Cell, SearchState
 
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
 __all__ = ["Explorer", "default_trials", "explore_chunk"]
 
 Objectives = Callable[[SearchState, int, int], Sequence[float]]
+Direction = Literal["minimize", "maximize"]
 
 
 def default_trials(size: int) -> int:
-    """Combinations to try in a space of ``size``: all of a small space, ~4 sqrt(size) of a large one."""
+    """Combinations to try in a space of ``size``: all of a small space, ~4 sqrt(size)
+    of a large one."""
     return min(size, max(24, math.ceil(4 * math.sqrt(size))))
 
 
 def explore_chunk(n_items: int, chunk: int | None, first: int | None, growth: float) -> int:
-    """Items a proposal is first evaluated on: ``chunk``, else 20 or the grid's first look if larger.
-    (On the synthetic 4x6 space 20 items instead of 10 took the bayesian pick from ~4 pp regret to ~1.)"""
+    """Items a proposal is first evaluated on: ``chunk``, else 20 or the grid's first look if
+    larger. (On the synthetic 4x6 space 20 items instead of 10 took the bayesian pick from ~4 pp
+    regret to ~1.)"""
     from ..stats import look_schedule
 
     if chunk:
@@ -39,8 +46,8 @@ def explore_chunk(n_items: int, chunk: int | None, first: int | None, growth: fl
 
 
 class Explorer:
-    def __init__(self, state: SearchState, sampler: Any, directions: list[str], n_trials: int, batch: int,
-                 chunk: int, objectives: Objectives) -> None:
+    def __init__(self, state: SearchState, sampler: Any, directions: Sequence[Direction],
+                 n_trials: int, batch: int, chunk: int, objectives: Objectives) -> None:
         self.n_trials = min(n_trials, state.space.size)
         self.batch = max(1, batch)
         self.chunk = chunk
@@ -50,14 +57,15 @@ class Explorer:
         self.done = False
         self.study = None
         if self.n_trials >= state.space.size:
-            self.pending = {c: None for c in range(state.space.size)}
+            self.pending = dict.fromkeys(range(state.space.size))
             return
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
-        self.dists = {slot: optuna.distributions.CategoricalDistribution(list(cands))
-                      for slot, cands in state.space.slots.items()}
+        self.dists: dict[str, BaseDistribution] = {
+            slot: optuna.distributions.CategoricalDistribution(list(cands))
+            for slot, cands in state.space.slots.items()}
         self.study = optuna.create_study(directions=directions, sampler=sampler)
         # Resumed runs: combinations already seen on the chunk are told up front, for free.
         seen = np.flatnonzero(~np.isnan(state.scores[:, :chunk]).any(axis=1))
@@ -75,9 +83,11 @@ class Explorer:
         vals = self.objectives(state, combo, self.chunk)
         self.values[combo] = vals
         if self.study is not None:
-            trial = self.optuna.trial.create_trial(params=state.space.assignment(combo), distributions=self.dists,
+            trial = self.optuna.trial.create_trial(params=state.space.assignment(combo),
+                                                   distributions=self.dists,
                                                    value=None if len(vals) > 1 else float(vals[0]),
-                                                   values=[float(v) for v in vals] if len(vals) > 1 else None)
+                                                   values=[float(v) for v in vals] if len(vals) > 1
+                                                   else None)
             self.study.add_trial(trial)
 
     def propose(self, state: SearchState) -> list[Cell]:
@@ -98,7 +108,8 @@ class Explorer:
         want = min(self.batch, self.n_trials - len(self.values))
         attempts = 0
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate/constant_liar
+            # Optuna's ExperimentalWarning for multivariate/constant_liar
+            warnings.simplefilter("ignore")
             while len(self.pending) < want and attempts < 10 * want:
                 attempts += 1
                 trial = self.study.ask(self.dists)

@@ -1,11 +1,13 @@
-"""Shared pieces of the strategies (not a strategy: modules starting with ``_`` are not registered).
+"""Shared pieces of the strategies (not a strategy: modules starting with ``_`` are not
+registered).
 
 ``Race``: certify the pick among a set of candidates (``arm_elimination`` races every combination;
 ``screening``, ``bayesian``, ``lm_proposal`` and ``hill_climbing`` race the ones they chose).
 
 Each decision, on each candidate's observed prefix of the shared item order:
 
-1. drop candidates that break a constraint (measured cost / latency; upper bound below ``min_score``);
+1. drop candidates that break a constraint (measured cost / latency; upper bound below
+   ``min_score``);
 2. eliminate candidates certified worse than one of the ``compare_top`` best means (paired lower
    bound of ``x_j - x_c`` above ``margin``) or than the highest one-sample lower bound (their upper
    bound below it minus ``margin``); ``margin`` = 0 for the score objective, ``tolerance`` for the
@@ -28,7 +30,7 @@ Bounds are anytime-valid, so looking after any number of items costs nothing; le
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,7 +42,8 @@ from ..stats import look_schedule, next_look
 __all__ = ["Race", "ranked", "price_order"]
 
 
-def ranked(state: SearchState, combos: Sequence[int] | np.ndarray, n: int | None = None) -> np.ndarray:
+def ranked(state: SearchState, combos: Sequence[int] | np.ndarray,
+           n: int | None = None) -> np.ndarray:
     """``combos`` best first: mean on the first ``n`` items (all observed if None), equal means
     go to the cheaper (observed cost per item), then the lower index."""
     combos = np.asarray(combos, dtype=int)
@@ -53,8 +56,9 @@ def ranked(state: SearchState, combos: Sequence[int] | np.ndarray, n: int | None
     return combos[np.lexsort((combos, cost, -np.nan_to_num(means, nan=-np.inf)))]
 
 
-def price_order(state: SearchState, combos: Sequence[int]) -> list[int]:
-    """``combos`` cheapest first by estimated cost per item; unknown cost last, in candidate order."""
+def price_order(state: SearchState, combos: Sequence[int] | np.ndarray) -> list[int]:
+    """``combos`` cheapest first by estimated cost per item; unknown cost last,
+    in candidate order."""
     combos = np.asarray(combos, dtype=int)
     cost = state.estimated_cost_per_item()[combos]
     return combos[np.lexsort((combos, np.nan_to_num(cost, nan=np.inf)))].tolist()
@@ -84,8 +88,9 @@ class Race:
         if getattr(self, "_alive_key", None) != key:
             status = state.status
             self._alive_key = key
-            self._alive = self.candidates[[status[c] == "alive" for c in self.candidates.tolist()]] \
-                if self.candidates.size else self.candidates
+            self._alive = (self.candidates[[status[c] == "alive"
+                                            for c in self.candidates.tolist()]]
+                           if self.candidates.size else self.candidates)
         return self._alive
 
     def propose(self, state: SearchState) -> list[Cell]:
@@ -104,7 +109,7 @@ class Race:
         certified = [c for c in self.certified if state.status[c] == "alive"]
         return selection.pick(state, self.alive(state), certified or None)
 
-    # -- one decision ------------------------------------------------------------------------------
+    # -- one decision --------------------------------------------------------------------------
     def decide(self, state: SearchState) -> bool:
         """Eliminate, check the certificate, plan the next items; True when the race is over."""
         self._drop_infeasible(state)
@@ -116,7 +121,8 @@ class Race:
         if alive.size <= 1:
             self.certified = alive.tolist()
             return True
-        if alive.size != view.alive.size:  # the view before the eliminations serves when there were none
+        if alive.size != view.alive.size:
+            # the view before the eliminations serves when there were none
             view = _View(state, self.cert, alive)
         if self._certify(state, view):
             return True
@@ -127,21 +133,26 @@ class Race:
         alive = self.alive(state)
         if alive.size == 0:
             return
-        for c in alive[~selection.feasible(state, alive, self.cert.costs(alive), self.cert.latencies(alive))]:
-            state.eliminate(int(c), "breaks max_cost_per_example / max_latency_s (measured means)", kind="infeasible")
+        for c in alive[~selection.feasible(state, alive, self.cert.costs(alive),
+                                           self.cert.latencies(alive))]:
+            state.eliminate(int(c), "breaks max_cost_per_example / max_latency_s (measured means)",
+                            kind="infeasible")
         if state.min_score is not None:
             alive = self.alive(state)
             for c in alive[self.cert.upper_below(alive, state.min_score)]:
-                state.eliminate(int(c), f"certified below min_score {state.min_score:g}", kind="infeasible")
+                state.eliminate(int(c), f"certified below min_score {state.min_score:g}",
+                                kind="infeasible")
 
-    def _eliminate(self, state: SearchState, view: "_View") -> None:
+    def _eliminate(self, state: SearchState, view: _View) -> None:
         margin = state.tolerance if self.kind == "cost" else 0.0
         alive = view.alive
         # One-sample: an upper bound below the highest lower bound (minus the margin).
         strongest = int(alive[int(np.argmax(view.low))])
-        out = (view.up < view.low.max() - margin) & self._dominates(state, strongest, alive) & (alive != strongest)
+        out = ((view.up < view.low.max() - margin) & self._dominates(state, strongest, alive)
+               & (alive != strongest))
         self._drop(state, view, alive[out], strongest, margin)
-        # Paired: against each of the best means, on the rows whose mean difference leaves room for it.
+        # Paired: against each of the best means, on the rows whose mean difference leaves room for
+        # it.
         for j in alive[view.order[: self.compare_top]].tolist():
             live = self.alive(state)
             if state.status[j] != "alive":
@@ -150,13 +161,16 @@ class Race:
             maybe = live[(gap > margin) & self._dominates(state, j, live)]
             self._drop(state, view, maybe[self.cert.beats(j, maybe, margin)], j, margin)
 
-    def _drop(self, state: SearchState, view: "_View", combos: np.ndarray, j: int, margin: float) -> None:
+    def _drop(self, state: SearchState, view: _View, combos: np.ndarray, j: int,
+              margin: float) -> None:
         for c in combos.tolist():
-            state.eliminate(int(c), f"{self.label}certified {'more than the tolerance ' if margin else ''}below "
+            state.eliminate(int(c), f"{self.label}certified "
+                                    f"{'more than the tolerance ' if margin else ''}below "
                                     f"{state.space.key(j)} after {view.count_of(int(c))} items")
 
     def _dominates(self, state: SearchState, j: int, combos: np.ndarray) -> np.ndarray:
-        """With weights, ``j`` may eliminate only combinations it also matches on cost and latency."""
+        """With weights, ``j`` may eliminate only combinations
+        it also matches on cost and latency."""
         if self.kind != "weights":
             return np.ones(combos.size, dtype=bool)
         w = state.objective
@@ -166,14 +180,14 @@ class Race:
                 ok &= measured([j])[0] <= measured(combos)
         return ok
 
-    def _certify(self, state: SearchState, view: "_View") -> bool:
+    def _certify(self, state: SearchState, view: _View) -> bool:
         good = [h for h in view.holder_candidates() if view.covers_all(h)]
         if good:
             self.certified = good
             return True
         return False
 
-    def _next(self, state: SearchState, view: "_View") -> dict[int, int]:
+    def _next(self, state: SearchState, view: _View) -> dict[int, int]:
         """Who gets more items, up to how many."""
         alive, tol, last = view.alive, state.tolerance, state.n_items
         lead = view.leader
@@ -195,28 +209,34 @@ class Race:
         target = next_look(self.schedule, int(view.counts_of(group).min()))
         return {int(c): target for c in group}
 
-    def _push(self, view: "_View") -> int | None:
-        """The candidate to evaluate alone first (None: none): one that would finish the race alone,
-        its own lower bound at the last item passing every other upper bound minus the tolerance (the
-        ceiling case). Kept while it still can; else the cheapest to complete among those that would
-        if their record stayed perfect from here; else the most promising (fewest misses per item)
-        among those that plausibly could (two standard errors up, and not above a perfect finish)."""
+    def _push(self, view: _View) -> int | None:
+        """The candidate to evaluate alone first (None: none): one that would finish the race
+        alone, its own lower bound at the last item passing every other upper bound minus the
+        tolerance (the ceiling case). Kept while it still can; else the cheapest to complete among
+        those that would if their record stayed perfect from here; else the most promising (fewest
+        misses per item) among those that plausibly could (two standard errors up, and not above a
+        perfect finish)."""
         state = view.state
         top2 = np.sort(view.up)[-2:] if view.up.size > 1 else np.r_[view.up, view.up]
-        others_up = np.where(view.up >= top2[-1], top2[0], top2[-1])  # max upper bound of the others
+        # max upper bound of the others
+        others_up = np.where(view.up >= top2[-1], top2[0], top2[-1])
         rest = state.n_items - view.counts
         hope = (view.means * view.counts + 1.0) / (view.counts + 1.0)
-        best = (view.means * view.counts + rest) / state.n_items  # its mean if every item left is a success
+        # its mean if every item left is a success
+        best = (view.means * view.counts + rest) / state.n_items
         open_ = rest > 0
         if self.kind == "cost":
             open_ &= view.affordable()
         likely = open_ & (hope + state.tolerance + 1e-12 >= others_up)
-        plausible = hope + 2 * np.sqrt(hope * (1 - hope) / (view.counts + 1.0))  # two standard errors up
+        # two standard errors up
+        plausible = hope + 2 * np.sqrt(hope * (1 - hope) / (view.counts + 1.0))
         possible = open_ & (np.minimum(best, plausible) + state.tolerance + 1e-12 >= others_up)
         if self._pushing in view.pos and possible[view.pos[self._pushing]]:
-            return self._pushing  # keep going while it can still finish: switching pays other items again
+            # keep going while it can still finish: switching pays other items again
+            return self._pushing
         if likely.any():
-            self._pushing = int(view.alive[int(np.argmin(np.where(likely, view.costs * rest, np.inf)))])
+            self._pushing = int(view.alive[int(np.argmin(
+                np.where(likely, view.costs * rest, np.inf)))])
         elif possible.any():
             order = np.lexsort((view.costs * rest, -view.counts, -hope))
             self._pushing = int(view.alive[order[possible[order]][0]])
@@ -259,7 +279,8 @@ class _View:
 
     def covered(self, h: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Which alive candidates (positions ``rows``, default all) are certified at most
-        ``tolerance`` above ``h``: paired, or one-sample upper bound <= ``h``'s lower bound + tolerance."""
+        ``tolerance`` above ``h``: paired, or one-sample upper bound <= ``h``'s lower bound +
+        tolerance."""
         tol = self.state.tolerance
         if rows is None and h in self._covered:
             return self._covered[h]
@@ -284,14 +305,16 @@ class _View:
 
     def likely(self) -> np.ndarray:
         """Positions of candidates whose mean is within tolerance of the leader's."""
-        return np.flatnonzero(self.means >= self.mean_of(self.leader) - self.state.tolerance - 1e-12)
+        return np.flatnonzero(self.means >= self.mean_of(self.leader) - self.state.tolerance
+                              - 1e-12)
 
     def cheapest_likely(self) -> int:
         likely = self.likely()
         return int(self.alive[likely[np.lexsort((-self.means[likely], self.costs[likely]))[0]]])
 
     def cheaper_than(self, goal: int) -> np.ndarray:
-        """Candidates measured cheaper than ``goal`` by more than ``COST_SLACK`` (they must be ruled out)."""
+        """Candidates measured cheaper than ``goal`` by more than ``COST_SLACK``
+        (they must be ruled out)."""
         return self.alive[self.costs * (1 + selection.COST_SLACK) < self.cost_of(goal)]
 
     def affordable(self) -> np.ndarray:

@@ -20,7 +20,8 @@ from .base import Strategy
 class ArmElimination(Strategy):
     name = "arm_elimination"
 
-    def __init__(self, first: int | None = None, growth: float = 1.2, compare_top: int = 3) -> None:
+    def __init__(self, first: int | None = None, growth: float = 1.2,
+                 compare_top: int = 3) -> None:
         self.first = first
         self.growth = growth
         self.compare_top = compare_top

@@ -21,7 +21,7 @@ from ..state import Cell, SearchState
 
 __all__ = ["Strategy", "registry", "get_strategy"]
 
-_REGISTRY: dict[str, type["Strategy"]] = {}
+_REGISTRY: dict[str, type[Strategy]] = {}
 
 
 class Strategy(ABC):
@@ -31,10 +31,11 @@ class Strategy(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):  # a subclass that names itself (not one reusing its parent's name)
+        if cls.__dict__.get("name"):
+            # a subclass that names itself (not one reusing its parent's name)
             _REGISTRY[cls.name] = cls
 
-    def start(self, state: SearchState) -> None:
+    def start(self, state: SearchState) -> None:  # noqa: B027 - an optional hook
         """Called once before the first ``propose`` (after resumed observations are loaded)."""
 
     @abstractmethod
@@ -45,7 +46,8 @@ class Strategy(ABC):
         """The winning combination under the objective and constraints (``selection.pick``) among
         the alive ones with evidence (every tried one if none is alive)."""
         n = state.n_observed()
-        candidates = [c for c in state.alive if n[c] > 0] or [c for c in range(state.space.size) if n[c] > 0]
+        candidates = ([c for c in state.alive if n[c] > 0]
+                      or [c for c in range(state.space.size) if n[c] > 0])
         return selection.pick(state, candidates)
 
     def describe(self) -> str:
@@ -60,7 +62,7 @@ def registry() -> dict[str, type[Strategy]]:
     return dict(_REGISTRY)
 
 
-def get_strategy(strategy: "str | Strategy", **options: Any) -> Strategy:
+def get_strategy(strategy: str | Strategy, **options: Any) -> Strategy:
     """A strategy instance from a name (options passed to its constructor) or an instance."""
     if isinstance(strategy, Strategy):
         return strategy
@@ -73,7 +75,9 @@ def get_strategy(strategy: "str | Strategy", **options: Any) -> Strategy:
     params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(options) - set(params))
     if unknown:
-        raise ValueError(f"strategy {strategy!r} has no option(s) {unknown}; its options are {params or 'none'}"
-                         + ("; to set options pick the strategy explicitly, e.g. strategy='arm_elimination'"
+        raise ValueError(f"strategy {strategy!r} has no option(s) {unknown}; its options are "
+                         f"{params or 'none'}"
+                         + ("; to set options pick the strategy explicitly, e.g. "
+                            "strategy='arm_elimination'"
                             if strategy == "auto" else ""))
     return cls(**options)

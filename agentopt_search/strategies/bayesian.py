@@ -23,9 +23,9 @@ import warnings
 
 import numpy as np
 
+from .. import selection
 from ..state import Cell, SearchState
 from ._explore import Explorer, default_trials, explore_chunk
-from .. import selection
 from ._race import Race, ranked
 from .base import Strategy
 
@@ -46,7 +46,8 @@ def make_sampler(kind: str, seed: int, n_startup: int, multi_objective: bool = F
                 return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup), "gp"
         if not _warned_gp:
             _warned_gp = True
-            warnings.warn("bayesian: sampler='gp' needs PyTorch (pip install torch); using the TPE sampler instead",
+            warnings.warn("bayesian: sampler='gp' needs PyTorch (pip install torch); using the "
+                          "TPE sampler instead",
                           RuntimeWarning, stacklevel=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -61,8 +62,9 @@ def chunk_mean(state: SearchState, combo: int, chunk: int) -> list[float]:
 class Bayesian(Strategy):
     name = "bayesian"
 
-    def __init__(self, sampler: str = "gp", n_trials: int | None = None, batch: int = 8, top_k: int | None = None,
-                 chunk: int | None = None, first: int | None = None, growth: float = 1.2) -> None:
+    def __init__(self, sampler: str = "gp", n_trials: int | None = None, batch: int = 8,
+                 top_k: int | None = None, chunk: int | None = None, first: int | None = None,
+                 growth: float = 1.2) -> None:
         if sampler not in ("gp", "tpe"):
             raise ValueError(f"bayesian sampler must be 'gp' or 'tpe', got {sampler!r}")
         self.sampler = sampler
@@ -81,10 +83,12 @@ class Bayesian(Strategy):
         n_trials = self.n_trials or default_trials(state.space.size)
         sampler = None
         if n_trials < state.space.size:
-            sampler, self.used = make_sampler(self.sampler, state.seed, n_startup=max(4, min(10, n_trials // 3)))
+            sampler, self.used = make_sampler(self.sampler, state.seed,
+                                              n_startup=max(4, min(10, n_trials // 3)))
         else:
             self.used = "all"
-        self.explorer = Explorer(state, sampler, ["maximize"], n_trials, self.batch, chunk, chunk_mean)
+        self.explorer = Explorer(state, sampler, ["maximize"], n_trials, self.batch, chunk,
+                                 chunk_mean)
 
     def propose(self, state: SearchState) -> list[Cell]:
         assert self.explorer is not None
@@ -100,8 +104,10 @@ class Bayesian(Strategy):
             tried = set(explored)
             for c in range(state.space.size):
                 if c not in chosen:
-                    state.eliminate(c, f"not in the top {k} of the first {self.explorer.chunk} items"
-                                    if c in tried else f"not proposed by the {self.used} sampler", kind="excluded")
+                    state.eliminate(c,
+                                    f"not in the top {k} of the first {self.explorer.chunk} items"
+                                    if c in tried else f"not proposed by the {self.used} sampler",
+                                    kind="excluded")
             self.race = Race(state, top, self.first, self.growth)
         return self.race.propose(state)
 

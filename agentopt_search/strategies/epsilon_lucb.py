@@ -28,13 +28,15 @@ from .base import Strategy
 class EpsilonLUCB(Strategy):
     name = "epsilon_lucb"
 
-    def __init__(self, first: int | None = None, growth: float = 1.2, challengers: int = 1) -> None:
+    def __init__(self, first: int | None = None, growth: float = 1.2,
+                 challengers: int = 1) -> None:
         self.first = first
         self.growth = growth
         self.challengers = max(1, challengers)
         self.leader: int | None = None
         self._done = False
-        self._tests: dict[tuple[int, int], tuple[int, bool, bool]] = {}  # (leader, c) -> (shared, below 0, within)
+        # (leader, c) -> (shared, below 0, within)
+        self._tests: dict[tuple[int, int], tuple[int, bool, bool]] = {}
 
     def start(self, state: SearchState) -> None:
         self.schedule = look_schedule(state.n_items, self.first, self.growth)
@@ -46,8 +48,9 @@ class EpsilonLUCB(Strategy):
 
     def _compare(self, state: SearchState, leader: int, alive: np.ndarray, shared: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(certified below the leader, certified within tolerance of it) for each alive combination;
-        pairs whose shared prefix did not grow since the last round are not recomputed."""
+        """(certified below the leader, certified within tolerance of it) for each alive
+        combination; pairs whose shared prefix did not grow since the last round are not
+        recomputed."""
         below = np.zeros(alive.size, dtype=bool)
         within = np.zeros(alive.size, dtype=bool)
         redo = []
@@ -61,8 +64,9 @@ class EpsilonLUCB(Strategy):
             idx = np.array(redo)
             d = state.scores[alive[idx]] - state.scores[leader]
             alpha, N = state.pair_alpha, state.n_items
-            b = upper_below(d, 0.0, alpha, N, (-1.0, 1.0))  # type: ignore[arg-type]
-            w = b | upper_below(d, state.tolerance, alpha, N, (-1.0, 1.0))  # type: ignore[arg-type]
+            assert alpha is not None  # set in start()
+            b = upper_below(d, 0.0, alpha, N, (-1.0, 1.0))
+            w = b | upper_below(d, state.tolerance, alpha, N, (-1.0, 1.0))
             below[idx], within[idx] = b, w
             for i, bi, wi in zip(idx.tolist(), b.tolist(), w.tolist()):
                 self._tests[(leader, int(alive[i]))] = (int(shared[i]), bi, wi)
@@ -114,7 +118,8 @@ class EpsilonLUCB(Strategy):
         dz = np.where(mask, np.nan_to_num(d), 0.0)
         mean = dz.sum(axis=1) / n
         var = ((dz - mean[:, None]) ** 2 * mask).sum(axis=1) / n
-        optimism = mean + np.sqrt((var + 1.0 / n) * 2 * math.log(1 / state.pair_alpha) / n)  # type: ignore[arg-type]
+        assert state.pair_alpha is not None  # set in start()
+        optimism = mean + np.sqrt((var + 1.0 / n) * 2 * math.log(1 / state.pair_alpha) / n)
         cells: list[Cell] = []
         for i in open_[np.argsort(-optimism, kind="stable")][: self.challengers]:
             target = next_look(self.schedule, int(shared[i]))
@@ -123,7 +128,8 @@ class EpsilonLUCB(Strategy):
 
     @staticmethod
     def _leader(state: SearchState, alive: np.ndarray, means: np.ndarray, n: np.ndarray) -> int:
-        """Position in ``alive`` of the highest mean; ties: more items, then cheaper, then lower index."""
+        """Position in ``alive`` of the highest mean; ties: more items, then cheaper,
+        then lower index."""
         cost = np.nan_to_num(state.cost_per_item(alive), nan=np.inf)
         return int(np.lexsort((alive, cost, -n, -means))[0])
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..state import Cell, SearchState
 from .. import selection
+from ..state import Cell, SearchState
 from ..stats import look_schedule, lower_above, upper_below
 from ._race import Race, price_order
 from .base import Strategy
@@ -32,10 +32,11 @@ from .base import Strategy
 class HillClimbing(Strategy):
     name = "hill_climbing"
 
-    def __init__(self, restarts: int = 3, width: int = 4, start_from: str = "cheap", first: int | None = None,
-                 growth: float = 1.2) -> None:
+    def __init__(self, restarts: int = 3, width: int = 4, start_from: str = "cheap",
+                 first: int | None = None, growth: float = 1.2) -> None:
         if start_from not in ("cheap", "random"):
-            raise ValueError(f"hill_climbing start_from must be 'cheap' or 'random', got {start_from!r}")
+            raise ValueError("hill_climbing start_from must be 'cheap' or 'random', got "
+                             f"{start_from!r}")
         self.restarts = restarts
         self.width = max(1, width)
         self.start_from = start_from
@@ -60,7 +61,8 @@ class HillClimbing(Strategy):
         self.current = combo
         self.visited.add(combo)
         self.rejected.pop(combo, None)
-        self.queue = [n for n in price_order(state, state.space.neighbours(combo)) if n not in self.visited]
+        self.queue = [n for n in price_order(state, state.space.neighbours(combo))
+                      if n not in self.visited]
         self.active = {}
 
     def _restart(self, state: SearchState) -> bool:
@@ -74,7 +76,8 @@ class HillClimbing(Strategy):
             return True
         fresh = np.flatnonzero(np.isnan(state.scores).all(axis=1))
         fresh = fresh[[c not in self.visited for c in fresh]] if fresh.size else fresh
-        pool = fresh if fresh.size else np.array([c for c in range(state.space.size) if c not in self.visited])
+        pool = fresh if fresh.size else np.array([c for c in range(state.space.size)
+                                                  if c not in self.visited])
         if pool.size == 0:
             return False
         self._begin(state, int(state.rng.choice(pool)))
@@ -114,22 +117,26 @@ class HillClimbing(Strategy):
             up = (-1.0, 1.0)
             if lower_above(d, 0.0, self.alpha_each, state.n_items, up)[0]:
                 better.append(n)
-            elif upper_below(d, state.tolerance, self.alpha_each, state.n_items, up)[0] or k + 1 >= len(self.schedule):
-                self.rejected[n] = f"not better than {state.space.key(cur)} by more than the tolerance (paired, {size} items)"
+            elif (upper_below(d, state.tolerance, self.alpha_each, state.n_items, up)[0]
+                  or k + 1 >= len(self.schedule)):
+                self.rejected[n] = (f"not better than {state.space.key(cur)} by more than the "
+                                    f"tolerance (paired, {size} items)")
                 del self.active[n]
             else:
                 self.active[n] = k + 1
         if better:
             order = {c: i for i, c in enumerate(self.active)}  # insertion = price order
-            self.rejected[cur] = f"a neighbour is better: {state.space.key(min(better, key=order.get))}"
-            self._begin(state, min(better, key=order.get))
+            first = min(better, key=order.__getitem__)
+            self.rejected[cur] = f"a neighbour is better: {state.space.key(first)}"
+            self._begin(state, first)
 
     def _finish(self, state: SearchState) -> list[Cell]:
         optima = self.optima or ([self.current] if self.current is not None else [])
         keep = set(optima)
         for c in range(state.space.size):
             if c not in keep:
-                state.eliminate(c, self.rejected.get(c, "not visited by the climbs"), kind="excluded")
+                state.eliminate(c, self.rejected.get(c, "not visited by the climbs"),
+                                kind="excluded")
         self.race = Race(state, optima, self.first, self.growth, label="local optima race: ")
         return self.race.propose(state)
 
@@ -144,4 +151,5 @@ class HillClimbing(Strategy):
         return picked if picked is not None else super().pick(state)
 
     def describe(self) -> str:
-        return f"{self.name} ({self.climbs} climbs, {len(self.optima)} local optima, {len(self.visited)} visited)"
+        return (f"{self.name} ({self.climbs} climbs, {len(self.optima)} local optima, "
+                f"{len(self.visited)} visited)")

@@ -21,20 +21,22 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..space import SearchSpace
 from ..state import Cell, SearchState
-from .base import Strategy
 from ._race import Race
+from .base import Strategy
 
 __all__ = ["LMProposal", "parse_proposals", "model_card"]
 
 
 def model_card(model: str, cost_map: dict[str, Any]) -> tuple[str, float | None]:
-    """(one line describing ``model`` from litellm's cost map, its price per 1M in+out tokens or None)."""
+    """(one line describing ``model`` from litellm's cost map,
+    its price per 1M in+out tokens or None)."""
     info = cost_map.get(model) or cost_map.get(model.split("/", 1)[-1]) or {}
     cin, cout = info.get("input_cost_per_token"), info.get("output_cost_per_token")
     parts = []
@@ -50,14 +52,16 @@ def model_card(model: str, cost_map: dict[str, Any]) -> tuple[str, float | None]
 
 def build_prompt(space: SearchSpace, cards: dict[str, str], k: int) -> str:
     slots = "\n".join(f"- {slot}: {', '.join(c)}" for slot, c in space.slots.items())
-    models = "\n".join(f"- {cards[m]}" for m in dict.fromkeys(m for c in space.slots.values() for m in c))
+    models = "\n".join(f"- {cards[m]}"
+                       for m in dict.fromkeys(m for c in space.slots.values() for m in c))
     example = json.dumps([{slot: c[0] for slot, c in space.slots.items()}])
     return (
-        "An application makes LLM calls from several slots (roles); each slot can use any of its candidate "
-        "models. We want the combination with the best task accuracy, cheaper being better among equals.\n\n"
-        f"Slots and candidate models:\n{slots}\n\nWhat is known about the models:\n{models}\n\n"
-        f"Propose the {k} most promising combinations, most promising first. Answer with only a JSON list "
-        f"of objects mapping every slot to one of its candidate models, for example {example}."
+        "An application makes LLM calls from several slots (roles); each slot can use any of its "
+        "candidate models. We want the combination with the best task accuracy, cheaper being "
+        f"better among equals.\n\nSlots and candidate models:\n{slots}\n\nWhat is known about the "
+        f"models:\n{models}\n\nPropose the {k} most promising combinations, most promising first. "
+        "Answer with only a JSON list of objects mapping every slot to one of its candidate "
+        f"models, for example {example}."
     )
 
 
@@ -89,7 +93,8 @@ def _combo(space: SearchSpace, obj: Any) -> int | None:
     elif isinstance(obj, (list, tuple)) and len(obj) == len(names):
         picked = {s: _match(v, space.slots[s]) for s, v in zip(names, obj)}
     elif isinstance(obj, str):
-        pairs = dict((a.strip().lower(), b) for a, b in re.findall(r"([\w.-]+)\s*(?:=|:|->)\s*([^,|;\n]+)", obj))
+        pairs = {a.strip().lower(): b
+                 for a, b in re.findall(r"([\w.-]+)\s*(?:=|:|->)\s*([^,|;\n]+)", obj)}
         picked = {s: _match(pairs.get(s.lower()), space.slots[s]) for s in names}
     else:
         return None
@@ -99,7 +104,8 @@ def _combo(space: SearchSpace, obj: Any) -> int | None:
 
 
 def _json_candidates(text: str) -> list[Any]:
-    """Every JSON value found in ``text``: the whole, fenced blocks, the outermost [...] and {...}."""
+    """Every JSON value found in ``text``: the whole, fenced blocks,
+    the outermost [...] and {...}."""
     found = []
     blocks = [text] + re.findall(r"```(?:json)?\s*(.*?)```", text, re.S)
     for open_, close in (("[", "]"), ("{", "}")):
@@ -115,7 +121,8 @@ def _json_candidates(text: str) -> list[Any]:
 
 
 def _items(value: Any) -> list[Any]:
-    """The proposals in one JSON value: a list, the first list in an object, or the object itself."""
+    """The proposals in one JSON value: a list, the first list in an object,
+    or the object itself."""
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
         return lists[0] if lists else [value]
@@ -139,8 +146,9 @@ def parse_proposals(text: str | None, space: SearchSpace) -> list[int]:
 class LMProposal(Strategy):
     name = "lm_proposal"
 
-    def __init__(self, model: str = "sim/large", k: int = 8, completion_kwargs: dict[str, Any] | None = None,
-                 first: int | None = None, growth: float = 1.2) -> None:
+    def __init__(self, model: str = "sim/large", k: int = 8,
+                 completion_kwargs: dict[str, Any] | None = None, first: int | None = None,
+                 growth: float = 1.2) -> None:
         self.model = model
         self.k = k
         self.completion_kwargs = dict(completion_kwargs or {})
@@ -151,19 +159,21 @@ class LMProposal(Strategy):
         self.race: Race | None = None
 
     def _ask(self, prompt: str) -> tuple[str | None, float]:
-        """The model's answer text and the call's cost (0 if unknown); (None, 0) if the call failed."""
+        """The model's answer text and the call's cost (0 if unknown); (None, 0)
+        if the call failed."""
         import litellm
 
         try:
             kwargs = {"temperature": 0, "drop_params": True, **self.completion_kwargs}
-            resp = litellm.completion(model=self.model, messages=[{"role": "user", "content": prompt}], **kwargs)
-        except Exception as exc:  # a proposal strategy must not lose the run over one call
-            warnings.warn(f"lm_proposal: the call to {self.model} failed ({type(exc).__name__}: {exc})",
-                          RuntimeWarning, stacklevel=4)
+            resp = litellm.completion(model=self.model,
+                                      messages=[{"role": "user", "content": prompt}], **kwargs)
+        except Exception as exc:  # noqa: BLE001 - one failed call must not lose the run
+            warnings.warn(f"lm_proposal: the call to {self.model} failed "
+                          f"({type(exc).__name__}: {exc})", RuntimeWarning, stacklevel=4)
             return None, 0.0
         try:
             cost = float(litellm.completion_cost(completion_response=resp) or 0.0)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a cost litellm cannot compute counts as 0
             cost = 0.0
         return resp.choices[0].message.content, cost
 
@@ -183,15 +193,17 @@ class LMProposal(Strategy):
         proposed = parse_proposals(self.answer, space)[:k]
         if not proposed:
             snippet = (self.answer or "")[:80].replace("\n", " ")
-            warnings.warn(f"lm_proposal: no combination could be read from {self.model}'s answer ({snippet!r}); "
-                          f"falling back to the {k} cheapest combinations by listed price", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"lm_proposal: no combination could be read from {self.model}'s answer "
+                          f"({snippet!r}); falling back to the {k} cheapest combinations by "
+                          "listed price", RuntimeWarning, stacklevel=3)
             self.source = "cheapest-first fallback"
             proposed = cheapest_first(space, prices)[:k]
         chosen = set(proposed)
         for c in range(space.size):
             if c not in chosen:
                 state.eliminate(c, f"not proposed by {self.model}" if self.source == "lm" else
-                                "not among the cheapest (fallback: the LM answer was unusable)", kind="excluded")
+                                "not among the cheapest (fallback: the LM answer was unusable)",
+                                kind="excluded")
         self.proposed = proposed
         self.race = Race(state, proposed, self.first, self.growth)
 
@@ -209,7 +221,8 @@ class LMProposal(Strategy):
 
 def _load_provider(model: str) -> None:
     """Register the litellm provider plugin that serves ``model``'s prefix, if one is installed
-    (entry points ``agentopt_adapters.providers``, e.g. ``sim`` for the offline zoo): no import of it here."""
+    (entry points ``agentopt_adapters.providers``, e.g. ``sim`` for the offline zoo): no import of
+    it here."""
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="agentopt_adapters.providers"):

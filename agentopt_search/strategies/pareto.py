@@ -9,8 +9,9 @@
    ``upper(x_c - x_d) <= epsilon`` (score, paired), ``upper(cost_d - cost_c) <= 0`` and
    ``upper(lat_d - lat_c) <= 0`` (paired, on costs and latencies scaled by their largest observed
    value), and one of them strictly (score ``lower(x_d - x_c) > 0`` or a cost / latency upper
-   bound below 0). Cost or latency that is the same everywhere (e.g. unpriced) is ignored. It stops when every surviving pair is settled: each side is better on some
-   objective with confidence, so no further item can eliminate either.
+   bound below 0). Cost or latency that is the same everywhere (e.g. unpriced) is ignored. It
+   stops when every surviving pair is settled: each side is better on some objective with
+   confidence, so no further item can eliminate either.
 
 ``SearchResult.pareto()`` then lists the survivors that are not dominated on their (common-item)
 means, each with its score interval; the combinations eliminated as dominated are left out.
@@ -30,16 +31,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..state import Cell, SearchState
 from .. import selection
+from ..state import Cell, SearchState
 from ..stats import could_pass, look_schedule, lower_above, upper_below
-from ._explore import Explorer, default_trials, explore_chunk
+from ._explore import Direction, Explorer, default_trials, explore_chunk
 from .base import Strategy
-
 
 OBJECTIVES = ("score", "cost", "latency")
 
@@ -50,19 +50,21 @@ def chunk_objectives(state: SearchState, combo: int, chunk: int) -> list[float]:
         v = float(np.nanmean(row)) if np.any(~np.isnan(row)) else 0.0
         return v if math.isfinite(v) else 0.0
 
-    return [mean(state.scores[combo, :chunk]), mean(state.costs[combo, :chunk]), mean(state.latencies[combo, :chunk])]
+    return [mean(state.scores[combo, :chunk]), mean(state.costs[combo, :chunk]),
+            mean(state.latencies[combo, :chunk])]
 
 
 class Pareto(Strategy):
     name = "pareto"
 
     def __init__(self, objectives: Sequence[str] = OBJECTIVES, n_trials: int | None = None,
-                 population_size: int | None = None, batch: int | None = None, chunk: int | None = None,
-                 first: int | None = None, growth: float = 1.2) -> None:
+                 population_size: int | None = None, batch: int | None = None,
+                 chunk: int | None = None, first: int | None = None, growth: float = 1.2) -> None:
         objectives = (objectives,) if isinstance(objectives, str) else tuple(objectives)
-        if "score" not in objectives or not set(objectives) <= set(OBJECTIVES) or len(set(objectives)) < 2:
-            raise ValueError(f"pareto objectives must include 'score' and one or both of 'cost', 'latency'; "
-                             f"got {objectives!r}")
+        if ("score" not in objectives or not set(objectives) <= set(OBJECTIVES)
+                or len(set(objectives)) < 2):
+            raise ValueError("pareto objectives must include 'score' and one or both of 'cost', "
+                             f"'latency'; got {objectives!r}")
         self.objectives = [o for o in OBJECTIVES if o in objectives]
         self.n_trials = n_trials
         self.population_size = population_size
@@ -92,8 +94,10 @@ class Pareto(Strategy):
             values = chunk_objectives(state, combo, chunk)
             return [values[i] for i in keep]
 
-        self.explorer = Explorer(state, sampler, ["maximize"] + ["minimize"] * (len(keep) - 1), n_trials,
-                                 self.batch or pop, explore_chunk(state.n_items, self.chunk, self.first, self.growth),
+        directions: list[Direction] = ["maximize"]  # score, then cost and / or latency
+        directions += ["minimize"] * (len(keep) - 1)
+        self.explorer = Explorer(state, sampler, directions, n_trials, self.batch or pop,
+                                 explore_chunk(state.n_items, self.chunk, self.first, self.growth),
                                  objectives)
 
     def propose(self, state: SearchState) -> list[Cell]:
@@ -123,14 +127,16 @@ class Pareto(Strategy):
         return np.array([c for c in self.candidates if state.status[c] == "alive"], dtype=int)
 
     def decide(self, state: SearchState, n: int) -> bool:
-        """Eliminate confidently dominated survivors at a look on ``n`` items; True when settled."""
+        """Eliminate confidently dominated survivors at a look on ``n`` items;
+        True when settled."""
         alive = self._alive(state)
         if alive.size <= 1:
             return True
         x = state.scores[alive, :n]
         extra = [np.nan_to_num(rows[alive, :n], nan=0.0) for name, rows in
                  (("cost", state.costs), ("latency", state.latencies)) if name in self.objectives]
-        extra = [v / float(np.abs(v).max()) for v in extra if np.ptp(v) > 0]  # unmeasured (unpriced) or constant: ignored
+        # unmeasured (unpriced) or constant: ignored
+        extra = [v / float(np.abs(v).max()) for v in extra if np.ptp(v) > 0]
         eps = state.tolerance
         # Pairs (c, d) where d might dominate c on the point estimates; only those are tested.
         score, others = x.mean(axis=1), [v.mean(axis=1) for v in extra]
@@ -139,16 +145,19 @@ class Pareto(Strategy):
         for o in others:
             maybe &= o[d_idx] <= o[c_idx]
         dom = np.zeros((alive.size, alive.size), dtype=bool)
-        dom[c_idx[maybe], d_idx[maybe]] = self._dominates(x, extra, c_idx[maybe], d_idx[maybe], state)
+        dom[c_idx[maybe], d_idx[maybe]] = self._dominates(x, extra, c_idx[maybe], d_idx[maybe],
+                                                          state)
         for i in np.flatnonzero(dom.any(axis=1)):
             j = int(np.flatnonzero(dom[i])[0])
             state.eliminate(int(alive[i]), f"dominated by {state.space.key(int(alive[j]))} on "
-                                           f"{', '.join(self.objectives)} (paired bounds after {n} items)", dominated=True)
+                                           f"{', '.join(self.objectives)} (paired bounds after "
+                                           f"{n} items)", dominated=True)
         keep = np.flatnonzero(~dom.any(axis=1))
         if keep.size <= 1:
             return True
         # Settled: for every surviving pair, each side is better than the other on some objective.
-        c_idx, d_idx = (a[~np.eye(keep.size, dtype=bool)] for a in np.meshgrid(keep, keep, indexing="ij"))
+        c_idx, d_idx = (a[~np.eye(keep.size, dtype=bool)]
+                        for a in np.meshgrid(keep, keep, indexing="ij"))
         could = score[d_idx] > score[c_idx] + eps
         for o in others:
             could |= o[d_idx] < o[c_idx]
@@ -160,10 +169,10 @@ class Pareto(Strategy):
             better |= tests.other_below(v, ~better)
         return bool(better.all())
 
-    def _dominates(self, x: np.ndarray, extra: list[np.ndarray], c_idx: np.ndarray, d_idx: np.ndarray,
-                   state: SearchState) -> np.ndarray:
-        """Certified: d no dearer / slower than c on every extra objective, score not below c's by more
-        than the tolerance, and strictly better on one objective."""
+    def _dominates(self, x: np.ndarray, extra: list[np.ndarray], c_idx: np.ndarray,
+                   d_idx: np.ndarray, state: SearchState) -> np.ndarray:
+        """Certified: d no dearer / slower than c on every extra objective, score not below c's by
+        more than the tolerance, and strictly better on one objective."""
         tests = _PairTests(x, c_idx, d_idx, self.alpha_each, state.n_items)
         cheaper = np.ones(c_idx.size, dtype=bool)
         some = np.zeros(c_idx.size, dtype=bool)
@@ -186,14 +195,17 @@ class Pareto(Strategy):
 
 
 class _PairTests:
-    """Paired anytime-valid tests on ``v[d] - v[c]`` for the pairs (``c_idx``, ``d_idx``); rows whose
-    point estimate already rules the statement out are not tested (they are False)."""
+    """Paired anytime-valid tests on ``v[d] - v[c]`` for the pairs (``c_idx``, ``d_idx``); rows
+    whose point estimate already rules the statement out are not tested (they are False)."""
 
-    def __init__(self, x: np.ndarray, c_idx: np.ndarray, d_idx: np.ndarray, alpha: float, population: int) -> None:
+    def __init__(self, x: np.ndarray, c_idx: np.ndarray, d_idx: np.ndarray, alpha: float,
+                 population: int) -> None:
         self.x, self.c, self.d, self.alpha, self.population = x, c_idx, d_idx, alpha, population
 
-    def _test(self, values: np.ndarray, m: float, above: bool, rows: np.ndarray | None = None) -> np.ndarray:
-        """The test on the pairs ``rows`` (default all; the others are False), after a cheap screen."""
+    def _test(self, values: np.ndarray, m: float, above: bool,
+              rows: np.ndarray | None = None) -> np.ndarray:
+        """The test on the pairs ``rows`` (default all; the others are False),
+        after a cheap screen."""
         out = np.zeros(self.c.size, dtype=bool)
         idx = np.arange(self.c.size) if rows is None else np.flatnonzero(rows)
         if idx.size == 0:
@@ -210,5 +222,6 @@ class _PairTests:
         return self._test(self.x, m, above=True, rows=rows)
 
     def other_below(self, scaled: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Certified ``v_d - v_c < 0`` for a cost or latency scaled into [0, 1] (on the pairs ``rows``)."""
+        """Certified ``v_d - v_c < 0`` for a cost or latency scaled into [0, 1]
+        (on the pairs ``rows``)."""
         return self._test(scaled, 0.0, above=False, rows=rows)

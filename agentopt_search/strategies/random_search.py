@@ -9,7 +9,8 @@ from .base import Strategy
 
 
 class RandomSearch(Strategy):
-    """Samples ``n_combinations`` (default: a quarter of the space, at least 2) without replacement."""
+    """Samples ``n_combinations`` (default: a quarter of the space, at least 2)
+    without replacement."""
 
     name = "random"
 

@@ -8,10 +8,10 @@ directly hurts whatever solver follows). Screening uses that:
 1. every combination runs on the first ``first`` examples (the same ones: paired);
 2. a ridge fit of slot main effects + pairwise slot interactions predicts each combination's score
    from the whole screen; each combination's estimate shrinks its own mean towards that prediction
-   (empirical Bayes: the less it was evaluated, the more it borrows from the combinations that share
-   its models);
-3. the top ``1 / keep`` fraction (a third) by shrunken estimate survives and doubles its examples; repeat until
-   at most ``finalists`` remain (default ``max(16, 2/3 sqrt(size))``);
+   (empirical Bayes: the less it was evaluated, the more it borrows from the combinations that
+   share its models);
+3. the top ``1 / keep`` fraction (a third) by shrunken estimate survives and doubles its examples;
+   repeat until at most ``finalists`` remain (default ``max(16, 2/3 sqrt(size))``);
 4. the finalists race (``_race.Race``, as ``arm_elimination``) on the remaining examples, with the
    stated confidence among them and the tolerance stop.
 
@@ -45,13 +45,16 @@ class Screening(Strategy):
         self.growth = growth
         self.compare_top = compare_top
         self._screen_n = 0
+        self._finalists = 0  # ``finalists``, or its default for the space (set in ``start``)
         self.race: Race | None = None
 
     # -- screening -------------------------------------------------------------------------
     def start(self, state: SearchState) -> None:
         if self.finalists is None:
             self.finalists = max(16, math.ceil(2 * math.sqrt(state.space.size) / 3))
-        self._screen_n = min(state.n_items, self.screen_first or max(4, math.ceil(state.n_items / 50)))
+        self._finalists = self.finalists
+        self._screen_n = min(state.n_items,
+                             self.screen_first or max(4, math.ceil(state.n_items / 50)))
         self._design = _design_matrix(state)
 
     def propose(self, state: SearchState) -> list[Cell]:
@@ -61,7 +64,7 @@ class Screening(Strategy):
             if pending:
                 return pending
             self._prune(state, n)
-            if len(state.alive) <= self.finalists or n >= state.n_items:
+            if len(state.alive) <= self._finalists or n >= state.n_items:
                 self.race = Race(state, state.alive, max(n, 2), self.growth, self.compare_top)
             else:
                 self._screen_n = min(state.n_items, 2 * n)
@@ -84,7 +87,8 @@ class Screening(Strategy):
         reg[0, 0] = 0.0  # no penalty on the intercept
         coef = np.linalg.solve(Xr.T @ Xr + reg, Xr.T @ yr)
         pred = X @ coef
-        # Per-observation variance (binary or fractional) and the spread of true effects around the model.
+        # Per-observation variance (binary or fractional) and the spread of true effects around the
+        # model.
         cell_var = float(np.nanvar(state.scores))
         if not np.isfinite(cell_var):
             p = np.clip(np.nanmean(state.scores), 0.02, 0.98)
@@ -96,7 +100,7 @@ class Screening(Strategy):
 
     def _prune(self, state: SearchState, n: int) -> None:
         alive = np.array(state.alive)
-        target = max(self.finalists, math.ceil(alive.size / self.keep))
+        target = max(self._finalists, math.ceil(alive.size / self.keep))
         if alive.size <= target:
             return
         est = self.estimates(state)[alive]
@@ -104,8 +108,9 @@ class Screening(Strategy):
         order = np.lexsort((cost, -est))
         for rank in order[target:]:
             c = int(alive[rank])
-            state.eliminate(c, f"screened out after {n} items (estimate {est[rank]:.3f} from the slot model)",
-                            kind="excluded")
+            state.eliminate(c,
+                            f"screened out after {n} items (estimate {est[rank]:.3f} from the "
+                            "slot model)", kind="excluded")
 
 
 def _design_matrix(state: SearchState) -> np.ndarray:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..state import Cell, SearchState
 from .. import selection
+from ..state import Cell, SearchState
 from ..stats import bounds, look_schedule, lower_above, upper_below
 from .base import Strategy
 
@@ -31,7 +31,8 @@ from .base import Strategy
 class ThresholdSE(Strategy):
     name = "threshold_se"
 
-    def __init__(self, first: int | None = None, growth: float = 1.2, classify_all: bool = True) -> None:
+    def __init__(self, first: int | None = None, growth: float = 1.2,
+                 classify_all: bool = True) -> None:
         self.first = first
         self.growth = growth
         self.classify_all = classify_all
@@ -41,10 +42,12 @@ class ThresholdSE(Strategy):
 
     def start(self, state: SearchState) -> None:
         if state.min_score is None:
-            raise ValueError("strategy 'threshold_se' needs min_score=...: the score every combination is "
-                             "classified against, e.g. search(..., strategy='threshold_se', min_score=0.8)")
+            raise ValueError("strategy 'threshold_se' needs min_score=...: the score every "
+                             "combination is classified against, e.g. search(..., "
+                             "strategy='threshold_se', min_score=0.8)")
         if not 0 <= state.min_score <= 1:
-            raise ValueError(f"strategy 'threshold_se' needs min_score in [0, 1], got {state.min_score!r}")
+            raise ValueError("strategy 'threshold_se' needs min_score in [0, 1], got "
+                             f"{state.min_score!r}")
         self.schedule = look_schedule(state.n_items, self.first, self.growth)
         self.alpha_each = state.alpha / max(1, state.space.size)
         state.pair_alpha, state.one_alpha = None, self.alpha_each
@@ -78,25 +81,29 @@ class ThresholdSE(Strategy):
             above = lower_above(x, tau, self.alpha_each, state.n_items) | (last & (mean >= tau))
             below = ~above & (upper_below(x, tau, self.alpha_each, state.n_items) | last)
             settled = above | below
-            lower, upper = bounds(x[settled], self.alpha_each, state.n_items)  # for the reasons only
+            # for the reasons only
+            lower, upper = bounds(x[settled], self.alpha_each, state.n_items)
             for c, is_above, lo, hi in zip(combos[settled].tolist(), above[settled], lower, upper):
                 if is_above:
                     self.above[c] = float(lo)
-                    state.reasons[c] = f"above min_score {tau:g} (lower bound {lo:.3f} after {n} items)"
+                    state.reasons[c] = (f"above min_score {tau:g} (lower bound {lo:.3f} "
+                                        f"after {n} items)")
                 else:
-                    state.eliminate(c, f"below min_score {tau:g} (upper bound {hi:.3f} after {n} items)",
-                                    kind="infeasible")
+                    state.eliminate(c, f"below min_score {tau:g} (upper bound {hi:.3f} "
+                                       f"after {n} items)", kind="infeasible")
         if not self._undecided(state):
             return True
         if self.classify_all or not self.above:
             return False
-        # Settled pick: the cheapest confidently-above combination; dearer undecided ones cannot beat it.
+        # Settled pick: the cheapest confidently-above combination; dearer undecided ones cannot
+        # beat it.
         cost = np.nan_to_num(state.cost_per_item(), nan=np.inf)
         best = min(self.above, key=lambda c: (cost[c], c))
         for c in self._undecided(state):
             if cost[c] > cost[best]:
-                state.eliminate(c, f"dearer than {state.space.key(best)}, which is above min_score {tau:g}",
-                                kind="dearer")
+                state.eliminate(c,
+                                f"dearer than {state.space.key(best)}, which is above min_score "
+                                f"{tau:g}", kind="dearer")
         return not self._undecided(state)
 
     def pick(self, state: SearchState) -> int | None:
@@ -104,7 +111,8 @@ class ThresholdSE(Strategy):
         if above:
             kind = "weights" if selection.objective_kind(state) == "weights" else "cost"
             return selection.pick(state, above, above, objective=kind)
-        return super().pick(state)  # nothing confidently above: the best mean (None if below min_score)
+        # nothing confidently above: the best mean (None if below min_score)
+        return super().pick(state)
 
     def describe(self) -> str:
         return f"{self.name} ({len(self.above)} above min_score)"

@@ -1,7 +1,8 @@
 """Does ``max_concurrency`` mean what it says? ``aa.optimize`` on a 3-LLM-node LangGraph graph and
 a 3-predictor DSPy program whose model calls sleep (the simulated zoo with a real-time scale).
 
-    python -m agentopt_adapters.sim.bench.concurrency [--scale 0.3] [--examples 20] [--concurrency 8,32]
+    python -m agentopt_adapters.sim.bench.concurrency [--scale 0.3] [--examples 20]
+        [--concurrency 8,32]
 
 Speedup = the sum of every call's sleep (simulated latency x scale, all calls of the run, the
 baseline's included) / the run's wall time. A run that evaluated examples one at a time would
@@ -48,14 +49,15 @@ def langgraph_app() -> Any:
 
     planner, solver, checker = (chat_model("sim/large") for _ in SLOTS)
 
-    def plan(s: State) -> State:
-        return {"plan": planner.invoke(f"Plan how to answer: {s['question']}").content}
+    def plan(state: State) -> State:
+        return {"plan": planner.invoke(f"Plan how to answer: {state['question']}").content}
 
-    def solve(s: State) -> State:
-        return {"answer": solver.invoke(f"{s['question']}\nPlan: {s['plan']}").content}
+    def solve(state: State) -> State:
+        return {"answer": solver.invoke(f"{state['question']}\nPlan: {state['plan']}").content}
 
-    def check(s: State) -> State:
-        return {"checked": checker.invoke(f"Check this answer to {s['question']}: {s['answer']}").content}
+    def check(state: State) -> State:
+        prompt = f"Check this answer to {state['question']}: {state['answer']}"
+        return {"checked": checker.invoke(prompt).content}
 
     g = StateGraph(State)
     for name, fn in (("plan", plan), ("solve", solve), ("check", check)):
@@ -129,7 +131,8 @@ def measure(framework: str, concurrency: int, n_examples: int, scale: float,
                       max_concurrency=concurrency, progress=False)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     rows = [*res.leaderboard, *res.anchors.values()]
-    assert res.n_paid == sum(r.n for r in rows), "every cell paid (no shared cells): the sleeps all happened"
+    assert res.n_paid == sum(r.n for r in rows), (
+        "every cell paid (no shared cells): the sleeps all happened")
     slept = scale * sum(r.mean_latency_s * r.n for r in rows if r.n)
     calls = len(SLOTS) * res.n_paid
     return {"wall_s": wall, "slept_s": slept, "speedup": slept / wall, "cells": res.n_paid,
@@ -150,10 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ["AGENTOPT_SIM_TIME_SCALE"] = str(args.scale)
     print(f"optimize, {args.strategy} over {len(CANDIDATES) ** len(SLOTS)} combinations + "
-          f"baseline, {args.examples} examples, 3 model calls per example, time scale {args.scale}")
+          f"baseline, {args.examples} examples, 3 model calls per example, "
+          f"time scale {args.scale}")
     print(f"{'framework':<10} {'cold s':>6} {'max_conc':>8} {'cells':>6} {'call ms':>7} "
-          f"{'calls slept s':>13} {'wall s':>8} {'speedup':>8} {'cpu ms/call':>11} {'cpu cap':>8} "
-          f"{'tail s':>7}")
+          f"{'calls slept s':>13} {'wall s':>8} {'speedup':>8} {'cpu ms/call':>11} "
+          f"{'cpu cap':>8} {'tail s':>7}")
     for fw in args.frameworks.split(","):
         cold = warm_up(fw)
         for c in (int(x) for x in args.concurrency.split(",")):

@@ -2,7 +2,8 @@
 takes ``--metric-s`` seconds (sync: it sleeps in a worker thread; ``--async-metric``: awaited on
 the loop), on a one-slot app whose model calls are instant.
 
-    python -m agentopt_adapters.sim.bench.slow_metric [--metric-s 0.5] [--examples 16] [--concurrency 1,8]
+    python -m agentopt_adapters.sim.bench.slow_metric [--metric-s 0.5] [--examples 16]
+        [--concurrency 1,8]
 
 Speedup = the sum of the metric's seconds over every scored evaluation / the run's wall time. A
 metric run on the event-loop thread would score about 1x whatever ``max_concurrency`` is.

@@ -75,7 +75,8 @@ def solve(state: State) -> dict[str, Any]:
 
 
 def route_after_solve(state: State) -> str:
-    last = (state.get("messages") or [None])[-1]
+    messages = state.get("messages") or []
+    last = messages[-1] if messages else None
     if isinstance(last, AIMessage) and last.tool_calls and len(state["messages"]) < 8:
         return "tools"
     return END

@@ -2,7 +2,8 @@
 
 ```python
 from agentopt_adapters.sim.demo.run import run_demo
-summary = run_demo(dspy=False, out_dir="demo-out")   # prints the summary, writes pareto.html + agentopt.json
+# prints the summary, writes pareto.html + agentopt.json
+summary = run_demo(dspy=False, out_dir="demo-out")
 ```
 Everything runs offline, in-process (litellm provider ``sim/<name>``).
 """
@@ -14,6 +15,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 __all__ = ["run_demo", "DEFAULT_CANDIDATES", "DEFAULT_EXAMPLES", "load_demo"]
@@ -35,14 +37,15 @@ def load_demo(dspy: bool = False) -> tuple[Any, Any, str, Any]:
     """(app, task, app module name, to_input) of the LangGraph (default) or DSPy demo."""
     from ..tasks import load_task
 
+    mod: ModuleType
     if dspy:
-        from . import dspy_app as mod
+        from . import dspy_app
 
-        app = mod.program
+        mod, app = dspy_app, dspy_app.program
     else:
-        from . import langgraph_app as mod  # type: ignore[no-redef]
+        from . import langgraph_app
 
-        app = mod.graph
+        mod, app = langgraph_app, langgraph_app.graph
     return app, load_task(mod.TASK), mod.__name__, mod.to_input
 
 
@@ -52,8 +55,8 @@ def _dataset(task: Any, n: int, dspy: bool) -> list[Any]:
         return [dict(it) for it in items]  # the graph reads "question"; the metric reads "answer"
     import dspy as _dspy
 
-    return [_dspy.Example(question=it["question"], answer=it["answer"], id=it["id"]).with_inputs("question")
-            for it in items]
+    return [_dspy.Example(question=it["question"], answer=it["answer"], id=it["id"])
+            .with_inputs("question") for it in items]
 
 
 def _row(s: Any) -> dict[str, Any] | None:
