@@ -96,7 +96,8 @@ def test_importing_the_provider_module_first_registers_it() -> None:
     the module is half imported; the provider is installed once the module is done."""
     code = ("import warnings; warnings.simplefilter('error', RuntimeWarning)\n"
             "import agentopt_adapters.sim.provider, litellm\n"
-            "r = litellm.completion(model='sim/small', messages=[{'role': 'user', 'content': 'hi'}])\n"
+            "r = litellm.completion(model='sim/small',"
+            " messages=[{'role': 'user', 'content': 'hi'}])\n"
             "print(sum(p['provider'] == 'sim' for p in litellm.custom_provider_map),"
             " litellm.completion_cost(r) > 0)")
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
