@@ -16,6 +16,8 @@ from ..usage import CallUsage, Usage, call_record, reported_latency
 from .discovery import SlotTable, path_from_metadata
 from .routing import ROUTED, SLOTS, Route
 
+__all__ = ["SlotRecorder"]
+
 
 def _invoked_model(serialized: dict[str, Any] | None, params: dict[str, Any] | None) -> str | None:
     params = params or {}

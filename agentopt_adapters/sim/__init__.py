@@ -63,9 +63,10 @@ def register() -> None:
             return
         import litellm
 
-        provider = sys.modules.get(f"{__name__}.provider")
-        if provider is not None and not hasattr(provider, "install"):
-            provider.REGISTER_WHEN_LOADED = True  # it is importing litellm, which called us
+        half_loaded = sys.modules.get(f"{__name__}.provider")
+        if half_loaded is not None and not hasattr(half_loaded, "install"):
+            # it is importing litellm, which called us: it calls us again when it is loaded
+            setattr(half_loaded, "REGISTER_WHEN_LOADED", True)  # noqa: B010 - a module flag
             return
         from .provider import install
 

@@ -14,6 +14,8 @@ import numpy as np
 from ..state import Cell, SearchState
 from ..strategies.base import Strategy
 
+__all__ = ["AgentOptRule"]
+
 
 class AgentOptRule(Strategy):
     name = ""  # benchmark baseline only

@@ -21,6 +21,8 @@ import numpy as np
 
 from ..stats import Sequences
 
+__all__ = ["Case", "CASES", "false_certificate_rate", "coverage_table"]
+
 
 @dataclass
 class Case:

@@ -23,6 +23,8 @@ from ..state import Cell, SearchState
 from ..strategies.base import Strategy, get_strategy
 from .synthetic import synthetic_replay
 
+__all__ = ["DEFAULT", "Timed", "measure", "format_rows", "main"]
+
 DEFAULT = ["arm_elimination", "epsilon_lucb", "threshold_se", "hill_climbing", "bayesian",
            "pareto", "lm_proposal", "random"]
 

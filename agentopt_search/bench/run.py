@@ -37,6 +37,12 @@ from .coverage import coverage_table
 from .replay import Replay, find_data_dir, load_replay
 from .synthetic import synthetic_replay
 
+__all__ = [
+    "BASELINE", "PUBLISHED", "RULES", "DEFAULT_STRATEGIES", "TOLERANCES", "SYNTH_PREFIX",
+    "RunRecord", "make_strategy", "run_one", "get_replay", "summarise", "format_table",
+    "format_means", "main",
+]
+
 BASELINE = "agentopt_z2"     # z = 2, first batch N/5
 PUBLISHED = "agentopt_rule"  # z = 1, first batch N/10
 RULES = {BASELINE: (2.0, 0.2), PUBLISHED: (1.0, 0.1)}

@@ -27,6 +27,11 @@ import numpy as np
 
 from agentopt_search import Outcome, SearchSpace, search
 
+__all__ = [
+    "problem", "timed", "warm_up", "overhead", "concurrency", "kill_and_resume_counts",
+    "kill_and_resume", "main",
+]
+
 _SHAPES = {64: (4, 3), 512: (8, 3), 1296: (6, 4)}  # combinations -> (models per slot, slots)
 
 

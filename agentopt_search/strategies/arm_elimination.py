@@ -16,6 +16,8 @@ from ..state import Cell, SearchState
 from ._race import Race
 from .base import Strategy
 
+__all__ = ["ArmElimination"]
+
 
 class ArmElimination(Strategy):
     name = "arm_elimination"

@@ -15,6 +15,8 @@ from __future__ import annotations
 from ..state import Cell, SearchState
 from .base import Strategy, get_strategy
 
+__all__ = ["LARGE_SPACE", "Auto"]
+
 #: Spaces larger than this are "large" (``screening`` targets them; ``auto`` does not switch).
 LARGE_SPACE = 200
 

@@ -29,6 +29,8 @@ from ._explore import Explorer, default_trials, explore_chunk
 from ._race import Race, ranked
 from .base import Strategy
 
+__all__ = ["make_sampler", "chunk_mean", "Bayesian"]
+
 _warned_gp = False
 
 

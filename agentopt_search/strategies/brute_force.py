@@ -7,6 +7,8 @@ import math
 from ..state import Cell, SearchState
 from .base import Strategy
 
+__all__ = ["BruteForce"]
+
 
 class BruteForce(Strategy):
     """Item-major batches, so a budget stop leaves every combination on the same items (give or

@@ -24,6 +24,8 @@ from ..state import Cell, SearchState
 from ..stats import look_schedule, next_look, prefix_counts, upper_below
 from .base import Strategy
 
+__all__ = ["EpsilonLUCB"]
+
 
 class EpsilonLUCB(Strategy):
     name = "epsilon_lucb"

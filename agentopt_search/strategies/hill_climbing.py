@@ -28,6 +28,8 @@ from ..stats import look_schedule, lower_above, upper_below
 from ._race import Race, price_order
 from .base import Strategy
 
+__all__ = ["HillClimbing"]
+
 
 class HillClimbing(Strategy):
     name = "hill_climbing"

@@ -41,6 +41,8 @@ from ..stats import could_pass, look_schedule, lower_above, upper_below
 from ._explore import Direction, Explorer, default_trials, explore_chunk
 from .base import Strategy
 
+__all__ = ["OBJECTIVES", "chunk_objectives", "Pareto"]
+
 OBJECTIVES = ("score", "cost", "latency")
 
 

@@ -7,6 +7,8 @@ import math
 from ..state import Cell, SearchState
 from .base import Strategy
 
+__all__ = ["RandomSearch"]
+
 
 class RandomSearch(Strategy):
     """Samples ``n_combinations`` (default: a quarter of the space, at least 2)

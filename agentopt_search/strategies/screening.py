@@ -32,6 +32,8 @@ from ..state import Cell, SearchState
 from ._race import Race
 from .base import Strategy
 
+__all__ = ["Screening"]
+
 
 class Screening(Strategy):
     name = "screening"

@@ -27,6 +27,8 @@ from ..state import Cell, SearchState
 from ..stats import bounds, look_schedule, lower_above, upper_below
 from .base import Strategy
 
+__all__ = ["ThresholdSE"]
+
 
 class ThresholdSE(Strategy):
     name = "threshold_se"

@@ -21,6 +21,8 @@ import numpy as np
 import agentopt_adapters as aa
 from agentopt_adapters.sim.tasks import load_task
 
+__all__ = ["CANDS", "EXTRA", "dspy_predict", "setups", "per_example", "boot", "measure", "main"]
+
 CANDS = ["sim/small", "sim/small*4:vote", "sim/small*8:vote", "sim/frontier"]
 EXTRA = ["sim/small*8:judge=sim/large", "sim/small*8:judge=sim/frontier"]
 
