@@ -230,9 +230,12 @@ class Recorder:
         return not any(v in cands for v, cands in zip(values, self._candidate))
 
     def may_share(self, a: Values, b: Values, gate: set[str]) -> bool:
-        """True when ``a`` and ``b`` differ only in ``gate`` slots
-        (one may be shared from the other)."""
-        return all(x == y or s in gate for s, x, y in zip(self.slots, a, b))
+        """True when sharing one of ``a``, ``b`` from the other may save dollars: they differ only
+        in ``gate`` slots, and not in every slot (sharing across every slot needs an evaluation
+        that called no slot, which cost nothing)."""
+        pairs = list(zip(self.slots, a, b))
+        return (all(x == y or s in gate for s, x, y in pairs)
+                and any(x == y for _, x, y in pairs))
 
     def idle_slots(self) -> list[str]:
         """Slots that made no call in any evaluation that reported usage

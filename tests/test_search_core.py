@@ -3,6 +3,7 @@ bad input."""
 
 import asyncio
 import collections
+import itertools
 import threading
 
 import numpy as np
@@ -369,6 +370,35 @@ def test_shared_cells_are_correct_under_concurrency():
                    progress=False)
     assert {r.key: r.mean_score for r in result.leaderboard} == {r.key: r.mean_score
                                                                  for r in fresh.leaderboard}
+
+
+def test_before_usage_is_known_only_cells_that_could_share_wait_for_each_other():
+    """Until an outcome shows which slots are called, two cells of one example wait for each other
+    only when sharing could save dollars: they agree in some slot. Cells that differ in every slot
+    could share only an evaluation that called no slot (which cost nothing): they run together."""
+    space = {"a": ["x", "y"], "b": ["x", "y"]}
+    running: set[tuple[str, str]] = set()
+    together: list[frozenset[tuple[str, str]]] = []  # in flight before any outcome
+    landed = []
+
+    async def evaluate(assignment, example):
+        cell = (assignment["a"], assignment["b"])
+        running.add(cell)
+        if not landed:
+            together.append(frozenset(running))
+        for _ in range(20):  # let the scheduler start whatever may start
+            await asyncio.sleep(0)
+        running.discard(cell)
+        landed.append(cell)
+        return Outcome(score=1.0, usage=[("a", cell[0], 1, 1, 1, 0.0),
+                                         ("b", cell[1], 1, 1, 1, 0.0)])
+
+    search(space, evaluate, [0], strategy="brute_force", max_concurrency=4, progress=False)
+    overlaps = [c for c in together if len(c) > 1]
+    assert overlaps, "cells that differ in every slot ran one after the other"
+    for cells in overlaps:
+        for p, q in itertools.combinations(cells, 2):
+            assert p[0] != q[0] and p[1] != q[1], f"{p} and {q} could share yet ran together"
 
 
 @pytest.mark.parametrize("usage,match", [

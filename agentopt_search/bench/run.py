@@ -21,10 +21,12 @@ Then the mean over spaces of dollars / AgentOpt (z = 2, N/5), and a coverage che
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import multiprocessing as mp
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +213,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="bar for threshold_se (default: the 90th percentile of the true means)")
     p.add_argument("--coverage-sims", type=int, default=50_000,
                    help="orders per coverage case (0: skip)")
+    p.add_argument("--records", help="JSON-lines file: each finished job's records are appended "
+                   "as it ends; jobs already in it are not run again (resume a long run)")
     return p
 
 
@@ -219,12 +223,36 @@ def _names(text: str) -> list[str]:
     return [name for name in text.split(",") if name]
 
 
-def _records(jobs: list[_Job], workers: int) -> list[RunRecord]:
-    """Every job's records, in job order (``workers`` > 1: in a process pool)."""
-    if workers > 1:
-        with mp.Pool(workers) as pool:
-            return [r for rs in pool.map(_job, jobs, chunksize=2) for r in rs]
-    return [r for j in jobs for r in _job(j)]
+def _job_key(bench: str, strategy: str, seed: int) -> str:
+    return f"{bench}|{strategy}|{seed}"
+
+
+def _records(jobs: list[_Job], workers: int, path: str | None = None) -> list[RunRecord]:
+    """Every job's records (``workers`` > 1: in a process pool). With ``path``, the records of
+    jobs already in that JSON-lines file are read instead of run, and each new job's are appended
+    as it ends."""
+    done: list[RunRecord] = []
+    if path and Path(path).exists():
+        with open(path) as f:
+            done = [RunRecord(**json.loads(line)) for line in f if line.strip()]
+    keys = {_job_key(r.bench, r.strategy, r.seed) for r in done}
+    todo = [j for j in jobs
+            if _job_key(Path(j[0]).stem if not j[0].startswith(SYNTH_PREFIX) else j[0], j[1],
+                        j[2]) not in keys]
+    out = open(path, "a") if path else None  # noqa: SIM115 - appended to as jobs end
+    try:
+        with mp.Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+            results = (pool.imap(_job, todo, chunksize=1) if pool is not None
+                       else map(_job, todo))
+            for rs in results:
+                done += rs
+                if out is not None:
+                    out.writelines(json.dumps(asdict(r)) + "\n" for r in rs)
+                    out.flush()
+    finally:
+        if out is not None:
+            out.close()
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         options["min_score"] = args.min_score
     jobs = _jobs(benches, strategies, args.seeds, tolerances, data, options)
     t0 = time.perf_counter()
-    records = _records(jobs, args.workers)
+    records = _records(jobs, args.workers, args.records)
     rows = summarise(records)
     print(f"replay benchmark: {args.seeds} item orders, confidence {args.confidence}, tolerances "
           f"{', '.join(map(str, tolerances))}, data {data or 'synthetic'}  "
