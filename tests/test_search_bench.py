@@ -1,6 +1,7 @@
 """The replay benchmark runs strategies through search() and compares with AgentOpt's rule."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -72,3 +73,19 @@ def test_cli_prints_tables_and_coverage(grid_csv, capsys):
     assert "auto" in out
     assert "$/published" in out
     assert "mean over spaces" in out and "worst ratio" in out
+
+
+def test_records_file_keeps_each_job_and_resumes_without_rerunning(grid_csv, tmp_path, capsys):
+    records = tmp_path / "runs.jsonl"
+    args = ["--data", str(grid_csv.parent), "--benchmarks", "toy", "--workers", "1",
+            "--strategies", "auto", "--tolerances", "0.01", "--coverage-sims", "0",
+            "--records", str(records)]
+    main([*args, "--seeds", "1"])
+    first = records.read_text().splitlines()
+    assert len(first) == 3  # auto and the two AgentOpt rules, seed 0
+    capsys.readouterr()
+    main([*args, "--seeds", "2"])  # seed 0 is read back, only seed 1 runs
+    lines = records.read_text().splitlines()
+    assert lines[:3] == first and len(lines) == 6
+    assert {json.loads(line)["seed"] for line in lines[3:]} == {1}
+    assert "auto" in capsys.readouterr().out

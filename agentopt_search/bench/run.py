@@ -227,31 +227,33 @@ def _job_key(bench: str, strategy: str, seed: int) -> str:
     return f"{bench}|{strategy}|{seed}"
 
 
+def _bench_name(source: str) -> str:
+    """A job's space as its records name it (a CSV's stem, or ``synth-SxM``)."""
+    return source if source.startswith(SYNTH_PREFIX) else Path(source).stem
+
+
+def _read_records(path: str | None) -> list[RunRecord]:
+    if not path or not Path(path).exists():
+        return []
+    with open(path) as f:
+        return [RunRecord(**json.loads(line)) for line in f if line.strip()]
+
+
 def _records(jobs: list[_Job], workers: int, path: str | None = None) -> list[RunRecord]:
     """Every job's records (``workers`` > 1: in a process pool). With ``path``, the records of
     jobs already in that JSON-lines file are read instead of run, and each new job's are appended
     as it ends."""
-    done: list[RunRecord] = []
-    if path and Path(path).exists():
-        with open(path) as f:
-            done = [RunRecord(**json.loads(line)) for line in f if line.strip()]
+    done = _read_records(path)
     keys = {_job_key(r.bench, r.strategy, r.seed) for r in done}
-    todo = [j for j in jobs
-            if _job_key(Path(j[0]).stem if not j[0].startswith(SYNTH_PREFIX) else j[0], j[1],
-                        j[2]) not in keys]
-    out = open(path, "a") if path else None  # noqa: SIM115 - appended to as jobs end
-    try:
-        with mp.Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
-            results = (pool.imap(_job, todo, chunksize=1) if pool is not None
-                       else map(_job, todo))
-            for rs in results:
-                done += rs
-                if out is not None:
-                    out.writelines(json.dumps(asdict(r)) + "\n" for r in rs)
-                    out.flush()
-    finally:
-        if out is not None:
-            out.close()
+    todo = [j for j in jobs if _job_key(_bench_name(j[0]), j[1], j[2]) not in keys]
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(path, "a")) if path else None
+        pool = stack.enter_context(mp.Pool(workers)) if workers > 1 else None
+        for rs in pool.imap(_job, todo) if pool is not None else map(_job, todo):
+            done += rs
+            if out is not None:
+                out.writelines(json.dumps(asdict(r)) + "\n" for r in rs)
+                out.flush()
     return done
 
 
