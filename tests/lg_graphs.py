@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import threading
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
@@ -167,3 +168,39 @@ def calltime():
 
 QUESTION = {"question": "What is 17 + 25?"}
 MESSAGES = {"messages": [("user", "What is 17 + 25?")]}
+
+
+class QAState(TypedDict, total=False):
+    question: str
+    answer: str
+
+
+def tracing_probe(seen: list[tuple[Any, bool, bool]]):
+    """One node ``ask`` (question -> answer, through ``PLANNER``) that appends what its run sees of
+    tracing: (LangSmith context ``enabled``, tracing enabled by the environment, a LangChainTracer
+    among its callbacks)."""
+    from langchain_core.runnables import RunnableConfig
+    from langchain_core.runnables.config import ensure_config
+    from langchain_core.tracers.langchain import LangChainTracer
+    from langsmith.run_helpers import get_tracing_context
+    from langsmith.utils import tracing_is_enabled
+
+    lock = threading.Lock()
+
+    def ask(state: QAState, config: RunnableConfig) -> QAState:
+        handlers = getattr(ensure_config(config)["callbacks"], "handlers", [])
+        tracer = any(isinstance(h, LangChainTracer) for h in handlers)
+        with lock:
+            seen.append((get_tracing_context()["enabled"], bool(tracing_is_enabled()), tracer))
+        return {"answer": str(PLANNER.invoke(state["question"]).content)}
+
+    return one_node_graph("ask", ask)
+
+
+def one_node_graph(name: str, node: Any, state: Any = QAState):
+    """START -> ``name`` (running ``node``) -> END, compiled."""
+    b = StateGraph(state)
+    b.add_node(name, node)
+    b.add_edge(START, name)
+    b.add_edge(name, END)
+    return b.compile()

@@ -171,8 +171,6 @@ def test_run_config_tags_and_metadata_merge_with_the_bindings():
 
 
 def test_tracing_off_for_a_binding(monkeypatch):
-    from langchain_core.runnables.config import ensure_config
-    from langchain_core.tracers.langchain import LangChainTracer
     from langsmith.run_helpers import get_tracing_context
     from langsmith.utils import get_env_var, tracing_is_enabled
 
@@ -181,21 +179,11 @@ def test_tracing_off_for_a_binding(monkeypatch):
     assert tracing_is_enabled()  # so this test could fail
     seen: list[tuple[Any, bool, bool]] = []
 
-    def ask(state: S, config: RunnableConfig) -> S:
-        callbacks = ensure_config(config)["callbacks"]
-        tracer = any(isinstance(h, LangChainTracer) for h in getattr(callbacks, "handlers", []))
-        seen.append((get_tracing_context()["enabled"], bool(tracing_is_enabled()), tracer))
-        return {"y": str(G.PLANNER.invoke(state["x"]).content)}
-
-    b = StateGraph(S)
-    b.add_node("ask", ask)
-    b.add_edge(START, "ask")
-    b.add_edge("ask", END)
-    graph = b.compile()
+    graph = G.tracing_probe(seen)
     with aa.bind(graph, {"ask": "sim/nano"}, tracing=False) as run:
-        _, usage = run({"x": "What is 1 + 1?"})
-        asyncio.run(run.acall({"x": "What is 1 + 1?"}))
-        list(run.stream({"x": "What is 1 + 1?"}))
+        _, usage = run({"question": "What is 1 + 1?"})
+        asyncio.run(run.acall({"question": "What is 1 + 1?"}))
+        list(run.stream({"question": "What is 1 + 1?"}))
     try:
         assert seen == [(False, False, False)] * 3
         assert [c.model for c in usage] == ["sim/nano"]

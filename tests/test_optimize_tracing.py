@@ -6,12 +6,11 @@ LangChain/LangSmith tracing off for the search."""
 from __future__ import annotations
 
 import threading
-from typing import Any, TypedDict
+from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
 
 import agentopt_adapters as aa
 import lg_graphs as G
@@ -70,14 +69,7 @@ def test_each_evaluation_run_carries_the_agentopt_tag_combination_and_example():
     assert config == {"callbacks": [seen], "tags": ["my-app"], "metadata": {"team": "research"}}
 
 
-class S(TypedDict, total=False):
-    question: str
-    answer: str
-
-
 def test_tracing_false_turns_langchain_tracing_off_for_the_search(monkeypatch):
-    from langchain_core.runnables.config import ensure_config
-    from langchain_core.tracers.langchain import LangChainTracer
     from langsmith.run_helpers import get_tracing_context
     from langsmith.utils import get_env_var, tracing_is_enabled
 
@@ -85,21 +77,8 @@ def test_tracing_false_turns_langchain_tracing_off_for_the_search(monkeypatch):
     get_env_var.cache_clear()  # langsmith caches environment reads
     assert tracing_is_enabled()  # so this test could fail
     seen: list[tuple[Any, bool, bool]] = []
-    lock = threading.Lock()
-
-    def answer(state: S, config: RunnableConfig) -> S:
-        callbacks = ensure_config(config)["callbacks"]
-        tracer = any(isinstance(h, LangChainTracer) for h in getattr(callbacks, "handlers", []))
-        with lock:
-            seen.append((get_tracing_context()["enabled"], bool(tracing_is_enabled()), tracer))
-        return {"answer": str(G.PLANNER.invoke(state["question"]).content)}
-
-    b = StateGraph(S)
-    b.add_node("answer", answer)
-    b.add_edge(START, "answer")
-    b.add_edge("answer", END)
     try:
-        res = aa.optimize(b.compile(), DATA, TASK.metric, candidates=CANDIDATES,
+        res = aa.optimize(G.tracing_probe(seen), DATA, TASK.metric, candidates=CANDIDATES,
                           strategy="brute_force", tracing=False, max_concurrency=4, progress=False)
         # two candidates and the baseline, every example
         assert res.n_paid == len(seen) == 3 * len(DATA)

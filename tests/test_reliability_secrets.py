@@ -12,16 +12,16 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import dspy
 import pytest
-from langgraph.graph import END, START, StateGraph
 from rich.console import Console
 
 import agentopt_adapters as aa
+import lg_graphs as G
 from agentopt_adapters.assignment_file import make_config
 from agentopt_adapters.models import chat_model, dspy_lm
 from agentopt_adapters.redaction import redact, strip_secrets
@@ -127,22 +127,13 @@ def test_cli_run_writes_and_prints_no_key(tmp_path: Path, server: SimServer) -> 
     assert leaks(tmp_path, run.stdout, run.stderr, *(s.stdout + s.stderr for s in shown)) == []
 
 
-class QA(TypedDict, total=False):
-    question: str
-    answer: str
-
-
 def langgraph_app(url: str) -> Any:
     llm = chat_model("openai/sim/large", api_base=url, api_key=KEY, temperature=0.0)
 
-    def solve(state: QA) -> QA:
+    def solve(state: G.QAState) -> G.QAState:
         return {"answer": str(llm.invoke(state["question"]).content)}
 
-    b = StateGraph(QA)
-    b.add_node("solve", solve)
-    b.add_edge(START, "solve")
-    b.add_edge("solve", END)
-    return b.compile()
+    return G.one_node_graph("solve", solve)
 
 
 class Answer(dspy.Module):
